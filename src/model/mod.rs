@@ -1,0 +1,113 @@
+//! The validated, typed model of one DEAAP environment: what every target reads. It is plain data
+//! (`BTreeMap`/`Vec`, no I/O, no TOML types), deserialized from the merged environment tree after
+//! schema validation, and its types generate `schema/deaap-environment.schema.json`.
+//!
+//! Keys are `snake_case`; maps keyed by name (`services`, `storage`, `metrics`, `alerts`, ...) are
+//! `BTreeMap`s so that every target emits them in one stable order.
+
+mod observability;
+mod platform;
+mod security;
+mod service;
+
+pub use observability::*;
+pub use platform::*;
+pub use security::*;
+pub use service::*;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One environment file after `extends` layering. Partials (such as `base.toml`) have no
+/// `[environment]` table and are never compiled on their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "DEAAP environment",
+    description = "A deaap-gen environment file: one typed model of a DEAAP deployment."
+)]
+pub struct Environment {
+    /// The JSON Schema of this file, for editors (`#:schema` comments work too).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Another environment file this one layers on, relative to this file. Tables deep-merge;
+    /// arrays and scalars replace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Identity of the environment. Required in every file that is compiled.
+    pub environment: Identity,
+    /// Logical namespace → Kubernetes namespace name.
+    pub namespaces: Namespaces,
+    /// Container registry and image policy.
+    pub images: Images,
+    /// Resources given to every container that does not set its own.
+    pub defaults: Defaults,
+    /// Application services, by name (DNS-1123).
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    /// Stateful storage backends (Redis, PostgreSQL, vector DB), by name.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageBackend>,
+    /// Blockchain nodes and their persistence.
+    pub blockchain: Blockchain,
+    /// Consensus validators.
+    pub consensus: Consensus,
+    /// Monitoring stack (kube-prometheus-stack and Grafana).
+    pub monitoring: Monitoring,
+    /// Custom metrics the services export (the KPIs), by metric name.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, MetricDef>,
+    /// Alerting rules, by alert name.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, Alert>,
+    /// The performance targets table; each row becomes an alert on its threshold.
+    #[serde(default)]
+    pub performance_targets: Vec<PerformanceTarget>,
+    /// Security posture: network policies, pod security, Vault, Falco, OPA.
+    pub security: Security,
+    /// Scheduled backups.
+    pub backup: Backup,
+    /// Kubernetes audit policy.
+    #[serde(default)]
+    pub audit: Audit,
+    /// Resource quotas, by logical namespace (a key of `namespaces`).
+    #[serde(default)]
+    pub quotas: BTreeMap<String, Quota>,
+}
+
+impl Environment {
+    /// The Kubernetes namespace name of a logical namespace key.
+    #[must_use]
+    pub fn namespace(&self, key: NamespaceKey) -> &str {
+        self.namespaces.get(key)
+    }
+
+    /// Services that are deployed in this environment, in name order.
+    pub fn enabled_services(&self) -> impl Iterator<Item = (&String, &Service)> {
+        self.services.iter().filter(|(_, s)| s.enabled)
+    }
+
+    /// Storage backends that are deployed in this environment, in name order.
+    pub fn enabled_storage(&self) -> impl Iterator<Item = (&String, &StorageBackend)> {
+        self.storage.iter().filter(|(_, s)| s.enabled)
+    }
+
+    /// The full image reference of an image in this environment's registry.
+    #[must_use]
+    pub fn image_ref(&self, image: &Image) -> String {
+        image.reference(&self.images.registry)
+    }
+
+    /// Resources of a container: its own, else the environment's defaults.
+    #[must_use]
+    pub fn resources_of<'a>(&'a self, own: Option<&'a Resources>) -> &'a Resources {
+        own.unwrap_or(&self.defaults.resources)
+    }
+
+    /// Whether this environment runs on Kubernetes.
+    #[must_use]
+    pub fn is_kubernetes(&self) -> bool {
+        self.environment.platform == PlatformKind::Kubernetes
+    }
+}

@@ -1,0 +1,152 @@
+//! Monitoring stack, KPI metric definitions, alerts and the performance-targets table.
+
+use super::Persistence;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// kube-prometheus-stack settings (`[monitoring]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    #[serde(default = "crate::model::yes")]
+    pub enabled: bool,
+    /// Prometheus retention, e.g. `30d`.
+    pub retention: String,
+    /// Prometheus storage.
+    pub storage: Persistence,
+    /// Name of the scrape job that keeps pods annotated `prometheus.io/scrape: "true"`.
+    pub scrape_job: String,
+    pub grafana: Grafana,
+    /// Labels a Prometheus `ruleSelector` matches; put on the generated PrometheusRule.
+    #[serde(default)]
+    pub rule_labels: std::collections::BTreeMap<String, String>,
+    /// Base URL of the runbooks; each alert gets `runbook_url = <base>/<alert name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_base_url: Option<String>,
+    /// Rule evaluation interval of the DEAAP rule group, e.g. `30s`.
+    #[serde(default = "default_interval")]
+    pub evaluation_interval: String,
+}
+
+fn default_interval() -> String {
+    "1m".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grafana {
+    pub persistence: Persistence,
+    pub dashboard_provider: DashboardProvider,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardProvider {
+    pub name: String,
+    pub folder: String,
+    /// Where dashboards are read from inside the Grafana pod.
+    pub path: String,
+}
+
+/// A custom metric definition (`[metrics.<name>]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricDef {
+    #[serde(rename = "type")]
+    pub kind: MetricType,
+    pub description: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Unit of the values: alert thresholds on this metric are written in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// An alert (`[alerts.<AlertName>]`). Alerts are structured rather than raw PromQL so that
+/// deaap-gen can write correct queries (quantiles over histogram buckets, rates over counters)
+/// and a `promtool` unit test for each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    /// What to compute.
+    pub signal: Signal,
+    /// The series: a declared metric, or `up` for `signal = "up"`.
+    pub metric: String,
+    /// Label matchers on the series, e.g. `{ job = "blockchain-node" }`.
+    #[serde(default)]
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// Fire when the signal is `above` or `below` the threshold.
+    pub when: Comparison,
+    /// Threshold in the metric's unit (seconds for durations, a ratio for rates, TPS, ...).
+    pub threshold: f64,
+    /// How long the condition must hold, e.g. `5m`.
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub severity: AlertSeverity,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// How an alert reduces its series to one number.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Signal {
+    /// `histogram_quantile(q, sum by (le) (rate(<metric>_bucket[window])))`.
+    Quantile { quantile: f64 },
+    /// The gauge's value, aggregated with `min` across series.
+    Value,
+    /// Per-second rate of a counter, summed across series.
+    Rate,
+    /// Scrape health: `up{selector}`; fires when a target is down.
+    Up,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Comparison {
+    Above,
+    Below,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl AlertSeverity {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// One row of the performance-targets table (`[[performance_targets]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceTarget {
+    /// Component, e.g. `Doc Ingester`.
+    pub component: String,
+    /// What is measured, e.g. `Processing Latency`.
+    pub measure: String,
+    /// The target as written in the table, e.g. `< 30s per PDF`.
+    pub target: String,
+    /// The alert raised at the table's alert threshold; its name is `alert_name`.
+    pub alert_name: String,
+    pub alert: Alert,
+}

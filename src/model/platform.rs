@@ -1,0 +1,238 @@
+//! Environment identity, namespaces, images and resources: what every workload shares.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Environment name (DNS-1123 label); the output folder and the `deaap.io/environment` label.
+    pub name: String,
+    pub tier: Tier,
+    pub platform: PlatformKind,
+    /// Public domain served by the gateway, e.g. `deaap.company.com`.
+    pub domain: String,
+    /// Business unit that owns the deployment (the `deaap.io/business-unit` label).
+    pub business_unit: String,
+    /// Kubernetes version targeted by the generated objects, e.g. `1.33`.
+    #[serde(default = "default_kube_version")]
+    pub kubernetes_version: String,
+}
+
+fn default_kube_version() -> String {
+    "1.33".to_owned()
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Tier {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Development => "development",
+            Tier::Staging => "staging",
+            Tier::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    /// Docker Compose on one machine.
+    Compose,
+    /// Kubernetes with Helm, Istio and the monitoring and security stack.
+    Kubernetes,
+}
+
+/// The four DEAAP namespaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Namespaces {
+    pub core: String,
+    pub blockchain: String,
+    pub storage: String,
+    pub monitoring: String,
+}
+
+/// A logical namespace: where a workload lives, independent of the environment's naming.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceKey {
+    Core,
+    Blockchain,
+    Storage,
+    Monitoring,
+}
+
+impl NamespaceKey {
+    pub const ALL: [NamespaceKey; 4] = [
+        Self::Core,
+        Self::Blockchain,
+        Self::Storage,
+        Self::Monitoring,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Blockchain => "blockchain",
+            Self::Storage => "storage",
+            Self::Monitoring => "monitoring",
+        }
+    }
+}
+
+impl Namespaces {
+    #[must_use]
+    pub fn get(&self, key: NamespaceKey) -> &str {
+        match key {
+            NamespaceKey::Core => &self.core,
+            NamespaceKey::Blockchain => &self.blockchain,
+            NamespaceKey::Storage => &self.storage,
+            NamespaceKey::Monitoring => &self.monitoring,
+        }
+    }
+
+    /// `(key, name)` pairs in a stable order.
+    pub fn iter(&self) -> impl Iterator<Item = (NamespaceKey, &str)> {
+        NamespaceKey::ALL.into_iter().map(|k| (k, self.get(k)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    /// Registry host (and optional path) prefixed to every image, e.g. `registry.deaap.company.com`.
+    pub registry: String,
+    /// Registries images may come from; enforced by the OPA policy. Defaults to `registry` alone.
+    #[serde(default)]
+    pub allowed_registries: Vec<String>,
+    /// Image pull policy for every container.
+    #[serde(default = "default_pull_policy")]
+    pub pull_policy: PullPolicy,
+}
+
+fn default_pull_policy() -> PullPolicy {
+    PullPolicy::IfNotPresent
+}
+
+impl Images {
+    /// The allowed registries, defaulting to the one registry images are pulled from.
+    #[must_use]
+    pub fn allowed(&self) -> Vec<String> {
+        if self.allowed_registries.is_empty() {
+            vec![self.registry.clone()]
+        } else {
+            self.allowed_registries.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// An image: repository path in the environment's registry plus a tag or a digest (one of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// Repository path below the registry, e.g. `deaap/doc-ingester`.
+    pub repository: String,
+    /// A tag, e.g. `1.4.2`. Production refuses `latest` and other moving tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// A content digest, e.g. `sha256:…`; wins over `tag` when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl Image {
+    /// `registry/repository:tag` or `registry/repository@digest`.
+    #[must_use]
+    pub fn reference(&self, registry: &str) -> String {
+        let base = if registry.is_empty() {
+            self.repository.clone()
+        } else {
+            format!("{}/{}", registry.trim_end_matches('/'), self.repository)
+        };
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => format!("{base}@{d}"),
+            (None, Some(t)) => format!("{base}:{t}"),
+            (None, None) => base,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub resources: Resources,
+}
+
+/// Requests and limits of a container (Kubernetes quantities).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub requests: CpuMemory,
+    pub limits: CpuMemory,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CpuMemory {
+    /// CPU quantity, e.g. `500m` or `1`.
+    pub cpu: String,
+    /// Memory quantity, e.g. `1Gi`.
+    pub memory: String,
+}
+
+/// A persistent volume claim's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Persistence {
+    #[serde(default = "crate::model::yes")]
+    pub enabled: bool,
+    /// Volume size, e.g. `100Gi`.
+    pub size: String,
+    /// Storage class; the cluster default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// A namespace's resource quota (`[quotas.<namespace-key>]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub requests_cpu: String,
+    pub requests_memory: String,
+    pub limits_cpu: String,
+    pub limits_memory: String,
+    pub persistent_volume_claims: u32,
+    pub pods: u32,
+}

@@ -1,0 +1,267 @@
+//! Security posture, backups and the audit policy.
+
+use super::Image;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// Default-deny NetworkPolicies per namespace plus the allows the model implies.
+    pub network_policies: bool,
+    /// Pod Security Admission level enforced on every DEAAP namespace. (PodSecurityPolicy was
+    /// removed in Kubernetes 1.25; this replaces the seed's `podSecurityPolicies`.)
+    pub pod_security: PodSecurityLevel,
+    /// Istio mutual TLS mode between workloads.
+    #[serde(default = "default_mtls")]
+    pub mtls: MtlsMode,
+    /// TLS on the public gateway (a cert-manager Certificate).
+    pub gateway_tls: GatewayTls,
+    pub vault: Vault,
+    pub falco: Falco,
+    pub opa: Opa,
+    /// Accepted findings of the Kubernetes posture scan, each with a reason; rendered as checkov
+    /// skip annotations on the objects they concern.
+    #[serde(default)]
+    pub waivers: Vec<Waiver>,
+}
+
+fn default_mtls() -> MtlsMode {
+    MtlsMode::Strict
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurityLevel {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PodSecurityLevel {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Privileged => "privileged",
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MtlsMode {
+    Strict,
+    Permissive,
+    Disable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayTls {
+    pub enabled: bool,
+    /// cert-manager issuer of the gateway certificate.
+    pub issuer: String,
+    #[serde(default = "default_issuer_kind")]
+    pub issuer_kind: String,
+}
+
+fn default_issuer_kind() -> String {
+    "ClusterIssuer".to_owned()
+}
+
+/// HashiCorp Vault: where secret references are resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vault {
+    pub enabled: bool,
+    pub address: String,
+    /// Vault Kubernetes-auth role the agent injector logs in with.
+    pub role: String,
+    /// TLS on Vault's listener. `false` is the seed's `tls_disable = 1`; refused in production.
+    pub tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<VaultStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<VaultSeal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultStorage {
+    /// Storage backend type, e.g. `consul`.
+    pub kind: String,
+    pub address: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSeal {
+    /// Seal type, e.g. `gcpckms`.
+    pub kind: String,
+    pub project: String,
+    pub region: String,
+    pub key_ring: String,
+    pub crypto_key: String,
+}
+
+/// Falco runtime-security rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Falco {
+    pub enabled: bool,
+    /// The DEAAP data directory inside containers, e.g. `/app/data`.
+    pub data_path: String,
+    /// Extra process names allowed to read the data directory, beyond services with
+    /// `data_access = true`.
+    #[serde(default)]
+    pub extra_data_readers: Vec<String>,
+    /// Which rules to generate.
+    pub rules: FalcoRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct FalcoRules {
+    pub unauthorized_data_access: bool,
+    pub consensus_tampering: bool,
+    pub shell_in_container: bool,
+    pub write_below_etc: bool,
+    pub consensus_outbound: bool,
+}
+
+/// OPA Gatekeeper admission policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Opa {
+    pub enabled: bool,
+    pub enforcement: Enforcement,
+    pub policies: OpaPolicies,
+    /// Labels every workload must carry.
+    #[serde(default)]
+    pub required_labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    Deny,
+    Warn,
+    Dryrun,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct OpaPolicies {
+    pub require_limits: bool,
+    pub non_root: bool,
+    pub allowed_registries: bool,
+    pub required_labels: bool,
+    pub consensus_writers: bool,
+}
+
+/// An accepted posture-scan finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// Check id, e.g. `CKV_K8S_43`.
+    pub check: String,
+    /// Workloads it applies to (service names); all when empty.
+    #[serde(default)]
+    pub workloads: Vec<String>,
+    pub reason: String,
+}
+
+/// Scheduled backups (`[backup]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    pub enabled: bool,
+    pub image: Image,
+    /// Five-field cron schedule of the full backup, e.g. `0 2 * * *`.
+    pub schedule: String,
+    #[serde(rename = "type")]
+    pub kind: BackupType,
+    /// Object-storage bucket.
+    pub bucket: String,
+    pub retention_days: u32,
+    /// Name of the backup job and of its process (Falco lets it read the data directory).
+    #[serde(default = "default_backup_name")]
+    pub name: String,
+    /// The existing PersistentVolumeClaim mounted at `/data` for the full backup.
+    pub data_claim: String,
+    /// Database backups (PostgreSQL dump, Redis RDB, blockchain state), by name.
+    #[serde(default)]
+    pub databases: BTreeMap<String, DatabaseBackup>,
+    /// Credentials for the bucket, as secret references.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupType {
+    Full,
+    Incremental,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseBackup {
+    /// What is dumped: a storage backend name, or `blockchain`.
+    pub source: String,
+    pub schedule: String,
+    /// The command run by the backup container.
+    pub command: Vec<String>,
+}
+
+/// The Kubernetes audit policy (`[audit]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    #[serde(default)]
+    pub rules: Vec<AuditRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRule {
+    pub level: AuditLevel,
+    /// Logical namespaces (keys of `[namespaces]`); all when empty.
+    #[serde(default)]
+    pub namespaces: Vec<super::NamespaceKey>,
+    #[serde(default)]
+    pub verbs: Vec<String>,
+    #[serde(default)]
+    pub resources: Vec<AuditResources>,
+    /// Written reason for logging Secrets above `Metadata`; without it that is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_payloads_reason: Option<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum AuditLevel {
+    None,
+    Metadata,
+    Request,
+    RequestResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditResources {
+    /// API group; `""` is the core group.
+    pub group: String,
+    pub resources: Vec<String>,
+}
+
+fn default_backup_name() -> String {
+    "backup-service".to_owned()
+}

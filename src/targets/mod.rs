@@ -1,0 +1,90 @@
+//! Targets turn the validated model into artifacts. Each artifact family is one module with one
+//! [`Target`] implementation, listed once in [`registry`]; targets read only the model (never files)
+//! and return bytes, so the output stage alone decides where and whether they are written.
+
+use crate::model::Environment;
+
+/// One generated file, relative to the environment's output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Path inside `<out>/<env>/`, with forward slashes, e.g. `kubernetes/doc-ingester.yaml`.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    /// Name of the target that wrote it (recorded in the index).
+    pub target: &'static str,
+    /// Kinds of the objects in it (`Deployment`, `PrometheusRule`, ...); empty for non-object files.
+    pub kinds: Vec<String>,
+    /// Whether it holds Kubernetes objects that `render` and `argocd generate` stream.
+    pub manifest: bool,
+}
+
+/// What a target gets: the model and the name of the environment file it came from (for headers).
+pub struct Context<'a> {
+    pub env: &'a Environment,
+    /// File name of the environment file, e.g. `production.toml` (no directories, so output does
+    /// not depend on where deaap-gen was run from).
+    pub source_name: &'a str,
+}
+
+/// A failure inside a target: a bug or an impossible model, never bad user input (validation
+/// catches that first).
+#[derive(Debug)]
+pub struct TargetError(pub String);
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+impl From<serde_yaml::Error> for TargetError {
+    fn from(e: serde_yaml::Error) -> Self {
+        Self(format!("YAML serialization failed: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for TargetError {
+    fn from(e: serde_json::Error) -> Self {
+        Self(format!("JSON serialization failed: {e}"))
+    }
+}
+
+impl From<minijinja::Error> for TargetError {
+    fn from(e: minijinja::Error) -> Self {
+        Self(format!("template rendering failed: {e:#}"))
+    }
+}
+
+pub trait Target: Sync {
+    /// Short stable name, recorded in the index (`kubernetes`, `prometheus`, ...).
+    fn name(&self) -> &'static str;
+    /// Whether this target produces anything for the environment (e.g. compose only for compose).
+    fn applies(&self, env: &Environment) -> bool;
+    fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError>;
+}
+
+/// Every target, in a fixed order. A new artifact family is one module plus one line here.
+#[must_use]
+pub fn registry() -> Vec<&'static dyn Target> {
+    vec![]
+}
+
+/// Runs every applicable target and returns the artifacts sorted by path.
+///
+/// # Errors
+/// The first target failure.
+pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+    let mut out = Vec::new();
+    for t in registry() {
+        if t.applies(cx.env) {
+            out.extend(t.generate(cx)?);
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = out.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(TargetError(format!("two targets wrote {}", w[0].path)));
+    }
+    Ok(out)
+}
