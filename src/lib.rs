@@ -1,37 +1,96 @@
 //! deaap-gen compiles one typed TOML model per DEAAP environment into every deployment artifact.
+//!
+//! The pipeline: [`load`] reads an environment file and the files it `extends`, merging them into a
+//! tree where every value remembers the file and span that set it; [`validate`] checks that tree
+//! against the generated JSON Schema and the semantic rules, collecting every problem as a
+//! [`diagnostic::Diagnostic`], and yields the typed [`model::Environment`]; [`targets`] turn the
+//! model into artifacts (path → bytes); [`output`] writes them atomically, compares them with a
+//! committed tree, or streams the Kubernetes objects.
+
+pub mod argocd;
+pub mod cli;
 pub mod diagnostic;
+pub mod load;
 pub mod model;
+pub mod output;
 pub mod render;
 pub mod source;
+pub mod stream;
 pub mod targets;
+pub mod validate;
 
+use diagnostic::Diagnostic;
+use source::SourceMap;
 use std::path::Path;
 
-/// Loads, layers and validates one environment file into the typed model.
+/// The result of compiling one environment file.
+#[derive(Debug)]
+pub struct Compiled {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The model, when validation found no error.
+    pub model: Option<model::Environment>,
+}
+
+impl Compiled {
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.model.is_none() || self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads, layers and validates one environment file.
+#[must_use]
+pub fn compile(path: &Path) -> Compiled {
+    let mut sources = SourceMap::default();
+    let mut diags = diagnostic::Diagnostics::default();
+    let loaded = load::load(path, &mut sources, &mut diags);
+    let mut diagnostics = diags.items;
+    let model = match loaded {
+        Some(l) if diagnostics.iter().all(|d| !d.is_error()) => {
+            validate::validate(&l.root, &mut diagnostics)
+        }
+        _ => None,
+    };
+    Compiled {
+        sources,
+        diagnostics,
+        model,
+    }
+}
+
+/// The bundle of one valid environment: its artifacts, sorted by path.
 ///
 /// # Errors
-/// Every problem found, as diagnostics.
+/// A target failure (a bug, reported as an internal error).
+pub fn generate(
+    env: &model::Environment,
+    path: &Path,
+) -> Result<Vec<targets::Artifact>, targets::TargetError> {
+    let source_name = path
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
+    let cx = targets::Context {
+        env,
+        source_name: &source_name,
+    };
+    targets::generate_all(&cx)
+}
+
+/// Loads and validates one environment file into the typed model; the error is the rendered
+/// diagnostics (plain text). A convenience for tests and embedders.
+///
+/// # Errors
+/// Every problem found, rendered.
 pub fn load_model(path: &Path) -> Result<model::Environment, String> {
-    fn merge(base: &mut toml::Table, over: toml::Table) {
-        for (k, v) in over {
-            match (base.get_mut(&k), v) {
-                (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-                (_, v) => {
-                    base.insert(k, v);
-                }
-            }
-        }
+    let c = compile(path);
+    match c.model {
+        Some(m) if !c.diagnostics.iter().any(Diagnostic::is_error) => Ok(m),
+        _ => Err(c
+            .diagnostics
+            .iter()
+            .map(|d| diagnostic::render::human(d, &c.sources, false))
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
-    fn read(path: &Path) -> Result<toml::Table, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        let mut t: toml::Table = toml::from_str(&text).map_err(|e| e.to_string())?;
-        if let Some(toml::Value::String(ext)) = t.remove("extends") {
-            let mut base = read(&path.parent().unwrap_or(Path::new(".")).join(ext))?;
-            merge(&mut base, t);
-            return Ok(base);
-        }
-        Ok(t)
-    }
-    let t = read(path)?;
-    t.try_into().map_err(|e: toml::de::Error| e.to_string())
 }

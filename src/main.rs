@@ -1,8 +1,15 @@
-fn main() {
-    for a in std::env::args().skip(1) {
-        match deaap_gen::load_model(std::path::Path::new(&a)) {
-            Ok(m) => println!("{a}: ok ({} services)", m.services.len()),
-            Err(e) => println!("{a}: {e}"),
+//! The `deaap-gen` binary: parse the command line, run, map to an exit code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = match deaap_gen::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; any other usage error is invalid input.
+            return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
-    }
+    };
+    std::process::ExitCode::from(deaap_gen::cli::run(cli))
 }

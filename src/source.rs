@@ -79,6 +79,25 @@ impl SourceMap {
         self.files.iter().enumerate().map(|(i, f)| (FileId(i), f))
     }
 
+    /// Masks byte ranges of a file (literal secrets) with `*`, keeping its length so every span
+    /// stays valid; snippets shown in diagnostics then never echo a secret.
+    pub fn redact(&mut self, id: FileId, ranges: &[std::ops::Range<usize>]) {
+        let file = &mut self.files[id.0];
+        let mut bytes = std::mem::take(&mut file.text).into_bytes();
+        for r in ranges {
+            let end = r.end.min(bytes.len());
+            for b in bytes.iter_mut().take(end).skip(r.start) {
+                if *b != b'\n' {
+                    *b = b'*';
+                }
+            }
+        }
+        // Replacing whole bytes of a UTF-8 string with ASCII can split a multi-byte character only
+        // at the range edges; lossy conversion keeps it a valid string either way.
+        file.text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+
     /// `file:line:col` of a span's start.
     #[must_use]
     pub fn locate(&self, span: &Span) -> (String, usize, usize) {

@@ -241,7 +241,7 @@ pub struct AuditRule {
     pub resources: Vec<AuditResources>,
     /// Written reason for logging Secrets above `Metadata`; without it that is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_payloads_reason: Option<String>,
+    pub payload_logging_reason: Option<String>,
 }
 
 #[derive(

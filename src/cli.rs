@@ -1,0 +1,465 @@
+//! The command line (contract: CONTRACTS.md Part A). Exit codes follow diff(1) and `kubectl diff`:
+//! 0 ok / no drift, 1 drift, 2 invalid input or any failure. Diagnostics and logs go to stderr;
+//! stdout carries only what was asked for.
+
+use crate::diagnostic::{Diagnostic, render};
+use crate::output::{self, ChangeKind};
+use crate::{compile, generate};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+const EXAMPLES: &str = "\
+Examples:
+  deaap-gen build environments/production.toml     write generated/production/
+  deaap-gen build                                  every environment in environments/
+  deaap-gen build --check                          exit 1 if generated/ is stale (CI)
+  deaap-gen validate environments/ --format json   diagnostics as JSON lines
+  deaap-gen diff                                   show how generated/ differs from the model
+  deaap-gen render environments/staging.toml | kubectl apply -f -
+  deaap-gen schema > deaap-environment.schema.json
+  deaap-gen explain DG0201";
+
+#[derive(Debug, Parser)]
+#[command(name = "deaap-gen", version, about = "Compile DEAAP environment models into deployment artifacts", after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate and write every artifact to <out-dir>/<environment>/
+    Build {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Output folder
+        #[arg(short, long, default_value = "generated")]
+        out_dir: PathBuf,
+        /// Write nothing; exit 1 if the output folder differs from what would be written
+        #[arg(long)]
+        check: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Validate environment files and report every problem
+    Validate {
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Compare the committed output with what the model compiles to (exit 1 on drift)
+    Diff {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// The committed output folder
+        #[arg(long, default_value = "generated")]
+        against: PathBuf,
+        /// Write the new output instead (same as build)
+        #[arg(long)]
+        update: bool,
+        /// Print only the summary
+        #[arg(long)]
+        stat: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print every Kubernetes object of one environment as one YAML stream
+    Render {
+        /// The environment file
+        env_path: PathBuf,
+    },
+    /// Print the environment-file JSON Schema
+    Schema,
+    /// Explain a diagnostic code
+    Explain {
+        /// e.g. DG0201
+        code: String,
+    },
+    /// Argo CD config-management-plugin entry points
+    Argocd {
+        #[command(subcommand)]
+        command: ArgoCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArgoCommand {
+    /// Print the Kubernetes objects of the environment chosen by the plugin parameters
+    Generate,
+    /// Print the environment files found here (Argo CD matches on non-empty output)
+    Discover,
+}
+
+#[derive(Debug, Args)]
+pub struct Inputs {
+    /// Environment files or folders (a folder means every environment file in it)
+    #[arg(value_name = "ENV_PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Runs the CLI and returns the process exit code.
+#[must_use]
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Build {
+            inputs,
+            out_dir,
+            check,
+            format,
+        } => build(&inputs, &out_dir, check, format),
+        Command::Validate { inputs, format } => match compile_all(&inputs, format) {
+            Some(_) => 0,
+            None => 2,
+        },
+        Command::Diff {
+            inputs,
+            against,
+            update,
+            stat,
+            format,
+        } => {
+            if update {
+                build(&inputs, &against, false, format)
+            } else {
+                diff(&inputs, &against, stat, format)
+            }
+        }
+        Command::Render { env_path } => render_stream(&env_path),
+        Command::Schema => {
+            print!("{}", crate::validate::schema::schema_text());
+            0
+        }
+        Command::Explain { code } => explain(&code),
+        Command::Argocd { command } => match command {
+            ArgoCommand::Generate => crate::argocd::generate(),
+            ArgoCommand::Discover => crate::argocd::discover(),
+        },
+    }
+}
+
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints a failure that has no source location.
+pub fn fail(message: &str) -> u8 {
+    eprintln!("error: {message}");
+    2
+}
+
+/// The environment files named by the inputs (default `environments/`), in a stable order.
+///
+/// # Errors
+/// A path that does not exist or a folder without environments.
+pub fn resolve_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let default = [PathBuf::from("environments")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read folder `{}`: {e}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|x| x == "toml") && declares_environment(f))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!(
+                    "no environment files in `{}` (a file needs an [environment] table)",
+                    p.display()
+                ));
+            }
+            out.extend(found);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("`{}` does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a TOML file declares an environment (partials such as `base.toml` do not). A file that
+/// does not parse counts as one, so its errors are reported rather than silently skipped.
+#[must_use]
+pub fn declares_environment(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return true;
+    };
+    match toml::from_str::<toml::Table>(&text) {
+        Ok(t) => t.contains_key("environment"),
+        Err(_) => true,
+    }
+}
+
+/// A compiled, valid environment ready for the targets.
+pub struct Unit {
+    pub path: PathBuf,
+    pub tree: output::Tree,
+    pub artifacts: Vec<crate::targets::Artifact>,
+}
+
+/// Compiles every input; prints every diagnostic. `None` when any input is invalid (then nothing
+/// may be written at all).
+pub fn compile_all(inputs: &Inputs, format: Format) -> Option<Vec<Unit>> {
+    let files = match resolve_inputs(&inputs.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            fail(&e);
+            return None;
+        }
+    };
+    let mut units = Vec::new();
+    let mut ok = true;
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for f in &files {
+        let c = compile(f);
+        print_diagnostics(&c.diagnostics, &c.sources, format);
+        let Some(model) = c
+            .model
+            .filter(|_| !c.diagnostics.iter().any(Diagnostic::is_error))
+        else {
+            ok = false;
+            continue;
+        };
+        if let Some((_, other)) = names.iter().find(|(n, _)| *n == model.environment.name) {
+            fail(&format!(
+                "`{}` and `{}` both declare environment `{}`; their output folders would collide",
+                other.display(),
+                f.display(),
+                model.environment.name
+            ));
+            ok = false;
+            continue;
+        }
+        names.push((model.environment.name.clone(), f.clone()));
+        let artifacts = match generate(&model, f) {
+            Ok(a) => a,
+            Err(e) => {
+                fail(&format!(
+                    "internal error while generating `{}`: {e}",
+                    f.display()
+                ));
+                ok = false;
+                continue;
+            }
+        };
+        match output::tree(&model, &artifacts) {
+            Ok(tree) => units.push(Unit {
+                path: f.clone(),
+                tree,
+                artifacts,
+            }),
+            Err(e) => {
+                fail(&format!("internal error: {e}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(units)
+}
+
+fn print_diagnostics(diags: &[Diagnostic], sources: &crate::source::SourceMap, format: Format) {
+    let mut err = std::io::stderr().lock();
+    let color = stderr_color();
+    for d in diags {
+        let _ = match format {
+            Format::Human => writeln!(err, "{}", render::human(d, sources, color)),
+            Format::Json => writeln!(err, "{}", render::json(d, sources)),
+        };
+    }
+    if format == Format::Human {
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        let warnings = diags.len() - errors;
+        if errors > 0 {
+            let _ = writeln!(
+                err,
+                "error: {errors} error{} and {warnings} warning{} found",
+                plural(errors),
+                plural(warnings)
+            );
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
+    let Some(units) = compile_all(inputs, format) else {
+        return 2;
+    };
+    if check {
+        let mut drift = false;
+        for u in &units {
+            match output::compare(out, &u.tree) {
+                Ok(changes) if changes.is_empty() => {
+                    eprintln!("{}: up to date", u.tree.environment)
+                }
+                Ok(changes) => {
+                    drift = true;
+                    eprintln!(
+                        "{}: stale — {}",
+                        u.tree.environment,
+                        output::diff::summary(&changes)
+                    );
+                    for c in &changes {
+                        eprintln!("  {:?} {}/{}", c.kind, u.tree.environment, c.path);
+                    }
+                }
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        if drift {
+            eprintln!("run `deaap-gen build` to refresh the generated output");
+        }
+        return u8::from(drift);
+    }
+    for u in &units {
+        match output::write(out, &u.tree) {
+            Ok(0) => eprintln!(
+                "{}: up to date ({} files)",
+                u.tree.environment,
+                u.tree.files.len()
+            ),
+            Ok(n) => eprintln!(
+                "{}: wrote {} ({n} changed)",
+                u.tree.environment,
+                out.join(&u.tree.environment).display()
+            ),
+            Err(e) => {
+                return fail(&format!(
+                    "writing {}: {e}",
+                    out.join(&u.tree.environment).display()
+                ));
+            }
+        }
+    }
+    0
+}
+
+fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
+    let Some(units) = compile_all(inputs, format) else {
+        return 2;
+    };
+    let mut all = Vec::new();
+    let color = stdout_color();
+    let mut stdout = std::io::stdout().lock();
+    for u in &units {
+        let changes = match output::compare(against, &u.tree) {
+            Ok(c) => c,
+            Err(e) => return fail(&e.to_string()),
+        };
+        if format == Format::Human && !stat {
+            for c in &changes {
+                let _ = write!(
+                    stdout,
+                    "{}",
+                    output::diff::unified(&u.tree.environment, c, color)
+                );
+            }
+        }
+        for c in changes {
+            all.push((u.tree.environment.clone(), c));
+        }
+    }
+    let changes: Vec<output::Change> = all
+        .iter()
+        .map(|(_, c)| output::Change {
+            path: c.path.clone(),
+            kind: c.kind,
+            old: None,
+            new: None,
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            let files: Vec<serde_json::Value> = all
+                .iter()
+                .map(|(env, c)| serde_json::json!({"environment": env, "path": format!("{env}/{}", c.path), "change": c.kind}))
+                .collect();
+            let v = serde_json::json!({
+                "drift": !all.is_empty(),
+                "files": files,
+                "summary": {
+                    "modified": all.iter().filter(|(_, c)| c.kind == ChangeKind::Modified).count(),
+                    "added": all.iter().filter(|(_, c)| c.kind == ChangeKind::Added).count(),
+                    "removed": all.iter().filter(|(_, c)| c.kind == ChangeKind::Removed).count(),
+                },
+            });
+            let _ = writeln!(stdout, "{v}");
+        }
+        Format::Human => {
+            let _ = writeln!(stdout, "{}", output::diff::summary(&changes));
+        }
+    }
+    if all.is_empty() {
+        0
+    } else {
+        if format == Format::Human {
+            eprintln!(
+                "generated output is stale: run `deaap-gen build` (or `deaap-gen diff --update`) and commit the result"
+            );
+        }
+        1
+    }
+}
+
+/// Compiles one environment and prints its Kubernetes objects.
+fn render_stream(path: &Path) -> u8 {
+    let inputs = Inputs {
+        paths: vec![path.to_path_buf()],
+    };
+    let Some(units) = compile_all(&inputs, Format::Human) else {
+        return 2;
+    };
+    let Some(unit) = units.into_iter().next() else {
+        return fail("no environment compiled");
+    };
+    match crate::stream::kubernetes_stream(&unit.artifacts) {
+        Ok(s) if !s.trim().is_empty() => {
+            print!("{s}");
+            0
+        }
+        Ok(_) => fail(&format!(
+            "environment `{}` has no Kubernetes objects",
+            unit.tree.environment
+        )),
+        Err(e) => fail(&e),
+    }
+}
+
+fn explain(code: &str) -> u8 {
+    let code = code.to_ascii_uppercase();
+    match crate::validate::rules::all()
+        .into_iter()
+        .find(|r| r.code == code)
+    {
+        Some(r) => {
+            println!(
+                "{} {}\n\nWhat: {}\n\nWhy: {}",
+                r.code, r.name, r.what, r.why
+            );
+            0
+        }
+        None => fail(&format!("no rule has the code `{code}`")),
+    }
+}

@@ -1,0 +1,317 @@
+//! Loading: reads an environment file and the chain of files it `extends`, parses them with spans,
+//! and deep-merges them into one [`Entry`] tree with provenance. This is the only module that reads
+//! the filesystem. `extends` paths are confined to the root file's folder tree, because Argo CD runs
+//! deaap-gen on repositories it does not trust.
+
+mod secrets;
+mod tree;
+
+pub use secrets::{is_reference, looks_secret};
+pub use tree::{Entry, Seg, Value, display_path};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::source::{FileId, SourceMap, Span};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use toml::de::{DeTable, DeValue};
+
+/// Files larger than this are refused rather than parsed.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest `extends` chain followed.
+const MAX_CHAIN: usize = 16;
+
+/// The merged tree of one environment and the files it came from (root first).
+#[derive(Debug)]
+pub struct Loaded {
+    pub root: Entry,
+    pub files: Vec<FileId>,
+}
+
+/// Loads `path` and everything it extends. Problems are pushed to `diags`; `None` when nothing
+/// usable could be read.
+pub fn load(path: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<Loaded> {
+    let root_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    let name = path
+        .file_name()
+        .map_or_else(|| path.to_path_buf(), PathBuf::from);
+    let mut loader = Loader {
+        root_dir,
+        sources,
+        diags,
+        stack: Vec::new(),
+        files: Vec::new(),
+    };
+    let root = loader.load_file(&[], &name, None)?;
+    let files = loader.files;
+    Some(Loaded { root, files })
+}
+
+struct Loader<'a> {
+    /// Folder of the root environment file: every extended file must live below it.
+    root_dir: PathBuf,
+    sources: &'a mut SourceMap,
+    diags: &'a mut Diagnostics,
+    /// Canonical paths of the files being loaded, for cycle detection.
+    stack: Vec<(PathBuf, String)>,
+    files: Vec<FileId>,
+}
+
+impl Loader<'_> {
+    /// Loads `root_dir/dir/name` and its `extends` chain. `from` is the `extends` value that led
+    /// here, for errors.
+    fn load_file(&mut self, dir: &[String], name: &Path, from: Option<&Span>) -> Option<Entry> {
+        let mut shown = self.root_dir.clone();
+        for d in dir {
+            shown.push(d);
+        }
+        shown.push(name);
+        let text = match read_limited(&shown) {
+            Ok(t) => t,
+            Err(e) => {
+                let d =
+                    Diagnostic::error("DG0002", format!("cannot read `{}`: {e}", slash(&shown)));
+                self.diags.push(match from {
+                    Some(s) => d.with_label(s.clone(), "extended here"),
+                    None => d,
+                });
+                return None;
+            }
+        };
+        let canonical = std::fs::canonicalize(&shown).unwrap_or_else(|_| shown.clone());
+        if let Some(pos) = self.stack.iter().position(|(p, _)| *p == canonical) {
+            let mut chain: Vec<&str> = self.stack[pos..].iter().map(|(_, n)| n.as_str()).collect();
+            let me = slash(&shown);
+            chain.push(&me);
+            let d = Diagnostic::error("DG0004", format!("`extends` cycle: {}", chain.join(" → ")))
+                .with_help("remove one of the `extends` keys so the chain ends in a base file");
+            self.diags.push(match from {
+                Some(s) => d.with_label(s.clone(), "this `extends` closes the cycle"),
+                None => d,
+            });
+            return None;
+        }
+        if self.stack.len() >= MAX_CHAIN {
+            let d = Diagnostic::error(
+                "DG0005",
+                format!("`extends` chain longer than {MAX_CHAIN} files"),
+            );
+            self.diags.push(match from {
+                Some(s) => d.with_label(s.clone(), "extended here"),
+                None => d,
+            });
+            return None;
+        }
+        if let Ok(canon_root) = std::fs::canonicalize(if self.root_dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.root_dir
+        }) && !canonical.starts_with(&canon_root)
+        {
+            let d = Diagnostic::error("DG0003", format!("`{}` resolves outside the environment folder", slash(&shown)))
+                .with_help("`extends` must name a file inside the folder of the environment file (a symbolic link may not lead out of it)");
+            self.diags.push(match from {
+                Some(s) => d.with_label(s.clone(), "refused"),
+                None => d,
+            });
+            return None;
+        }
+
+        let file = self.sources.add(shown.clone(), text);
+        self.files.push(file);
+        let mut entry = self.parse(file)?;
+
+        // Take `extends` out of this layer and load the layer below first.
+        let extends = match &mut entry.value {
+            Value::Table(t) => t.remove("extends"),
+            _ => None,
+        };
+        let Some(ext) = extends else {
+            return Some(entry);
+        };
+        let Value::String(target) = &ext.value else {
+            self.diags.push(
+                Diagnostic::error(
+                    "DG0006",
+                    "`extends` must be a string: the path of another environment file",
+                )
+                .with_label(ext.span.clone(), "not a string"),
+            );
+            return Some(entry);
+        };
+        let Some((sub_dir, sub_name)) = confine(dir, target) else {
+            self.diags.push(
+                Diagnostic::error(
+                    "DG0003",
+                    "`extends` must be a relative path inside the environment folder",
+                )
+                .with_label(
+                    ext.span.clone(),
+                    "absolute, or leaves the folder through `..`",
+                )
+                .with_help(
+                    "name a file next to this one or below it, such as `extends = \"base.toml\"`",
+                ),
+            );
+            return None;
+        };
+        self.stack.push((canonical, slash(&shown)));
+        let base = self.load_file(&sub_dir, &sub_name, Some(&ext.span));
+        self.stack.pop();
+        let mut base = base?;
+        base.merge(entry);
+        // The root keeps the top layer's span, so the tree's anchor is the file being compiled.
+        Some(base)
+    }
+
+    fn parse(&mut self, file: FileId) -> Option<Entry> {
+        let text = self.sources.get(file).text.clone();
+        let (table, errors) = DeTable::parse_recoverable(&text);
+        if !errors.is_empty() {
+            for e in errors {
+                let range = e.span().unwrap_or(0..0);
+                let message = e.message().trim().to_owned();
+                let first = message.lines().next().unwrap_or("invalid TOML").to_owned();
+                self.diags.push(
+                    Diagnostic::error("DG0001", format!("TOML syntax error: {first}"))
+                        .with_label(Span::new(file, range), first),
+                );
+            }
+            return None;
+        }
+        let span = Span::new(file, 0..text.len());
+        let mut redact = Vec::new();
+        let value = convert_table(file, table.get_ref(), &mut redact, false);
+        self.sources.redact(file, &redact);
+        Some(Entry {
+            key_span: None,
+            span,
+            value,
+            overridden: Vec::new(),
+        })
+    }
+}
+
+fn convert_table(
+    file: FileId,
+    t: &DeTable<'_>,
+    redact: &mut Vec<std::ops::Range<usize>>,
+    in_secrets: bool,
+) -> Value {
+    let mut out = BTreeMap::new();
+    for (k, v) in t {
+        let key = k.get_ref().to_string();
+        let secretish = looks_secret(&key);
+        let child_in_secrets = key == "secrets";
+        let value = convert(file, v.get_ref(), v.span(), redact, child_in_secrets);
+        if let Value::String(s) = &value
+            && (secretish || in_secrets)
+            && !is_reference(s)
+        {
+            let r = v.span();
+            // Mask the characters inside the quotes; same length, so spans stay valid.
+            redact.push(
+                r.start.saturating_add(1)..r.end.saturating_sub(1).max(r.start.saturating_add(1)),
+            );
+        }
+        out.insert(
+            key,
+            Entry {
+                key_span: Some(Span::new(file, k.span())),
+                span: Span::new(file, v.span()),
+                value,
+                overridden: Vec::new(),
+            },
+        );
+    }
+    Value::Table(out)
+}
+
+fn convert(
+    file: FileId,
+    v: &DeValue<'_>,
+    _span: std::ops::Range<usize>,
+    redact: &mut Vec<std::ops::Range<usize>>,
+    in_secrets: bool,
+) -> Value {
+    match v {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            let parsed = i64::from_str_radix(
+                digits
+                    .trim_start_matches("0x")
+                    .trim_start_matches("0o")
+                    .trim_start_matches("0b"),
+                i.radix(),
+            );
+            match parsed {
+                Ok(n) => Value::Integer(n),
+                Err(_) => Value::String(i.as_str().to_owned()),
+            }
+        }
+        DeValue::Float(f) => Value::Float(parse_float(f.as_str())),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(a) => Value::Array(
+            a.iter()
+                .map(|item| Entry {
+                    key_span: None,
+                    span: Span::new(file, item.span()),
+                    value: convert(file, item.get_ref(), item.span(), redact, false),
+                    overridden: Vec::new(),
+                })
+                .collect(),
+        ),
+        DeValue::Table(t) => convert_table(file, t, redact, in_secrets),
+    }
+}
+
+fn parse_float(s: &str) -> f64 {
+    let s = s.replace('_', "");
+    match s.as_str() {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        "nan" | "+nan" | "-nan" => f64::NAN,
+        _ => s.parse().unwrap_or(f64::NAN),
+    }
+}
+
+/// Resolves `target` relative to the folder `dir` (relative to the root folder). `None` when the
+/// path is absolute or climbs above the root folder.
+fn confine(dir: &[String], target: &str) -> Option<(Vec<String>, PathBuf)> {
+    let p = Path::new(target);
+    if target.starts_with('/') || target.starts_with('\\') || p.is_absolute() || p.has_root() {
+        return None;
+    }
+    let mut parts: Vec<String> = dir.to_vec();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    let name = parts.pop()?;
+    Some((parts, PathBuf::from(name)))
+}
+
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other("it is a folder, not a file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not valid UTF-8"))
+}
+
+fn slash(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,249 @@
+//! Output: the only module that writes files. It turns an environment's artifacts into the output
+//! tree (`<out>/<env>/…` plus the `deaap-manifest.json` index), compares that tree with what is on
+//! disk (for `diff` and `build --check`), and writes it atomically: the new tree is assembled in a
+//! temporary folder beside the old one and swapped in, so a failed or interrupted build leaves the
+//! previous tree intact. Unchanged files are hard-linked into the new tree, so their mtimes stay;
+//! a build that changes nothing writes nothing.
+
+pub mod diff;
+
+use crate::model::Environment;
+use crate::targets::Artifact;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const INDEX: &str = "deaap-manifest.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Index {
+    pub environment: String,
+    pub generator: String,
+    pub input_sha256: String,
+    pub files: Vec<IndexFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IndexFile {
+    pub path: String,
+    pub sha256: String,
+    pub target: String,
+    pub kinds: Vec<String>,
+}
+
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The full content of one environment's output folder: every artifact plus the index.
+#[derive(Debug)]
+pub struct Tree {
+    pub environment: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Builds the output tree of an environment from its artifacts.
+///
+/// # Errors
+/// The index cannot be serialized (not expected).
+pub fn tree(env: &Environment, artifacts: &[Artifact]) -> Result<Tree, serde_json::Error> {
+    let input = serde_json::to_vec(env)?;
+    let index = Index {
+        environment: env.environment.name.clone(),
+        generator: format!("deaap-gen {}", env!("CARGO_PKG_VERSION")),
+        input_sha256: sha256_hex(&input),
+        files: artifacts
+            .iter()
+            .map(|a| IndexFile {
+                path: a.path.clone(),
+                sha256: sha256_hex(&a.bytes),
+                target: a.target.to_owned(),
+                kinds: a.kinds.clone(),
+            })
+            .collect(),
+    };
+    let mut files: BTreeMap<String, Vec<u8>> = artifacts
+        .iter()
+        .map(|a| (a.path.clone(), a.bytes.clone()))
+        .collect();
+    let mut idx = serde_json::to_string_pretty(&index)?;
+    idx.push('\n');
+    files.insert(INDEX.to_owned(), idx.into_bytes());
+    Ok(Tree {
+        environment: env.environment.name.clone(),
+        files,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Removed,
+}
+
+#[derive(Debug)]
+pub struct Change {
+    /// Path inside the environment folder.
+    pub path: String,
+    pub kind: ChangeKind,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
+/// Files the previous build wrote, from its index (empty when there is none or it is unreadable).
+fn previous_files(dir: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(dir.join(INDEX)) else {
+        return Vec::new();
+    };
+    let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = index
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|p| safe_relative(p))
+        .collect();
+    v.push(INDEX.to_owned());
+    v
+}
+
+/// A relative path that stays inside its folder (index entries are read from disk: trust nothing).
+fn safe_relative(p: &str) -> bool {
+    let path = Path::new(p);
+    !p.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Compares `tree` with `<out>/<env>/` on disk. Files the previous index listed that the new tree
+/// lacks are removals; other files in the folder belong to the user and are left alone.
+///
+/// # Errors
+/// A file that exists but cannot be read.
+pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
+    let dir = out.join(&tree.environment);
+    let mut changes = Vec::new();
+    for (path, new) in &tree.files {
+        match std::fs::read(dir.join(path)) {
+            Ok(old) if old == *new => {}
+            Ok(old) => changes.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Modified,
+                old: Some(old),
+                new: Some(new.clone()),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                changes.push(Change {
+                    path: path.clone(),
+                    kind: ChangeKind::Added,
+                    old: None,
+                    new: Some(new.clone()),
+                });
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", dir.join(path).display()),
+                ));
+            }
+        }
+    }
+    for path in previous_files(&dir) {
+        if !tree.files.contains_key(&path) {
+            let full = dir.join(&path);
+            if let Ok(old) = std::fs::read(&full) {
+                changes.push(Change {
+                    path,
+                    kind: ChangeKind::Removed,
+                    old: Some(old),
+                    new: None,
+                });
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(changes)
+}
+
+/// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
+/// written at all).
+///
+/// # Errors
+/// Any filesystem failure; the previous tree is then left as it was.
+pub fn write(out: &Path, tree: &Tree) -> io::Result<usize> {
+    let changes = compare(out, tree)?;
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(out)?;
+    let dir = out.join(&tree.environment);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}.new-", tree.environment))
+        .tempdir_in(out)?;
+    let generated_before = previous_files(&dir);
+    // Carry over the user's own files (anything the previous index did not list).
+    if dir.is_dir() {
+        for entry in walkdir::WalkDir::new(&dir).min_depth(1).sort_by_file_name() {
+            let entry = entry.map_err(io::Error::other)?;
+            let rel = entry.path().strip_prefix(&dir).map_err(io::Error::other)?;
+            let rel_s = rel.to_string_lossy().replace('\\', "/");
+            if entry.file_type().is_file()
+                && !generated_before.contains(&rel_s)
+                && !tree.files.contains_key(&rel_s)
+            {
+                let dest = staging.path().join(rel);
+                if let Some(p) = dest.parent() {
+                    std::fs::create_dir_all(p)?;
+                }
+                std::fs::copy(entry.path(), &dest)?;
+            }
+        }
+    }
+    for (path, bytes) in &tree.files {
+        let dest = staging.path().join(path);
+        if let Some(p) = dest.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        let old = dir.join(path);
+        let unchanged = !changes.iter().any(|c| c.path == *path);
+        if !(unchanged && std::fs::hard_link(&old, &dest).is_ok()) {
+            std::fs::write(&dest, bytes)?;
+        }
+    }
+    // Swap: move the old tree aside, move the new one in, then delete the old one.
+    let staged = staging.keep();
+    let backup: Option<PathBuf> = if dir.exists() {
+        let aside = tempfile::Builder::new()
+            .prefix(&format!(".{}.old-", tree.environment))
+            .tempdir_in(out)?
+            .keep();
+        std::fs::remove_dir(&aside)?;
+        std::fs::rename(&dir, &aside)?;
+        Some(aside)
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(&staged, &dir) {
+        if let Some(b) = &backup {
+            let _ = std::fs::rename(b, &dir);
+        }
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e);
+    }
+    if let Some(b) = backup {
+        std::fs::remove_dir_all(b)?;
+    }
+    Ok(changes.len())
+}

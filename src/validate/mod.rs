@@ -1,0 +1,139 @@
+//! Validation: the schema check (every key, type and enum, mapped back to TOML spans), the secret
+//! scan on the raw tree, then the semantic rules on the typed model. Every problem is collected;
+//! nothing stops at the first.
+
+pub mod rules;
+pub mod schema;
+
+use crate::diagnostic::Diagnostic;
+use crate::load::{Entry, Seg, display_path};
+use crate::model::Environment;
+use crate::source::Span;
+
+/// What a semantic rule sees: the typed model, and the merged tree to point into.
+pub struct RuleContext<'a> {
+    pub env: &'a Environment,
+    pub tree: &'a Entry,
+    out: Vec<Diagnostic>,
+}
+
+impl<'a> RuleContext<'a> {
+    #[must_use]
+    pub fn new(env: &'a Environment, tree: &'a Entry) -> Self {
+        Self {
+            env,
+            tree,
+            out: Vec::new(),
+        }
+    }
+
+    /// The span of the value at `path` (or of the deepest part of it that was written).
+    #[must_use]
+    pub fn span(&self, path: &[Seg]) -> Span {
+        let (e, full) = self.tree.lookup(path);
+        if full {
+            e.span.clone()
+        } else {
+            e.anchor().clone()
+        }
+    }
+
+    /// The span of the key at `path` (the value's span for array items).
+    #[must_use]
+    pub fn key_span(&self, path: &[Seg]) -> Span {
+        self.tree.lookup(path).0.anchor().clone()
+    }
+
+    /// Records an error at the value of `path`. When a later layer overrode an earlier one there,
+    /// the overridden value is shown too, so the user sees which file to change.
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        path: &[Seg],
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.push(Diagnostic::error(code, message), path, label)
+    }
+
+    /// As [`RuleContext::error`], for a warning.
+    pub fn warning(
+        &mut self,
+        code: &'static str,
+        path: &[Seg],
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.push(Diagnostic::warning(code, message), path, label)
+    }
+
+    fn push(&mut self, d: Diagnostic, path: &[Seg], label: impl Into<String>) -> &mut Diagnostic {
+        let (entry, full) = self.tree.lookup(path);
+        let span = if full {
+            entry.span.clone()
+        } else {
+            entry.anchor().clone()
+        };
+        let mut d = d.with_label(span, label);
+        if full && let Some(prev) = entry.overridden.first() {
+            d = d.with_label(prev.clone(), "overriding this earlier value");
+        }
+        if !full {
+            d.message.push_str(&format!(
+                " (`{}` is not set; its default applies)",
+                display_path(path)
+            ));
+        }
+        self.out.push(d);
+        self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
+    }
+
+    #[must_use]
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.out
+    }
+}
+
+/// A semantic rule: a stable code, a name, and What/Why docs that README and `explain` show.
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub check: fn(&mut RuleContext<'_>),
+}
+
+/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the typed
+/// model and every semantic rule. Returns the model when no error was found.
+pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
+    rules::secrets::scan_tree(tree, out);
+    let before = out.len();
+    schema::check(tree, out);
+    if out[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let env: Environment = match serde_json::from_value(tree.to_json()) {
+        Ok(env) => env,
+        Err(e) => {
+            // The schema is generated from the same types, so this is not expected; say so plainly.
+            out.push(
+                Diagnostic::error(
+                    "DG0057",
+                    format!("the environment does not fit the model: {e}"),
+                )
+                .with_label(tree.span.clone(), "in this environment"),
+            );
+            return None;
+        }
+    };
+    let mut cx = RuleContext::new(&env, tree);
+    for rule in rules::all() {
+        (rule.check)(&mut cx);
+    }
+    out.extend(cx.into_diagnostics());
+    if out.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        Some(env)
+    }
+}

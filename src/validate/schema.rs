@@ -1,0 +1,276 @@
+//! The environment JSON Schema: generated from the model types (so it can never disagree with what
+//! the compiler accepts), checked in at `schema/deaap-environment.schema.json` for editors, and used
+//! to validate the merged tree with every error mapped back to the TOML key that caused it.
+//!
+//! Messages are built from the error kind, never from the offending value, so a mistyped secret is
+//! not echoed.
+
+use crate::diagnostic::Diagnostic;
+use crate::load::{Entry, Seg, Value, display_path};
+use crate::model::Environment;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value as J;
+use std::sync::OnceLock;
+
+/// The schema as JSON (draft-07).
+#[must_use]
+pub fn schema() -> &'static J {
+    static SCHEMA: OnceLock<J> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let schema = generator.into_root_schema_for::<Environment>();
+        serde_json::to_value(schema).unwrap_or(J::Null)
+    })
+}
+
+/// The schema file's text, exactly as checked in (pretty JSON plus a newline).
+#[must_use]
+pub fn schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn validator() -> Option<&'static jsonschema::Validator> {
+    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    V.get_or_init(|| jsonschema::draft7::new(schema()).ok())
+        .as_ref()
+}
+
+/// Validates the merged tree against the schema; one diagnostic per problem.
+pub fn check(tree: &Entry, out: &mut Vec<Diagnostic>) {
+    let Some(v) = validator() else {
+        out.push(Diagnostic::error(
+            "DG0099",
+            "internal error: the environment schema does not compile",
+        ));
+        return;
+    };
+    let json = tree.to_json();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in v.iter_errors(&json) {
+        report(tree, &e, out, &mut seen);
+    }
+}
+
+fn pointer_to_path(tree: &Entry, pointer: &str) -> Vec<Seg> {
+    let mut path = Vec::new();
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        let (node, _) = tree.lookup(&path);
+        match (&node.value, seg.parse::<usize>()) {
+            (Value::Array(_), Ok(i)) => path.push(Seg::Index(i)),
+            _ => path.push(Seg::Key(seg)),
+        }
+    }
+    path
+}
+
+fn report(
+    tree: &Entry,
+    e: &jsonschema::ValidationError<'_>,
+    out: &mut Vec<Diagnostic>,
+    seen: &mut std::collections::BTreeSet<(String, String)>,
+) {
+    let path = pointer_to_path(tree, e.instance_path().as_str());
+    let (node, _) = tree.lookup(&path);
+    let here = if path.is_empty() {
+        "the environment".to_owned()
+    } else {
+        format!("`{}`", display_path(&path))
+    };
+    let d = match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            for key in unexpected {
+                let mut p = path.clone();
+                p.push(Seg::Key(key.clone()));
+                let (entry, _) = tree.lookup(&p);
+                let known = properties_at(&path);
+                let mut d = Diagnostic::error("DG0051", format!("unknown key `{key}` in {here}"))
+                    .with_label(entry.anchor().clone(), "unknown key");
+                if let Some(s) = did_you_mean(key, &known) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else if !known.is_empty() {
+                    d = d.with_help(format!("expected one of: {}", known.join(", ")));
+                }
+                push(out, seen, d);
+            }
+            return;
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or("?");
+            Diagnostic::error("DG0052", format!("missing key `{name}` in {here}"))
+                .with_label(node.anchor().clone(), format!("`{name}` is required here"))
+        }
+        ValidationErrorKind::Type { kind } => {
+            let want = match kind {
+                TypeKind::Single(t) => type_name(&t.to_string()),
+                TypeKind::Multiple(ts) => {
+                    let v: Vec<String> = ts.iter().map(|t| type_name(&t.to_string())).collect();
+                    v.join(" or ")
+                }
+            };
+            Diagnostic::error(
+                "DG0053",
+                format!("{here} must be {want}, found {}", found(&node.value)),
+            )
+            .with_label(node.span.clone(), format!("expected {want}"))
+        }
+        ValidationErrorKind::Enum { options } => {
+            let opts: Vec<String> = options
+                .as_array()
+                .map_or_else(Vec::new, |a| a.iter().map(ToString::to_string).collect());
+            let mut d = Diagnostic::error(
+                "DG0054",
+                format!("{here} must be one of {}", opts.join(", ")),
+            )
+            .with_label(node.span.clone(), "not an allowed value");
+            if let Value::String(s) = &node.value {
+                let bare: Vec<String> = opts
+                    .iter()
+                    .map(|o| o.trim_matches('"').to_owned())
+                    .collect();
+                if let Some(m) = did_you_mean(s, &bare) {
+                    d = d.with_help(format!("did you mean `{m}`?"));
+                }
+            }
+            d
+        }
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            Diagnostic::error("DG0055", format!("{here} must be at least {limit}"))
+                .with_label(node.span.clone(), "too small")
+        }
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            Diagnostic::error("DG0055", format!("{here} must be at most {limit}"))
+                .with_label(node.span.clone(), "too large")
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // Report the branch that came closest (fewest errors), which is what the user meant.
+            if let Some(best) = context
+                .iter()
+                .filter(|c| !c.is_empty())
+                .min_by_key(|c| c.len())
+            {
+                for inner in best {
+                    report(tree, inner, out, seen);
+                }
+                return;
+            }
+            Diagnostic::error("DG0056", format!("{here} does not match any allowed form"))
+                .with_label(node.span.clone(), "here")
+        }
+        other => Diagnostic::error("DG0056", format!("{here} is invalid ({})", other.keyword()))
+            .with_label(node.span.clone(), "here"),
+    };
+    push(out, seen, d);
+}
+
+fn push(
+    out: &mut Vec<Diagnostic>,
+    seen: &mut std::collections::BTreeSet<(String, String)>,
+    d: Diagnostic,
+) {
+    let key = (
+        d.message.clone(),
+        format!("{:?}", d.labels.first().map(|l| &l.span)),
+    );
+    if seen.insert(key) {
+        out.push(d);
+    }
+}
+
+fn type_name(t: &str) -> String {
+    match t {
+        "integer" => "an integer".to_owned(),
+        "object" => "a table".to_owned(),
+        "array" => "an array".to_owned(),
+        "null" => "absent".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+fn found(v: &Value) -> &'static str {
+    match v {
+        Value::Table(_) => "a table",
+        Value::Array(_) => "an array",
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Bool(_) => "a boolean",
+    }
+}
+
+/// The closest known name, when it is close enough to be a typo.
+#[must_use]
+pub fn did_you_mean(given: &str, known: &[String]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.clone())
+}
+
+/// Property names the schema allows for the table at `path`.
+fn properties_at(path: &[Seg]) -> Vec<String> {
+    let root = schema();
+    let mut nodes = vec![root];
+    for seg in path {
+        let mut next = Vec::new();
+        for n in nodes.iter().flat_map(|n| expand(root, n)) {
+            match seg {
+                Seg::Key(k) => {
+                    if let Some(p) = n.get("properties").and_then(|p| p.get(k)) {
+                        next.push(p);
+                    } else if let Some(a) = n.get("additionalProperties").filter(|a| a.is_object())
+                    {
+                        next.push(a);
+                    }
+                }
+                Seg::Index(_) => {
+                    if let Some(i) = n.get("items") {
+                        next.push(i);
+                    }
+                }
+            }
+        }
+        nodes = next;
+    }
+    let mut names: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| expand(root, n))
+        .filter_map(|n| n.get("properties").and_then(J::as_object))
+        .flat_map(|p| p.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A schema node with `$ref`s resolved and `anyOf`/`oneOf`/`allOf` branches flattened.
+fn expand<'a>(root: &'a J, node: &'a J) -> Vec<&'a J> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    let mut guard = 0;
+    while let Some(n) = stack.pop() {
+        guard += 1;
+        if guard > 64 {
+            break;
+        }
+        if let Some(r) = n.get("$ref").and_then(J::as_str) {
+            if let Some(t) = r.strip_prefix('#').and_then(|p| root.pointer(p)) {
+                stack.push(t);
+            }
+            continue;
+        }
+        for k in ["anyOf", "oneOf", "allOf"] {
+            if let Some(a) = n.get(k).and_then(J::as_array) {
+                stack.extend(a.iter());
+            }
+        }
+        out.push(n);
+    }
+    out
+}
