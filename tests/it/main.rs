@@ -1,0 +1,5 @@
+//! The integration tests: one binary, one module per area. Each test runs the real `deaap-gen`
+//! binary (or the library pipeline) the way a user or a consumer would and asserts what they would
+//! notice: exit codes, messages, bytes written.
+
+mod support;
