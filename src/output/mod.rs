@@ -91,6 +91,17 @@ pub enum ChangeKind {
     Removed,
 }
 
+impl ChangeKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Modified => "modified",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Change {
     /// Path inside the environment folder.
@@ -177,6 +188,32 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     Ok(changes)
 }
 
+/// Moves one of the user's own entries into the staged tree unchanged: files are hard-linked (same
+/// bytes, same mtime) or copied where links are impossible, symbolic links are recreated rather
+/// than followed, and empty folders are recreated (others come back with what they hold; a folder
+/// whose generated files all went stale disappears with them).
+fn carry_over(src: &Path, kind: std::fs::FileType, dest: &Path) -> io::Result<()> {
+    if kind.is_dir() {
+        if std::fs::read_dir(src)?.next().is_none() {
+            std::fs::create_dir_all(dest)?;
+        }
+        return Ok(());
+    }
+    if let Some(p) = dest.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    if kind.is_symlink() {
+        #[cfg(unix)]
+        return std::os::unix::fs::symlink(std::fs::read_link(src)?, dest);
+        #[cfg(not(unix))]
+        return std::fs::copy(src, dest).map(drop);
+    }
+    if std::fs::hard_link(src, dest).is_err() {
+        std::fs::copy(src, dest)?;
+    }
+    Ok(())
+}
+
 /// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
 /// written at all).
 ///
@@ -199,16 +236,11 @@ pub fn write(out: &Path, tree: &Tree) -> io::Result<usize> {
             let entry = entry.map_err(io::Error::other)?;
             let rel = entry.path().strip_prefix(&dir).map_err(io::Error::other)?;
             let rel_s = rel.to_string_lossy().replace('\\', "/");
-            if entry.file_type().is_file()
-                && !generated_before.contains(&rel_s)
-                && !tree.files.contains_key(&rel_s)
-            {
-                let dest = staging.path().join(rel);
-                if let Some(p) = dest.parent() {
-                    std::fs::create_dir_all(p)?;
-                }
-                std::fs::copy(entry.path(), &dest)?;
+            if generated_before.contains(&rel_s) || tree.files.contains_key(&rel_s) {
+                continue;
             }
+            let dest = staging.path().join(rel);
+            carry_over(entry.path(), entry.file_type(), &dest)?;
         }
     }
     for (path, bytes) in &tree.files {
@@ -244,6 +276,83 @@ pub fn write(out: &Path, tree: &Tree) -> io::Result<usize> {
     }
     if let Some(b) = backup {
         std::fs::remove_dir_all(b)?;
+    }
+    Ok(changes.len())
+}
+
+/// Environments whose output sits in `out` but that are no longer compiled: sub-folders holding an
+/// index that names the folder's own environment, other than `keep`. Their generated files are
+/// stale as a whole (an environment was renamed or deleted).
+///
+/// # Errors
+/// `out` exists but cannot be listed.
+pub fn orphans(out: &Path, keep: &[&str]) -> io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || keep.contains(&name.as_str()) || !entry.path().is_dir() {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(entry.path().join(INDEX)) else {
+            continue;
+        };
+        if serde_json::from_slice::<Index>(&bytes).is_ok_and(|i| i.environment == name) {
+            found.push(name);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// What removing an orphaned environment would remove: every file its index lists, and the index.
+///
+/// # Errors
+/// A listed file that exists but cannot be read.
+pub fn orphan_changes(out: &Path, environment: &str) -> io::Result<Vec<Change>> {
+    let empty = Tree {
+        environment: environment.to_owned(),
+        files: BTreeMap::new(),
+    };
+    compare(out, &empty)
+}
+
+/// Removes an orphaned environment's generated files (and the folders they leave empty); the
+/// user's own files stay. Returns the number of files removed.
+///
+/// # Errors
+/// Any filesystem failure.
+pub fn remove_orphan(out: &Path, environment: &str) -> io::Result<usize> {
+    let dir = out.join(environment);
+    let changes = orphan_changes(out, environment)?;
+    // The index goes last, so an interrupted removal can be finished by the next build.
+    let (index, files): (Vec<&Change>, Vec<&Change>) =
+        changes.iter().partition(|c| c.path == INDEX);
+    for c in files.iter().chain(index.iter()) {
+        match std::fs::remove_file(dir.join(&c.path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    // Prune the folders that held generated files once they are empty, deepest first; a folder
+    // that still holds something of the user's stays, and so does the user's own empty folder.
+    let mut dirs: Vec<PathBuf> = vec![dir.clone()];
+    for c in &changes {
+        let mut p = Path::new(&c.path).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.push(dir.join(d));
+            p = d.parent();
+        }
+    }
+    dirs.sort_by(|a, b| (b.components().count(), a).cmp(&(a.components().count(), b)));
+    dirs.dedup();
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
     }
     Ok(changes.len())
 }
