@@ -333,10 +333,7 @@ fn toml_syntax_error_has_a_caret_snippet() {
         .position(|l| l.starts_with("validators"))
         .expect("line")
         + 1;
-    assert!(
-        err.contains(&format!("error[DG0001]: TOML syntax error")),
-        "{err}"
-    );
+    assert!(err.contains("error[DG0001]: TOML syntax error"), "{err}");
     assert!(
         err.contains(&format!("--> environments/production.toml:{line}:14")),
         "{err}"
