@@ -16,13 +16,15 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${TOOLS:-${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}}
 PRE_COMMIT=${PRE_COMMIT:-$TOOLS/venv/bin/pre-commit}
-BIN=${BIN:-${DEAAP_GEN:-$ROOT/target/debug/deaap-gen}}
+# The binary that builds the scratch repository's generated/ must be this tree's: by default it is
+# built here (the conformance driver passes the one it built as BIN).
+BIN=${BIN:-${DEAAP_GEN:-}}
 
 if [ ! -x "$PRE_COMMIT" ]; then
   echo "FAIL  pre-commit not found at $PRE_COMMIT (scripts/conformance.sh installs it)"
   exit 1
 fi
-if [ ! -x "$BIN" ]; then
+if [ -z "$BIN" ]; then
   (cd "$ROOT" && cargo build --quiet) || { echo "FAIL  cannot build deaap-gen"; exit 1; }
   BIN=$ROOT/target/debug/deaap-gen
 fi
