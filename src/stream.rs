@@ -100,3 +100,80 @@ pub fn to_stream(objects: &[serde_yaml::Value]) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(path: &str, text: &str, manifest: bool) -> Artifact {
+        Artifact {
+            path: path.to_owned(),
+            bytes: text.as_bytes().to_vec(),
+            target: "test",
+            kinds: Vec::new(),
+            manifest,
+        }
+    }
+
+    fn kinds(stream: &str) -> Vec<String> {
+        stream
+            .lines()
+            .filter_map(|l| l.strip_prefix("kind: "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn cluster_scoped_objects_come_first_in_dependency_order() {
+        let artifacts = [
+            artifact(
+                "backup/cronjob.yaml",
+                "# header\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: n}\n",
+                true,
+            ),
+            artifact(
+                "kubernetes/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n---\n",
+                true,
+            ),
+            artifact(
+                "kubernetes/namespaces.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n",
+                true,
+            ),
+            artifact(
+                "opa/gatekeeper/x.yaml",
+                "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: DeaapX\nmetadata: {name: x}\n---\napiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: deaapx}\n",
+                true,
+            ),
+            artifact(
+                "helm/values.yaml",
+                "apiVersion: v1\nkind: ConfigMap\n",
+                false,
+            ),
+        ];
+        let stream = kubernetes_stream(&artifacts).expect("valid YAML");
+        assert_eq!(
+            kinds(&stream),
+            [
+                "Namespace",
+                "ConstraintTemplate",
+                "ClusterRole",
+                "DeaapX",
+                "CronJob",
+                "Deployment"
+            ]
+        );
+        assert_eq!(stream.matches("---\n").count(), 6);
+        assert!(!stream.contains("# header"), "comments are not objects");
+        assert!(!stream.contains("ConfigMap"), "only manifest artifacts");
+    }
+
+    #[test]
+    fn no_manifests_is_an_empty_stream_and_bad_yaml_names_the_file() {
+        assert_eq!(kubernetes_stream(&[]).as_deref(), Ok(""));
+        let err = kubernetes_stream(&[artifact("kubernetes/bad.yaml", "a: [\n", true)])
+            .expect_err("invalid YAML");
+        assert!(err.starts_with("kubernetes/bad.yaml: "), "{err}");
+    }
+}

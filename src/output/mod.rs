@@ -356,3 +356,149 @@ pub fn remove_orphan(out: &Path, environment: &str) -> io::Result<usize> {
     }
     Ok(changes.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        let mut files: BTreeMap<String, Vec<u8>> = files
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+            .collect();
+        let index = Index {
+            environment: "env".to_owned(),
+            generator: "test".to_owned(),
+            input_sha256: String::new(),
+            files: files
+                .iter()
+                .map(|(p, b)| IndexFile {
+                    path: p.clone(),
+                    sha256: sha256_hex(b),
+                    target: "test".to_owned(),
+                    kinds: Vec::new(),
+                })
+                .collect(),
+        };
+        files.insert(
+            INDEX.to_owned(),
+            serde_json::to_vec(&index).expect("serializable"),
+        );
+        Tree {
+            environment: "env".to_owned(),
+            files,
+        }
+    }
+
+    fn mtime(p: &Path) -> std::time::SystemTime {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    }
+
+    #[test]
+    fn unchanged_files_keep_their_mtime_when_a_sibling_changes() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let first = tree(&[("a/one.yaml", "1\n"), ("b/two.yaml", "2\n")]);
+        assert_eq!(write(out.path(), &first).expect("write"), 3);
+        let one = out.path().join("env/a/one.yaml");
+        let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&one)
+            .and_then(|f| f.set_modified(past))
+            .expect("age");
+        let second = tree(&[("a/one.yaml", "1\n"), ("b/two.yaml", "two\n")]);
+        // two.yaml and the index.
+        assert_eq!(write(out.path(), &second).expect("write"), 2);
+        assert_eq!(mtime(&one), past);
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("env/b/two.yaml")).expect("read"),
+            "two\n"
+        );
+        assert!(compare(out.path(), &second).expect("compare").is_empty());
+        assert_eq!(write(out.path(), &second).expect("write"), 0);
+    }
+
+    #[test]
+    fn stale_files_and_their_emptied_folders_go() {
+        let out = tempfile::tempdir().expect("temp dir");
+        write(
+            out.path(),
+            &tree(&[("keep.yaml", "k\n"), ("old/deep/gone.yaml", "g\n")]),
+        )
+        .expect("write");
+        std::fs::write(out.path().join("env/old/mine.txt"), "mine").expect("user file");
+        let next = tree(&[("keep.yaml", "k\n")]);
+        let changes = compare(out.path(), &next).expect("compare");
+        let kinds: Vec<(&str, ChangeKind)> =
+            changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (INDEX, ChangeKind::Modified),
+                ("old/deep/gone.yaml", ChangeKind::Removed)
+            ]
+        );
+        write(out.path(), &next).expect("write");
+        assert!(!out.path().join("env/old/deep").exists());
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("env/old/mine.txt")).expect("kept"),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn index_entries_cannot_reach_outside_the_folder() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let outside = out.path().join("victim.txt");
+        std::fs::write(&outside, "precious").expect("write");
+        write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
+        let evil = serde_json::json!({
+            "environment": "env", "generator": "x", "input_sha256": "",
+            "files": [{"path": "../victim.txt", "sha256": "", "target": "x", "kinds": []},
+                      {"path": "/etc/hostname", "sha256": "", "target": "x", "kinds": []}],
+        });
+        std::fs::write(
+            out.path().join("env").join(INDEX),
+            serde_json::to_vec(&evil).expect("json"),
+        )
+        .expect("write");
+        let changes = compare(out.path(), &tree(&[])).expect("compare");
+        assert!(
+            changes.iter().all(|c| !c.path.contains("victim") && !c.path.starts_with('/')),
+            "{changes:?}"
+        );
+        write(out.path(), &tree(&[])).expect("write");
+        remove_orphan(out.path(), "env").expect("remove");
+        assert_eq!(std::fs::read_to_string(&outside).expect("kept"), "precious");
+    }
+
+    #[test]
+    fn orphans_are_folders_whose_index_names_them() {
+        let out = tempfile::tempdir().expect("temp dir");
+        write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
+        std::fs::create_dir_all(out.path().join("notes")).expect("mkdir");
+        std::fs::create_dir_all(out.path().join("copy")).expect("mkdir");
+        std::fs::copy(
+            out.path().join("env").join(INDEX),
+            out.path().join("copy").join(INDEX),
+        )
+        .expect("copy");
+        assert_eq!(orphans(out.path(), &[]).expect("list"), ["env"]);
+        assert!(orphans(out.path(), &["env"]).expect("list").is_empty());
+        assert!(
+            orphans(&out.path().join("missing"), &[])
+                .expect("list")
+                .is_empty()
+        );
+        std::fs::write(out.path().join("env/NOTES.md"), "mine").expect("write");
+        assert_eq!(remove_orphan(out.path(), "env").expect("remove"), 2);
+        assert_eq!(
+            std::fs::read_dir(out.path().join("env"))
+                .expect("kept for the user's file")
+                .count(),
+            1
+        );
+    }
+}
