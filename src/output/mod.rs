@@ -214,6 +214,24 @@ fn carry_over(src: &Path, kind: std::fs::FileType, dest: &Path) -> io::Result<()
     Ok(())
 }
 
+/// Removes the staging and set-aside folders of an earlier build of `environment` that was killed
+/// before it could clean up, so they are neither committed nor left to accumulate.
+fn remove_leftovers(out: &Path, environment: &str) -> io::Result<()> {
+    let prefixes = [
+        format!(".{environment}.new-"),
+        format!(".{environment}.old-"),
+    ];
+    for entry in std::fs::read_dir(out)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
 /// written at all).
 ///
@@ -225,6 +243,7 @@ pub fn write(out: &Path, tree: &Tree) -> io::Result<usize> {
         return Ok(0);
     }
     std::fs::create_dir_all(out)?;
+    remove_leftovers(out, &tree.environment)?;
     let dir = out.join(&tree.environment);
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{}.new-", tree.environment))
@@ -466,12 +485,29 @@ mod tests {
         .expect("write");
         let changes = compare(out.path(), &tree(&[])).expect("compare");
         assert!(
-            changes.iter().all(|c| !c.path.contains("victim") && !c.path.starts_with('/')),
+            changes
+                .iter()
+                .all(|c| !c.path.contains("victim") && !c.path.starts_with('/')),
             "{changes:?}"
         );
         write(out.path(), &tree(&[])).expect("write");
         remove_orphan(out.path(), "env").expect("remove");
         assert_eq!(std::fs::read_to_string(&outside).expect("kept"), "precious");
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_build_are_cleaned_up() {
+        let out = tempfile::tempdir().expect("temp dir");
+        for d in [".env.new-abc/x", ".env.old-def", ".other.new-ghi"] {
+            std::fs::create_dir_all(out.path().join(d)).expect("mkdir");
+        }
+        write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
+        let mut left: Vec<String> = std::fs::read_dir(out.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".other.new-ghi", "env"]);
     }
 
     #[test]
