@@ -474,3 +474,221 @@ fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticatio
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+    use std::path::Path;
+
+    fn load(rel: &str) -> Environment {
+        crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+            .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+    }
+
+    fn generate(env: &Environment) -> BTreeMap<String, String> {
+        let cx = Context {
+            env,
+            source_name: "test.toml",
+        };
+        Istio
+            .generate(&cx)
+            .expect("the istio target succeeds")
+            .into_iter()
+            .map(|a| {
+                let text = String::from_utf8(a.bytes).expect("UTF-8 output");
+                (a.path, text)
+            })
+            .collect()
+    }
+
+    /// Every YAML document of a file.
+    fn docs(text: &str) -> Vec<Value> {
+        serde_yaml::Deserializer::from_str(text)
+            .map(|d| Value::deserialize(d).expect("YAML parses"))
+            .collect()
+    }
+
+    fn one(files: &BTreeMap<String, String>, path: &str) -> Value {
+        let mut d = docs(&files[path]);
+        assert_eq!(d.len(), 1, "{path}");
+        d.remove(0)
+    }
+
+    #[test]
+    fn snapshots_minimal() {
+        for (path, text) in generate(&load("tests/fixtures/minimal.toml")) {
+            insta::assert_snapshot!(format!("minimal_{path}"), text);
+        }
+    }
+
+    #[test]
+    fn snapshots_production() {
+        for (path, text) in generate(&load("environments/production.toml")) {
+            insta::assert_snapshot!(format!("production_{path}"), text);
+        }
+    }
+
+    #[test]
+    fn routes_go_longest_prefix_first_to_each_services_fqdn() {
+        let f = generate(&load("environments/production.toml"));
+        let vs = one(&f, "istio/virtual-service.yaml");
+        assert_eq!(vs["spec"]["hosts"], json!(["deaap.company.com"]));
+        assert_eq!(vs["spec"]["gateways"], json!([GATEWAY]));
+        let routes: Vec<(String, String, u64)> = vs["spec"]["http"]
+            .as_array()
+            .expect("http routes")
+            .iter()
+            .map(|r| {
+                let d = &r["route"][0]["destination"];
+                (
+                    r["match"][0]["uri"]["prefix"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    d["host"].as_str().unwrap_or_default().to_owned(),
+                    d["port"]["number"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expect = |p: &str, svc: &str, port: u64| {
+            (
+                p.to_owned(),
+                format!("{svc}-service.deaap-core.svc.cluster.local"),
+                port,
+            )
+        };
+        assert_eq!(
+            routes,
+            [
+                expect("/api/v1/consensus", "consensus-manager", 8760),
+                expect("/api/v1/documents", "doc-ingester", 8752),
+                expect("/api/v1/agents", "agent-orchestrator", 8755),
+                expect("/api/v1/auth", "authorization", 8756),
+                expect("/api/v1/data", "data-processor", 8754),
+                expect("/", "api-gateway", 8080),
+            ]
+        );
+    }
+
+    #[test]
+    fn disabled_services_get_no_route() {
+        let mut env = load("environments/production.toml");
+        if let Some(s) = env.services.get_mut("doc-ingester") {
+            s.enabled = false;
+        }
+        let f = generate(&env);
+        assert!(!f["istio/virtual-service.yaml"].contains("doc-ingester"));
+        assert!(!f["istio/destination-rules.yaml"].contains("doc-ingester"));
+    }
+
+    #[test]
+    fn https_gateway_serves_the_certificate_secret_and_redirects_http() {
+        let f = generate(&load("environments/production.toml"));
+        let cert = one(&f, "istio/certificate.yaml");
+        let gw = one(&f, "istio/gateway.yaml");
+        // cert-manager's required fields: spec.secretName and spec.issuerRef.name.
+        assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
+        assert_eq!(cert["metadata"]["namespace"], GATEWAY_NAMESPACE);
+        let secret = cert["spec"]["secretName"].as_str().expect("secretName");
+        assert!(!secret.is_empty());
+        assert_eq!(
+            cert["spec"]["issuerRef"],
+            json!({"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"})
+        );
+        assert_eq!(cert["spec"]["dnsNames"], json!(["deaap.company.com"]));
+        let servers = gw["spec"]["servers"].as_array().expect("servers");
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0]["port"]["number"], 80);
+        assert_eq!(servers[0]["tls"], json!({"httpsRedirect": true}));
+        assert_eq!(servers[1]["port"]["number"], 443);
+        assert_eq!(servers[1]["port"]["protocol"], "HTTPS");
+        assert_eq!(servers[1]["tls"]["credentialName"], secret);
+        assert_eq!(servers[1]["hosts"], json!(["deaap.company.com"]));
+        // Staging takes its issuer from its own file.
+        let f = generate(&load("environments/staging.toml"));
+        let cert = one(&f, "istio/certificate.yaml");
+        assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
+    }
+
+    #[test]
+    fn without_gateway_tls_there_is_plain_http_and_no_certificate() {
+        let mut env = load("tests/fixtures/minimal.toml");
+        env.security.gateway_tls.enabled = false;
+        let f = generate(&env);
+        assert!(!f.contains_key("istio/certificate.yaml"));
+        let gw = one(&f, "istio/gateway.yaml");
+        assert_eq!(
+            gw["spec"]["servers"],
+            json!([{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["minimal.example.com"]}])
+        );
+    }
+
+    #[test]
+    fn every_deaap_namespace_gets_the_mtls_mode() {
+        let f = generate(&load("environments/production.toml"));
+        let pas = docs(&f["istio/peer-authentications.yaml"]);
+        let got: Vec<(&str, &str)> = pas
+            .iter()
+            .map(|p| {
+                (
+                    p["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    p["spec"]["mtls"]["mode"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("deaap-core", "STRICT"),
+                ("deaap-blockchain", "STRICT"),
+                ("deaap-storage", "STRICT"),
+                ("deaap-monitoring", "STRICT"),
+            ]
+        );
+        let mut env = load("tests/fixtures/minimal.toml");
+        env.security.mtls = MtlsMode::Permissive;
+        let f = generate(&env);
+        assert!(
+            docs(&f["istio/peer-authentications.yaml"])
+                .iter()
+                .all(|p| p["spec"]["mtls"]["mode"] == "PERMISSIVE")
+        );
+    }
+
+    #[test]
+    fn routed_services_get_circuit_breaking_others_only_mtls() {
+        let f = generate(&load("environments/production.toml"));
+        let rules = docs(&f["istio/destination-rules.yaml"]);
+        let by_name = |n: &str| {
+            rules
+                .iter()
+                .find(|r| r["metadata"]["name"] == n)
+                .unwrap_or_else(|| panic!("no rule for {n}"))
+                .clone()
+        };
+        let doc = by_name("doc-ingester");
+        assert_eq!(doc["spec"]["trafficPolicy"]["tls"]["mode"], "ISTIO_MUTUAL");
+        assert_eq!(
+            doc["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
+            5
+        );
+        let cartesi = by_name("cartesi-runtime");
+        assert_eq!(cartesi["metadata"]["namespace"], "deaap-blockchain");
+        assert_eq!(
+            cartesi["spec"]["host"],
+            "cartesi-runtime-service.deaap-blockchain.svc.cluster.local"
+        );
+        assert!(
+            cartesi["spec"]["trafficPolicy"]
+                .get("outlierDetection")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn compose_environments_get_nothing() {
+        assert!(!Istio.applies(&load("environments/development.toml")));
+    }
+}

@@ -253,8 +253,8 @@ fn blockchain() -> Value {
 fn consensus() -> Value {
     let mut s = object(vec![
         ("validators", integer(1)),
-        ("testMode", json!({"const": true})),
-        ("productionMode", json!({"const": true})),
+        ("testMode", json!({"type": "boolean", "const": true})),
+        ("productionMode", json!({"type": "boolean", "const": true})),
         ("image", image()),
         ("port", port()),
         ("resources", resources()),
