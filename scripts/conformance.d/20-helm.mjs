@@ -5,22 +5,13 @@
 //       the Prometheus CRD schema (@kubernetes-models/prometheus-operator) and writes OUT, a
 //       prometheus.yml with the additionalScrapeConfigs, for `promtool check config`, and beside it
 //       prometheus-claim.yaml, the storage claim as a PersistentVolumeClaim for kubernetes-validate
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { importFromNodePath } from "./node-path.mjs";
 
 const require = createRequire(import.meta.url);
 const yaml = require("js-yaml");
-
-// ES modules ignore NODE_PATH, and this package is ESM-only: find its file on NODE_PATH.
-async function importFromNodePath(file) {
-  for (const dir of (process.env.NODE_PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const full = path.join(dir, file);
-    if (existsSync(full)) return import(pathToFileURL(full).href);
-  }
-  throw new Error(`${file} not found on NODE_PATH`);
-}
 const [mode, input, output] = process.argv.slice(2);
 const values = yaml.load(readFileSync(input, "utf8"));
 

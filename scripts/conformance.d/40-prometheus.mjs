@@ -2,23 +2,13 @@
 // (@kubernetes-models/prometheus-operator), and checks that its groups are exactly those of the plain
 // rules.yaml next to it.  Usage: node 40-prometheus.mjs PROMETHEUSRULE RULES
 //                                node 40-prometheus.mjs --self-test
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { importFromNodePath } from "./node-path.mjs";
 import { isDeepStrictEqual } from "node:util";
 
 const require = createRequire(import.meta.url);
 const yaml = require("js-yaml");
-
-// ES modules ignore NODE_PATH, and this package is ESM-only: find its file on NODE_PATH.
-async function importFromNodePath(file) {
-  for (const dir of (process.env.NODE_PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const full = path.join(dir, file);
-    if (existsSync(full)) return import(pathToFileURL(full).href);
-  }
-  throw new Error(`${file} not found on NODE_PATH`);
-}
 const { PrometheusRule } = await importFromNodePath("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule.js");
 
 if (process.argv[2] === "--self-test") {

@@ -478,29 +478,16 @@ fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticatio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::testkit;
     use serde::Deserialize;
     use serde_json::{Value, json};
-    use std::path::Path;
 
     fn load(rel: &str) -> Environment {
-        crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
-            .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+        testkit::load(rel)
     }
 
     fn generate(env: &Environment) -> BTreeMap<String, String> {
-        let cx = Context {
-            env,
-            source_name: "test.toml",
-        };
-        Istio
-            .generate(&cx)
-            .expect("the istio target succeeds")
-            .into_iter()
-            .map(|a| {
-                let text = String::from_utf8(a.bytes).expect("UTF-8 output");
-                (a.path, text)
-            })
-            .collect()
+        testkit::generate(&Istio, env).expect("the istio target succeeds")
     }
 
     /// Every YAML document of a file.

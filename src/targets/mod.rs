@@ -7,6 +7,8 @@ use crate::model::Environment;
 mod helm;
 mod istio;
 mod prometheus;
+#[cfg(test)]
+mod testkit;
 
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

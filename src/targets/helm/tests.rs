@@ -1,28 +1,16 @@
 use super::values::camel_case;
 use super::*;
 use crate::model::{Environment, PodSecurityLevel};
+use crate::targets::testkit;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 fn load(rel: &str) -> Environment {
-    crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
-        .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+    testkit::load(rel)
 }
 
 fn generate(env: &Environment) -> Result<BTreeMap<String, String>, TargetError> {
-    let cx = Context {
-        env,
-        source_name: "test.toml",
-    };
-    Ok(Helm
-        .generate(&cx)?
-        .into_iter()
-        .map(|a| {
-            let text = String::from_utf8(a.bytes).expect("UTF-8 output");
-            (a.path, text)
-        })
-        .collect())
+    testkit::generate(&Helm, env)
 }
 
 fn files(rel: &str) -> BTreeMap<String, String> {

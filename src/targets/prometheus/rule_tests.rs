@@ -80,11 +80,12 @@ pub fn test_file(
             Comparison::Below => ("below", "at or above"),
         };
 
-        let mut labels = alert_labels(a.alert);
-        if matches!(a.alert.signal, Signal::Up) {
-            // `up` is not aggregated: the alert keeps the labels of the series.
-            labels.extend(a.alert.selector.clone());
-        }
+        // `up` is not aggregated: the alert keeps the labels of its series, under the rule's own.
+        let mut labels = match a.alert.signal {
+            Signal::Up => a.alert.selector.clone(),
+            _ => BTreeMap::new(),
+        };
+        labels.extend(alert_labels(a.alert));
         let fired = ExpAlert {
             exp_labels: labels,
             exp_annotations: annotations(env, a)?,
@@ -177,12 +178,13 @@ fn input_series(alert: &Alert, fire: bool, samples: u64) -> Result<Vec<InputSeri
             }])
         }
         Signal::Rate => {
-            // Twice or half the threshold per second; counters never fall, so a rate below zero
-            // or below a non-positive threshold cannot happen.
+            // Twice or half the threshold per second. Counters never fall: a rate can sit at zero
+            // (silent for `> 0`) but never below it.
             let per_second = match (high, t > 0.0) {
                 (true, true) => 2.0 * t,
                 (true, false) => 1.0,
                 (false, true) => t / 2.0,
+                (false, false) if !fire && t == 0.0 => 0.0,
                 (false, false) => return Err(impossible("a rate")),
             };
             Ok(vec![InputSeries {

@@ -1,26 +1,14 @@
 use super::rule_tests::TestFile;
 use super::*;
 use crate::model::{AlertSeverity, Environment, Signal};
-use std::path::Path;
+use crate::targets::testkit;
 
 fn load(rel: &str) -> Environment {
-    crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
-        .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+    testkit::load(rel)
 }
 
 fn generate(env: &Environment) -> Result<BTreeMap<String, String>, TargetError> {
-    let cx = Context {
-        env,
-        source_name: "test.toml",
-    };
-    Ok(Prometheus
-        .generate(&cx)?
-        .into_iter()
-        .map(|a| {
-            let text = String::from_utf8(a.bytes).expect("UTF-8 output");
-            (a.path, text)
-        })
-        .collect())
+    testkit::generate(&Prometheus, env)
 }
 
 fn files(rel: &str) -> BTreeMap<String, String> {
@@ -389,4 +377,57 @@ fn up_and_value_alerts_above_a_threshold() {
         .map(|t| t.input_series[0].values.as_str())
         .collect();
     assert_eq!(values, ["20+0x34", "5+0x34"]);
+}
+
+#[test]
+fn every_signal_kind_and_direction_compiles() {
+    let f = files("tests/fixtures/prometheus-signals.toml");
+    insta::assert_snapshot!("signals_rules", f["prometheus/rules.yaml"]);
+    insta::assert_snapshot!("signals_rules_test", f["prometheus/rules.test.yaml"]);
+    let file = rules(&f);
+    let expr = |name: &str| {
+        file.groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .find(|r| r.alert == name)
+            .map(|r| r.expr.clone())
+            .unwrap_or_else(|| panic!("no alert {name}"))
+    };
+    assert_eq!(
+        expr("LatencyBelow"),
+        "histogram_quantile(0.5, sum by (le) (rate(latency_seconds_bucket[5m]))) < 0.001"
+    );
+    assert_eq!(
+        expr("QueueAbove"),
+        r#"max(queue_depth{queue="line1\nline2"}) > 100"#
+    );
+    assert_eq!(expr("Freezing"), "min(temperature_celsius) < -10");
+    assert_eq!(
+        expr("ErrorsAppear"),
+        r#"sum(rate(requests_total{code="500"}[5m])) > 0"#
+    );
+    assert_eq!(expr("WebDown"), r#"up{job="web",namespace="sig-core"} < 1"#);
+    // The firing `up` alert carries the series' labels next to its severity.
+    let tests = tests_of(&f);
+    let down = tests
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("WebDown fires"))
+        .expect("WebDown firing case");
+    let labels = &down.alert_rule_test[0].exp_alerts[0].exp_labels;
+    assert_eq!(
+        labels,
+        &BTreeMap::from([
+            ("job".to_owned(), "web".to_owned()),
+            ("namespace".to_owned(), "sig-core".to_owned()),
+            ("severity".to_owned(), "critical".to_owned()),
+        ])
+    );
+    // A rate can be tested silent at exactly zero.
+    let quiet = tests
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("ErrorsAppear stays silent"))
+        .expect("ErrorsAppear silent case");
+    assert_eq!(quiet.input_series[0].values, "0+0x24");
 }
