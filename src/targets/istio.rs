@@ -518,6 +518,13 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_staging() {
+        for (path, text) in generate(&load("environments/staging.toml")) {
+            insta::assert_snapshot!(format!("staging_{path}"), text);
+        }
+    }
+
+    #[test]
     fn routes_go_longest_prefix_first_to_each_services_fqdn() {
         let f = generate(&load("environments/production.toml"));
         let vs = one(&f, "istio/virtual-service.yaml");

@@ -57,6 +57,17 @@ fn snapshots_production() {
 }
 
 #[test]
+fn snapshots_staging() {
+    let f = files("environments/staging.toml");
+    insta::assert_snapshot!("staging_values", f["helm/values.yaml"]);
+    insta::assert_snapshot!("staging_values_schema", f["helm/values.schema.json"]);
+    insta::assert_snapshot!(
+        "staging_monitoring_values",
+        f["helm/monitoring-values.yaml"]
+    );
+}
+
+#[test]
 fn production_values_have_the_seed_shape() {
     let v = yaml(&files("environments/production.toml")["helm/values.yaml"]);
     assert_eq!(v["global"]["environment"], "production");

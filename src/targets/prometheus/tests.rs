@@ -47,6 +47,17 @@ fn snapshots_production() {
 }
 
 #[test]
+fn snapshots_staging() {
+    let f = files("environments/staging.toml");
+    insta::assert_snapshot!("staging_rules", f["prometheus/rules.yaml"]);
+    insta::assert_snapshot!("staging_rules_test", f["prometheus/rules.test.yaml"]);
+    insta::assert_snapshot!(
+        "staging_prometheusrule",
+        f["prometheus/prometheusrule.yaml"]
+    );
+}
+
+#[test]
 fn production_alerts_have_correct_promql() {
     let file = rules(&files("environments/production.toml"));
     let names: Vec<&str> = file.groups.iter().map(|g| g.name.as_str()).collect();
