@@ -4,6 +4,8 @@
 
 use crate::model::Environment;
 
+mod opa;
+
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -68,7 +70,7 @@ pub trait Target: Sync {
 /// Every target, in a fixed order. A new artifact family is one module plus one line here.
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
-    vec![]
+    vec![&opa::Opa]
 }
 
 /// Runs every applicable target and returns the artifacts sorted by path.
