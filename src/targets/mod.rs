@@ -4,6 +4,7 @@
 
 use crate::model::Environment;
 
+mod falco;
 mod opa;
 
 /// One generated file, relative to the environment's output folder.
@@ -70,7 +71,7 @@ pub trait Target: Sync {
 /// Every target, in a fixed order. A new artifact family is one module plus one line here.
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
-    vec![&opa::Opa]
+    vec![&falco::Falco, &opa::Opa]
 }
 
 /// Runs every applicable target and returns the artifacts sorted by path.
