@@ -4,6 +4,7 @@
 
 use crate::model::Environment;
 
+mod compose;
 mod falco;
 mod opa;
 
@@ -71,7 +72,7 @@ pub trait Target: Sync {
 /// Every target, in a fixed order. A new artifact family is one module plus one line here.
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
-    vec![&falco::Falco, &opa::Opa]
+    vec![&compose::Compose, &falco::Falco, &opa::Opa]
 }
 
 /// Runs every applicable target and returns the artifacts sorted by path.
