@@ -2,4 +2,5 @@
 //! binary (or the library pipeline) the way a user or a consumer would and asserts what they would
 //! notice: exit codes, messages, bytes written.
 
+mod core;
 mod support;

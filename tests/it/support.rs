@@ -13,13 +13,18 @@ pub fn root() -> PathBuf {
 /// A `deaap-gen` command with a clean, colourless environment, run in `dir`.
 pub fn deaap_gen(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deaap-gen"));
-    c.current_dir(dir).env("NO_COLOR", "1").env_remove("ARGOCD_APP_PARAMETERS");
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ARGOCD_APP_PARAMETERS");
     c
 }
 
 /// Runs `deaap-gen ARGS` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
-    deaap_gen(dir).args(args).output().expect("the deaap-gen binary runs")
+    deaap_gen(dir)
+        .args(args)
+        .output()
+        .expect("the deaap-gen binary runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -45,6 +50,10 @@ pub fn scratch_with_environments() -> tempfile::TempDir {
 /// Replaces the first occurrence of `from` with `to` in a file, failing the test if absent.
 pub fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).expect("read");
-    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    assert!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
     std::fs::write(path, text.replacen(from, to, 1)).expect("write");
 }
