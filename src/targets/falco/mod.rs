@@ -8,7 +8,7 @@
 //! through `falco_str`, and enter lists only as pre-quoted items, because Falco pastes list items
 //! into conditions as text.
 
-use crate::model::Environment;
+use crate::model::{Environment, FalcoRules};
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
@@ -94,6 +94,84 @@ const PRIVATE_NETWORKS: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0
 /// that is what Falco's `proc.name` compares against.
 const COMM_LEN: usize = 15;
 
+/// A rule of the file and the switch in `[security.falco.rules]` that enables it.
+struct RuleSpec {
+    enabled: fn(&FalcoRules) -> bool,
+    name: &'static str,
+    desc: &'static str,
+    /// Name of its condition template.
+    template: &'static str,
+    /// The output: a headline, then the event's own fields, then [`CONTEXT`].
+    headline: &'static str,
+    fields: &'static str,
+    priority: Priority,
+    tags: &'static [&'static str],
+}
+
+const RULES: [RuleSpec; 5] = [
+    RuleSpec {
+        enabled: |f| f.unauthorized_data_access,
+        name: "DEAAP Unauthorized File Access",
+        desc: "A file below the DEAAP data directory was read by a process other than those \
+               allowed to: services with data_access = true, the backup job and the extra data \
+               readers.",
+        template: "unauthorized_data_access",
+        headline: "Unauthorized read of DEAAP data",
+        fields: "file=%fd.name process=%proc.name command=%proc.cmdline",
+        priority: Priority::Warning,
+        tags: &["deaap", "filesystem", "mitre_collection", "T1005"],
+    },
+    RuleSpec {
+        enabled: |f| f.consensus_tampering,
+        name: "DEAAP Consensus Tampering",
+        desc: "A process other than the consensus writer and the validators wrote, renamed or \
+               removed a consensus validation file in a DEAAP container.",
+        template: "consensus_tampering",
+        headline: "Potential consensus tampering",
+        fields: "file=%fd.name path=%fs.path.name process=%proc.name command=%proc.cmdline",
+        priority: Priority::Critical,
+        tags: &["deaap", "consensus", "filesystem", "mitre_impact", "T1565"],
+    },
+    RuleSpec {
+        enabled: |f| f.shell_in_container,
+        name: "DEAAP Shell Spawned In Container",
+        desc: "A shell started inside a DEAAP container, other than as the container's own \
+               entrypoint; DEAAP images run their service binary directly.",
+        template: "shell_in_container",
+        headline: "Shell spawned in a DEAAP container",
+        fields: "shell=%proc.name parent=%proc.pname command=%proc.cmdline terminal=%proc.tty",
+        priority: Priority::Warning,
+        tags: &["deaap", "container", "shell", "mitre_execution", "T1059"],
+    },
+    RuleSpec {
+        enabled: |f| f.write_below_etc,
+        name: "DEAAP Write Below Etc",
+        desc: "A file below /etc was opened for writing in a DEAAP container.",
+        template: "write_below_etc",
+        headline: "File below /etc opened for writing in a DEAAP container",
+        fields: "file=%fd.name process=%proc.name command=%proc.cmdline",
+        priority: Priority::Error,
+        tags: &["deaap", "filesystem", "mitre_persistence", "T1543"],
+    },
+    RuleSpec {
+        enabled: |f| f.consensus_outbound,
+        name: "DEAAP Unexpected Outbound Connection From Consensus",
+        desc: "A pod of the blockchain namespace or a consensus pod (writer or validator image) \
+               connected to an address outside the private networks.",
+        template: "consensus_outbound",
+        headline: "Unexpected outbound connection from a consensus workload",
+        fields: "connection=%fd.name process=%proc.name command=%proc.cmdline",
+        priority: Priority::Warning,
+        tags: &[
+            "deaap",
+            "network",
+            "consensus",
+            "mitre_exfiltration",
+            "T1041",
+        ],
+    },
+];
+
 /// The rules file of an environment: lists, then macros, then the enabled rules, each list and
 /// macro kept only when something kept refers to it.
 pub(crate) fn rules_file(env: &Environment) -> Result<Vec<Item>, TargetError> {
@@ -139,88 +217,20 @@ pub(crate) fn rules_file(env: &Environment) -> Result<Vec<Item>, TargetError> {
     .map(|name| Ok((name, condition(name)?)))
     .collect::<Result<Vec<_>, TargetError>>()?;
 
-    let mut rules = Vec::new();
     let flags = &falco.rules;
-    if flags.unauthorized_data_access {
-        rules.push(Rule {
-            rule: "DEAAP Unauthorized File Access",
-            desc: "A file below the DEAAP data directory was read by a process other than those \
-                   allowed to: services with data_access = true, the backup job and the extra \
-                   data readers.",
-            condition: condition("unauthorized_data_access")?,
-            output: format!(
-                "Unauthorized read of DEAAP data (file=%fd.name process=%proc.name \
-                 command=%proc.cmdline {CONTEXT})"
-            ),
-            priority: Priority::Warning,
-            source: "syscall",
-            tags: vec!["deaap", "filesystem", "mitre_collection", "T1005"],
-        });
-    }
-    if flags.consensus_tampering {
-        rules.push(Rule {
-            rule: "DEAAP Consensus Tampering",
-            desc: "A process other than the consensus writer and the validators wrote, renamed \
-                   or removed a consensus validation file in a DEAAP container.",
-            condition: condition("consensus_tampering")?,
-            output: format!(
-                "Potential consensus tampering (file=%fd.name path=%fs.path.name \
-                 process=%proc.name command=%proc.cmdline {CONTEXT})"
-            ),
-            priority: Priority::Critical,
-            source: "syscall",
-            tags: vec!["deaap", "consensus", "filesystem", "mitre_impact", "T1565"],
-        });
-    }
-    if flags.shell_in_container {
-        rules.push(Rule {
-            rule: "DEAAP Shell Spawned In Container",
-            desc: "A shell started inside a DEAAP container, other than as the container's own \
-                   entrypoint; DEAAP images run their service binary directly.",
-            condition: condition("shell_in_container")?,
-            output: format!(
-                "Shell spawned in a DEAAP container (shell=%proc.name parent=%proc.pname \
-                 command=%proc.cmdline terminal=%proc.tty {CONTEXT})"
-            ),
-            priority: Priority::Warning,
-            source: "syscall",
-            tags: vec!["deaap", "container", "shell", "mitre_execution", "T1059"],
-        });
-    }
-    if flags.write_below_etc {
-        rules.push(Rule {
-            rule: "DEAAP Write Below Etc",
-            desc: "A file below /etc was opened for writing in a DEAAP container.",
-            condition: condition("write_below_etc")?,
-            output: format!(
-                "File below /etc opened for writing in a DEAAP container (file=%fd.name \
-                 process=%proc.name command=%proc.cmdline {CONTEXT})"
-            ),
-            priority: Priority::Error,
-            source: "syscall",
-            tags: vec!["deaap", "filesystem", "mitre_persistence", "T1543"],
-        });
-    }
-    if flags.consensus_outbound {
-        rules.push(Rule {
-            rule: "DEAAP Unexpected Outbound Connection From Consensus",
-            desc: "A pod of the blockchain namespace or a consensus pod (writer or validator \
-                   image) connected to an address outside the private networks.",
-            condition: condition("consensus_outbound")?,
-            output: format!(
-                "Unexpected outbound connection from a consensus workload \
-                 (connection=%fd.name process=%proc.name command=%proc.cmdline {CONTEXT})"
-            ),
-            priority: Priority::Warning,
-            source: "syscall",
-            tags: vec![
-                "deaap",
-                "network",
-                "consensus",
-                "mitre_exfiltration",
-                "T1041",
-            ],
-        });
+    let mut rules = Vec::new();
+    for spec in RULES {
+        if (spec.enabled)(flags) {
+            rules.push(Rule {
+                rule: spec.name,
+                desc: spec.desc,
+                condition: condition(spec.template)?,
+                output: format!("{} ({} {CONTEXT})", spec.headline, spec.fields),
+                priority: spec.priority,
+                source: "syscall",
+                tags: spec.tags.to_vec(),
+            });
+        }
     }
 
     // Keep what the rules use, then what kept macros use, newest first so a macro's own

@@ -234,7 +234,7 @@ impl Policy {
             Self::RequiredLabels => Some(json!({ "labels": env.security.opa.required_labels })),
             Self::ConsensusWriters => Some(json!({
                 "writers": [{
-                    "namespace": env.namespaces.core,
+                    "namespace": writer_namespace(env),
                     "name": env.consensus.writer_service,
                 }],
                 "deleters": SYSTEM_DELETERS,
@@ -358,6 +358,14 @@ impl Policy {
             },
         }
     }
+}
+
+/// The namespace of the consensus writer's service account: the writer service's own namespace,
+/// or the core namespace when the writer is not a service of the model.
+fn writer_namespace(env: &Environment) -> &str {
+    env.services
+        .get(&env.consensus.writer_service)
+        .map_or(&env.namespaces.core, |s| env.namespace(s.namespace))
 }
 
 /// Gatekeeper's `spec.enforcementAction` values.

@@ -560,6 +560,19 @@ fn constraints_carry_the_model_and_parameters_fit_the_template_schema() {
         by_kind("DeaapConsensusWriters")["spec"]["match"]["kinds"],
         json!([{"apiGroups": ["deaap.io"], "kinds": ["ConsensusValidation"]}])
     );
+    // The writer's service account lives where the writer service runs.
+    env.services.get_mut("consensus-manager").unwrap().namespace =
+        crate::model::NamespaceKey::Blockchain;
+    let moved = opa(&env)
+        .iter()
+        .filter(|a| a.path == "opa/gatekeeper/consensus-writers-constraint.yaml")
+        .flat_map(|a| yaml_docs(text(a)))
+        .next()
+        .unwrap();
+    assert_eq!(
+        moved["spec"]["parameters"]["writers"],
+        json!([{"namespace": "deaap-blockchain", "name": "consensus-manager"}])
+    );
     assert_eq!(
         by_kind("DeaapRequiredLabels")["spec"]["parameters"]["labels"],
         json!([
