@@ -6,7 +6,7 @@
 
 use crate::cli::fail;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, PathBuf};
 
 const DEFAULT_DIR: &str = "environments";
 
@@ -63,24 +63,32 @@ fn chosen_file() -> Result<PathBuf, String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
-        return Err("plugin parameter `environment` must be an environment name (lowercase letters, digits, `-`)".to_owned());
+        return Err(format!(
+            "plugin parameter `environment` is {env:?}: expected an environment name (lowercase letters, digits, `-`)"
+        ));
     }
-    let dir = parameter("directory", "DEAAP_DIRECTORY")?.unwrap_or_else(|| DEFAULT_DIR.to_owned());
-    let dir_path = Path::new(&dir);
-    if dir_path
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(
-            "plugin parameter `directory` must be a relative folder inside the application"
-                .to_owned(),
-        );
-    }
+    let dir_path = directory()?;
     let file = dir_path.join(format!("{env}.toml"));
     if !file.is_file() {
         return Err(format!("environment file `{}` not found", file.display()));
     }
     Ok(file)
+}
+
+/// The folder of environment files: the `directory` parameter, confined to the application folder.
+fn directory() -> Result<PathBuf, String> {
+    let dir = parameter("directory", "DEAAP_DIRECTORY")?.unwrap_or_else(|| DEFAULT_DIR.to_owned());
+    let path = PathBuf::from(&dir);
+    if dir.is_empty()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "plugin parameter `directory` is {dir:?}: expected a relative folder inside the application"
+        ));
+    }
+    Ok(path)
 }
 
 /// `deaap-gen argocd generate`. On success stdout is the object stream and stderr one log line;
@@ -173,15 +181,15 @@ fn one_line(d: &crate::diagnostic::Diagnostic, sources: &crate::source::SourceMa
 /// parameter); exit 1 and no output when there are none.
 #[must_use]
 pub fn discover() -> u8 {
-    let dir = match parameter("directory", "DEAAP_DIRECTORY") {
-        Ok(d) => d.unwrap_or_else(|| DEFAULT_DIR.to_owned()),
+    let dir = match directory() {
+        Ok(d) => d,
         Err(e) => return fail(&e),
     };
-    match crate::cli::resolve_inputs(&[PathBuf::from(&dir)]) {
+    match crate::cli::resolve_inputs(&[dir]) {
         Ok(files) => {
-            for f in files {
-                println!("{}", f.display());
-            }
+            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            // A closed stdout means nobody is asking any more; the exit code still answers.
+            let _ = std::io::stdout().lock().write_all(list.as_bytes());
             0
         }
         Err(_) => 1,

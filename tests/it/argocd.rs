@@ -356,6 +356,12 @@ fn discover_matches_only_folders_with_environments() {
         "partials are not environments: {listed}"
     );
 
+    let o = cmp_run(dir.path(), "discover", &[("PARAM_DIRECTORY", "../..")]);
+    assert!(
+        o.stdout.is_empty() && o.status.code() != Some(0),
+        "stays inside the application"
+    );
+
     let empty = tempfile::tempdir().expect("temp dir");
     let o = cmp_run(empty.path(), "discover", &[]);
     assert_ne!(o.status.code(), Some(0));
