@@ -325,16 +325,23 @@ fn drift(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<Dri
             changes: output::compare(out, &u.tree)?,
         });
     }
-    if covers_folders(inputs) {
-        let keep: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
-        for env in output::orphans(out, &keep)? {
-            all.push(Drift {
-                changes: output::orphan_changes(out, &env)?,
-                environment: env,
-            });
-        }
+    for env in orphans(inputs, units, out)? {
+        all.push(Drift {
+            changes: output::orphan_changes(out, &env)?,
+            environment: env,
+        });
     }
     Ok(all)
+}
+
+/// Environments with output in `out` that the inputs no longer produce (none when the inputs are
+/// single files).
+fn orphans(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<String>> {
+    if !covers_folders(inputs) {
+        return Ok(Vec::new());
+    }
+    let keep: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
+    output::orphans(out, &keep)
 }
 
 fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
@@ -390,21 +397,16 @@ fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
             }
         }
     }
-    if covers_folders(inputs) {
-        let keep: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
-        let orphans = match output::orphans(out, &keep) {
-            Ok(o) => o,
-            Err(e) => return fail(&format!("listing {}: {e}", out.display())),
-        };
-        for env in orphans {
-            match output::remove_orphan(out, &env) {
-                Ok(n) => eprintln!(
-                    "{env}: removed {n} generated files (no environment file declares `{env}` any more)"
-                ),
-                Err(e) => {
-                    return fail(&format!("removing {}: {e}", out.join(&env).display()));
-                }
-            }
+    let orphans = match orphans(inputs, &units, out) {
+        Ok(o) => o,
+        Err(e) => return fail(&format!("listing {}: {e}", out.display())),
+    };
+    for env in orphans {
+        match output::remove_orphan(out, &env) {
+            Ok(n) => eprintln!(
+                "{env}: removed {n} generated files (no environment file declares `{env}` any more)"
+            ),
+            Err(e) => return fail(&format!("removing {}: {e}", out.join(&env).display())),
         }
     }
     0
