@@ -4,6 +4,10 @@
 
 use crate::model::Environment;
 
+mod audit;
+mod backup;
+pub(crate) mod kubernetes;
+
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -68,7 +72,7 @@ pub trait Target: Sync {
 /// Every target, in a fixed order. A new artifact family is one module plus one line here.
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
-    vec![]
+    vec![&kubernetes::TARGET, &backup::TARGET, &audit::TARGET]
 }
 
 /// Runs every applicable target and returns the artifacts sorted by path.
