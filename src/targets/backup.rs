@@ -105,6 +105,13 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
                 source.workload.namespace
             ),
         );
+        if let Some(database) = env
+            .storage
+            .get(&db.source)
+            .and_then(|s| s.database.as_ref())
+        {
+            vars.insert("BACKUP_DATABASE".to_owned(), database.clone());
+        }
         if let Some(p) = source.workload.ports.first() {
             vars.insert("BACKUP_PORT".to_owned(), p.number.to_string());
         }
@@ -178,6 +185,7 @@ mod tests {
         );
         assert!(t.contains("concurrencyPolicy: Forbid"));
         assert!(t.contains("claimName: deaap-data"));
+        assert!(t.contains("value: postgres.deaap-storage.svc.cluster.local"));
         assert!(t.contains("vault.hashicorp.com/agent-pre-populate-only: 'true'"));
         // The PostgreSQL dump gets the database password from Vault too; no value anywhere.
         assert!(t.contains("vault.hashicorp.com/agent-inject-secret-POSTGRES_PASSWORD"));
