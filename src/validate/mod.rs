@@ -78,9 +78,7 @@ impl<'a> RuleContext<'a> {
         label: impl Into<String>,
     ) -> &mut Diagnostic {
         let span = self.key_span(path);
-        self.out
-            .push(Diagnostic::error(code, message).with_label(span, label));
-        self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
+        self.record(Diagnostic::error(code, message).with_label(span, label))
     }
 
     /// As [`RuleContext::key_error`], for a warning.
@@ -92,8 +90,11 @@ impl<'a> RuleContext<'a> {
         label: impl Into<String>,
     ) -> &mut Diagnostic {
         let span = self.key_span(path);
-        self.out
-            .push(Diagnostic::warning(code, message).with_label(span, label));
+        self.record(Diagnostic::warning(code, message).with_label(span, label))
+    }
+
+    fn record(&mut self, d: Diagnostic) -> &mut Diagnostic {
+        self.out.push(d);
         self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
     }
 
@@ -114,8 +115,7 @@ impl<'a> RuleContext<'a> {
                 display_path(path)
             ));
         }
-        self.out.push(d);
-        self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
+        self.record(d)
     }
 
     #[must_use]

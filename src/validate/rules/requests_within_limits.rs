@@ -26,7 +26,7 @@ fn check(cx: &mut RuleContext<'_>) {
         cx,
         path!["defaults", "resources"].as_slice(),
         &env.defaults.resources,
-        "the defaults",
+        "`defaults.resources`",
     );
     for w in workloads(env) {
         if let (true, Some(r)) = (w.enabled, w.own_resources) {
