@@ -4,6 +4,15 @@
 
 use crate::model::Environment;
 
+mod compose;
+mod falco;
+mod helm;
+mod istio;
+mod opa;
+mod prometheus;
+#[cfg(test)]
+mod testkit;
+
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -68,7 +77,14 @@ pub trait Target: Sync {
 /// Every target, in a fixed order. A new artifact family is one module plus one line here.
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
-    vec![]
+    vec![
+        &compose::Compose,
+        &falco::Falco,
+        &opa::Opa,
+        &helm::Helm,
+        &istio::Istio,
+        &prometheus::Prometheus,
+    ]
 }
 
 /// Runs every applicable target and returns the artifacts sorted by path.

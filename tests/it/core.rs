@@ -318,3 +318,58 @@ fn no_panic_on_damaged_input() {
     }
     assert_eq!(runs, 80);
 }
+
+#[test]
+fn toml_syntax_error_has_a_caret_snippet() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join("environments/production.toml");
+    edit(&prod, "validators = 7", "validators = = 7");
+    let o = run(dir.path(), &["validate", "environments/production.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let line = std::fs::read_to_string(&prod)
+        .expect("read")
+        .lines()
+        .position(|l| l.starts_with("validators"))
+        .expect("line")
+        + 1;
+    assert!(err.contains("error[DG0001]: TOML syntax error"), "{err}");
+    assert!(
+        err.contains(&format!("--> environments/production.toml:{line}:14")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{line} | validators = = 7")) && err.contains('^'),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_shows_examples_and_usage_errors_exit_2() {
+    let root = crate::support::root();
+    let o = run(&root, &["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("deaap-gen build environments/production.toml"));
+    let o = run(&root, &["build", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&root, &["validate", "does/not/exist.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not exist"));
+}
+
+#[test]
+fn explain_prints_what_and_why() {
+    let o = run(&crate::support::root(), &["explain", "dg0201"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("DG0201 literal-secret") && out.contains("What:") && out.contains("Why:"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&crate::support::root(), &["explain", "DG9999"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -1,0 +1,51 @@
+//! The `helm/` target: values for the DEAAP umbrella chart (`values.yaml`, in the shape of the
+//! seed's staging and production values, extended to every service, storage backend and the
+//! monitoring stack), the `values.schema.json` Helm checks those values against on lint, template,
+//! install and upgrade, and `monitoring-values.yaml` for kube-prometheus-stack.
+
+mod monitoring;
+mod schema;
+mod values;
+
+use crate::model::Environment;
+use crate::render;
+use crate::targets::{Artifact, Context, Target, TargetError};
+
+pub struct Helm;
+
+impl Target for Helm {
+    fn name(&self) -> &'static str {
+        "helm"
+    }
+
+    fn applies(&self, env: &Environment) -> bool {
+        env.is_kubernetes()
+    }
+
+    fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+        let values = values::values(cx.env)?;
+        let as_json = serde_json::to_value(&values)?;
+        let mut out = vec![
+            render::yaml_artifact(cx, self.name(), "helm/values.yaml", &values)?,
+            Artifact {
+                path: "helm/values.schema.json".to_owned(),
+                bytes: render::json_bytes(&schema::schema(cx.env, &as_json)?)?,
+                target: self.name(),
+                kinds: Vec::new(),
+                manifest: false,
+            },
+        ];
+        if cx.env.monitoring.enabled {
+            out.push(render::yaml_artifact(
+                cx,
+                self.name(),
+                "helm/monitoring-values.yaml",
+                &monitoring::values(cx.env),
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

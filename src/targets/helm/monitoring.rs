@@ -1,0 +1,274 @@
+//! `monitoring-values.yaml` for the kube-prometheus-stack chart: the seed's monitoring stack
+//! (retention, Prometheus storage, the `deaap-services` pod scrape job, Grafana persistence and
+//! the DEAAP dashboard provider) plus the `ruleSelector` that makes Prometheus load the generated
+//! PrometheusRule.
+
+use crate::model::{Environment, NamespaceKey};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct MonitoringValues {
+    pub prometheus: PrometheusValues,
+    pub grafana: GrafanaValues,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusValues {
+    pub prometheus_spec: PrometheusSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusSpec {
+    pub retention: String,
+    pub storage_spec: StorageSpec,
+    /// Selects the generated PrometheusRule by its labels.
+    pub rule_selector: LabelSelector,
+    /// With `false`, the chart uses `ruleSelector` as written instead of its own release label.
+    pub rule_selector_nil_uses_helm_values: bool,
+    pub additional_scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    pub volume_claim_template: VolumeClaimTemplate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VolumeClaimTemplate {
+    pub spec: PersistentVolumeClaimSpec,
+}
+
+/// A Prometheus `scrape_config` (Prometheus' own snake-case format).
+#[derive(Debug, Serialize)]
+pub struct ScrapeConfig {
+    pub job_name: String,
+    pub kubernetes_sd_configs: Vec<KubernetesSd>,
+    pub relabel_configs: Vec<Relabel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KubernetesSd {
+    pub role: &'static str,
+    pub namespaces: SdNamespaces,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SdNamespaces {
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Relabel {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<&'static str>,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrafanaValues {
+    pub persistence: GrafanaPersistence,
+    pub dashboard_providers: BTreeMap<&'static str, DashboardProviders>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrafanaPersistence {
+    pub enabled: bool,
+    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardProviders {
+    pub api_version: u8,
+    pub providers: Vec<DashboardProvider>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardProvider {
+    pub name: String,
+    pub org_id: u8,
+    pub folder: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub disable_deletion: bool,
+    pub editable: bool,
+    pub options: ProviderOptions,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProviderOptions {
+    pub path: String,
+}
+
+/// The kube-prometheus-stack values of one environment.
+#[must_use]
+pub fn values(env: &Environment) -> MonitoringValues {
+    let mon = &env.monitoring;
+    let rule_labels = &mon.rule_labels;
+    MonitoringValues {
+        prometheus: PrometheusValues {
+            prometheus_spec: PrometheusSpec {
+                retention: mon.retention.clone(),
+                storage_spec: StorageSpec {
+                    volume_claim_template: VolumeClaimTemplate {
+                        spec: PersistentVolumeClaimSpec {
+                            storage_class_name: mon.storage.storage_class.clone(),
+                            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                            resources: Some(VolumeResourceRequirements {
+                                requests: Some(BTreeMap::from([(
+                                    "storage".to_owned(),
+                                    Quantity(mon.storage.size.clone()),
+                                )])),
+                                ..VolumeResourceRequirements::default()
+                            }),
+                            ..PersistentVolumeClaimSpec::default()
+                        },
+                    },
+                },
+                rule_selector: LabelSelector {
+                    match_labels: (!rule_labels.is_empty()).then(|| rule_labels.clone()),
+                    ..LabelSelector::default()
+                },
+                rule_selector_nil_uses_helm_values: false,
+                additional_scrape_configs: vec![scrape_config(env)],
+            },
+        },
+        grafana: GrafanaValues {
+            persistence: GrafanaPersistence {
+                enabled: mon.grafana.persistence.enabled,
+                size: mon.grafana.persistence.size.clone(),
+                storage_class_name: mon.grafana.persistence.storage_class.clone(),
+            },
+            dashboard_providers: BTreeMap::from([(
+                "dashboardproviders.yaml",
+                DashboardProviders {
+                    api_version: 1,
+                    providers: vec![DashboardProvider {
+                        name: mon.grafana.dashboard_provider.name.clone(),
+                        org_id: 1,
+                        folder: mon.grafana.dashboard_provider.folder.clone(),
+                        kind: "file",
+                        disable_deletion: false,
+                        editable: true,
+                        options: ProviderOptions {
+                            path: mon.grafana.dashboard_provider.path.clone(),
+                        },
+                    }],
+                },
+            )]),
+        },
+    }
+}
+
+/// The pod scrape job: keeps pods annotated `prometheus.io/scrape: "true"` in the DEAAP workload
+/// namespaces and honours their `prometheus.io/path` and `prometheus.io/port` annotations.
+fn scrape_config(env: &Environment) -> ScrapeConfig {
+    let mut relabel = vec![
+        Relabel {
+            source_labels: vec!["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+            action: "keep",
+            // A string: YAML's bare `true` would be a boolean, which Prometheus refuses as a regex.
+            regex: Some("true".to_owned()),
+            ..Relabel::default()
+        },
+        Relabel {
+            source_labels: vec!["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+            action: "replace",
+            regex: Some("(.+)".to_owned()),
+            target_label: Some("__metrics_path__"),
+            ..Relabel::default()
+        },
+        Relabel {
+            source_labels: vec![
+                "__address__",
+                "__meta_kubernetes_pod_annotation_prometheus_io_port",
+            ],
+            action: "replace",
+            regex: Some(r"([^:]+)(?::\d+)?;(\d+)".to_owned()),
+            target_label: Some("__address__"),
+            replacement: Some("$1:$2".to_owned()),
+        },
+        Relabel {
+            source_labels: vec!["__meta_kubernetes_namespace"],
+            action: "replace",
+            target_label: Some("namespace"),
+            ..Relabel::default()
+        },
+        Relabel {
+            source_labels: vec!["__meta_kubernetes_pod_name"],
+            action: "replace",
+            target_label: Some("pod"),
+            ..Relabel::default()
+        },
+        Relabel {
+            source_labels: vec!["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+            action: "replace",
+            target_label: Some("app"),
+            ..Relabel::default()
+        },
+    ];
+    if env.blockchain.enabled {
+        // The blockchain nodes report under their own job, which `up{job=...}` alerts watch.
+        relabel.push(Relabel {
+            source_labels: vec![
+                "__meta_kubernetes_namespace",
+                "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+            ],
+            action: "replace",
+            regex: Some(format!(
+                "{};blockchain",
+                regex_quote(env.namespace(NamespaceKey::Blockchain))
+            )),
+            target_label: Some("job"),
+            // `$` starts a group reference in a replacement.
+            replacement: Some(env.blockchain.metrics_job.replace('$', "$$")),
+        });
+    }
+    ScrapeConfig {
+        job_name: env.monitoring.scrape_job.clone(),
+        kubernetes_sd_configs: vec![KubernetesSd {
+            role: "pod",
+            namespaces: SdNamespaces {
+                names: [
+                    NamespaceKey::Core,
+                    NamespaceKey::Blockchain,
+                    NamespaceKey::Storage,
+                ]
+                .iter()
+                .map(|k| env.namespace(*k).to_owned())
+                .collect(),
+            },
+        }],
+        relabel_configs: relabel,
+    }
+}
+
+/// Escapes RE2 metacharacters so a name matches only itself.
+fn regex_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,688 @@
+//! The `istio/` target: the service mesh in front of and between the DEAAP services. A Gateway for
+//! the environment's domain (HTTPS with a cert-manager Certificate and an HTTP→HTTPS redirect, or
+//! plain HTTP when gateway TLS is off), one VirtualService routing each service's URI prefix to its
+//! Kubernetes Service, DestinationRules that pin mutual TLS and guard routed services with a
+//! connection pool and outlier detection, and a PeerAuthentication per DEAAP namespace.
+//!
+//! Istio objects use `networking.istio.io/v1beta1` and `security.istio.io/v1beta1`: the versions
+//! whose schemas the published Istio CRD models carry, and still served by current Istio.
+
+use crate::model::{Environment, MtlsMode, NamespaceKey, Service};
+use crate::render;
+use crate::targets::{Artifact, Context, Target, TargetError};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub struct Istio;
+
+/// Name of the Gateway, the VirtualService bound to it and the gateway Certificate.
+pub const GATEWAY: &str = "deaap-gateway";
+/// Namespace of the ingress gateway workload: a `credentialName` secret must live there.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+const NETWORKING: &str = "networking.istio.io/v1beta1";
+const SECURITY: &str = "security.istio.io/v1beta1";
+
+impl Target for Istio {
+    fn name(&self) -> &'static str {
+        "istio"
+    }
+
+    fn applies(&self, env: &Environment) -> bool {
+        env.is_kubernetes()
+    }
+
+    fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+        let env = cx.env;
+        let mut out = Vec::new();
+        if env.security.gateway_tls.enabled {
+            out.push(render::manifest_artifact(
+                cx,
+                self.name(),
+                "istio/certificate.yaml",
+                &[certificate(env)],
+            )?);
+        }
+        out.push(render::manifest_artifact(
+            cx,
+            self.name(),
+            "istio/gateway.yaml",
+            &[gateway(env)],
+        )?);
+        if let Some(vs) = virtual_service(env) {
+            out.push(render::manifest_artifact(
+                cx,
+                self.name(),
+                "istio/virtual-service.yaml",
+                &[vs],
+            )?);
+        }
+        let rules = destination_rules(env);
+        if !rules.is_empty() {
+            out.push(render::manifest_artifact(
+                cx,
+                self.name(),
+                "istio/destination-rules.yaml",
+                &rules,
+            )?);
+        }
+        out.push(render::manifest_artifact(
+            cx,
+            self.name(),
+            "istio/peer-authentications.yaml",
+            &peer_authentications(env),
+        )?);
+        Ok(out)
+    }
+}
+
+/// A custom resource: the envelope every CRD object shares around its own `spec`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomObject<S> {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: S,
+}
+
+/// Metadata with the labels every DEAAP object carries.
+#[must_use]
+pub fn object_meta(env: &Environment, name: &str, namespace: &str) -> ObjectMeta {
+    let labels = BTreeMap::from([
+        ("app.kubernetes.io/part-of".to_owned(), "deaap".to_owned()),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            "deaap-gen".to_owned(),
+        ),
+        (
+            "deaap.io/environment".to_owned(),
+            env.environment.name.clone(),
+        ),
+        (
+            "deaap.io/business-unit".to_owned(),
+            env.environment.business_unit.clone(),
+        ),
+    ]);
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(labels),
+        ..ObjectMeta::default()
+    }
+}
+
+/// In-cluster DNS name of a service's Kubernetes Service (`<name>-service`).
+#[must_use]
+pub fn service_host(env: &Environment, name: &str, service: &Service) -> String {
+    format!(
+        "{name}-service.{}.svc.cluster.local",
+        env.namespace(service.namespace)
+    )
+}
+
+/// Secret the Certificate writes and the Gateway serves.
+fn tls_secret() -> String {
+    format!("{GATEWAY}-tls")
+}
+
+// ── cert-manager Certificate ────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSpec {
+    pub secret_name: String,
+    pub dns_names: Vec<String>,
+    pub issuer_ref: IssuerRef,
+    pub private_key: PrivateKey,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IssuerRef {
+    pub name: String,
+    pub kind: String,
+    pub group: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateKey {
+    pub algorithm: &'static str,
+    pub size: u16,
+    /// A fresh key on every renewal, so a leaked key expires with its certificate.
+    pub rotation_policy: &'static str,
+}
+
+fn certificate(env: &Environment) -> CustomObject<CertificateSpec> {
+    let tls = &env.security.gateway_tls;
+    CustomObject {
+        api_version: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: object_meta(env, GATEWAY, GATEWAY_NAMESPACE),
+        spec: CertificateSpec {
+            secret_name: tls_secret(),
+            dns_names: vec![env.environment.domain.clone()],
+            issuer_ref: IssuerRef {
+                name: tls.issuer.clone(),
+                kind: tls.issuer_kind.clone(),
+                group: "cert-manager.io",
+            },
+            private_key: PrivateKey {
+                algorithm: "ECDSA",
+                size: 256,
+                rotation_policy: "Always",
+            },
+        },
+    }
+}
+
+// ── Gateway ─────────────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Serialize)]
+pub struct GatewaySpec {
+    pub selector: BTreeMap<String, String>,
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Server {
+    pub port: ServerPort,
+    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ServerTls>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerPort {
+    pub number: u16,
+    pub name: &'static str,
+    pub protocol: &'static str,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerTls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_redirect: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_protocol_version: Option<&'static str>,
+}
+
+fn gateway(env: &Environment) -> CustomObject<GatewaySpec> {
+    let hosts = vec![env.environment.domain.clone()];
+    let tls = env.security.gateway_tls.enabled;
+    let mut servers = vec![Server {
+        port: ServerPort {
+            number: 80,
+            name: "http",
+            protocol: "HTTP",
+        },
+        hosts: hosts.clone(),
+        tls: tls.then(|| ServerTls {
+            https_redirect: Some(true),
+            ..ServerTls::default()
+        }),
+    }];
+    if tls {
+        servers.push(Server {
+            port: ServerPort {
+                number: 443,
+                name: "https",
+                protocol: "HTTPS",
+            },
+            hosts,
+            tls: Some(ServerTls {
+                mode: Some("SIMPLE"),
+                credential_name: Some(tls_secret()),
+                min_protocol_version: Some("TLSV1_2"),
+                ..ServerTls::default()
+            }),
+        });
+    }
+    CustomObject {
+        api_version: NETWORKING,
+        kind: "Gateway",
+        metadata: object_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
+        spec: GatewaySpec {
+            selector: BTreeMap::from([("istio".to_owned(), "ingressgateway".to_owned())]),
+            servers,
+        },
+    }
+}
+
+// ── VirtualService ──────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Serialize)]
+pub struct VirtualServiceSpec {
+    pub hosts: Vec<String>,
+    pub gateways: Vec<String>,
+    pub http: Vec<HttpRoute>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HttpRoute {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matches: Vec<HttpMatch>,
+    pub route: Vec<RouteDestination>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HttpMatch {
+    pub uri: StringMatch,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StringMatch {
+    pub prefix: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteDestination {
+    pub destination: Destination,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Destination {
+    pub host: String,
+    pub port: PortSelector,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortSelector {
+    pub number: u16,
+}
+
+/// Enabled services that the gateway routes to, longest prefix first: Istio takes the first
+/// matching route, so `/api/v1/documents` must come before `/` or `/` would catch everything.
+fn routed(env: &Environment) -> Vec<(&String, &Service, &String)> {
+    let mut out: Vec<_> = env
+        .enabled_services()
+        .filter_map(|(name, s)| s.route.as_ref().map(|r| (name, s, r)))
+        .collect();
+    out.sort_by(|a, b| {
+        b.2.len()
+            .cmp(&a.2.len())
+            .then(a.2.cmp(b.2))
+            .then(a.0.cmp(b.0))
+    });
+    out
+}
+
+fn virtual_service(env: &Environment) -> Option<CustomObject<VirtualServiceSpec>> {
+    let http: Vec<HttpRoute> = routed(env)
+        .into_iter()
+        .map(|(name, s, prefix)| HttpRoute {
+            name: name.clone(),
+            matches: vec![HttpMatch {
+                uri: StringMatch {
+                    prefix: prefix.clone(),
+                },
+            }],
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: service_host(env, name, s),
+                    port: PortSelector { number: s.port },
+                },
+            }],
+        })
+        .collect();
+    if http.is_empty() {
+        return None;
+    }
+    Some(CustomObject {
+        api_version: NETWORKING,
+        kind: "VirtualService",
+        metadata: object_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
+        spec: VirtualServiceSpec {
+            hosts: vec![env.environment.domain.clone()],
+            gateways: vec![GATEWAY.to_owned()],
+            http,
+        },
+    })
+}
+
+// ── DestinationRules ────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationRuleSpec {
+    pub host: String,
+    pub traffic_policy: TrafficPolicy,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficPolicy {
+    pub tls: ClientTls,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<ConnectionPool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientTls {
+    pub mode: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionPool {
+    pub tcp: TcpPool,
+    pub http: HttpPool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TcpPool {
+    pub max_connections: u32,
+    pub connect_timeout: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPool {
+    pub http1_max_pending_requests: u32,
+    pub http2_max_requests: u32,
+    pub idle_timeout: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutlierDetection {
+    pub consecutive_5xx_errors: u32,
+    pub interval: &'static str,
+    pub base_ejection_time: &'static str,
+    pub max_ejection_percent: u32,
+}
+
+/// One rule per enabled service. Each pins the client side of mutual TLS to the mesh mode;
+/// services the gateway routes to also get a bounded connection pool and outlier detection, so one
+/// failing replica is ejected instead of failing a share of public requests.
+fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>> {
+    let tls_mode = match env.security.mtls {
+        MtlsMode::Disable => "DISABLE",
+        MtlsMode::Strict | MtlsMode::Permissive => "ISTIO_MUTUAL",
+    };
+    env.enabled_services()
+        .map(|(name, s)| {
+            let public = s.route.is_some();
+            CustomObject {
+                api_version: NETWORKING,
+                kind: "DestinationRule",
+                metadata: object_meta(env, name, env.namespace(s.namespace)),
+                spec: DestinationRuleSpec {
+                    host: service_host(env, name, s),
+                    traffic_policy: TrafficPolicy {
+                        tls: ClientTls { mode: tls_mode },
+                        connection_pool: public.then_some(ConnectionPool {
+                            tcp: TcpPool {
+                                max_connections: 1024,
+                                connect_timeout: "5s",
+                            },
+                            http: HttpPool {
+                                http1_max_pending_requests: 1024,
+                                http2_max_requests: 1024,
+                                idle_timeout: "300s",
+                            },
+                        }),
+                        outlier_detection: public.then_some(OutlierDetection {
+                            consecutive_5xx_errors: 5,
+                            interval: "30s",
+                            base_ejection_time: "30s",
+                            max_ejection_percent: 50,
+                        }),
+                    },
+                },
+            }
+        })
+        .collect()
+}
+
+// ── PeerAuthentication ──────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Serialize)]
+pub struct PeerAuthenticationSpec {
+    pub mtls: PeerMtls,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeerMtls {
+    pub mode: &'static str,
+}
+
+/// A namespace-wide policy (`default`, no selector) for each DEAAP namespace.
+fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticationSpec>> {
+    let mode = match env.security.mtls {
+        MtlsMode::Strict => "STRICT",
+        MtlsMode::Permissive => "PERMISSIVE",
+        MtlsMode::Disable => "DISABLE",
+    };
+    env.namespaces
+        .iter()
+        .map(|(_, ns)| CustomObject {
+            api_version: SECURITY,
+            kind: "PeerAuthentication",
+            metadata: object_meta(env, "default", ns),
+            spec: PeerAuthenticationSpec {
+                mtls: PeerMtls { mode },
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::testkit;
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+
+    fn load(rel: &str) -> Environment {
+        testkit::load(rel)
+    }
+
+    fn generate(env: &Environment) -> BTreeMap<String, String> {
+        testkit::generate(&Istio, env).expect("the istio target succeeds")
+    }
+
+    /// Every YAML document of a file.
+    fn docs(text: &str) -> Vec<Value> {
+        serde_yaml::Deserializer::from_str(text)
+            .map(|d| Value::deserialize(d).expect("YAML parses"))
+            .collect()
+    }
+
+    fn one(files: &BTreeMap<String, String>, path: &str) -> Value {
+        let mut d = docs(&files[path]);
+        assert_eq!(d.len(), 1, "{path}");
+        d.remove(0)
+    }
+
+    #[test]
+    fn snapshots_minimal() {
+        for (path, text) in generate(&load("tests/fixtures/minimal.toml")) {
+            insta::assert_snapshot!(format!("minimal_{path}"), text);
+        }
+    }
+
+    #[test]
+    fn snapshots_production() {
+        for (path, text) in generate(&load("environments/production.toml")) {
+            insta::assert_snapshot!(format!("production_{path}"), text);
+        }
+    }
+
+    #[test]
+    fn snapshots_staging() {
+        for (path, text) in generate(&load("environments/staging.toml")) {
+            insta::assert_snapshot!(format!("staging_{path}"), text);
+        }
+    }
+
+    #[test]
+    fn routes_go_longest_prefix_first_to_each_services_fqdn() {
+        let f = generate(&load("environments/production.toml"));
+        let vs = one(&f, "istio/virtual-service.yaml");
+        assert_eq!(vs["spec"]["hosts"], json!(["deaap.company.com"]));
+        assert_eq!(vs["spec"]["gateways"], json!([GATEWAY]));
+        let routes: Vec<(String, String, u64)> = vs["spec"]["http"]
+            .as_array()
+            .expect("http routes")
+            .iter()
+            .map(|r| {
+                let d = &r["route"][0]["destination"];
+                (
+                    r["match"][0]["uri"]["prefix"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    d["host"].as_str().unwrap_or_default().to_owned(),
+                    d["port"]["number"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expect = |p: &str, svc: &str, port: u64| {
+            (
+                p.to_owned(),
+                format!("{svc}-service.deaap-core.svc.cluster.local"),
+                port,
+            )
+        };
+        assert_eq!(
+            routes,
+            [
+                expect("/api/v1/consensus", "consensus-manager", 8760),
+                expect("/api/v1/documents", "doc-ingester", 8752),
+                expect("/api/v1/agents", "agent-orchestrator", 8755),
+                expect("/api/v1/auth", "authorization", 8756),
+                expect("/api/v1/data", "data-processor", 8754),
+                expect("/", "api-gateway", 8080),
+            ]
+        );
+    }
+
+    #[test]
+    fn disabled_services_get_no_route() {
+        let mut env = load("environments/production.toml");
+        if let Some(s) = env.services.get_mut("doc-ingester") {
+            s.enabled = false;
+        }
+        let f = generate(&env);
+        assert!(!f["istio/virtual-service.yaml"].contains("doc-ingester"));
+        assert!(!f["istio/destination-rules.yaml"].contains("doc-ingester"));
+    }
+
+    #[test]
+    fn https_gateway_serves_the_certificate_secret_and_redirects_http() {
+        let f = generate(&load("environments/production.toml"));
+        let cert = one(&f, "istio/certificate.yaml");
+        let gw = one(&f, "istio/gateway.yaml");
+        // cert-manager's required fields: spec.secretName and spec.issuerRef.name.
+        assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
+        assert_eq!(cert["metadata"]["namespace"], GATEWAY_NAMESPACE);
+        let secret = cert["spec"]["secretName"].as_str().expect("secretName");
+        assert!(!secret.is_empty());
+        assert_eq!(
+            cert["spec"]["issuerRef"],
+            json!({"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"})
+        );
+        assert_eq!(cert["spec"]["dnsNames"], json!(["deaap.company.com"]));
+        let servers = gw["spec"]["servers"].as_array().expect("servers");
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0]["port"]["number"], 80);
+        assert_eq!(servers[0]["tls"], json!({"httpsRedirect": true}));
+        assert_eq!(servers[1]["port"]["number"], 443);
+        assert_eq!(servers[1]["port"]["protocol"], "HTTPS");
+        assert_eq!(servers[1]["tls"]["credentialName"], secret);
+        assert_eq!(servers[1]["hosts"], json!(["deaap.company.com"]));
+        // Staging takes its issuer from its own file.
+        let f = generate(&load("environments/staging.toml"));
+        let cert = one(&f, "istio/certificate.yaml");
+        assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
+    }
+
+    #[test]
+    fn without_gateway_tls_there_is_plain_http_and_no_certificate() {
+        let mut env = load("tests/fixtures/minimal.toml");
+        env.security.gateway_tls.enabled = false;
+        let f = generate(&env);
+        assert!(!f.contains_key("istio/certificate.yaml"));
+        let gw = one(&f, "istio/gateway.yaml");
+        assert_eq!(
+            gw["spec"]["servers"],
+            json!([{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["minimal.example.com"]}])
+        );
+    }
+
+    #[test]
+    fn every_deaap_namespace_gets_the_mtls_mode() {
+        let f = generate(&load("environments/production.toml"));
+        let pas = docs(&f["istio/peer-authentications.yaml"]);
+        let got: Vec<(&str, &str)> = pas
+            .iter()
+            .map(|p| {
+                (
+                    p["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    p["spec"]["mtls"]["mode"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("deaap-core", "STRICT"),
+                ("deaap-blockchain", "STRICT"),
+                ("deaap-storage", "STRICT"),
+                ("deaap-monitoring", "STRICT"),
+            ]
+        );
+        let mut env = load("tests/fixtures/minimal.toml");
+        env.security.mtls = MtlsMode::Permissive;
+        let f = generate(&env);
+        assert!(
+            docs(&f["istio/peer-authentications.yaml"])
+                .iter()
+                .all(|p| p["spec"]["mtls"]["mode"] == "PERMISSIVE")
+        );
+    }
+
+    #[test]
+    fn routed_services_get_circuit_breaking_others_only_mtls() {
+        let f = generate(&load("environments/production.toml"));
+        let rules = docs(&f["istio/destination-rules.yaml"]);
+        let by_name = |n: &str| {
+            rules
+                .iter()
+                .find(|r| r["metadata"]["name"] == n)
+                .unwrap_or_else(|| panic!("no rule for {n}"))
+                .clone()
+        };
+        let doc = by_name("doc-ingester");
+        assert_eq!(doc["spec"]["trafficPolicy"]["tls"]["mode"], "ISTIO_MUTUAL");
+        assert_eq!(
+            doc["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
+            5
+        );
+        let cartesi = by_name("cartesi-runtime");
+        assert_eq!(cartesi["metadata"]["namespace"], "deaap-blockchain");
+        assert_eq!(
+            cartesi["spec"]["host"],
+            "cartesi-runtime-service.deaap-blockchain.svc.cluster.local"
+        );
+        assert!(
+            cartesi["spec"]["trafficPolicy"]
+                .get("outlierDetection")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn compose_environments_get_nothing() {
+        assert!(!Istio.applies(&load("environments/development.toml")));
+    }
+}

@@ -1,0 +1,32 @@
+//! Test helpers shared by the targets' unit tests: load a shipped environment or fixture through
+//! the real loader, and run one target on it, keyed by output path.
+
+use super::{Context, Target, TargetError};
+use crate::model::Environment;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Loads an environment file given relative to the crate root, panicking with its diagnostics.
+pub fn load(rel: &str) -> Environment {
+    crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+        .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+}
+
+/// Runs `target` on `env`: each artifact's text by its path.
+pub fn generate(
+    target: &dyn Target,
+    env: &Environment,
+) -> Result<BTreeMap<String, String>, TargetError> {
+    let cx = Context {
+        env,
+        source_name: "test.toml",
+    };
+    Ok(target
+        .generate(&cx)?
+        .into_iter()
+        .map(|a| {
+            let text = String::from_utf8(a.bytes).expect("generated text is UTF-8");
+            (a.path, text)
+        })
+        .collect())
+}
