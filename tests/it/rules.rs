@@ -143,6 +143,19 @@ fn every_rule_is_explained() {
     }
 }
 
+#[test]
+fn readme_lists_every_rule() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    for r in deaap_gen::validate::rules::all() {
+        assert!(
+            readme.contains(&format!("| {} | {} |", r.code, r.name)),
+            "README.md's rules table has no row for {} {}",
+            r.code,
+            r.name
+        );
+    }
+}
+
 // ── DG0101 unique-names ──────────────────────────────────────────────────────────────────────
 
 #[test]
