@@ -6,4 +6,5 @@ mod argocd;
 mod core;
 mod diff;
 mod golden;
+mod rules;
 mod support;
