@@ -67,9 +67,15 @@ else
   fail "(a) consistent environments and generated output: the hook should pass"
 fi
 
-# (b) A replica count changed by hand, output not regenerated.
-sed -i.bak '0,/^replicas = [0-9]*$/s//replicas = 4/' "$REPO/environments/production.toml"
-rm -f "$REPO/environments/production.toml.bak"
+# (b) A replica count changed by hand (production's Redis, one fewer), output not regenerated.
+awk '/^\[/ { redis = ($0 == "[storage.redis]") }
+  redis && /^replicas = [0-9]+$/ { print "replicas = " $3 - 1; next } { print }' \
+  "$REPO/environments/production.toml" >"$WORK/production.toml"
+if cmp -s "$WORK/production.toml" "$REPO/environments/production.toml"; then
+  echo "FAIL  (b) production.toml has no [storage.redis] replicas to change"
+  exit 1
+fi
+mv "$WORK/production.toml" "$REPO/environments/production.toml"
 (cd "$REPO" && git add environments/production.toml)
 if hook; then
   fail "(b) environment edited without regenerating: the hook should block the commit"
@@ -83,7 +89,7 @@ fi
 
 # (c) Regenerated and staged: the same commit now passes.
 (cd "$REPO" && "$BIN" build environments/ 2>/dev/null && git add -A)
-if hook && grep -q "Passed" "$LOG" && commit "production: 4 replicas"; then
+if hook && grep -q "Passed" "$LOG" && commit "production: one Redis replica fewer"; then
   echo "ok    (c) after deaap-gen build: commit passes"
 else
   fail "(c) after deaap-gen build: the hook should pass"

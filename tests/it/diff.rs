@@ -187,15 +187,21 @@ fn summary_counts(line: &str) -> (usize, usize, usize) {
     (nums[0], nums[1], nums[2])
 }
 
+/// One replica count changed in production.toml: Redis, 3 → 2 (a change every rule accepts).
+const REDIS_REPLICAS: (&str, &str) = (
+    "[storage.redis]\nreplicas = 3\n",
+    "[storage.redis]\nreplicas = 2\n",
+);
+
 /// A scratch repository with `generated/` built, plus `expected/` built from the model after
-/// production's first replica count went from 5 to 3.
+/// one replica count in production.toml changed ([`REDIS_REPLICAS`]).
 fn scratch_with_replica_change() -> tempfile::TempDir {
     let dir = scratch_with_environments();
     build(dir.path(), "generated");
     edit(
         &dir.path().join("environments/production.toml"),
-        "replicas = 5\n",
-        "replicas = 3\n",
+        REDIS_REPLICAS.0,
+        REDIS_REPLICAS.1,
     );
     build(dir.path(), "expected");
     dir
@@ -711,8 +717,8 @@ fn no_op_rebuild_leaves_every_mtime_unchanged() {
     // A rebuild that changes one environment keeps every unchanged file's mtime.
     edit(
         &dir.path().join("environments/production.toml"),
-        "replicas = 5\n",
-        "replicas = 3\n",
+        REDIS_REPLICAS.0,
+        REDIS_REPLICAS.1,
     );
     let old = read_tree(&generated);
     assert_eq!(run(dir.path(), &["build"]).status.code(), Some(0));
@@ -745,8 +751,8 @@ fn failed_build_leaves_the_previous_tree_intact() {
     // production alone would build and change; staging is broken, so nothing may be written.
     edit(
         &dir.path().join("environments/production.toml"),
-        "replicas = 5\n",
-        "replicas = 3\n",
+        REDIS_REPLICAS.0,
+        REDIS_REPLICAS.1,
     );
     edit(
         &dir.path().join("environments/staging.toml"),
