@@ -11,6 +11,7 @@ non-zero exit, empty stdout, one line on stderr.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,9 @@ def main():
     if core:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             yaml.safe_dump_all(core, f, sort_keys=False)
-        run = subprocess.run(["kubernetes-validate", "--strict", "-k", "1.33.0", f.name],
+        tool = shutil.which("kubernetes-validate") or os.path.join(
+            os.path.dirname(sys.executable), "kubernetes-validate")
+        run = subprocess.run([tool, "--strict", "-k", "1.33.0", f.name],
                              capture_output=True, text=True, check=False)
         os.unlink(f.name)
         report = run.stdout + run.stderr
