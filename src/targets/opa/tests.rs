@@ -5,16 +5,12 @@
 
 use super::{Opa, Policy, rego_str, templates};
 use crate::model::{Enforcement, Environment};
+use crate::targets::testkit::load;
 use crate::targets::{Artifact, Context, Target, generate_all, registry};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn load(rel: &str) -> Environment {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    crate::load_model(&path).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn opa(env: &Environment) -> Vec<Artifact> {
     Opa.generate(&Context {
