@@ -511,14 +511,21 @@ fn constraints_carry_the_model_and_parameters_fit_the_template_schema() {
     {
         seen += 1;
         assert_eq!(c["spec"]["enforcementAction"], "warn");
-        assert_eq!(
-            c["spec"]["match"]["namespaces"],
+        let namespaces = if c["kind"] == "DeaapConsensusWriters" {
             json!([
                 "deaap-core",
                 "deaap-blockchain",
                 "deaap-storage",
                 "deaap-monitoring"
             ])
+        } else {
+            // The monitoring namespace runs the upstream monitoring chart, not model workloads.
+            json!(["deaap-core", "deaap-blockchain", "deaap-storage"])
+        };
+        assert_eq!(
+            c["spec"]["match"]["namespaces"], namespaces,
+            "{}",
+            c["kind"]
         );
         let schema = schema_of(c["kind"].as_str().unwrap());
         assert_eq!(
@@ -555,6 +562,23 @@ fn constraints_carry_the_model_and_parameters_fit_the_template_schema() {
     assert_eq!(
         by_kind("DeaapConsensusWriters")["spec"]["match"]["kinds"],
         json!([{"apiGroups": ["deaap.io"], "kinds": ["ConsensusValidation"]}])
+    );
+    // A model workload in the monitoring namespace brings it under the pod-level policies.
+    env.services.get_mut("mineru").unwrap().namespace = crate::model::NamespaceKey::Monitoring;
+    let limits = opa(&env)
+        .iter()
+        .filter(|a| a.path == "opa/gatekeeper/require-limits-constraint.yaml")
+        .flat_map(|a| yaml_docs(text(a)))
+        .next()
+        .unwrap();
+    assert_eq!(
+        limits["spec"]["match"]["namespaces"],
+        json!([
+            "deaap-core",
+            "deaap-blockchain",
+            "deaap-storage",
+            "deaap-monitoring"
+        ])
     );
     // The writer's service account lives where the writer service runs.
     env.services.get_mut("consensus-manager").unwrap().namespace =
