@@ -235,4 +235,8 @@ pub struct Quota {
     pub limits_memory: String,
     pub persistent_volume_claims: u32,
     pub pods: u32,
+    /// Why autoscaled workloads in this namespace may reach the quota before their
+    /// `max_replicas` (the autoscaler is then capped). Without it deaap-gen warns (DG0113).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling_cap_reason: Option<String>,
 }

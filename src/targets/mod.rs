@@ -4,10 +4,13 @@
 
 use crate::model::Environment;
 
+mod audit;
+mod backup;
 mod compose;
 mod falco;
 mod helm;
 mod istio;
+pub(crate) mod kubernetes;
 mod opa;
 mod prometheus;
 #[cfg(test)]
@@ -78,6 +81,9 @@ pub trait Target: Sync {
 #[must_use]
 pub fn registry() -> Vec<&'static dyn Target> {
     vec![
+        &kubernetes::TARGET,
+        &backup::TARGET,
+        &audit::TARGET,
         &compose::Compose,
         &falco::Falco,
         &opa::Opa,

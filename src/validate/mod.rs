@@ -2,6 +2,8 @@
 //! scan on the raw tree, then the semantic rules on the typed model. Every problem is collected;
 //! nothing stops at the first.
 
+pub mod cron;
+pub mod quantity;
 pub mod rules;
 pub mod schema;
 
@@ -29,8 +31,8 @@ impl<'a> RuleContext<'a> {
 
     /// The span of the value at `path` (or of the deepest part of it that was written).
     #[must_use]
-    pub fn span(&self, path: &[Seg]) -> Span {
-        let (e, full) = self.tree.lookup(path);
+    pub fn span(&self, path: impl AsRef<[Seg]>) -> Span {
+        let (e, full) = self.tree.lookup(path.as_ref());
         if full {
             e.span.clone()
         } else {
@@ -40,31 +42,60 @@ impl<'a> RuleContext<'a> {
 
     /// The span of the key at `path` (the value's span for array items).
     #[must_use]
-    pub fn key_span(&self, path: &[Seg]) -> Span {
-        self.tree.lookup(path).0.anchor().clone()
+    pub fn key_span(&self, path: impl AsRef<[Seg]>) -> Span {
+        self.tree.lookup(path.as_ref()).0.anchor().clone()
     }
 
-    /// Records an error at the value of `path`. When a later layer overrode an earlier one there,
+    /// Records an error at the value of `path` (a `path![...]`, owned or borrowed). When a later layer overrode an earlier one there,
     /// the overridden value is shown too, so the user sees which file to change.
     pub fn error(
         &mut self,
         code: &'static str,
-        path: &[Seg],
+        path: impl AsRef<[Seg]>,
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> &mut Diagnostic {
-        self.push(Diagnostic::error(code, message), path, label)
+        self.push(Diagnostic::error(code, message), path.as_ref(), label)
     }
 
     /// As [`RuleContext::error`], for a warning.
     pub fn warning(
         &mut self,
         code: &'static str,
-        path: &[Seg],
+        path: impl AsRef<[Seg]>,
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> &mut Diagnostic {
-        self.push(Diagnostic::warning(code, message), path, label)
+        self.push(Diagnostic::warning(code, message), path.as_ref(), label)
+    }
+
+    /// Records an error at the key of `path` rather than its value: for problems with a name.
+    pub fn key_error(
+        &mut self,
+        code: &'static str,
+        path: impl AsRef<[Seg]>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let span = self.key_span(path);
+        self.record(Diagnostic::error(code, message).with_label(span, label))
+    }
+
+    /// As [`RuleContext::key_error`], for a warning.
+    pub fn key_warning(
+        &mut self,
+        code: &'static str,
+        path: impl AsRef<[Seg]>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let span = self.key_span(path);
+        self.record(Diagnostic::warning(code, message).with_label(span, label))
+    }
+
+    fn record(&mut self, d: Diagnostic) -> &mut Diagnostic {
+        self.out.push(d);
+        self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
     }
 
     fn push(&mut self, d: Diagnostic, path: &[Seg], label: impl Into<String>) -> &mut Diagnostic {
@@ -84,8 +115,7 @@ impl<'a> RuleContext<'a> {
                 display_path(path)
             ));
         }
-        self.out.push(d);
-        self.out.last_mut().expect("just pushed") // cannot fail: the vector is non-empty
+        self.record(d)
     }
 
     #[must_use]

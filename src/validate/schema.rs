@@ -88,7 +88,9 @@ fn report(
                 let known = properties_at(&path);
                 let mut d = Diagnostic::error("DG0051", format!("unknown key `{key}` in {here}"))
                     .with_label(entry.anchor().clone(), "unknown key");
-                if let Some(s) = did_you_mean(key, &known) {
+                if let Some(h) = hint(&path, key) {
+                    d = d.with_help(h);
+                } else if let Some(s) = did_you_mean(key, &known) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else if !known.is_empty() {
                     d = d.with_help(format!("expected one of: {}", known.join(", ")));
@@ -199,6 +201,33 @@ fn found(v: &Value) -> &'static str {
         Value::Integer(_) => "an integer",
         Value::Float(_) => "a float",
         Value::Bool(_) => "a boolean",
+    }
+}
+
+/// Keys that are not typos but settings that moved or no longer exist (most from the seed's Helm
+/// values): an explanation helps more than the nearest key name.
+fn hint(path: &[Seg], key: &str) -> Option<String> {
+    let norm: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let under = |k: &str| matches!(path.first(), Some(Seg::Key(p)) if p == k);
+    let last = |k: &str| matches!(path.last(), Some(Seg::Key(p)) if p == k);
+    match norm.as_str() {
+        "podsecuritypolicies" | "podsecuritypolicy" | "psp" if under("security") => Some(
+            "PodSecurityPolicy was removed in Kubernetes 1.25; use `security.pod_security = \"restricted\"` \
+             (Pod Security Admission) instead (see `deaap-gen explain DG0115`)"
+                .to_owned(),
+        ),
+        "tlsdisable" if last("vault") => Some(
+            "write `tls = true`; the seed's `tls_disable = 1` is `tls = false`, which production refuses"
+                .to_owned(),
+        ),
+        "testmode" | "productionmode" if last("consensus") => {
+            Some("write `mode = \"test\"` or `mode = \"production\"`".to_owned())
+        }
+        _ => None,
     }
 }
 

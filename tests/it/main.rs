@@ -3,4 +3,5 @@
 //! notice: exit codes, messages, bytes written.
 
 mod core;
+mod rules;
 mod support;

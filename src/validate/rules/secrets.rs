@@ -30,7 +30,10 @@ pub fn scan_tree(tree: &Entry, out: &mut Vec<Diagnostic>) {
         if !(looks_secret(key) || in_secrets) {
             return;
         }
-        if is_reference(s) {
+        // A `secrets` value that starts like a reference but is malformed is DG0110's to report
+        // (precisely, and for the platform); calling it a literal secret would mislead.
+        let attempted = in_secrets && ["vault:", "file:", "env:"].iter().any(|p| s.starts_with(p));
+        if is_reference(s) || attempted {
             if in_env {
                 out.push(
                     Diagnostic::error("DG0202", format!("`{}` puts a secret reference in plain `env`", display_path(path)))

@@ -1,0 +1,210 @@
+//! The `backup` target: `batch/v1` CronJobs for the daily full backup of the data volume and for
+//! each database backup (`[backup.databases.*]`), in the storage namespace, with the same hardened
+//! pod as every other workload and the bucket credentials injected by the Vault agent.
+
+use crate::model::{Environment, NamespaceKey};
+use crate::render;
+use crate::targets::kubernetes::pod::{self, DataSource, Health, Workload};
+use crate::targets::kubernetes::{meta, obj, workloads};
+use crate::targets::{Artifact, Context, Target, TargetError};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use std::collections::BTreeMap;
+
+pub struct Backup;
+
+pub static TARGET: Backup = Backup;
+
+const NAME: &str = "backup";
+
+/// The script of the backup image that runs the full backup.
+const FULL_BACKUP_COMMAND: &str = "/scripts/backup.sh";
+
+impl Target for Backup {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn applies(&self, env: &Environment) -> bool {
+        env.is_kubernetes() && env.backup.enabled
+    }
+
+    fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+        let mut objects = Vec::new();
+        for (schedule, w) in jobs(cx.env)? {
+            objects.push(obj(&ServiceAccount {
+                metadata: meta(cx.env, &w.name, Some(&w.namespace), w.component),
+                automount_service_account_token: Some(false),
+                ..ServiceAccount::default()
+            })?);
+            objects.push(obj(&cron_job(cx.env, schedule, &w)?)?);
+        }
+        Ok(vec![render::manifest_artifact(
+            cx,
+            NAME,
+            "backup/cronjobs.yaml",
+            &objects,
+        )?])
+    }
+}
+
+/// Each backup as (schedule, workload): the full backup first, then the databases by name.
+fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
+    let b = &env.backup;
+    let common = BTreeMap::from([
+        ("S3_BUCKET".to_owned(), b.bucket.clone()),
+        ("RETENTION_DAYS".to_owned(), b.retention_days.to_string()),
+    ]);
+    let base = |name: String, vars: BTreeMap<String, String>| Workload {
+        name,
+        component: "backup",
+        namespace: env.namespace(NamespaceKey::Storage).to_owned(),
+        image: &b.image,
+        ports: Vec::new(),
+        resources: &env.defaults.resources,
+        gpu: 0,
+        env: vars,
+        secrets: b.secrets.clone(),
+        command: Vec::new(),
+        api_access: false,
+        health: Health::None,
+        scratch: Vec::new(),
+        data: None,
+        metrics: None,
+        replicas: 1,
+        job: true,
+    };
+    let mut vars = common.clone();
+    let kind = match b.kind {
+        crate::model::BackupType::Full => "full",
+        crate::model::BackupType::Incremental => "incremental",
+    };
+    vars.insert("BACKUP_TYPE".to_owned(), kind.to_owned());
+    let mut full = base(b.name.clone(), vars);
+    full.command = vec![FULL_BACKUP_COMMAND.to_owned()];
+    full.data = Some(("/data".to_owned(), DataSource::Claim(b.data_claim.clone())));
+    let mut out = vec![(b.schedule.as_str(), full)];
+
+    let plan = workloads::plan(env);
+    let index: BTreeMap<&str, &workloads::Planned<'_>> =
+        plan.iter().map(|p| (p.workload.name.as_str(), p)).collect();
+    for (name, db) in &b.databases {
+        let source = index.get(db.source.as_str()).ok_or_else(|| {
+            TargetError(format!(
+                "backup `{name}` dumps `{}`, which is not deployed",
+                db.source
+            ))
+        })?;
+        let mut vars = common.clone();
+        vars.insert("BACKUP_SOURCE".to_owned(), db.source.clone());
+        vars.insert(
+            "BACKUP_HOST".to_owned(),
+            format!(
+                "{}.{}.svc.cluster.local",
+                source.service_name(),
+                source.workload.namespace
+            ),
+        );
+        if let Some(database) = env
+            .storage
+            .get(&db.source)
+            .and_then(|s| s.database.as_ref())
+        {
+            vars.insert("BACKUP_DATABASE".to_owned(), database.clone());
+        }
+        if let Some(p) = source.workload.ports.first() {
+            vars.insert("BACKUP_PORT".to_owned(), p.number.to_string());
+        }
+        let mut w = base(format!("{}-{name}", b.name), vars);
+        w.command.clone_from(&db.command);
+        // A dump logs in with the database's own credentials.
+        w.secrets.extend(source.workload.secrets.clone());
+        out.push((db.schedule.as_str(), w));
+    }
+    Ok(out)
+}
+
+fn cron_job(env: &Environment, schedule: &str, w: &Workload<'_>) -> Result<CronJob, TargetError> {
+    Ok(CronJob {
+        metadata: pod::workload_meta(env, w),
+        spec: Some(CronJobSpec {
+            schedule: schedule.to_owned(),
+            // Cron schedules are read in UTC whatever the controller's zone.
+            time_zone: Some("Etc/UTC".to_owned()),
+            // Two dumps of one database at once would compete for it and for the bucket.
+            concurrency_policy: Some("Forbid".to_owned()),
+            // A run missed by up to an hour (controller down, upgrade) still happens.
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(5),
+            job_template: JobTemplateSpec {
+                // Jobs carry the standard labels too: admission policies check every object.
+                metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    labels: Some(pod::labels(env, &w.name, w.component)),
+                    ..Default::default()
+                }),
+                spec: Some(JobSpec {
+                    backoff_limit: Some(2),
+                    // A hung backup must not block the next day's run forever.
+                    active_deadline_seconds: Some(6 * 3600),
+                    template: pod::template(env, w)?,
+                    ..JobSpec::default()
+                }),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Context;
+    use std::path::Path;
+
+    fn load(rel: &str) -> Environment {
+        crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+    }
+
+    fn text(env: &Environment, source: &str) -> String {
+        let cx = Context {
+            env,
+            source_name: source,
+        };
+        let a = TARGET.generate(&cx).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].kinds, ["ServiceAccount", "CronJob"]);
+        String::from_utf8(a[0].bytes.clone()).unwrap()
+    }
+
+    #[test]
+    fn production_backups() {
+        let env = load("environments/production.toml");
+        let t = text(&env, "production.toml");
+        // The full backup and one CronJob per database.
+        assert_eq!(
+            t.matches("kind: CronJob").count(),
+            1 + env.backup.databases.len()
+        );
+        assert!(t.contains("concurrencyPolicy: Forbid"));
+        assert!(t.contains("claimName: deaap-data"));
+        assert!(t.contains("value: postgres.deaap-storage.svc.cluster.local"));
+        assert!(t.contains("vault.hashicorp.com/agent-pre-populate-only: 'true'"));
+        // The PostgreSQL dump gets the database password from Vault too; no value anywhere.
+        assert!(t.contains("vault.hashicorp.com/agent-inject-secret-POSTGRES_PASSWORD"));
+        assert!(!t.contains("kind: Secret\n"));
+        insta::assert_snapshot!("backup_production", t);
+    }
+
+    #[test]
+    fn minimal_has_backups_off() {
+        let env = load("tests/fixtures/minimal.toml");
+        assert!(!TARGET.applies(&env));
+        let mut on = env.clone();
+        on.backup.enabled = true;
+        let t = text(&on, "minimal.toml");
+        assert_eq!(t.matches("kind: CronJob").count(), 1);
+        insta::assert_snapshot!("backup_minimal_enabled", t);
+    }
+}

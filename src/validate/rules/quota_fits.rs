@@ -1,0 +1,292 @@
+//! DG0113 quota-fits: what a namespace runs fits inside its ResourceQuota.
+
+use super::{DiagnosticExt, Workload, join, workloads};
+use crate::load::Seg;
+use crate::model::{Environment, NamespaceKey, Quota};
+use crate::path;
+use crate::validate::quantity::Quantity;
+use crate::validate::{Rule, RuleContext};
+
+pub static RULE: Rule = Rule {
+    code: "DG0113",
+    name: "quota-fits",
+    what: "On Kubernetes, for every namespace with a quota: the enabled workloads in it (services, \
+           storage backends, blockchain nodes and consensus validators), at their starting replica \
+           counts, request and are limited to no more CPU and memory than the quota allows, run no \
+           more pods than `pods`, and create no more PersistentVolumeClaims than \
+           `persistent_volume_claims` (Prometheus and Grafana volumes count in the monitoring \
+           namespace). Exceeding it at the autoscaling maximum is a warning, unless the quota's \
+           `autoscaling_cap_reason` says why that is intended. Containers the platform adds (Istio \
+           sidecars) and backup job pods are not counted.",
+    why: "The API server refuses every pod that would exceed a quota: a release that does not fit \
+          rolls out partly and stalls, with the reason only in the ReplicaSet's events. At the \
+          autoscaling maximum the HorizontalPodAutoscaler asks for pods the quota refuses, so the \
+          service stops scaling exactly when it is busiest.",
+    check,
+};
+
+/// The totals of one namespace.
+#[derive(Default)]
+struct Totals {
+    requests_cpu: Quantity,
+    requests_memory: Quantity,
+    limits_cpu: Quantity,
+    limits_memory: Quantity,
+    pods: u64,
+    /// Per workload: who, replicas, and each pod's requests and limits (CPU, memory), for the
+    /// breakdown in the help.
+    parts: Vec<(String, u32, Quantity, Quantity, Quantity, Quantity)>,
+}
+
+fn totals(
+    env: &Environment,
+    ws: &[Workload<'_>],
+    ns: NamespaceKey,
+    at_max: bool,
+) -> Option<Totals> {
+    let mut t = Totals::default();
+    for w in ws.iter().filter(|w| w.enabled && w.namespace == ns) {
+        let n = if at_max { w.max_replicas } else { w.replicas };
+        let r = env.resources_of(w.own_resources);
+        // Unparseable quantities are DG0106's; the sum would be meaningless without them.
+        let rc = Quantity::parse(&r.requests.cpu).ok()?;
+        let rm = Quantity::parse(&r.requests.memory).ok()?;
+        let lc = Quantity::parse(&r.limits.cpu).ok()?;
+        let lm = Quantity::parse(&r.limits.memory).ok()?;
+        t.requests_cpu = t.requests_cpu + rc.times(n);
+        t.requests_memory = t.requests_memory + rm.times(n);
+        t.limits_cpu = t.limits_cpu + lc.times(n);
+        t.limits_memory = t.limits_memory + lm.times(n);
+        t.pods += u64::from(n);
+        t.parts.push((w.describe(), n, rc, rm, lc, lm));
+    }
+    Some(t)
+}
+
+struct Dim {
+    key: &'static str,
+    need: Quantity,
+    quota: Quantity,
+    show: fn(Quantity) -> String,
+    /// Which of a part's four amounts this dimension sums.
+    pick: usize,
+}
+
+fn dims(t: &Totals, q: &Quota) -> Option<Vec<Dim>> {
+    let cpu = Quantity::cpu as fn(Quantity) -> String;
+    let mem = Quantity::bytes as fn(Quantity) -> String;
+    Some(vec![
+        Dim {
+            key: "requests_cpu",
+            need: t.requests_cpu,
+            quota: Quantity::parse(&q.requests_cpu).ok()?,
+            show: cpu,
+            pick: 0,
+        },
+        Dim {
+            key: "requests_memory",
+            need: t.requests_memory,
+            quota: Quantity::parse(&q.requests_memory).ok()?,
+            show: mem,
+            pick: 1,
+        },
+        Dim {
+            key: "limits_cpu",
+            need: t.limits_cpu,
+            quota: Quantity::parse(&q.limits_cpu).ok()?,
+            show: cpu,
+            pick: 2,
+        },
+        Dim {
+            key: "limits_memory",
+            need: t.limits_memory,
+            quota: Quantity::parse(&q.limits_memory).ok()?,
+            show: mem,
+            pick: 3,
+        },
+        Dim {
+            key: "pods",
+            need: Quantity::from_units(t.pods),
+            quota: Quantity::from_units(u64::from(q.pods)),
+            show: cpu,
+            pick: 4,
+        },
+    ])
+}
+
+/// "service `doc-ingester` 5 × 1, service `api-gateway` 2 × 500m, …", largest first.
+fn breakdown(t: &Totals, d: &Dim) -> String {
+    let mut parts: Vec<(Quantity, String)> = t
+        .parts
+        .iter()
+        .map(|(who, n, rc, rm, lc, lm)| {
+            let each = [*rc, *rm, *lc, *lm].get(d.pick).copied();
+            match each {
+                Some(each) => (each.times(*n), format!("{who} {n} × {}", (d.show)(each))),
+                None => (Quantity::from_units(u64::from(*n)), format!("{who} {n}")),
+            }
+        })
+        .filter(|(q, _)| !q.is_zero())
+        .collect();
+    parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let more = parts.len().saturating_sub(4);
+    let mut s: Vec<String> = parts.into_iter().take(4).map(|p| p.1).collect();
+    if more > 0 {
+        s.push(format!("and {more} more"));
+    }
+    s.join(", ")
+}
+
+/// "requests 24 CPU", "is limited to 80Gi of memory", "runs 61 pods".
+fn amount(d: &Dim, q: Quantity) -> String {
+    let v = (d.show)(q);
+    match d.key {
+        "requests_cpu" => format!("requests {v} CPU"),
+        "requests_memory" => format!("requests {v} of memory"),
+        "limits_cpu" => format!("is limited to {v} CPU"),
+        "limits_memory" => format!("is limited to {v} of memory"),
+        _ => format!("runs {v} pods"),
+    }
+}
+
+fn check(cx: &mut RuleContext<'_>) {
+    let env = cx.env;
+    if !env.is_kubernetes() {
+        return;
+    }
+    let ws = workloads(env);
+    for (key, quota) in &env.quotas {
+        let Some(ns) = NamespaceKey::ALL.into_iter().find(|k| k.as_str() == key) else {
+            continue; // DG0109 reports the unknown key
+        };
+        let ns_name = env.namespace(ns);
+        let base = path!["quotas", key];
+        let Some(start) = totals(env, &ws, ns, false) else {
+            continue;
+        };
+        let Some(start_dims) = dims(&start, quota) else {
+            continue;
+        };
+        let mut fits = true;
+        for d in &start_dims {
+            if d.need <= d.quota {
+                continue;
+            }
+            fits = false;
+            cx.error(
+                RULE.code,
+                join(&base, &[d.key]),
+                format!(
+                    "namespace `{ns_name}` {} when it starts; its quota allows {}",
+                    amount(d, d.need),
+                    (d.show)(d.quota)
+                ),
+                "quota too small",
+            )
+            .help(format!(
+                "raise `{}` to at least {}, or give these workloads fewer replicas or smaller resources: {}",
+                d.key,
+                (d.show)(d.need),
+                breakdown(&start, d)
+            ));
+        }
+        claims(cx, &ws, ns, quota, &base, ns_name);
+        if !fits || quota.autoscaling_cap_reason.is_some() {
+            continue;
+        }
+        let Some(max) = totals(env, &ws, ns, true) else {
+            continue;
+        };
+        let Some(max_dims) = dims(&max, quota) else {
+            continue;
+        };
+        let over: Vec<&Dim> = max_dims.iter().filter(|d| d.need > d.quota).collect();
+        if over.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = over
+            .iter()
+            .map(|d| format!("{} (quota {})", amount(d, d.need), (d.show)(d.quota)))
+            .collect();
+        let scaling: Vec<&Workload<'_>> = ws
+            .iter()
+            .filter(|w| w.enabled && w.namespace == ns && w.max_replicas > w.replicas)
+            .collect();
+        let scaled: Vec<String> = scaling
+            .iter()
+            .map(|w| format!("{} up to {}", w.describe(), w.max_replicas))
+            .collect();
+        // With one autoscaled workload, say how far it can really go.
+        let reach = match scaling.as_slice() {
+            [w] => reachable(&start, &start_dims, w).map(|r| {
+                format!(
+                    "; {} can reach only {r} of its {} replicas",
+                    w.describe(),
+                    w.max_replicas
+                )
+            }),
+            _ => None,
+        }
+        .unwrap_or_default();
+        cx.key_warning(
+            RULE.code,
+            &base,
+            format!(
+                "at the autoscaling maximum, namespace `{ns_name}` {}{reach}",
+                list.join(", ")
+            ),
+            "quota reached before the autoscaling maximum",
+        )
+        .help(format!(
+            "raise the quota, lower `max_replicas` ({}), or set `autoscaling_cap_reason = \"...\"` on this quota to record that the cap is intended",
+            scaled.join(", ")
+        ));
+    }
+}
+
+/// The replicas `w` reaches before the first quota dimension is exhausted.
+fn reachable(start: &Totals, dims: &[Dim], w: &Workload<'_>) -> Option<u32> {
+    let who = w.describe();
+    let (_, n, rc, rm, lc, lm) = start.parts.iter().find(|p| p.0 == who)?;
+    let each = [*rc, *rm, *lc, *lm, Quantity::from_units(1)];
+    let extra = dims
+        .iter()
+        .filter_map(|d| (d.quota - d.need).count_of(*each.get(d.pick)?))
+        .min()?;
+    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+    Some(n.saturating_add(extra).min(w.max_replicas))
+}
+
+fn claims(
+    cx: &mut RuleContext<'_>,
+    ws: &[Workload<'_>],
+    ns: NamespaceKey,
+    quota: &Quota,
+    base: &[Seg],
+    ns_name: &str,
+) {
+    let env = cx.env;
+    let mut n: u32 = ws
+        .iter()
+        .filter(|w| w.enabled && w.namespace == ns)
+        .map(|w| w.claims)
+        .sum();
+    if ns == NamespaceKey::Monitoring && env.monitoring.enabled {
+        n += u32::from(env.monitoring.storage.enabled)
+            + u32::from(env.monitoring.grafana.persistence.enabled);
+    }
+    if n > quota.persistent_volume_claims {
+        cx.error(
+            RULE.code,
+            join(base, &["persistent_volume_claims"]),
+            format!(
+                "namespace `{ns_name}` creates {n} PersistentVolumeClaims, above its quota of {}",
+                quota.persistent_volume_claims
+            ),
+            "quota too small",
+        )
+        .help(format!(
+            "raise `persistent_volume_claims` to at least {n}: each replica of a persistent workload has its own claim"
+        ));
+    }
+}

@@ -1,0 +1,1275 @@
+//! The semantic rules (DG0101–DG0117) as a user meets them: each mistake in a scratch copy of the
+//! shipped environments (or of the minimal fixture) gives the rule's code, at the key that caused
+//! it, with a message that names the problem; warnings keep the exit code at 0. A few renderings
+//! are pinned as snapshots, and the shipped environments stay free of errors and warnings.
+
+use crate::support::{edit, root, run, scratch_with_environments, stderr, stdout};
+use serde_json::Value;
+use std::path::Path;
+
+/// `validate TARGET --format json` in `dir`: the exit code and every diagnostic.
+fn validate(dir: &Path, target: &str) -> (i32, Vec<Value>) {
+    let o = run(dir, &["validate", target, "--format", "json"]);
+    let diags = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (o.status.code().unwrap_or(-1), diags)
+}
+
+/// The human rendering (what a user sees), for snapshots.
+fn human(dir: &Path, target: &str) -> String {
+    stderr(&run(dir, &["validate", target]))
+}
+
+/// `file:line:col` of the first `needle` at or after the first `anchor` in `file` (relative to `dir`).
+fn at(dir: &Path, file: &str, anchor: &str, needle: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(file)).expect("read");
+    let start = text
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{file} has no {anchor:?}"));
+    let i = start
+        + text[start..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("{file} has no {needle:?} after {anchor:?}"));
+    let line = text[..i].matches('\n').count() + 1;
+    let col = text[..i].rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{file}:{line}:{col}")
+}
+
+fn location(d: &Value) -> String {
+    format!(
+        "{}:{}:{}",
+        d["file"].as_str().unwrap_or("?"),
+        d["line"],
+        d["column"]
+    )
+}
+
+/// Asserts a diagnostic with `code` and `severity` at `loc` whose message has every word.
+fn expect<'a>(
+    diags: &'a [Value],
+    code: &str,
+    severity: &str,
+    loc: &str,
+    words: &[&str],
+) -> &'a Value {
+    let found = diags
+        .iter()
+        .find(|d| d["code"] == code && location(d) == loc)
+        .unwrap_or_else(|| panic!("no {code} at {loc}; got:\n{diags:#?}"));
+    assert_eq!(found["severity"], severity, "{found:#}");
+    let message = found["message"].as_str().unwrap_or("");
+    for w in words {
+        assert!(message.contains(w), "{w:?} not in {message:?}");
+    }
+    found
+}
+
+fn help(d: &Value) -> &str {
+    d["help"].as_str().unwrap_or("")
+}
+
+fn codes(diags: &[Value]) -> Vec<&str> {
+    diags.iter().filter_map(|d| d["code"].as_str()).collect()
+}
+
+fn append(path: &Path, text: &str) {
+    let mut s = std::fs::read_to_string(path).expect("read");
+    s.push_str(text);
+    std::fs::write(path, s).expect("write");
+}
+
+/// A scratch folder with the minimal fixture as `env.toml`.
+fn scratch_minimal() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        root().join("tests/fixtures/minimal.toml"),
+        dir.path().join("env.toml"),
+    )
+    .expect("copy");
+    dir
+}
+
+const PROD: &str = "environments/production.toml";
+const STAGING: &str = "environments/staging.toml";
+const DEV: &str = "environments/development.toml";
+const BASE: &str = "environments/base.toml";
+
+// ── The shipped environments ─────────────────────────────────────────────────────────────────
+
+#[test]
+fn shipped_environments_have_no_errors_and_no_warnings() {
+    let dir = scratch_with_environments();
+    let o = run(dir.path(), &["validate", "environments/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "",
+        "the shipped environments must validate silently"
+    );
+    let dir = scratch_minimal();
+    let o = run(dir.path(), &["validate", "env.toml"]);
+    assert_eq!((o.status.code(), stderr(&o).as_str()), (Some(0), ""));
+}
+
+#[test]
+fn every_rule_is_explained() {
+    let expected: Vec<String> = (101..=117).map(|n| format!("DG0{n}")).collect();
+    let rules = deaap_gen::validate::rules::all();
+    let listed: Vec<&str> = rules.iter().map(|r| r.code).collect();
+    for code in &expected {
+        assert!(listed.contains(&code.as_str()), "{code} is not registered");
+    }
+    let mut names: Vec<&str> = rules.iter().map(|r| r.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), rules.len(), "rule names are unique");
+    for r in &rules {
+        assert!(
+            r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{} is not kebab-case",
+            r.name
+        );
+        let o = run(&root(), &["explain", &r.code.to_ascii_lowercase()]);
+        assert_eq!(o.status.code(), Some(0));
+        let text = stdout(&o);
+        assert!(
+            text.starts_with(&format!("{} {}\n", r.code, r.name)),
+            "{text}"
+        );
+        assert!(text.contains("What: ") && text.contains("Why: "), "{text}");
+    }
+}
+
+#[test]
+fn readme_lists_every_rule() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    for r in deaap_gen::validate::rules::all() {
+        assert!(
+            readme.contains(&format!("| {} | {} |", r.code, r.name)),
+            "README.md's rules table has no row for {} {}",
+            r.code,
+            r.name
+        );
+    }
+}
+
+// ── DG0101 unique-names ──────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0101_invalid_and_shared_names() {
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(&env, "[services.web]", "[services.Web_1]");
+    edit(&env, "core = \"mini-core\"", "core = \"mini_core\"");
+    append(
+        &env,
+        "\n[services.cache]\nimage = { repository = \"acme/c\", tag = \"1.0.0\" }\nport = 9000\nnamespace = \"core\"\n",
+    );
+    let long = "a".repeat(56);
+    append(
+        &env,
+        &format!(
+            "\n[services.{long}]\nimage = {{ repository = \"acme/l\", tag = \"1.0.0\" }}\nport = 9001\nnamespace = \"core\"\n"
+        ),
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0101",
+        "error",
+        &at(dir.path(), "env.toml", "[services.Web_1]", "Web_1"),
+        &["service name `Web_1`", "DNS-1035"],
+    );
+    assert!(help(d).contains("lower-case"), "{d:#}");
+    expect(
+        &diags,
+        "DG0101",
+        "error",
+        &at(dir.path(), "env.toml", "core = ", "\"mini_core\""),
+        &["namespace name `mini_core`"],
+    );
+    let d = expect(
+        &diags,
+        "DG0101",
+        "error",
+        &at(dir.path(), "env.toml", "[services.cache]", "cache"),
+        &["`cache` is both a service and a storage backend"],
+    );
+    assert_eq!(
+        d["labels"].as_array().map(Vec::len),
+        Some(2),
+        "points at both: {d:#}"
+    );
+    let d = expect(
+        &diags,
+        "DG0101",
+        "error",
+        &at(dir.path(), "env.toml", &format!("[services.{long}]"), &long),
+        &["56 characters long", "at most 55"],
+    );
+    assert!(help(d).contains(&format!("`{long}-service`")), "{d:#}");
+}
+
+// ── DG0102 unique-ports ──────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0102_two_services_on_one_port() {
+    let dir = scratch_with_environments();
+    edit(&dir.path().join(BASE), "port = 8754", "port = 8752");
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0102",
+        "error",
+        &at(dir.path(), BASE, "[services.doc-ingester]", "8752"),
+        &[
+            "service `doc-ingester` uses port 8752",
+            "already used by service `data-processor`",
+        ],
+    );
+}
+
+#[test]
+fn dg0102_compose_publishes_storage_ports_too() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(DEV),
+        "[services.mineru]\n",
+        "[services.mineru]\nport = 6379\n",
+    );
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0102",
+        "error",
+        &at(dir.path(), BASE, "[storage.redis]", "6379"),
+        &[
+            "storage backend `redis` uses port 6379 on the host",
+            "service `mineru`",
+        ],
+    );
+}
+
+// ── DG0103 unique-routes ─────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0103_duplicate_and_malformed_routes() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "route = \"/api/v1/data\"",
+        "route = \"/api/v1/documents/\"",
+    );
+    edit(&base, "route = \"/api/v1/auth\"", "route = \"api/v1/auth\"");
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    // Services are checked in name order, so the second of the two is reported.
+    let d = expect(
+        &diags,
+        "DG0103",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[services.doc-ingester]",
+            "\"/api/v1/documents\"",
+        ),
+        &[
+            "service `doc-ingester` routes `/api/v1/documents`",
+            "which service `data-processor` already routes",
+        ],
+    );
+    let first = at(
+        dir.path(),
+        BASE,
+        "[services.data-processor]",
+        "\"/api/v1/documents/\"",
+    );
+    assert_eq!(
+        format!(
+            "{BASE}:{}:{}",
+            d["labels"][1]["line"], d["labels"][1]["column"]
+        ),
+        first
+    );
+    let d = expect(
+        &diags,
+        "DG0103",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[services.authorization]",
+            "\"api/v1/auth\"",
+        ),
+        &["does not start with `/`"],
+    );
+    assert!(help(d).contains("`/api/v1/auth`"), "{d:#}");
+}
+
+#[test]
+fn dg0103_a_disabled_service_may_share_a_route() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "mock = true\n",
+        "mock = true\nroute = \"/api/v1/consensus\"\n",
+    );
+    for env in [PROD, STAGING, DEV] {
+        let (code, diags) = validate(dir.path(), env);
+        assert_eq!(code, 0, "{env}: {diags:#?}");
+        assert!(!codes(&diags).contains(&"DG0103"), "{env}: {diags:#?}");
+    }
+}
+
+// ── DG0104 autoscaling-range ─────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0104_replicas_outside_the_range_and_bad_targets() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(&prod, "replicas = 5\n", "replicas = 60\n");
+    edit(
+        &prod,
+        "cpu_percent = 70 }",
+        "cpu_percent = 0, pods_metric = { name = \"queue size\", target_average = \"ten\" } }",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0104",
+        "error",
+        &at(dir.path(), PROD, "replicas = 60", "60"),
+        &["starts with 60 replicas, outside its autoscaling range 5–50"],
+    );
+    expect(
+        &diags,
+        "DG0104",
+        "error",
+        &at(dir.path(), PROD, "cpu_percent = 0", "0"),
+        &["targets 0% cpu utilisation"],
+    );
+    expect(
+        &diags,
+        "DG0104",
+        "error",
+        &at(dir.path(), PROD, "\"queue size\"", "\"queue size\""),
+        &["`queue size` is not a valid metric name"],
+    );
+    expect(
+        &diags,
+        "DG0104",
+        "error",
+        &at(dir.path(), PROD, "\"ten\"", "\"ten\""),
+        &["pods metric target of service `doc-ingester` is not a quantity"],
+    );
+}
+
+#[test]
+fn dg0104_minimum_above_maximum() {
+    let dir = scratch_with_environments();
+    let staging = dir.path().join(STAGING);
+    edit(
+        &staging,
+        "{ min_replicas = 2, max_replicas = 10 }",
+        "{ min_replicas = 12, max_replicas = 10 }",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0104",
+        "error",
+        &at(dir.path(), STAGING, "min_replicas = 12", "12"),
+        &[
+            "autoscales from 12 up to 10",
+            "minimum is above the maximum",
+        ],
+    );
+}
+
+#[test]
+fn dg0104_utilisation_above_100_is_a_warning() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "memory_percent = 80",
+        "memory_percent = 150",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0104",
+        "warning",
+        &at(dir.path(), BASE, "memory_percent = 150", "150"),
+        &["targets 150% memory utilisation"],
+    );
+}
+
+// ── DG0105 requests-within-limits ────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0105_requests_above_limits_compared_as_quantities() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(
+        &prod,
+        "[services.api-gateway.resources]\nrequests = { cpu = \"500m\", memory = \"1Gi\" }\nlimits = { cpu = \"1500m\", memory = \"3Gi\" }",
+        "[services.api-gateway.resources]\nrequests = { cpu = \"500m\", memory = \"1Gi\" }\nlimits = { cpu = \"0.4\", memory = \"1000Mi\" }",
+    );
+    // Equal amounts in different notations are fine.
+    edit(
+        &prod,
+        "requests = { cpu = \"1\", memory = \"2Gi\" }",
+        "requests = { cpu = \"4000m\", memory = \"8192Mi\" }",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let cpu = expect(
+        &diags,
+        "DG0105",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "[services.api-gateway.resources]",
+            "\"500m\"",
+        ),
+        &["cpu request `500m` of service `api-gateway` is above its limit `0.4`"],
+    );
+    assert_eq!(cpu["labels"][1]["text"], "limit 400m");
+    expect(
+        &diags,
+        "DG0105",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "[services.api-gateway.resources]",
+            "\"1Gi\"",
+        ),
+        &["memory request `1Gi`", "above its limit `1000Mi`"],
+    );
+    assert_eq!(
+        codes(&diags).iter().filter(|c| **c == "DG0105").count(),
+        2,
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn dg0105_snapshot() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(STAGING),
+        "limits = { cpu = \"1\", memory = \"2Gi\" }",
+        "limits = { cpu = \"1\", memory = \"900Mi\" }",
+    );
+    insta::assert_snapshot!("dg0105_request_above_limit", human(dir.path(), STAGING));
+}
+
+// ── DG0106 quantity-syntax ───────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0106_malformed_quantities_with_the_fix() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(
+        &prod,
+        "limits = { cpu = \"4\", memory = \"8Gi\" }",
+        "limits = { cpu = \"4\", memory = \"8GB\" }",
+    );
+    edit(
+        &prod,
+        "requests = { cpu = \"1\", memory = \"2Gi\" }",
+        "requests = { cpu = \"1\", memory = \"500m\" }",
+    );
+    edit(&prod, "size = \"1Ti\"", "size = \"1 Ti\"");
+    edit(&prod, "size = \"200Gi\"", "size = \"0\"");
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0106",
+        "error",
+        &at(dir.path(), PROD, "memory = \"8GB\"", "\"8GB\""),
+        &[
+            "memory `8GB` is not a Kubernetes quantity",
+            "`GB` is not a quantity suffix",
+        ],
+    );
+    assert!(help(d).contains("`G`") && help(d).contains("`Gi`"), "{d:#}");
+    let d = expect(
+        &diags,
+        "DG0106",
+        "error",
+        &at(dir.path(), PROD, "memory = \"500m\"", "\"500m\""),
+        &["memory `500m` is a fraction of a byte"],
+    );
+    assert!(help(d).contains("`500Mi`"), "{d:#}");
+    expect(
+        &diags,
+        "DG0106",
+        "error",
+        &at(dir.path(), PROD, "\"1 Ti\"", "\"1 Ti\""),
+        &["may not contain spaces"],
+    );
+    expect(
+        &diags,
+        "DG0106",
+        "error",
+        &at(dir.path(), PROD, "size = \"0\"", "\"0\""),
+        &["volume size `0` is zero"],
+    );
+}
+
+#[test]
+fn dg0106_snapshot() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "requests_memory = \"40Gi\"",
+        "requests_memory = \"40gi\"",
+    );
+    insta::assert_snapshot!("dg0106_case_of_suffix", human(dir.path(), STAGING));
+}
+
+// ── DG0107 cron-syntax ───────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0107_schedules_out_of_bounds() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "schedule = \"0 2 * * *\"",
+        "schedule = \"0 2 * * 7\"",
+    );
+    edit(
+        &base,
+        "schedule = \"45 2 * * *\"",
+        "schedule = \"61 2 * * *\"",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0107",
+        "error",
+        &at(dir.path(), BASE, "\"0 2 * * 7\"", "\"0 2 * * 7\""),
+        &[
+            "schedule of the full backup",
+            "day-of-week 7 is out of range 0–6",
+        ],
+    );
+    assert!(help(d).contains("0 (or SUN)"), "{d:#}");
+    expect(
+        &diags,
+        "DG0107",
+        "error",
+        &at(dir.path(), BASE, "\"61 2", "\"61 2"),
+        &["database backup `redis`", "minute 61"],
+    );
+}
+
+// ── DG0108 validator-count ───────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0108_production_needs_four_validators_in_production_mode() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(
+        &prod,
+        "validators = 7\nmode = \"production\"",
+        "validators = 3\nmode = \"test\"",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0108",
+        "error",
+        &at(dir.path(), PROD, "validators = 3", "3"),
+        &["production runs 3 consensus validators; it needs at least 4"],
+    );
+    assert!(help(d).contains("3f + 1"), "{d:#}");
+    expect(
+        &diags,
+        "DG0108",
+        "error",
+        &at(dir.path(), PROD, "mode = \"test\"", "\"test\""),
+        &["test mode in production"],
+    );
+}
+
+#[test]
+fn dg0108_warnings_for_wasted_validators_and_production_mode_in_staging() {
+    let dir = scratch_with_environments();
+    edit(&dir.path().join(PROD), "validators = 7", "validators = 6");
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0108",
+        "warning",
+        &at(dir.path(), PROD, "validators = 6", "6"),
+        &["6 validators tolerate 1 fault, as 4 would"],
+    );
+    edit(
+        &dir.path().join(STAGING),
+        "mode = \"test\"",
+        "mode = \"production\"",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0108",
+        "warning",
+        &at(
+            dir.path(),
+            STAGING,
+            "mode = \"production\"",
+            "\"production\"",
+        ),
+        &["production mode in the staging tier"],
+    );
+}
+
+// ── DG0109 references-resolve ────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0109_dangling_names_get_a_suggestion() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "depends_on = [\"redis\", \"consensus-manager\"]",
+        "depends_on = [\"redsi\", \"consensus-manager\"]",
+    );
+    edit(&base, "source = \"postgres\"", "source = \"postgress\"");
+    edit(&base, "[quotas.core]", "[quotas.cor]");
+    edit(
+        &base,
+        "metric = \"deaap_consensus_validation_success_rate\"",
+        "metric = \"deaap_consensus_validation_sucess_rate\"",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(dir.path(), BASE, "\"redsi\"", "\"redsi\""),
+        &["service `agent-orchestrator` depends on `redsi`, which is not declared"],
+    );
+    assert_eq!(help(d), "did you mean `redis`?");
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(dir.path(), BASE, "\"postgress\"", "\"postgress\""),
+        &["database backup `postgres` backs up `postgress`"],
+    );
+    assert_eq!(help(d), "did you mean `postgres`?");
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(dir.path(), BASE, "[quotas.cor]", "cor"),
+        &["quota `cor` names no namespace"],
+    );
+    assert_eq!(help(d), "did you mean `core`?");
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "metric = \"deaap_consensus_validation_sucess",
+            "\"deaap",
+        ),
+        &[
+            "alert `ConsensusValidationFailure` watches metric `deaap_consensus_validation_sucess_rate`, which is not declared",
+        ],
+    );
+    assert_eq!(
+        help(d),
+        "did you mean `deaap_consensus_validation_success_rate`?"
+    );
+}
+
+#[test]
+fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "signal = { kind = \"value\" }\nmetric = \"deaap_consensus_validation_success_rate\"",
+        "signal = { kind = \"quantile\", quantile = 95 }\nmetric = \"deaap_consensus_validation_success_rate\"",
+    );
+    edit(
+        &base,
+        "alert_name = \"ApiGatewayLatencyAboveTarget\"",
+        "alert_name = \"DocIngesterHighLatency\"",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[alerts.ConsensusValidationFailure]",
+            "\"quantile\"",
+        ),
+        &["takes a `quantile` of `deaap_consensus_validation_success_rate`, which is a gauge"],
+    );
+    assert!(help(d).contains("kind = \"value\""), "{d:#}");
+    expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[alerts.ConsensusValidationFailure]",
+            "95",
+        ),
+        &["quantile 95, outside (0, 1)"],
+    );
+    let d = expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "alert_name = \"DocIngesterHighLatency\"",
+            "\"DocIngesterHighLatency\"",
+        ),
+        &["alert `DocIngesterHighLatency` is defined twice"],
+    );
+    assert_eq!(d["labels"][1]["text"], "first defined here");
+}
+
+#[test]
+fn dg0109_dependency_disabled_in_this_environment() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(DEV),
+        "depends_on = [\"redis\", \"postgres\"]",
+        "depends_on = [\"redis\", \"postgres\", \"authorization\"]",
+    );
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0109",
+        "error",
+        &at(dir.path(), DEV, "\"authorization\"", "\"authorization\""),
+        &[
+            "service `doc-ingester` depends on `authorization`, which is disabled in this environment",
+        ],
+    );
+}
+
+#[test]
+fn dg0109_compose_dependency_cycle() {
+    let dir = scratch_with_environments();
+    let dev = dir.path().join(DEV);
+    edit(
+        &dev,
+        "depends_on = [\"redis\", \"postgres\"]",
+        "depends_on = [\"redis\", \"postgres\", \"mineru\"]",
+    );
+    edit(
+        &dev,
+        "[services.mineru]\n",
+        "[services.mineru]\ndepends_on = [\"doc-ingester\"]\n",
+    );
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!(code, 2);
+    let cycles: Vec<&Value> = diags
+        .iter()
+        .filter(|d| d["message"].as_str().is_some_and(|m| m.contains("cycle")))
+        .collect();
+    assert_eq!(cycles.len(), 1, "one report per cycle: {diags:#?}");
+    assert!(
+        cycles[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("doc-ingester → mineru → doc-ingester")),
+        "{:#}",
+        cycles[0]
+    );
+}
+
+// ── DG0110 secret-reference-syntax ───────────────────────────────────────────────────────────
+
+#[test]
+fn dg0110_malformed_reference_is_not_echoed() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "secrets = { VALIDATOR_SIGNING_KEY = \"vault:secret/data/deaap/consensus#signing-key\" }",
+        "secrets = { VALIDATOR_SIGNING_KEY = \"vault:hunter2-but-no-key\" }",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0110",
+        "error",
+        &at(dir.path(), BASE, "VALIDATOR_SIGNING_KEY = ", "\"vault:"),
+        &[
+            "`services.consensus-manager.secrets.VALIDATOR_SIGNING_KEY` is a malformed `vault:` reference",
+            "no `#<key>`",
+        ],
+    );
+    assert!(
+        !codes(&diags).contains(&"DG0201"),
+        "not also a literal secret: {diags:#?}"
+    );
+    let all = human(dir.path(), PROD);
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("DG0110"), "{all}");
+}
+
+#[test]
+fn dg0110_compose_cannot_resolve_vault() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(DEV),
+        "secrets = { POSTGRES_PASSWORD = \"file:./secrets/postgres-password\" }\nvolumes",
+        "secrets = { POSTGRES_PASSWORD = \"vault:secret/data/deaap/postgres#password\" }\nvolumes",
+    );
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0110",
+        "error",
+        &at(dir.path(), DEV, "[services.doc-ingester]", "\"vault:"),
+        &["Vault reference, which Compose cannot resolve"],
+    );
+    assert!(help(d).contains("file:"), "{d:#}");
+}
+
+#[test]
+fn dg0110_vault_references_need_vault() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(STAGING),
+        "\n[security.vault]\nenabled = false\n",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0110",
+        "error",
+        &at(dir.path(), BASE, "[storage.postgres]", "\"vault:"),
+        &[
+            "`storage.postgres.secrets.POSTGRES_PASSWORD` is a Vault reference, but Vault is disabled",
+        ],
+    );
+    assert_eq!(d["labels"][1]["file"], STAGING, "{d:#}");
+}
+
+// ── DG0111 pinned-images ─────────────────────────────────────────────────────────────────────
+
+/// The seed's mistake: `backup-service:latest` in production. The tag set in production.toml is
+/// reported there, with the value it overrides in base.toml.
+#[test]
+fn dg0111_seed_backup_latest_in_production() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[backup]\nimage = { repository = \"deaap/backup-service\", tag = \"latest\" }\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0111",
+        "error",
+        &at(dir.path(), PROD, "tag = \"latest\"", "\"latest\""),
+        &["image `deaap/backup-service` of the backup job uses the moving tag `latest`"],
+    );
+    assert_eq!(d["labels"][1]["file"], BASE);
+    assert_eq!(d["labels"][1]["text"], "overriding this earlier value");
+    insta::assert_snapshot!("dg0111_backup_latest", human(dir.path(), PROD));
+}
+
+#[test]
+fn dg0111_staging_warns_development_does_not_care() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "image = { repository = \"deaap/mineru\", tag = \"0.9.3\" }",
+        "image = { repository = \"deaap/mineru\" }",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0111",
+        "warning",
+        &at(dir.path(), BASE, "[services.mineru]", "{ repository"),
+        &["image `deaap/mineru` of service `mineru` has no tag or digest"],
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    assert!(codes(&diags).contains(&"DG0111"));
+    // Development pins mineru to `dev` on purpose.
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!((code, diags.len()), (0, 0), "{diags:#?}");
+}
+
+// ── DG0112 production-posture ────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0112_each_control_reported_at_its_key() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[security]\nnetwork_policies = false\nmtls = \"PERMISSIVE\"\npod_security = \"privileged\"\ngateway_tls = { enabled = false }\n\n[security.vault]\ntls = false\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let p = dir.path();
+    expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(p, PROD, "network_policies = false", "false"),
+        &["without network policies"],
+    );
+    expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(p, PROD, "mtls = ", "\"PERMISSIVE\""),
+        &["PERMISSIVE mode"],
+    );
+    expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(p, PROD, "pod_security = ", "\"privileged\""),
+        &["admit privileged pods"],
+    );
+    expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(p, PROD, "gateway_tls = { enabled = false", "false"),
+        &["without TLS"],
+    );
+    expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(p, PROD, "[security.vault]", "false"),
+        &["Vault without TLS", "tls_disable"],
+    );
+    assert_eq!(
+        codes(&diags).iter().filter(|c| **c == "DG0112").count(),
+        5,
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn dg0112_mock_service_in_production() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[services.mock-consensus]\nenabled = true\nport = 8761\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(dir.path(), BASE, "[services.mock-consensus]", "true"),
+        &["mock service `mock-consensus` is enabled in production"],
+    );
+    assert!(help(d).contains("enabled = false"), "{d:#}");
+}
+
+// ── DG0113 quota-fits ────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0113_starting_set_above_the_quota() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "requests_cpu = \"20\"",
+        "requests_cpu = \"10\"",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0113",
+        "error",
+        &at(dir.path(), BASE, "requests_cpu = \"10\"", "\"10\""),
+        &["namespace `deaap-core` requests 11 CPU when it starts; its quota allows 10"],
+    );
+    assert!(help(d).contains("service `doc-ingester` 5 × 1"), "{d:#}");
+    insta::assert_snapshot!("dg0113_quota_too_small", human(dir.path(), PROD));
+}
+
+#[test]
+fn dg0113_autoscaling_max_above_the_quota_warns_without_a_reason() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(PROD),
+        "autoscaling_cap_reason = ",
+        "# autoscaling_cap_reason = ",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0);
+    let d = expect(
+        &diags,
+        "DG0113",
+        "warning",
+        &at(dir.path(), BASE, "[quotas.core]", "core"),
+        &[
+            "at the autoscaling maximum",
+            "requests 56 CPU (quota 20)",
+            "runs 61 pods (quota 50)",
+            "service `doc-ingester` can reach only 5 of its 50 replicas",
+        ],
+    );
+    assert!(help(d).contains("autoscaling_cap_reason"), "{d:#}");
+}
+
+#[test]
+fn dg0113_volume_claims() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[quotas.storage]\nrequests_cpu = \"40\"\nrequests_memory = \"80Gi\"\nlimits_cpu = \"80\"\nlimits_memory = \"160Gi\"\npersistent_volume_claims = 5\npods = 20\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0113",
+        "error",
+        &at(dir.path(), PROD, "[quotas.storage]", "5"),
+        &["namespace `deaap-storage` creates 6 PersistentVolumeClaims, above its quota of 5"],
+    );
+}
+
+#[test]
+fn dg0113_not_on_compose() {
+    let dir = scratch_with_environments();
+    edit(&dir.path().join(BASE), "pods = 50", "pods = 1");
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!((code, diags.len()), (0, 0), "{diags:#?}");
+    let (code, _) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+}
+
+// ── DG0114 audit-secrets ─────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0114_seed_audit_rule_logs_secret_values() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "level = \"Metadata\"\nnamespaces = [\"core\", \"blockchain\"]",
+        "level = \"RequestResponse\"\nnamespaces = [\"core\", \"blockchain\"]",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0114",
+        "error",
+        &at(dir.path(), BASE, "[[audit.rules]]", "\"RequestResponse\""),
+        &[
+            "audit rule 1 logs Secret values",
+            "request and response bodies",
+        ],
+    );
+    assert!(
+        help(d).contains("Metadata") && help(d).contains("payload_logging_reason"),
+        "{d:#}"
+    );
+    insta::assert_snapshot!(
+        "dg0114_secrets_at_request_response",
+        human(dir.path(), PROD)
+    );
+    // A written reason turns it into a warning that does not quote the reason.
+    edit(
+        &base,
+        "level = \"RequestResponse\"\nnamespaces = [\"core\", \"blockchain\"]",
+        "level = \"RequestResponse\"\npayload_logging_reason = \"forensics-ticket-4711\"\nnamespaces = [\"core\", \"blockchain\"]",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0114",
+        "warning",
+        &at(dir.path(), BASE, "[[audit.rules]]", "\"RequestResponse\""),
+        &["logs Secret values", "a reason is recorded"],
+    );
+    assert!(!format!("{diags:?}").contains("forensics-ticket-4711"));
+}
+
+#[test]
+fn dg0114_secrets_already_caught_earlier_do_not_leak_and_dead_rules_warn() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(BASE),
+        "\n[[audit.rules]]\nlevel = \"RequestResponse\"\nnamespaces = [\"core\"]\nverbs = [\"create\"]\nresources = [{ group = \"\", resources = [\"secrets\"] }]\n\n[[audit.rules]]\nlevel = \"Request\"\nverbs = [\"get\", \"list\"]\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    // Rule 3 is entirely caught by rule 1 (Metadata): dead, and so it cannot leak.
+    let third = at(
+        dir.path(),
+        BASE,
+        "[[audit.rules]]\nlevel = \"RequestResponse\"\nnamespaces = [\"core\"]\nverbs = [\"create\"]\n",
+        "[[",
+    );
+    let d = expect(
+        &diags,
+        "DG0114",
+        "warning",
+        &third,
+        &["audit rule 3 never applies: rule 1 already matches"],
+    );
+    assert_eq!(d["labels"][1]["text"], "this earlier rule wins");
+    // Rule 4 logs requests without bodies (get, list) at Request: nothing leaks.
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+}
+
+// ── DG0115 pod-security-policy ───────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0115_pod_security_policies_is_explained() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[security]\npodSecurityPolicies = { enabled = true }\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0051",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "podSecurityPolicies",
+            "podSecurityPolicies",
+        ),
+        &["unknown key `podSecurityPolicies`"],
+    );
+    assert!(
+        help(d).contains("removed in Kubernetes 1.25") && help(d).contains("security.pod_security"),
+        "{d:#}"
+    );
+    insta::assert_snapshot!("dg0115_pod_security_policies", human(dir.path(), PROD));
+    let o = run(dir.path(), &["explain", "DG0115"]);
+    assert!(stdout(&o).contains("PodSecurityPolicy"), "{}", stdout(&o));
+}
+
+// ── DG0116 compose-platform ──────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0116_platform_specific_settings() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(STAGING),
+        "[services.doc-ingester]\n",
+        "[services.doc-ingester]\nvolumes = [\"./data:/app/data\"]\nprofiles = [\"staging\"]\n",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0116",
+        "error",
+        &at(dir.path(), STAGING, "volumes = ", "["),
+        &["service `doc-ingester` mounts host directories"],
+    );
+    assert!(help(d).contains("persistence"), "{d:#}");
+    expect(
+        &diags,
+        "DG0116",
+        "warning",
+        &at(dir.path(), STAGING, "profiles = ", "["),
+        &["Compose `profiles`, which Kubernetes ignores"],
+    );
+    edit(
+        &dir.path().join(DEV),
+        "autoscaling = { enabled = false,",
+        "autoscaling = { enabled = true,",
+    );
+    let (code, diags) = validate(dir.path(), DEV);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0116",
+        "warning",
+        &at(dir.path(), DEV, "autoscaling = { enabled = ", "true"),
+        &["autoscales 1–1, but Compose cannot autoscale"],
+    );
+}
+
+// ── DG0117 env-names ─────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0117_env_names_and_duplicates() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    append(
+        &prod,
+        "\n[services.api-gateway.env]\n\"LOG-LEVEL\" = \"debug\"\nDATABASE_URL = \"postgresql://postgres:5432/deaap\"\n\n[services.api-gateway.secrets]\nDATABASE_URL = \"vault:secret/data/deaap/gateway#database-url\"\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0117",
+        "error",
+        &at(dir.path(), PROD, "\"LOG-LEVEL\"", "\"LOG-LEVEL\""),
+        &["`LOG-LEVEL` in `env` of service `api-gateway` is not an environment-variable name"],
+    );
+    assert!(help(d).contains("`LOG_LEVEL`"), "{d:#}");
+    let d = expect(
+        &diags,
+        "DG0117",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "[services.api-gateway.env]",
+            "DATABASE_URL",
+        ),
+        &["`DATABASE_URL` of service `api-gateway` is set in both `env` and `secrets`"],
+    );
+    assert_eq!(d["labels"][1]["text"], "secret reference");
+}
