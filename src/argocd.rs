@@ -4,8 +4,9 @@
 //! reason on stderr and nothing on stdout, because an empty stream with exit 0 would make Argo CD
 //! prune every object of the application.
 
-use crate::cli::{Format, Inputs, compile_all, fail};
-use std::path::{Component, Path, PathBuf};
+use crate::cli::fail;
+use std::io::Write;
+use std::path::{Component, PathBuf};
 
 const DEFAULT_DIR: &str = "environments";
 
@@ -62,19 +63,11 @@ fn chosen_file() -> Result<PathBuf, String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
-        return Err("plugin parameter `environment` must be an environment name (lowercase letters, digits, `-`)".to_owned());
+        return Err(format!(
+            "plugin parameter `environment` is {env:?}: expected an environment name (lowercase letters, digits, `-`)"
+        ));
     }
-    let dir = parameter("directory", "DEAAP_DIRECTORY")?.unwrap_or_else(|| DEFAULT_DIR.to_owned());
-    let dir_path = Path::new(&dir);
-    if dir_path
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(
-            "plugin parameter `directory` must be a relative folder inside the application"
-                .to_owned(),
-        );
-    }
+    let dir_path = directory()?;
     let file = dir_path.join(format!("{env}.toml"));
     if !file.is_file() {
         return Err(format!("environment file `{}` not found", file.display()));
@@ -82,53 +75,121 @@ fn chosen_file() -> Result<PathBuf, String> {
     Ok(file)
 }
 
-/// `deaap-gen argocd generate`.
+/// The folder of environment files: the `directory` parameter, confined to the application folder.
+fn directory() -> Result<PathBuf, String> {
+    let dir = parameter("directory", "DEAAP_DIRECTORY")?.unwrap_or_else(|| DEFAULT_DIR.to_owned());
+    let path = PathBuf::from(&dir);
+    if dir.is_empty()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "plugin parameter `directory` is {dir:?}: expected a relative folder inside the application"
+        ));
+    }
+    Ok(path)
+}
+
+/// `deaap-gen argocd generate`. On success stdout is the object stream and stderr one log line;
+/// on failure stdout is empty and stderr is a single line (Argo CD shows it in the UI as the
+/// reason generation failed).
 #[must_use]
 pub fn generate() -> u8 {
-    let file = match chosen_file() {
-        Ok(f) => f,
-        Err(e) => return fail(&e),
-    };
-    let Some(units) = compile_all(
-        &Inputs {
-            paths: vec![file.clone()],
-        },
-        Format::Human,
-    ) else {
-        return fail(&format!(
-            "`{}` is invalid (see the diagnostics above)",
-            file.display()
-        ));
-    };
-    let Some(unit) = units.into_iter().next() else {
-        return fail("no environment compiled");
-    };
-    match crate::stream::kubernetes_stream(&unit.artifacts) {
-        Ok(s) if !s.trim().is_empty() => {
-            print!("{s}");
+    match stream() {
+        Ok((stream, log)) => {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(stream.as_bytes()).and_then(|()| out.flush()) {
+                return fail(&format!("cannot write the manifests to stdout: {e}"));
+            }
+            eprintln!("{log}");
             0
         }
-        Ok(_) => fail(&format!(
-            "environment `{}` produces no Kubernetes objects",
-            unit.tree.environment
-        )),
-        Err(e) => fail(&e),
+        Err(e) => fail(&e.replace(['\n', '\r'], " ")),
     }
+}
+
+/// The chosen environment's object stream and a log line, or a one-line reason.
+fn stream() -> Result<(String, String), String> {
+    let file = chosen_file()?;
+    if !crate::cli::declares_environment(&file) {
+        return Err(format!(
+            "`{}` has no [environment] table: it is a partial that environments extend, not an environment",
+            file.display()
+        ));
+    }
+    let compiled = crate::compile(&file);
+    let errors: Vec<String> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| one_line(d, &compiled.sources))
+        .collect();
+    let model = match compiled.model {
+        Some(m) if errors.is_empty() => m,
+        _ => {
+            return Err(format!(
+                "`{}` is invalid ({} error{}): {}",
+                file.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors.join("; ")
+            ));
+        }
+    };
+    for w in compiled.diagnostics.iter().filter(|d| !d.is_error()) {
+        eprintln!("{}", one_line(w, &compiled.sources));
+    }
+    let artifacts = crate::generate(&model, &file)
+        .map_err(|e| format!("internal error while generating `{}`: {e}", file.display()))?;
+    let objects = crate::stream::kubernetes_objects(&artifacts)?;
+    if objects.is_empty() {
+        // Exit 0 with no objects would make Argo CD prune the whole application.
+        return Err(format!(
+            "environment `{}` produces no Kubernetes objects",
+            model.environment.name
+        ));
+    }
+    let stream = crate::stream::to_stream(&objects)?;
+    Ok((
+        stream,
+        format!(
+            "deaap-gen: environment `{}` from `{}`: {} objects",
+            model.environment.name,
+            file.display(),
+            objects.len()
+        ),
+    ))
+}
+
+/// `file:line:col: error[CODE]: message`, with no source snippet and no newline.
+fn one_line(d: &crate::diagnostic::Diagnostic, sources: &crate::source::SourceMap) -> String {
+    let v = crate::diagnostic::render::json(d, sources);
+    let at = match (v["file"].as_str(), v["line"].as_u64(), v["column"].as_u64()) {
+        (Some(f), Some(l), Some(c)) => format!("{f}:{l}:{c}: "),
+        _ => String::new(),
+    };
+    let severity = if d.is_error() { "error" } else { "warning" };
+    let mut line = format!("{at}{severity}[{}]: {}", d.code, d.message);
+    if let Some(h) = &d.help {
+        line.push_str(&format!(" (help: {h})"));
+    }
+    line.replace(['\n', '\r'], " ")
 }
 
 /// `deaap-gen argocd discover`: lists the environment files of `environments/` (or the `directory`
 /// parameter); exit 1 and no output when there are none.
 #[must_use]
 pub fn discover() -> u8 {
-    let dir = match parameter("directory", "DEAAP_DIRECTORY") {
-        Ok(d) => d.unwrap_or_else(|| DEFAULT_DIR.to_owned()),
+    let dir = match directory() {
+        Ok(d) => d,
         Err(e) => return fail(&e),
     };
-    match crate::cli::resolve_inputs(&[PathBuf::from(&dir)]) {
+    match crate::cli::resolve_inputs(&[dir]) {
         Ok(files) => {
-            for f in files {
-                println!("{}", f.display());
-            }
+            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            // A closed stdout means nobody is asking any more; the exit code still answers.
+            let _ = std::io::stdout().lock().write_all(list.as_bytes());
             0
         }
         Err(_) => 1,

@@ -303,35 +303,79 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Whether the inputs name whole folders of environments (the default `environments/` too). Only
+/// then is an environment folder in the output that none of them produces stale: naming single
+/// files says nothing about the environments left out.
+fn covers_folders(inputs: &Inputs) -> bool {
+    inputs.paths.iter().all(|p| p.is_dir())
+}
+
+/// How one environment's folder in the output differs from what the model compiles to.
+struct Drift {
+    environment: String,
+    changes: Vec<output::Change>,
+}
+
+/// The drift of every compiled environment, plus the environments whose output is orphaned.
+fn drift(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<Drift>> {
+    let mut all = Vec::new();
+    for u in units {
+        all.push(Drift {
+            environment: u.tree.environment.clone(),
+            changes: output::compare(out, &u.tree)?,
+        });
+    }
+    for env in orphans(inputs, units, out)? {
+        all.push(Drift {
+            changes: output::orphan_changes(out, &env)?,
+            environment: env,
+        });
+    }
+    Ok(all)
+}
+
+/// Environments with output in `out` that the inputs no longer produce (none when the inputs are
+/// single files).
+fn orphans(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<String>> {
+    if !covers_folders(inputs) {
+        return Ok(Vec::new());
+    }
+    let keep: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
+    output::orphans(out, &keep)
+}
+
 fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
     let Some(units) = compile_all(inputs, format) else {
         return 2;
     };
     if check {
-        let mut drift = false;
-        for u in &units {
-            match output::compare(out, &u.tree) {
-                Ok(changes) if changes.is_empty() => {
-                    eprintln!("{}: up to date", u.tree.environment)
-                }
-                Ok(changes) => {
-                    drift = true;
-                    eprintln!(
-                        "{}: stale — {}",
-                        u.tree.environment,
-                        output::diff::summary(&changes)
-                    );
-                    for c in &changes {
-                        eprintln!("  {:?} {}/{}", c.kind, u.tree.environment, c.path);
-                    }
-                }
-                Err(e) => return fail(&e.to_string()),
+        let drifts = match drift(inputs, &units, out) {
+            Ok(d) => d,
+            Err(e) => return fail(&e.to_string()),
+        };
+        for d in &drifts {
+            if d.changes.is_empty() {
+                eprintln!("{}: up to date", d.environment);
+                continue;
+            }
+            eprintln!(
+                "{}: stale: {}",
+                d.environment,
+                output::diff::summary(&d.changes)
+            );
+            for c in &d.changes {
+                eprintln!(
+                    "  {:<8} {}",
+                    c.kind.as_str(),
+                    out.join(&d.environment).join(&c.path).display()
+                );
             }
         }
-        if drift {
-            eprintln!("run `deaap-gen build` to refresh the generated output");
+        let stale = drifts.iter().any(|d| !d.changes.is_empty());
+        if stale {
+            eprintln!("{}", refresh_hint(inputs, out));
         }
-        return u8::from(drift);
+        return u8::from(stale);
     }
     for u in &units {
         match output::write(out, &u.tree) {
@@ -353,74 +397,95 @@ fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
             }
         }
     }
+    let orphans = match orphans(inputs, &units, out) {
+        Ok(o) => o,
+        Err(e) => return fail(&format!("listing {}: {e}", out.display())),
+    };
+    for env in orphans {
+        match output::remove_orphan(out, &env) {
+            Ok(n) => eprintln!(
+                "{env}: removed {n} generated files (no environment file declares `{env}` any more)"
+            ),
+            Err(e) => return fail(&format!("removing {}: {e}", out.join(&env).display())),
+        }
+    }
     0
+}
+
+/// The command that refreshes `out` from these inputs.
+fn refresh_hint(inputs: &Inputs, out: &Path) -> String {
+    let mut cmd = String::from("deaap-gen build");
+    for p in &inputs.paths {
+        cmd.push(' ');
+        cmd.push_str(&p.display().to_string());
+    }
+    if out != Path::new("generated") {
+        cmd.push_str(&format!(" -o {}", out.display()));
+    }
+    format!("generated output is stale: run `{cmd}` and commit the result")
 }
 
 fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
     let Some(units) = compile_all(inputs, format) else {
         return 2;
     };
-    let mut all = Vec::new();
-    let color = stdout_color();
-    let mut stdout = std::io::stdout().lock();
-    for u in &units {
-        let changes = match output::compare(against, &u.tree) {
-            Ok(c) => c,
-            Err(e) => return fail(&e.to_string()),
-        };
-        if format == Format::Human && !stat {
-            for c in &changes {
-                let _ = write!(
-                    stdout,
-                    "{}",
-                    output::diff::unified(&u.tree.environment, c, color)
-                );
-            }
-        }
-        for c in changes {
-            all.push((u.tree.environment.clone(), c));
-        }
-    }
-    let changes: Vec<output::Change> = all
-        .iter()
-        .map(|(_, c)| output::Change {
-            path: c.path.clone(),
-            kind: c.kind,
-            old: None,
-            new: None,
-        })
-        .collect();
+    let drifts = match drift(inputs, &units, against) {
+        Ok(d) => d,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let changes: Vec<&output::Change> = drifts.iter().flat_map(|d| &d.changes).collect();
+    let mut text = String::new();
     match format {
         Format::Json => {
-            let files: Vec<serde_json::Value> = all
+            let files: Vec<serde_json::Value> = drifts
                 .iter()
-                .map(|(env, c)| serde_json::json!({"environment": env, "path": format!("{env}/{}", c.path), "change": c.kind}))
+                .flat_map(|d| d.changes.iter().map(move |c| (d, c)))
+                .map(|(d, c)| {
+                    serde_json::json!({
+                        "environment": d.environment,
+                        "path": format!("{}/{}", d.environment, c.path),
+                        "change": c.kind,
+                    })
+                })
                 .collect();
+            let count = |k| changes.iter().filter(|c| c.kind == k).count();
             let v = serde_json::json!({
-                "drift": !all.is_empty(),
+                "against": against.display().to_string(),
+                "drift": !changes.is_empty(),
                 "files": files,
                 "summary": {
-                    "modified": all.iter().filter(|(_, c)| c.kind == ChangeKind::Modified).count(),
-                    "added": all.iter().filter(|(_, c)| c.kind == ChangeKind::Added).count(),
-                    "removed": all.iter().filter(|(_, c)| c.kind == ChangeKind::Removed).count(),
+                    "modified": count(ChangeKind::Modified),
+                    "added": count(ChangeKind::Added),
+                    "removed": count(ChangeKind::Removed),
                 },
             });
-            let _ = writeln!(stdout, "{v}");
+            text = format!("{v}\n");
         }
         Format::Human => {
-            let _ = writeln!(stdout, "{}", output::diff::summary(&changes));
+            if !stat {
+                let color = stdout_color();
+                for d in &drifts {
+                    for c in &d.changes {
+                        text.push_str(&output::diff::unified(&d.environment, c, color));
+                    }
+                }
+            }
+            text.push_str(&output::diff::summary_of(changes.iter().copied()));
+            text.push('\n');
         }
     }
-    if all.is_empty() {
-        0
-    } else {
-        if format == Format::Human {
-            eprintln!(
-                "generated output is stale: run `deaap-gen build` (or `deaap-gen diff --update`) and commit the result"
-            );
-        }
-        1
+    // A closed pipe (`deaap-gen diff | head`) is not a failure worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if changes.is_empty() {
+        return 0;
     }
+    if format == Format::Human {
+        if !against.exists() {
+            eprintln!("`{}` does not exist yet", against.display());
+        }
+        eprintln!("{}", refresh_hint(inputs, against));
+    }
+    1
 }
 
 /// Compiles one environment and prints its Kubernetes objects.
@@ -435,10 +500,10 @@ fn render_stream(path: &Path) -> u8 {
         return fail("no environment compiled");
     };
     match crate::stream::kubernetes_stream(&unit.artifacts) {
-        Ok(s) if !s.trim().is_empty() => {
-            print!("{s}");
-            0
-        }
+        Ok(s) if !s.is_empty() => match std::io::stdout().lock().write_all(s.as_bytes()) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot write to stdout: {e}")),
+        },
         Ok(_) => fail(&format!(
             "environment `{}` has no Kubernetes objects",
             unit.tree.environment

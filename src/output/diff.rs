@@ -55,16 +55,26 @@ pub fn unified(env: &str, c: &Change, color: bool) -> String {
     out
 }
 
-/// `3 files changed, 1 added, 0 removed`.
+/// `3 files changed, 1 added, 0 removed`: "changed" counts files whose content differs, "added" files
+/// the output lacks, "removed" generated files that are no longer generated.
 #[must_use]
 pub fn summary(changes: &[Change]) -> String {
-    let count = |k| changes.iter().filter(|c| c.kind == k).count();
-    let modified = count(ChangeKind::Modified);
+    summary_of(changes)
+}
+
+/// [`summary`] over changes gathered from several environments.
+#[must_use]
+pub fn summary_of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> String {
+    let (mut modified, mut added, mut removed) = (0, 0, 0);
+    for c in changes {
+        match c.kind {
+            ChangeKind::Modified => modified += 1,
+            ChangeKind::Added => added += 1,
+            ChangeKind::Removed => removed += 1,
+        }
+    }
     format!(
-        "{} file{} changed, {} added, {} removed",
-        modified,
+        "{modified} file{} changed, {added} added, {removed} removed",
         if modified == 1 { "" } else { "s" },
-        count(ChangeKind::Added),
-        count(ChangeKind::Removed)
     )
 }
