@@ -4,14 +4,9 @@
 
 use super::Compose;
 use crate::model::Environment;
+use crate::targets::testkit::load;
 use crate::targets::{Context, Target, TargetError};
 use serde_json::{Value, json};
-use std::path::Path;
-
-fn load(rel: &str) -> Environment {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    crate::load_model(&path).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn generate(env: &Environment) -> Result<String, TargetError> {
     let artifacts = Compose.generate(&Context {

@@ -4,16 +4,11 @@
 
 use super::{Falco, quote};
 use crate::model::Environment;
+use crate::targets::testkit::load;
 use crate::targets::{Artifact, Context, Target};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-
-fn load(rel: &str) -> Environment {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    crate::load_model(&path).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn generate(env: &Environment) -> Result<Vec<Artifact>, crate::targets::TargetError> {
     Falco.generate(&Context {

@@ -9,7 +9,7 @@
 //! never as Rego source; the one filter that can put a string into Rego, `rego_str`, writes it as
 //! a JSON string literal, which is also a Rego string literal.
 
-use crate::model::{Enforcement, Environment, OpaPolicies};
+use crate::model::{Enforcement, Environment, NamespaceKey, OpaPolicies};
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
@@ -218,6 +218,27 @@ impl Policy {
         }
     }
 
+    /// The DEAAP namespaces the Constraint matches. The monitoring namespace holds the
+    /// kube-prometheus-stack chart (upstream images, the chart's own labels, a node exporter on
+    /// the host network), which the pod-level policies would refuse; they cover it only when a
+    /// workload of the model runs there.
+    fn namespaces(self, env: &Environment) -> Vec<String> {
+        let model_workload_in = |key: NamespaceKey| {
+            env.enabled_services().any(|(_, s)| s.namespace == key)
+                || env.enabled_storage().any(|(_, s)| s.namespace == key)
+        };
+        env.namespaces
+            .iter()
+            .filter(|(key, _)| {
+                self == Self::ConsensusWriters
+                    || *key != NamespaceKey::Monitoring
+                    || !env.monitoring.enabled
+                    || model_workload_in(*key)
+            })
+            .map(|(_, n)| n.to_owned())
+            .collect()
+    }
+
     fn operations(self) -> Vec<&'static str> {
         match self {
             Self::ConsensusWriters => vec!["CREATE", "UPDATE", "DELETE"],
@@ -352,7 +373,7 @@ impl Policy {
                 enforcement_action: enforcement_action(env.security.opa.enforcement),
                 match_: Match {
                     kinds: self.match_kinds(),
-                    namespaces: env.namespaces.iter().map(|(_, n)| n.to_owned()).collect(),
+                    namespaces: self.namespaces(env),
                 },
                 parameters,
             },
