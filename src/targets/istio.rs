@@ -1,8 +1,10 @@
 //! The `istio/` target: the service mesh in front of and between the DEAAP services. A Gateway for
 //! the environment's domain (HTTPS with a cert-manager Certificate and an HTTP→HTTPS redirect, or
 //! plain HTTP when gateway TLS is off), one VirtualService routing each service's URI prefix to its
-//! Kubernetes Service, DestinationRules that pin mutual TLS and guard routed services with a
-//! connection pool and outlier detection, and a PeerAuthentication per DEAAP namespace.
+//! Kubernetes Service, DestinationRules that guard routed services with a connection pool and
+//! outlier detection, and — only where `security.mesh` injects sidecars — mutual TLS on those
+//! rules and a PeerAuthentication per meshed namespace (without proxies nothing would terminate
+//! it, and every route would fail).
 //!
 //! Istio objects use `networking.istio.io/v1beta1` and `security.istio.io/v1beta1`: the versions
 //! whose schemas the published Istio CRD models carry, and still served by current Istio.

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// Where the Istio ingress gateway runs (Istio's default installation).
+/// Where the Istio ingress gateway and istiod run (Istio's default installation).
 const GATEWAY_NAMESPACE: &str = "istio-system";
 const GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
 /// The Istio control plane: sidecars fetch their configuration and certificates over xDS.
