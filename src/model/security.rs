@@ -1,6 +1,6 @@
 //! Security posture, backups and the audit policy.
 
-use super::Image;
+use super::{CpuMemory, Image, NamespaceKey, Resources};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,6 +16,9 @@ pub struct Security {
     /// Istio mutual TLS mode between workloads.
     #[serde(default = "default_mtls")]
     pub mtls: MtlsMode,
+    /// Istio sidecar injection. Without it, mutual TLS settings protect nothing.
+    #[serde(default)]
+    pub mesh: Mesh,
     /// TLS on the public gateway (a cert-manager Certificate).
     pub gateway_tls: GatewayTls,
     pub vault: Vault,
@@ -25,6 +28,45 @@ pub struct Security {
     /// skip annotations on the objects they concern.
     #[serde(default)]
     pub waivers: Vec<Waiver>,
+}
+
+/// The Istio data plane (`[security.mesh]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mesh {
+    /// Label the core, blockchain and storage namespaces for Istio sidecar injection. The
+    /// monitoring namespace stays outside the mesh: Prometheus scrapes Istio's plaintext
+    /// merged-metrics port. Under restricted Pod Security the Istio CNI node agent is required.
+    #[serde(default)]
+    pub sidecar_injection: bool,
+    /// Requests and limits of the injected `istio-proxy` container; a small default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_resources: Option<Resources>,
+}
+
+impl Mesh {
+    /// Whether workloads of a namespace get a sidecar.
+    #[must_use]
+    pub fn meshed(&self, ns: NamespaceKey) -> bool {
+        self.sidecar_injection && ns != NamespaceKey::Monitoring
+    }
+
+    /// The sidecar's resources when injection is on.
+    #[must_use]
+    pub fn proxy(&self) -> Option<Resources> {
+        self.sidecar_injection.then(|| {
+            self.proxy_resources.clone().unwrap_or_else(|| Resources {
+                requests: CpuMemory {
+                    cpu: "50m".to_owned(),
+                    memory: "64Mi".to_owned(),
+                },
+                limits: CpuMemory {
+                    cpu: "200m".to_owned(),
+                    memory: "128Mi".to_owned(),
+                },
+            })
+        })
+    }
 }
 
 fn default_mtls() -> MtlsMode {

@@ -1,8 +1,10 @@
 //! The `istio/` target: the service mesh in front of and between the DEAAP services. A Gateway for
 //! the environment's domain (HTTPS with a cert-manager Certificate and an HTTP→HTTPS redirect, or
 //! plain HTTP when gateway TLS is off), one VirtualService routing each service's URI prefix to its
-//! Kubernetes Service, DestinationRules that pin mutual TLS and guard routed services with a
-//! connection pool and outlier detection, and a PeerAuthentication per DEAAP namespace.
+//! Kubernetes Service, DestinationRules that guard routed services with a connection pool and
+//! outlier detection, and — only where `security.mesh` injects sidecars — mutual TLS on those
+//! rules and a PeerAuthentication per meshed namespace (without proxies nothing would terminate
+//! it, and every route would fail).
 //!
 //! Istio objects use `networking.istio.io/v1beta1` and `security.istio.io/v1beta1`: the versions
 //! whose schemas the published Istio CRD models carry, and still served by current Istio.
@@ -66,12 +68,15 @@ impl Target for Istio {
                 &rules,
             )?);
         }
-        out.push(render::manifest_artifact(
-            cx,
-            self.name(),
-            "istio/peer-authentications.yaml",
-            &peer_authentications(env),
-        )?);
+        let peers = peer_authentications(env);
+        if !peers.is_empty() {
+            out.push(render::manifest_artifact(
+                cx,
+                self.name(),
+                "istio/peer-authentications.yaml",
+                &peers,
+            )?);
+        }
         Ok(out)
     }
 }
@@ -358,7 +363,8 @@ pub struct DestinationRuleSpec {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrafficPolicy {
-    pub tls: ClientTls,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_pool: Option<ConnectionPool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -400,7 +406,8 @@ pub struct OutlierDetection {
     pub max_ejection_percent: u32,
 }
 
-/// One rule per enabled service. Each pins the client side of mutual TLS to the mesh mode;
+/// One rule per enabled service. In meshed namespaces each pins the client side of mutual TLS to
+/// the mesh mode (without a sidecar in the server pod, ISTIO_MUTUAL would make every call fail);
 /// services the gateway routes to also get a bounded connection pool and outlier detection, so one
 /// failing replica is ejected instead of failing a share of public requests.
 fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>> {
@@ -411,6 +418,7 @@ fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>
     env.enabled_services()
         .map(|(name, s)| {
             let public = s.route.is_some();
+            let meshed = env.security.mesh.meshed(s.namespace);
             CustomObject {
                 api_version: NETWORKING,
                 kind: "DestinationRule",
@@ -418,7 +426,7 @@ fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>
                 spec: DestinationRuleSpec {
                     host: service_host(env, name, s),
                     traffic_policy: TrafficPolicy {
-                        tls: ClientTls { mode: tls_mode },
+                        tls: meshed.then_some(ClientTls { mode: tls_mode }),
                         connection_pool: public.then_some(ConnectionPool {
                             tcp: TcpPool {
                                 max_connections: 1024,
@@ -455,7 +463,8 @@ pub struct PeerMtls {
     pub mode: &'static str,
 }
 
-/// A namespace-wide policy (`default`, no selector) for each DEAAP namespace.
+/// A namespace-wide policy (`default`, no selector) for each meshed namespace; none without
+/// sidecar injection, where it would claim a protection nothing enforces.
 fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticationSpec>> {
     let mode = match env.security.mtls {
         MtlsMode::Strict => "STRICT",
@@ -464,6 +473,7 @@ fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticatio
     };
     env.namespaces
         .iter()
+        .filter(|(key, _)| env.security.mesh.meshed(*key))
         .map(|(_, ns)| CustomObject {
             api_version: SECURITY,
             kind: "PeerAuthentication",
@@ -620,7 +630,7 @@ mod tests {
     }
 
     #[test]
-    fn every_deaap_namespace_gets_the_mtls_mode() {
+    fn every_meshed_namespace_gets_the_mtls_mode() {
         let f = generate(&load("environments/production.toml"));
         let pas = docs(&f["istio/peer-authentications.yaml"]);
         let got: Vec<(&str, &str)> = pas
@@ -638,11 +648,11 @@ mod tests {
                 ("deaap-core", "STRICT"),
                 ("deaap-blockchain", "STRICT"),
                 ("deaap-storage", "STRICT"),
-                ("deaap-monitoring", "STRICT"),
             ]
         );
         let mut env = load("tests/fixtures/minimal.toml");
         env.security.mtls = MtlsMode::Permissive;
+        env.security.mesh.sidecar_injection = true;
         let f = generate(&env);
         assert!(
             docs(&f["istio/peer-authentications.yaml"])
@@ -679,6 +689,26 @@ mod tests {
                 .get("outlierDetection")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn without_sidecars_no_mutual_tls_is_claimed() {
+        let mut env = load("environments/production.toml");
+        env.security.mesh.sidecar_injection = false;
+        let f = generate(&env);
+        assert!(!f.contains_key("istio/peer-authentications.yaml"));
+        let rules = docs(&f["istio/destination-rules.yaml"]);
+        assert!(!rules.is_empty());
+        for r in &rules {
+            assert!(r["spec"]["trafficPolicy"].get("tls").is_none(), "{r}");
+        }
+        let doc = rules
+            .iter()
+            .find(|r| r["metadata"]["name"] == "doc-ingester")
+            .map(|r| {
+                r["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"].clone()
+            });
+        assert_eq!(doc, Some(json!(5)));
     }
 
     #[test]

@@ -423,7 +423,7 @@ fn dg0105_requests_above_limits_compared_as_quantities() {
     let prod = dir.path().join(PROD);
     edit(
         &prod,
-        "[services.api-gateway.resources]\nrequests = { cpu = \"500m\", memory = \"1Gi\" }\nlimits = { cpu = \"1500m\", memory = \"3Gi\" }",
+        "[services.api-gateway.resources]\nrequests = { cpu = \"500m\", memory = \"1Gi\" }\nlimits = { cpu = \"1300m\", memory = \"3Gi\" }",
         "[services.api-gateway.resources]\nrequests = { cpu = \"500m\", memory = \"1Gi\" }\nlimits = { cpu = \"0.4\", memory = \"1000Mi\" }",
     );
     // Equal amounts in different notations are fine.
@@ -1011,6 +1011,33 @@ fn dg0112_mock_service_in_production() {
     assert!(help(d).contains("enabled = false"), "{d:#}");
 }
 
+#[test]
+fn dg0112_strict_mtls_without_sidecars() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[security.mesh]\nsidecar_injection = false\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0112",
+        "error",
+        &at(dir.path(), PROD, "sidecar_injection = false", "false"),
+        &["STRICT mTLS has no effect without sidecars"],
+    );
+    assert!(help(d).contains("sidecar_injection = true"), "{d:#}");
+    // Staging may run without the mesh: the rule is production's.
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(STAGING),
+        "\n[security.mesh]\nsidecar_injection = false\n",
+    );
+    let (_, diags) = validate(dir.path(), STAGING);
+    assert!(!codes(&diags).contains(&"DG0112"), "{diags:#?}");
+}
+
 // ── DG0113 quota-fits ────────────────────────────────────────────────────────────────────────
 
 #[test]
@@ -1028,9 +1055,13 @@ fn dg0113_starting_set_above_the_quota() {
         "DG0113",
         "error",
         &at(dir.path(), BASE, "requests_cpu = \"10\"", "\"10\""),
-        &["namespace `deaap-core` requests 11 CPU when it starts; its quota allows 10"],
+        &["namespace `deaap-core` requests 12350m CPU when it starts; its quota allows 10"],
     );
-    assert!(help(d).contains("service `doc-ingester` 5 × 1"), "{d:#}");
+    // Each pod counts with what is injected into it: 1 CPU + Istio proxy 50m + Vault agent 50m.
+    assert!(
+        help(d).contains("service `doc-ingester` 5 × 1100m"),
+        "{d:#}"
+    );
     insta::assert_snapshot!("dg0113_quota_too_small", human(dir.path(), PROD));
 }
 
@@ -1051,7 +1082,7 @@ fn dg0113_autoscaling_max_above_the_quota_warns_without_a_reason() {
         &at(dir.path(), BASE, "[quotas.core]", "core"),
         &[
             "at the autoscaling maximum",
-            "requests 56 CPU (quota 20)",
+            "requests 61850m CPU (quota 20)",
             "runs 61 pods (quota 50)",
             "service `doc-ingester` can reach only 5 of its 50 replicas",
         ],

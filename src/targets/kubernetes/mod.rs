@@ -111,6 +111,9 @@ fn namespaces(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError> 
                 );
             }
             labels.insert("deaap.io/namespace".to_owned(), key.as_str().to_owned());
+            if env.security.mesh.meshed(key) {
+                labels.insert("istio-injection".to_owned(), "enabled".to_owned());
+            }
             obj(&Namespace {
                 metadata: m,
                 ..Namespace::default()

@@ -1,7 +1,8 @@
 //! NetworkPolicies: every DEAAP namespace denies all traffic by default, then each workload gets one
 //! policy listing exactly what may reach it and what it may reach, derived from the model: the
 //! Istio ingress gateway → routed services, a workload → its `depends_on`, Prometheus → pods it
-//! scrapes, Vault agents → Vault, API-calling services → the API server, backup jobs → the
+//! scrapes (and, in meshed namespaces, Istio's merged-metrics port), sidecars → istiod, Vault
+//! agents → Vault, API-calling services → the API server, backup jobs → the
 //! databases they dump and the object store, and DNS for everyone.
 //!
 //! Every rule names both sides (namespace and pod labels) so a policy reads on its own, and every
@@ -21,9 +22,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// Where the Istio ingress gateway runs (Istio's default installation).
+/// Where the Istio ingress gateway and istiod run (Istio's default installation).
 const GATEWAY_NAMESPACE: &str = "istio-system";
 const GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
+/// The Istio control plane: sidecars fetch their configuration and certificates over xDS.
+const ISTIOD_LABEL: (&str, &str) = ("app", "istiod");
+const ISTIOD_XDS_PORT: u16 = 15012;
+/// Istio's merged metrics (the application's and the proxy's), served in plain text by the
+/// sidecar so Prometheus outside the mesh can scrape it.
+const ISTIO_METRICS_PORT: u16 = 15020;
 /// Where cluster DNS runs.
 const DNS_NAMESPACE: &str = "kube-system";
 const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
@@ -211,8 +218,12 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             .map(|(port, _)| *port)
             .or_else(|| (w.component == "blockchain").then(|| me.ports[0]));
         if let Some(port) = scraped {
-            r.allow_from(Some(prometheus.peer()), tcp([port]));
-            scrape_egress.allow_to(Some(me.pods.peer()), tcp([port]));
+            let mut ports = vec![port];
+            if pod::meshed(env, &w.namespace) {
+                ports.push(ISTIO_METRICS_PORT);
+            }
+            r.allow_from(Some(prometheus.peer()), tcp(ports.clone()));
+            scrape_egress.allow_to(Some(me.pods.peer()), tcp(ports));
         }
         if p.peers {
             r.allow_from(Some(me.pods.peer()), tcp(me.ports.iter().copied()));
@@ -285,6 +296,20 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             dns_ports(),
         );
         out.push(policy(env, "allow-dns", namespace, None, dns)?);
+        if env.security.mesh.meshed(key) {
+            let mut xds = Rules::default();
+            xds.allow_to(
+                Some(
+                    Pods {
+                        namespace: GATEWAY_NAMESPACE.to_owned(),
+                        labels: one(ISTIOD_LABEL.0, ISTIOD_LABEL.1),
+                    }
+                    .peer(),
+                ),
+                tcp([ISTIOD_XDS_PORT]),
+            );
+            out.push(policy(env, "allow-istiod", namespace, None, xds)?);
+        }
         if key == NamespaceKey::Monitoring {
             out.extend(monitoring(
                 env,

@@ -32,13 +32,45 @@ const VAULT_SECRETS_DIR: &str = "/vault/secrets";
 const VAULT_TOKEN_VOLUME: &str = "vault-token";
 
 /// The Vault agent only renders static key/value secrets to files, so it is sized small; its
-/// requests and limits count against the namespace quota.
-const VAULT_AGENT_RESOURCES: [(&str, &str); 4] = [
+/// requests and limits count against the namespace quota (DG0113 reads them from here).
+pub const VAULT_AGENT_RESOURCES: [(&str, &str); 4] = [
     ("agent-requests-cpu", "50m"),
     ("agent-limits-cpu", "100m"),
     ("agent-requests-mem", "32Mi"),
     ("agent-limits-mem", "64Mi"),
 ];
+
+/// Whether pods in the Kubernetes namespace `namespace` get an Istio sidecar.
+#[must_use]
+pub fn meshed(env: &Environment, namespace: &str) -> bool {
+    env.namespaces
+        .iter()
+        .any(|(key, name)| name == namespace && env.security.mesh.meshed(key))
+}
+
+/// Istio injector annotations of a meshed pod: the `istio-proxy` container's requests and limits
+/// (the quota and the require-limits policy need both), and for a Job's pod a native sidecar,
+/// which Kubernetes stops when the Job's container exits so the Job can complete.
+fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    let Some(r) = env
+        .security
+        .mesh
+        .proxy()
+        .filter(|_| meshed(env, &w.namespace))
+    else {
+        return a;
+    };
+    let p = "sidecar.istio.io";
+    a.insert(format!("{p}/proxyCPU"), r.requests.cpu);
+    a.insert(format!("{p}/proxyCPULimit"), r.limits.cpu);
+    a.insert(format!("{p}/proxyMemory"), r.requests.memory);
+    a.insert(format!("{p}/proxyMemoryLimit"), r.limits.memory);
+    if w.job {
+        a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
+    }
+    a
+}
 
 /// The standard labels of every object: the recommended `app.kubernetes.io/*` set plus the DEAAP
 /// environment and business unit (the OPA policies require them).
@@ -528,6 +560,7 @@ pub fn template(env: &Environment, w: &Workload<'_>) -> Result<PodTemplateSpec, 
     // Istio's telemetry and the Falco and OPA rules key on the plain `app` label.
     labels.insert("app".to_owned(), w.name.clone());
     let mut annotations = vault_annotations(env, w)?;
+    annotations.extend(mesh_annotations(env, w));
     annotations.insert("deaap.io/config-checksum".to_owned(), checksum(env, w)?);
     if let Some((port, path)) = &w.metrics {
         annotations.insert("prometheus.io/scrape".to_owned(), "true".to_owned());

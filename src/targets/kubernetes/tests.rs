@@ -358,3 +358,61 @@ fn network_policies_deny_by_default_and_allow_the_model() {
             .all(|a| !a.path.contains("network"))
     );
 }
+
+#[test]
+fn meshed_namespaces_get_injection_sized_proxies_and_istio_flows() {
+    let env = load("environments/production.toml");
+    let a = generate(&env, "production.toml");
+    let injected: Vec<(String, bool)> = docs(&a[0])
+        .iter()
+        .map(|n| {
+            (
+                n["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                n["metadata"]["labels"]["istio-injection"] == "enabled",
+            )
+        })
+        .collect();
+    assert_eq!(
+        injected,
+        [
+            ("deaap-core".to_owned(), true),
+            ("deaap-blockchain".to_owned(), true),
+            ("deaap-storage".to_owned(), true),
+            ("deaap-monitoring".to_owned(), false),
+        ]
+    );
+    let objects = all_objects(&env);
+    let pods = pod_specs(&objects);
+    assert!(!pods.is_empty());
+    for (name, t) in pods {
+        let an = &t["metadata"]["annotations"];
+        assert_eq!(an["sidecar.istio.io/proxyCPULimit"], "200m", "{name}");
+        assert_eq!(an["sidecar.istio.io/proxyMemory"], "64Mi", "{name}");
+    }
+    let policies = objects
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy")
+        .collect::<Vec<_>>();
+    let istiod: Vec<&str> = policies
+        .iter()
+        .filter(|p| p["metadata"]["name"] == "allow-istiod")
+        .filter_map(|p| p["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(istiod, ["deaap-core", "deaap-blockchain", "deaap-storage"]);
+    let text = serde_json::to_string(&policies).unwrap_or_default();
+    assert!(
+        text.contains("15020"),
+        "Prometheus reaches the merged metrics"
+    );
+
+    // Without injection nothing mentions the mesh.
+    let mut env = env;
+    env.security.mesh.sidecar_injection = false;
+    let all = serde_json::to_string(&all_objects(&env)).unwrap_or_default();
+    for needle in ["istio-injection", "sidecar.istio.io", "15012", "15020"] {
+        assert!(!all.contains(needle), "{needle}");
+    }
+}

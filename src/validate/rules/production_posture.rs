@@ -10,7 +10,8 @@ pub static RULE: Rule = Rule {
     name: "production-posture",
     what: "In the production tier: `security.gateway_tls.enabled = true`; `security.vault.tls = \
            true` when Vault is enabled (the seed's `tls_disable = 1`); `security.network_policies = \
-           true`; `security.mtls = \"STRICT\"`; `security.pod_security` is not `privileged`; and no \
+           true`; `security.mtls = \"STRICT\"` with `security.mesh.sidecar_injection = true` (STRICT \
+           without sidecars is reported at `security.mesh.sidecar_injection`); `security.pod_security` is not `privileged`; and no \
            service with `mock = true` is enabled. Each is reported separately, at its own key.",
     why: "Each switch removes one layer that production relies on: without gateway TLS, \
           credentials cross the internet in clear; without TLS on Vault every secret crosses the \
@@ -65,6 +66,15 @@ fn check(cx: &mut RuleContext<'_>) {
             "not STRICT",
         )
         .help("set `mtls = \"STRICT\"`: otherwise workloads accept plain-text connections from any pod");
+    }
+    if s.mtls == MtlsMode::Strict && !s.mesh.sidecar_injection {
+        cx.error(
+            RULE.code,
+            path!["security", "mesh", "sidecar_injection"],
+            "STRICT mTLS has no effect without sidecars: `security.mesh.sidecar_injection` is off",
+            "no sidecars",
+        )
+        .help("set `[security.mesh] sidecar_injection = true`: without an Istio proxy in each pod nothing terminates mutual TLS, and the gateway's ISTIO_MUTUAL connections to plain pods fail");
     }
     if s.pod_security == PodSecurityLevel::Privileged {
         cx.error(

@@ -2,8 +2,9 @@
 
 use super::{DiagnosticExt, Workload, join, workloads};
 use crate::load::Seg;
-use crate::model::{Environment, NamespaceKey, Quota};
+use crate::model::{Environment, NamespaceKey, Quota, Resources};
 use crate::path;
+use crate::targets::kubernetes::pod::VAULT_AGENT_RESOURCES;
 use crate::validate::quantity::Quantity;
 use crate::validate::{Rule, RuleContext};
 
@@ -16,8 +17,9 @@ pub static RULE: Rule = Rule {
            more pods than `pods`, and create no more PersistentVolumeClaims than \
            `persistent_volume_claims` (Prometheus and Grafana volumes count in the monitoring \
            namespace). Exceeding it at the autoscaling maximum is a warning, unless the quota's \
-           `autoscaling_cap_reason` says why that is intended. Containers the platform adds (Istio \
-           sidecars) and backup job pods are not counted.",
+           `autoscaling_cap_reason` says why that is intended. Containers the platform injects count \
+           per pod: the Istio proxy in meshed namespaces and the Vault agent in pods with secrets. \
+           Backup job pods are not counted.",
     why: "The API server refuses every pod that would exceed a quota: a release that does not fit \
           rolls out partly and stalls, with the reason only in the ReplicaSet's events. At the \
           autoscaling maximum the HorizontalPodAutoscaler asks for pods the quota refuses, so the \
@@ -45,14 +47,32 @@ fn totals(
     at_max: bool,
 ) -> Option<Totals> {
     let mut t = Totals::default();
+    // What the platform injects into each pod, beside the workload's own container.
+    let proxy = match env
+        .security
+        .mesh
+        .proxy()
+        .filter(|_| env.security.mesh.meshed(ns))
+    {
+        Some(p) => Some(parts(&p)?),
+        None => None,
+    };
+    let agent = vault_agent()?;
     for w in ws.iter().filter(|w| w.enabled && w.namespace == ns) {
         let n = if at_max { w.max_replicas } else { w.replicas };
         let r = env.resources_of(w.own_resources);
         // Unparseable quantities are DG0106's; the sum would be meaningless without them.
-        let rc = Quantity::parse(&r.requests.cpu).ok()?;
-        let rm = Quantity::parse(&r.requests.memory).ok()?;
-        let lc = Quantity::parse(&r.limits.cpu).ok()?;
-        let lm = Quantity::parse(&r.limits.memory).ok()?;
+        let [mut rc, mut rm, mut lc, mut lm] = parts(r)?;
+        let mut extra: Vec<[Quantity; 4]> = proxy.into_iter().collect();
+        if w.secrets.is_some_and(|s| !s.is_empty()) {
+            extra.push(agent);
+        }
+        for [a, b, c, d] in extra {
+            rc = rc + a;
+            rm = rm + b;
+            lc = lc + c;
+            lm = lm + d;
+        }
         t.requests_cpu = t.requests_cpu + rc.times(n);
         t.requests_memory = t.requests_memory + rm.times(n);
         t.limits_cpu = t.limits_cpu + lc.times(n);
@@ -61,6 +81,32 @@ fn totals(
         t.parts.push((w.describe(), n, rc, rm, lc, lm));
     }
     Some(t)
+}
+
+/// Requests CPU, requests memory, limits CPU, limits memory.
+fn parts(r: &Resources) -> Option<[Quantity; 4]> {
+    Some([
+        Quantity::parse(&r.requests.cpu).ok()?,
+        Quantity::parse(&r.requests.memory).ok()?,
+        Quantity::parse(&r.limits.cpu).ok()?,
+        Quantity::parse(&r.limits.memory).ok()?,
+    ])
+}
+
+/// The Vault agent's resources, as the Kubernetes target annotates them.
+fn vault_agent() -> Option<[Quantity; 4]> {
+    let get = |key: &str| {
+        VAULT_AGENT_RESOURCES
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| Quantity::parse(v).ok())
+    };
+    Some([
+        get("agent-requests-cpu")?,
+        get("agent-requests-mem")?,
+        get("agent-limits-cpu")?,
+        get("agent-limits-mem")?,
+    ])
 }
 
 struct Dim {
