@@ -126,8 +126,8 @@ fn stream() -> Result<(String, String), String> {
         .map(|d| one_line(d, &compiled.sources))
         .collect();
     let model = match compiled.model {
-        Some(m) if errors.is_empty() => m,
-        _ => {
+        Some(m) => m,
+        None => {
             return Err(format!(
                 "`{}` is invalid ({} error{}): {}",
                 file.display(),
@@ -164,11 +164,10 @@ fn stream() -> Result<(String, String), String> {
 
 /// `file:line:col: error[CODE]: message`, with no source snippet and no newline.
 fn one_line(d: &crate::diagnostic::Diagnostic, sources: &crate::source::SourceMap) -> String {
-    let v = crate::diagnostic::render::json(d, sources);
-    let at = match (v["file"].as_str(), v["line"].as_u64(), v["column"].as_u64()) {
-        (Some(f), Some(l), Some(c)) => format!("{f}:{l}:{c}: "),
-        _ => String::new(),
-    };
+    let at = d.labels.first().map_or_else(String::new, |l| {
+        let (file, line, col) = sources.locate(&l.span);
+        format!("{file}:{line}:{col}: ")
+    });
     let severity = if d.is_error() { "error" } else { "warning" };
     let mut line = format!("{at}{severity}[{}]: {}", d.code, d.message);
     if let Some(h) = &d.help {

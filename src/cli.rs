@@ -232,10 +232,7 @@ pub fn compile_all(inputs: &Inputs, format: Format) -> Option<Vec<Unit>> {
     for f in &files {
         let c = compile(f);
         print_diagnostics(&c.diagnostics, &c.sources, format);
-        let Some(model) = c
-            .model
-            .filter(|_| !c.diagnostics.iter().any(Diagnostic::is_error))
-        else {
+        let Some(model) = c.model else {
             ok = false;
             continue;
         };

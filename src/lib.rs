@@ -28,24 +28,16 @@ use std::path::Path;
 pub struct Compiled {
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
-    /// The model, when validation found no error.
+    /// The model; `Some` only when no error was found (warnings may remain).
     pub model: Option<model::Environment>,
-}
-
-impl Compiled {
-    #[must_use]
-    pub fn has_errors(&self) -> bool {
-        self.model.is_none() || self.diagnostics.iter().any(Diagnostic::is_error)
-    }
 }
 
 /// Loads, layers and validates one environment file.
 #[must_use]
 pub fn compile(path: &Path) -> Compiled {
     let mut sources = SourceMap::default();
-    let mut diags = diagnostic::Diagnostics::default();
-    let loaded = load::load(path, &mut sources, &mut diags);
-    let mut diagnostics = diags.items;
+    let mut diagnostics = Vec::new();
+    let loaded = load::load(path, &mut sources, &mut diagnostics);
     let model = match loaded {
         Some(l) if diagnostics.iter().all(|d| !d.is_error()) => {
             validate::validate(&l.root, &mut diagnostics)
@@ -85,8 +77,8 @@ pub fn generate(
 pub fn load_model(path: &Path) -> Result<model::Environment, String> {
     let c = compile(path);
     match c.model {
-        Some(m) if !c.diagnostics.iter().any(Diagnostic::is_error) => Ok(m),
-        _ => Err(c
+        Some(m) => Ok(m),
+        None => Err(c
             .diagnostics
             .iter()
             .map(|d| diagnostic::render::human(d, &c.sources, false))

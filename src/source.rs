@@ -75,10 +75,6 @@ impl SourceMap {
         &self.files[id.0]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i), f))
-    }
-
     /// Masks byte ranges of a file (literal secrets) with `*`, keeping its length so every span
     /// stays valid; snippets shown in diagnostics then never echo a secret.
     pub fn redact(&mut self, id: FileId, ranges: &[std::ops::Range<usize>]) {

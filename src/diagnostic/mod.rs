@@ -71,24 +71,3 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
-
-/// All diagnostics of one run, plus the sources they point into.
-#[derive(Debug, Default)]
-pub struct Diagnostics {
-    pub items: Vec<Diagnostic>,
-}
-
-impl Diagnostics {
-    pub fn push(&mut self, d: Diagnostic) {
-        self.items.push(d);
-    }
-
-    #[must_use]
-    pub fn has_errors(&self) -> bool {
-        self.items.iter().any(Diagnostic::is_error)
-    }
-
-    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
-        self.items.extend(other);
-    }
-}

@@ -9,7 +9,7 @@ mod tree;
 pub use secrets::{is_reference, looks_secret};
 pub use tree::{Entry, Seg, Value, display_path};
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -29,7 +29,7 @@ pub struct Loaded {
 
 /// Loads `path` and everything it extends. Problems are pushed to `diags`; `None` when nothing
 /// usable could be read.
-pub fn load(path: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<Loaded> {
+pub fn load(path: &Path, sources: &mut SourceMap, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
     let root_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let name = path
         .file_name()
@@ -50,7 +50,7 @@ struct Loader<'a> {
     /// Folder of the root environment file: every extended file must live below it.
     root_dir: PathBuf,
     sources: &'a mut SourceMap,
-    diags: &'a mut Diagnostics,
+    diags: &'a mut Vec<Diagnostic>,
     /// Canonical paths of the files being loaded, for cycle detection.
     stack: Vec<(PathBuf, String)>,
     files: Vec<FileId>,

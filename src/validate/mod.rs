@@ -32,12 +32,18 @@ impl<'a> RuleContext<'a> {
     /// The span of the value at `path` (or of the deepest part of it that was written).
     #[must_use]
     pub fn span(&self, path: impl AsRef<[Seg]>) -> Span {
-        let (e, full) = self.tree.lookup(path.as_ref());
-        if full {
+        self.locate(path.as_ref()).0
+    }
+
+    /// The span for `path`, the entry found, and whether the whole path was written.
+    fn locate(&self, path: &[Seg]) -> (Span, &'a Entry, bool) {
+        let (e, full) = self.tree.lookup(path);
+        let span = if full {
             e.span.clone()
         } else {
             e.anchor().clone()
-        }
+        };
+        (span, e, full)
     }
 
     /// The span of the key at `path` (the value's span for array items).
@@ -99,12 +105,7 @@ impl<'a> RuleContext<'a> {
     }
 
     fn push(&mut self, d: Diagnostic, path: &[Seg], label: impl Into<String>) -> &mut Diagnostic {
-        let (entry, full) = self.tree.lookup(path);
-        let span = if full {
-            entry.span.clone()
-        } else {
-            entry.anchor().clone()
-        };
+        let (span, entry, full) = self.locate(path);
         let mut d = d.with_label(span, label);
         if full && let Some(prev) = entry.overridden.first() {
             d = d.with_label(prev.clone(), "overriding this earlier value");
@@ -138,11 +139,12 @@ pub struct Rule {
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
     rules::secrets::scan_tree(tree, out);
     let before = out.len();
-    schema::check(tree, out);
+    let json = tree.to_json();
+    schema::check(tree, &json, out);
     if out[before..].iter().any(Diagnostic::is_error) {
         return None;
     }
-    let env: Environment = match serde_json::from_value(tree.to_json()) {
+    let env: Environment = match serde_json::from_value(json) {
         Ok(env) => env,
         Err(e) => {
             // The schema is generated from the same types, so this is not expected; say so plainly.

@@ -38,7 +38,7 @@ fn validator() -> Option<&'static jsonschema::Validator> {
 }
 
 /// Validates the merged tree against the schema; one diagnostic per problem.
-pub fn check(tree: &Entry, out: &mut Vec<Diagnostic>) {
+pub fn check(tree: &Entry, json: &J, out: &mut Vec<Diagnostic>) {
     let Some(v) = validator() else {
         out.push(Diagnostic::error(
             "DG0099",
@@ -46,9 +46,8 @@ pub fn check(tree: &Entry, out: &mut Vec<Diagnostic>) {
         ));
         return;
     };
-    let json = tree.to_json();
     let mut seen = std::collections::BTreeSet::new();
-    for e in v.iter_errors(&json) {
+    for e in v.iter_errors(json) {
         report(tree, &e, out, &mut seen);
     }
 }
