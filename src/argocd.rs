@@ -72,7 +72,26 @@ fn chosen_file() -> Result<PathBuf, String> {
     if !file.is_file() {
         return Err(format!("environment file `{}` not found", file.display()));
     }
+    confine(&file)?;
     Ok(file)
+}
+
+/// Refuses a path that resolves (through symbolic links) outside the application folder: a
+/// repository must not make the plugin render files from elsewhere on the repo-server.
+fn confine(path: &std::path::Path) -> Result<(), String> {
+    let app = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| format!("cannot resolve the application folder: {e}"))?;
+    let resolved = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot resolve `{}`: {e}", path.display()))?;
+    if resolved.starts_with(&app) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` leads outside the application folder (through a symbolic link); refusing to read it",
+            path.display()
+        ))
+    }
 }
 
 /// The folder of environment files: the `directory` parameter, confined to the application folder.
@@ -87,6 +106,9 @@ fn directory() -> Result<PathBuf, String> {
         return Err(format!(
             "plugin parameter `directory` is {dir:?}: expected a relative folder inside the application"
         ));
+    }
+    if path.exists() {
+        confine(&path)?;
     }
     Ok(path)
 }

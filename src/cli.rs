@@ -3,6 +3,7 @@
 //! stdout carries only what was asked for.
 
 use crate::diagnostic::{Diagnostic, render};
+use crate::output::lock::Wait;
 use crate::output::{self, ChangeKind};
 use crate::{compile, generate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -39,6 +40,9 @@ pub enum Command {
         /// Write nothing; exit 1 if the output folder differs from what would be written
         #[arg(long)]
         check: bool,
+        /// Fail at once instead of waiting when another build is writing the output folder
+        #[arg(long)]
+        no_wait: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -62,6 +66,9 @@ pub enum Command {
         /// Print only the summary
         #[arg(long)]
         stat: bool,
+        /// With --update: fail at once instead of waiting when another build is writing
+        #[arg(long)]
+        no_wait: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -113,8 +120,15 @@ pub fn run(cli: Cli) -> u8 {
             inputs,
             out_dir,
             check,
+            no_wait,
             format,
-        } => build(&inputs, &out_dir, check, format),
+        } => {
+            if check {
+                check_stale(&inputs, &out_dir, format)
+            } else {
+                build(&inputs, &out_dir, wait(no_wait), format)
+            }
+        }
         Command::Validate { inputs, format } => match compile_all(&inputs, format) {
             Some(_) => 0,
             None => 2,
@@ -124,10 +138,11 @@ pub fn run(cli: Cli) -> u8 {
             against,
             update,
             stat,
+            no_wait,
             format,
         } => {
             if update {
-                build(&inputs, &against, false, format)
+                build(&inputs, &against, wait(no_wait), format)
             } else {
                 diff(&inputs, &against, stat, format)
             }
@@ -143,6 +158,10 @@ pub fn run(cli: Cli) -> u8 {
             ArgoCommand::Discover => crate::argocd::discover(),
         },
     }
+}
+
+fn wait(no_wait: bool) -> Wait {
+    if no_wait { Wait::NoWait } else { Wait::Block }
 }
 
 fn stderr_color() -> bool {
@@ -200,7 +219,7 @@ pub fn resolve_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// does not parse counts as one, so its errors are reported rather than silently skipped.
 #[must_use]
 pub fn declares_environment(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::load::read_input(path) else {
         return true;
     };
     match toml::from_str::<toml::Table>(&text) {
@@ -341,55 +360,83 @@ fn orphans(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<S
     output::orphans(out, &keep)
 }
 
-fn build(inputs: &Inputs, out: &Path, check: bool, format: Format) -> u8 {
+/// `build --check`: reports stale output and writes nothing.
+fn check_stale(inputs: &Inputs, out: &Path, format: Format) -> u8 {
     let Some(units) = compile_all(inputs, format) else {
         return 2;
     };
-    if check {
-        let drifts = match drift(inputs, &units, out) {
-            Ok(d) => d,
-            Err(e) => return fail(&e.to_string()),
-        };
-        for d in &drifts {
-            if d.changes.is_empty() {
-                eprintln!("{}: up to date", d.environment);
-                continue;
-            }
+    let drifts = match drift(inputs, &units, out) {
+        Ok(d) => d,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for d in &drifts {
+        if d.changes.is_empty() {
+            eprintln!("{}: up to date", d.environment);
+            continue;
+        }
+        eprintln!(
+            "{}: stale: {}",
+            d.environment,
+            output::diff::summary(&d.changes)
+        );
+        for c in &d.changes {
+            let problem = c
+                .problem
+                .as_ref()
+                .map_or_else(String::new, |p| format!(" ({p})"));
             eprintln!(
-                "{}: stale: {}",
-                d.environment,
-                output::diff::summary(&d.changes)
+                "  {:<8} {}{problem}",
+                c.kind.as_str(),
+                out.join(&d.environment).join(&c.path).display()
             );
-            for c in &d.changes {
-                eprintln!(
-                    "  {:<8} {}",
-                    c.kind.as_str(),
-                    out.join(&d.environment).join(&c.path).display()
-                );
+        }
+    }
+    let stale = drifts.iter().any(|d| !d.changes.is_empty());
+    if stale {
+        eprintln!("{}", refresh_hint(inputs, out));
+    }
+    u8::from(stale)
+}
+
+/// Writes every environment's output. Under the output folder's lock, every environment is first
+/// checked (so an obstacle in one leaves all of them unwritten), then each is swapped in.
+fn build(inputs: &Inputs, out: &Path, wait: Wait, format: Format) -> u8 {
+    let Some(units) = compile_all(inputs, format) else {
+        return 2;
+    };
+    let folder_error = |e: &dyn std::fmt::Display| fail(&format!("writing {}: {e}", out.display()));
+    match crate::fsafe::real_dir(out) {
+        Ok(true) => {}
+        Ok(false) => {
+            if let Err(e) = std::fs::create_dir_all(out) {
+                return folder_error(&e);
             }
         }
-        let stale = drifts.iter().any(|d| !d.changes.is_empty());
-        if stale {
-            eprintln!("{}", refresh_hint(inputs, out));
-        }
-        return u8::from(stale);
+        Err(e) => return folder_error(&std::io::Error::from(e)),
     }
+    let _lock = match output::lock::lock(out, wait) {
+        Ok(l) => l,
+        Err(e) => return folder_error(&e),
+    };
+    let mut pending = Vec::new();
     for u in &units {
-        match output::write(out, &u.tree) {
-            Ok(0) => eprintln!(
-                "{}: up to date ({} files)",
-                u.tree.environment,
-                u.tree.files.len()
-            ),
+        match output::prepare(out, &u.tree) {
+            Ok(p) => pending.push(p),
+            Err(e) => return folder_error(&e),
+        }
+    }
+    for p in pending {
+        let (environment, files) = (p.environment().to_owned(), p.file_count());
+        match output::apply(out, p) {
+            Ok(0) => eprintln!("{environment}: up to date ({files} files)"),
             Ok(n) => eprintln!(
-                "{}: wrote {} ({n} changed)",
-                u.tree.environment,
-                out.join(&u.tree.environment).display()
+                "{environment}: wrote {} ({n} changed)",
+                out.join(&environment).display()
             ),
             Err(e) => {
                 return fail(&format!(
                     "writing {}: {e}",
-                    out.join(&u.tree.environment).display()
+                    out.join(&environment).display()
                 ));
             }
         }
@@ -438,11 +485,15 @@ fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
                 .iter()
                 .flat_map(|d| d.changes.iter().map(move |c| (d, c)))
                 .map(|(d, c)| {
-                    serde_json::json!({
+                    let mut v = serde_json::json!({
                         "environment": d.environment,
                         "path": format!("{}/{}", d.environment, c.path),
                         "change": c.kind,
-                    })
+                    });
+                    if let Some(p) = &c.problem {
+                        v["problem"] = serde_json::Value::String(p.clone());
+                    }
+                    v
                 })
                 .collect();
             let count = |k| changes.iter().filter(|c| c.kind == k).count();

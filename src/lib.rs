@@ -10,6 +10,7 @@
 pub mod argocd;
 pub mod cli;
 pub mod diagnostic;
+pub mod fsafe;
 pub mod load;
 pub mod model;
 pub mod output;

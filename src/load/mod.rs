@@ -299,17 +299,28 @@ fn confine(dir: &[String], target: &str) -> Option<(Vec<String>, PathBuf)> {
 }
 
 fn read_limited(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    if meta.is_dir() {
-        return Err(std::io::Error::other("it is a folder, not a file"));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
+    read_input(path)
+}
+
+/// Reads an input file of at most 4 MiB that is a regular file (a link to one is fine; a folder,
+/// FIFO or device is refused without blocking or reading it).
+///
+/// # Errors
+/// The file is missing, unreadable, too large, not a regular file or not UTF-8.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    use crate::fsafe::{Links, Regular, read_regular};
+    match read_regular(path, MAX_FILE_BYTES, Links::Follow)? {
+        Regular::Bytes(bytes) => {
+            String::from_utf8(bytes).map_err(|_| std::io::Error::other("not valid UTF-8"))
+        }
+        Regular::TooLarge => Err(std::io::Error::other(format!(
             "larger than {MAX_FILE_BYTES} bytes"
-        )));
+        ))),
+        Regular::NotRegular("a folder") => Err(std::io::Error::other("it is a folder, not a file")),
+        Regular::NotRegular(found) => Err(std::io::Error::other(format!(
+            "it is {found}, not a regular file"
+        ))),
     }
-    let bytes = std::fs::read(path)?;
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not valid UTF-8"))
 }
 
 fn slash(p: &Path) -> String {

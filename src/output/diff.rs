@@ -18,7 +18,9 @@ pub fn unified(env: &str, c: &Change, color: bool) -> String {
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let a = if c.old.is_some() {
+    let a = if let Some(problem) = &c.problem {
+        format!("a/{env}/{}\t({problem})", c.path)
+    } else if c.old.is_some() {
         format!("a/{env}/{}", c.path)
     } else {
         "/dev/null".to_owned()

@@ -6,12 +6,14 @@
 //! a build that changes nothing writes nothing.
 
 pub mod diff;
+pub mod lock;
 
+use crate::fsafe;
 use crate::model::Environment;
 use crate::targets::Artifact;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -109,77 +111,144 @@ pub struct Change {
     pub kind: ChangeKind,
     pub old: Option<Vec<u8>>,
     pub new: Option<Vec<u8>>,
+    /// Why the old side could not be read: a link, FIFO or oversized file where a generated file
+    /// belongs (`audit is a symbolic link, expected a folder`). Such a change blocks `build`.
+    pub problem: Option<String>,
+}
+
+/// Why the output could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A link or special file where a generated file or folder belongs.
+    Obstacle(fsafe::Obstacle),
+    /// Another build holds the output folder's lock and the caller would not wait.
+    Locked(lock::LockError),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Obstacle(o) => write!(f, "{o}"),
+            Self::Locked(e) => write!(f, "{e}"),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<fsafe::WalkError> for WriteError {
+    fn from(e: fsafe::WalkError) -> Self {
+        match e {
+            fsafe::WalkError::Obstacle(o) => Self::Obstacle(o),
+            fsafe::WalkError::Io(e) => Self::Io(e),
+        }
+    }
 }
 
 /// Files the previous build wrote, from its index (empty when there is none or it is unreadable).
-fn previous_files(dir: &Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(dir.join(INDEX)) else {
-        return Vec::new();
+fn previous_files(dir: &Path) -> BTreeSet<String> {
+    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
+        return BTreeSet::new();
     };
     let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
-        return Vec::new();
+        return BTreeSet::new();
     };
-    let mut v: Vec<String> = index
+    let mut v: BTreeSet<String> = index
         .files
         .into_iter()
         .map(|f| f.path)
-        .filter(|p| safe_relative(p))
+        .filter(|p| fsafe::safe_relative(p))
         .collect();
-    v.push(INDEX.to_owned());
+    v.insert(INDEX.to_owned());
     v
 }
 
-/// A relative path that stays inside its folder (index entries are read from disk: trust nothing).
-fn safe_relative(p: &str) -> bool {
-    let path = Path::new(p);
-    !p.is_empty()
-        && path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
+/// The environment folder `<out>/<env>`, checked to be a real folder (or absent) and never a link.
+fn env_dir(out: &Path, environment: &str) -> Result<(PathBuf, bool), fsafe::WalkError> {
+    if fsafe::real_dir(out)? {
+        let dir = out.join(environment);
+        let exists = fsafe::real_dir(&dir)?;
+        Ok((dir, exists))
+    } else {
+        Ok((out.join(environment), false))
+    }
 }
 
 /// Compares `tree` with `<out>/<env>/` on disk. Files the previous index listed that the new tree
-/// lacks are removals; other files in the folder belong to the user and are left alone.
+/// lacks are removals; other files in the folder belong to the user and are left alone. Nothing is
+/// read through a link: a link, FIFO or oversized file where a generated file belongs is a change
+/// with a [`Change::problem`].
 ///
 /// # Errors
 /// A file that exists but cannot be read.
 pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
-    let dir = out.join(&tree.environment);
+    let (dir, exists) = match env_dir(out, &tree.environment) {
+        Ok(d) => d,
+        Err(fsafe::WalkError::Obstacle(o)) => {
+            let problem = o.describe(out, out);
+            return Ok(tree
+                .files
+                .iter()
+                .map(|(path, new)| Change {
+                    path: path.clone(),
+                    kind: ChangeKind::Modified,
+                    old: None,
+                    new: Some(new.clone()),
+                    problem: Some(problem.clone()),
+                })
+                .collect());
+        }
+        Err(fsafe::WalkError::Io(e)) => return Err(e),
+    };
     let mut changes = Vec::new();
     for (path, new) in &tree.files {
-        match std::fs::read(dir.join(path)) {
-            Ok(old) if old == *new => {}
-            Ok(old) => changes.push(Change {
+        let entry = if exists {
+            fsafe::read(&dir, path)?
+        } else {
+            fsafe::Entry::Missing
+        };
+        match entry {
+            fsafe::Entry::File(old) if old == *new => {}
+            fsafe::Entry::File(old) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
                 old: Some(old),
                 new: Some(new.clone()),
+                problem: None,
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                changes.push(Change {
-                    path: path.clone(),
-                    kind: ChangeKind::Added,
-                    old: None,
-                    new: Some(new.clone()),
-                });
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", dir.join(path).display()),
-                ));
-            }
+            fsafe::Entry::Missing => changes.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Added,
+                old: None,
+                new: Some(new.clone()),
+                problem: None,
+            }),
+            fsafe::Entry::Obstacle(o) => changes.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Modified,
+                old: None,
+                new: Some(new.clone()),
+                problem: Some(o.describe(&dir, &dir.join(path))),
+            }),
         }
     }
-    for path in previous_files(&dir) {
-        if !tree.files.contains_key(&path) {
-            let full = dir.join(&path);
-            if let Ok(old) = std::fs::read(&full) {
+    if exists {
+        for path in previous_files(&dir) {
+            if !tree.files.contains_key(&path)
+                && let fsafe::Entry::File(old) = fsafe::read(&dir, &path)?
+            {
                 changes.push(Change {
                     path,
                     kind: ChangeKind::Removed,
                     old: Some(old),
                     new: None,
+                    problem: None,
                 });
             }
         }
@@ -188,137 +257,332 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     Ok(changes)
 }
 
+/// The first change that blocks a write: something where a generated file or folder belongs that
+/// deaap-gen will not write through.
+fn first_obstacle(out: &Path, tree: &Tree, changes: &[Change]) -> Option<fsafe::Obstacle> {
+    changes.iter().find(|c| c.problem.is_some())?;
+    let (dir, _) = match env_dir(out, &tree.environment) {
+        Ok(d) => d,
+        Err(fsafe::WalkError::Obstacle(o)) => return Some(o),
+        Err(fsafe::WalkError::Io(_)) => return None,
+    };
+    changes
+        .iter()
+        .filter(|c| c.problem.is_some())
+        .find_map(|c| match fsafe::read(&dir, &c.path) {
+            Ok(fsafe::Entry::Obstacle(o)) => Some(o),
+            _ => None,
+        })
+}
+
 /// Moves one of the user's own entries into the staged tree unchanged: files are hard-linked (same
 /// bytes, same mtime) or copied where links are impossible, symbolic links are recreated rather
 /// than followed, and empty folders are recreated (others come back with what they hold; a folder
 /// whose generated files all went stale disappears with them).
-fn carry_over(src: &Path, kind: std::fs::FileType, dest: &Path) -> io::Result<()> {
+fn carry_over(src: &Path, kind: std::fs::FileType, staging: &Path, rel: &Path) -> io::Result<()> {
+    let dest = staging.join(rel);
     if kind.is_dir() {
         if std::fs::read_dir(src)?.next().is_none() {
-            std::fs::create_dir_all(dest)?;
+            create_dirs(staging, rel)?;
         }
         return Ok(());
     }
-    if let Some(p) = dest.parent() {
-        std::fs::create_dir_all(p)?;
+    if let Some(p) = rel.parent() {
+        create_dirs(staging, p)?;
     }
     if kind.is_symlink() {
         #[cfg(unix)]
         return std::os::unix::fs::symlink(std::fs::read_link(src)?, dest);
         #[cfg(not(unix))]
-        return std::fs::copy(src, dest).map(drop);
+        return Ok(());
     }
-    if std::fs::hard_link(src, dest).is_err() {
-        std::fs::copy(src, dest)?;
+    if std::fs::hard_link(src, &dest).is_ok() {
+        return Ok(());
     }
-    Ok(())
+    // Where links are impossible only a regular file is copied (a FIFO would block the copy).
+    match fsafe::read_regular(src, fsafe::MAX_READ, fsafe::Links::Refuse)? {
+        fsafe::Regular::Bytes(bytes) => fsafe::write_new(&dest, &bytes),
+        _ => Err(io::Error::other(format!(
+            "`{}` is {} and cannot be carried into the new tree",
+            src.display(),
+            fsafe::describe(kind)
+        ))),
+    }
 }
 
-/// Removes the staging and set-aside folders of an earlier build of `environment` that was killed
-/// before it could clean up, so they are neither committed nor left to accumulate.
-fn remove_leftovers(out: &Path, environment: &str) -> io::Result<()> {
-    let prefixes = [
-        format!(".{environment}.new-"),
-        format!(".{environment}.old-"),
-    ];
-    for entry in std::fs::read_dir(out)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(entry.path())?;
+/// Creates the folders of `rel` under `root` (a folder this build made), never through a link.
+fn create_dirs(root: &Path, rel: &Path) -> io::Result<()> {
+    let mut cur = root.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::other(format!(
+                    "`{}` is not a folder",
+                    cur.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&cur)?,
+            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
-/// written at all).
+/// Gives every folder of the staged tree the mode its counterpart has in the old tree, so a `0700`
+/// folder of the user's stays `0700`.
+#[cfg(unix)]
+fn keep_modes(old: &Path, staged: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(old) {
+        let entry = entry.map_err(io::Error::other)?;
+        if !entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(old).map_err(io::Error::other)?;
+        let target = staged.join(rel);
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            let mode = entry
+                .metadata()
+                .map_err(io::Error::other)?
+                .permissions()
+                .mode();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_modes(_old: &Path, _staged: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+fn staging_prefix(environment: &str) -> String {
+    format!(".{environment}.new-")
+}
+
+fn aside_prefix(environment: &str) -> String {
+    format!(".{environment}.old-")
+}
+
+/// A fresh, uniquely named folder in `out` (the process id keeps concurrent tools apart; the lock
+/// keeps deaap-gen runs apart).
+fn fresh_dir(out: &Path, prefix: &str) -> io::Result<PathBuf> {
+    for n in 0u32.. {
+        let p = out.join(format!("{prefix}{}-{n}", std::process::id()));
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("no free name for a staging folder"))
+}
+
+/// Removes a staging folder unless the swap took it.
+struct Staging(Option<PathBuf>);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+/// Repairs what a build that was killed mid-way left in `out`: when the environment's folder is
+/// missing but a tree set aside during the swap is there, that tree is put back (it is the last
+/// complete output, user files included); every other staging or set-aside folder is removed.
+/// Returns whether a tree was restored.
 ///
 /// # Errors
-/// Any filesystem failure; the previous tree is then left as it was.
-pub fn write(out: &Path, tree: &Tree) -> io::Result<usize> {
+/// `out` cannot be listed or a leftover cannot be moved or removed.
+pub fn recover(out: &Path, environment: &str) -> io::Result<bool> {
+    let (staging, aside) = (staging_prefix(environment), aside_prefix(environment));
+    let mut asides = Vec::new();
+    let mut stagings = Vec::new();
+    let entries = match std::fs::read_dir(out) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&aside) {
+            let modified = entry.metadata()?.modified().ok();
+            asides.push((modified, entry.path()));
+        } else if name.starts_with(&staging) {
+            stagings.push(entry.path());
+        }
+    }
+    let dir = out.join(environment);
+    let mut restored = false;
+    asides.sort();
+    if std::fs::symlink_metadata(&dir).is_err()
+        && let Some((_, newest)) = asides.pop()
+    {
+        std::fs::rename(&newest, &dir)?;
+        restored = true;
+    }
+    for p in asides.into_iter().map(|(_, p)| p).chain(stagings) {
+        std::fs::remove_dir_all(p)?;
+    }
+    Ok(restored)
+}
+
+/// Puts `staged` in the place of `dir`. On Linux and macOS an existing tree is exchanged with the
+/// staged one in one atomic step, so there is no moment without a tree; elsewhere (or on a
+/// filesystem without the exchange) the old tree is moved aside first, and [`recover`] puts it back
+/// if the process dies before the new one is in.
+fn swap(out: &Path, environment: &str, staged: &Path, dir: &Path, exists: bool) -> io::Result<()> {
+    if !exists {
+        return std::fs::rename(staged, dir);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, staged, CWD, dir, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                // `staged` now holds the old tree.
+                return std::fs::remove_dir_all(staged);
+            }
+            Err(e)
+                if e == rustix::io::Errno::INVAL
+                    || e == rustix::io::Errno::NOSYS
+                    || e == rustix::io::Errno::NOTSUP => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let aside = fresh_dir(out, &aside_prefix(environment))?;
+    std::fs::remove_dir(&aside)?;
+    std::fs::rename(dir, &aside)?;
+    if let Err(e) = std::fs::rename(staged, dir) {
+        std::fs::rename(&aside, dir)?;
+        return Err(e);
+    }
+    std::fs::remove_dir_all(aside)
+}
+
+/// A write that has been checked and is ready to apply: what changes, and nothing in the way.
+#[derive(Debug)]
+pub struct Pending<'a> {
+    tree: &'a Tree,
+    pub changes: Vec<Change>,
+}
+
+impl Pending<'_> {
+    #[must_use]
+    pub fn environment(&self) -> &str {
+        &self.tree.environment
+    }
+
+    /// Files in the tree (the index included).
+    #[must_use]
+    pub fn file_count(&self) -> usize {
+        self.tree.files.len()
+    }
+}
+
+/// Prepares writing `tree` to `<out>/<env>/`: finishes what an interrupted build left (see
+/// [`recover`]), compares, and refuses a link or special file where a generated file or folder
+/// belongs. Nothing is written to the environment's folder. The caller holds the output folder's
+/// [`lock`].
+///
+/// # Errors
+/// An obstacle, or a file that cannot be read.
+pub fn prepare<'a>(out: &Path, tree: &'a Tree) -> Result<Pending<'a>, WriteError> {
+    if fsafe::real_dir(out)? {
+        recover(out, &tree.environment)?;
+    }
     let changes = compare(out, tree)?;
+    if let Some(o) = first_obstacle(out, tree, &changes) {
+        return Err(WriteError::Obstacle(o));
+    }
+    Ok(Pending { tree, changes })
+}
+
+/// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
+/// written at all). The caller holds the output folder's [`lock`].
+///
+/// # Errors
+/// A link or special file where a generated file or folder belongs (nothing is written then), or
+/// any filesystem failure; the previous tree is then left as it was.
+pub fn write(out: &Path, tree: &Tree) -> Result<usize, WriteError> {
+    apply(out, prepare(out, tree)?)
+}
+
+/// Applies a prepared write: the new tree is assembled in a staging folder beside the old one and
+/// swapped in.
+///
+/// # Errors
+/// Any filesystem failure; the previous tree is then left as it was and the staging folder removed.
+pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
+    let Pending { tree, changes } = pending;
     if changes.is_empty() {
         return Ok(0);
     }
     std::fs::create_dir_all(out)?;
-    remove_leftovers(out, &tree.environment)?;
-    let dir = out.join(&tree.environment);
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{}.new-", tree.environment))
-        .tempdir_in(out)?;
+    let (dir, exists) = env_dir(out, &tree.environment)?;
+    let mut staging = Staging(Some(fresh_dir(out, &staging_prefix(&tree.environment))?));
+    let staged = staging.0.clone().unwrap_or_default();
     let generated_before = previous_files(&dir);
-    // Carry over the user's own files (anything the previous index did not list).
-    if dir.is_dir() {
+    let changed: BTreeSet<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    // Carry over the user's own entries (anything the previous index did not list), compared by
+    // their exact bytes.
+    if exists {
         for entry in walkdir::WalkDir::new(&dir).min_depth(1).sort_by_file_name() {
             let entry = entry.map_err(io::Error::other)?;
             let rel = entry.path().strip_prefix(&dir).map_err(io::Error::other)?;
-            let rel_s = rel.to_string_lossy().replace('\\', "/");
-            if generated_before.contains(&rel_s) || tree.files.contains_key(&rel_s) {
+            if let Some(rel_s) = rel.to_str()
+                && (generated_before.contains(rel_s) || tree.files.contains_key(rel_s))
+            {
                 continue;
             }
-            let dest = staging.path().join(rel);
-            carry_over(entry.path(), entry.file_type(), &dest)?;
+            carry_over(entry.path(), entry.file_type(), &staged, rel)?;
         }
     }
     for (path, bytes) in &tree.files {
-        let dest = staging.path().join(path);
-        if let Some(p) = dest.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        let old = dir.join(path);
-        let unchanged = !changes.iter().any(|c| c.path == *path);
-        if !(unchanged && std::fs::hard_link(&old, &dest).is_ok()) {
-            std::fs::write(&dest, bytes)?;
+        let dest = fsafe::create_parents(&staged, path)?;
+        let unchanged = !changed.contains(path.as_str());
+        if !(unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok()) {
+            fsafe::write_new(&dest, bytes)?;
         }
     }
-    // Swap: move the old tree aside, move the new one in, then delete the old one.
-    let staged = staging.keep();
-    let backup: Option<PathBuf> = if dir.exists() {
-        let aside = tempfile::Builder::new()
-            .prefix(&format!(".{}.old-", tree.environment))
-            .tempdir_in(out)?
-            .keep();
-        std::fs::remove_dir(&aside)?;
-        std::fs::rename(&dir, &aside)?;
-        Some(aside)
-    } else {
-        None
-    };
-    if let Err(e) = std::fs::rename(&staged, &dir) {
-        if let Some(b) = &backup {
-            let _ = std::fs::rename(b, &dir);
-        }
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e);
+    if exists {
+        keep_modes(&dir, &staged)?;
     }
-    if let Some(b) = backup {
-        std::fs::remove_dir_all(b)?;
-    }
+    swap(out, &tree.environment, &staged, &dir, exists)?;
+    staging.0 = None;
     Ok(changes.len())
 }
 
 /// Environments whose output sits in `out` but that are no longer compiled: sub-folders holding an
 /// index that names the folder's own environment, other than `keep`. Their generated files are
-/// stale as a whole (an environment was renamed or deleted).
+/// stale as a whole (an environment was renamed or deleted). A link is never taken for a folder.
 ///
 /// # Errors
 /// `out` exists but cannot be listed.
 pub fn orphans(out: &Path, keep: &[&str]) -> io::Result<Vec<String>> {
-    let entries = match std::fs::read_dir(out) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    match fsafe::real_dir(out) {
+        Ok(true) => {}
+        Ok(false) | Err(fsafe::WalkError::Obstacle(_)) => return Ok(Vec::new()),
+        Err(fsafe::WalkError::Io(e)) => return Err(e),
+    }
     let mut found = Vec::new();
-    for entry in entries {
+    for entry in std::fs::read_dir(out)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || keep.contains(&name.as_str()) || !entry.path().is_dir() {
+        if name.starts_with('.') || keep.contains(&name.as_str()) || !entry.file_type()?.is_dir() {
             continue;
         }
-        let Ok(bytes) = std::fs::read(entry.path().join(INDEX)) else {
+        let Ok(fsafe::Entry::File(bytes)) = fsafe::read(&entry.path(), INDEX) else {
             continue;
         };
         if serde_json::from_slice::<Index>(&bytes).is_ok_and(|i| i.environment == name) {
@@ -342,24 +606,27 @@ pub fn orphan_changes(out: &Path, environment: &str) -> io::Result<Vec<Change>> 
 }
 
 /// Removes an orphaned environment's generated files (and the folders they leave empty); the
-/// user's own files stay. Returns the number of files removed.
+/// user's own files stay. Only regular files reached through real folders are unlinked: nothing is
+/// ever removed through a link. Returns the number of files removed.
 ///
 /// # Errors
 /// Any filesystem failure.
 pub fn remove_orphan(out: &Path, environment: &str) -> io::Result<usize> {
-    let dir = out.join(environment);
+    let (dir, exists) = env_dir(out, environment)?;
+    if !exists {
+        return Ok(0);
+    }
     let changes = orphan_changes(out, environment)?;
     // The index goes last, so an interrupted removal can be finished by the next build.
     let (index, files): (Vec<&Change>, Vec<&Change>) =
         changes.iter().partition(|c| c.path == INDEX);
+    let mut removed = 0;
     for c in files.iter().chain(index.iter()) {
-        match std::fs::remove_file(dir.join(&c.path)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        removed += usize::from(fsafe::remove_regular(&dir, &c.path)?);
     }
     // Prune the folders that held generated files once they are empty, deepest first; a folder
     // that still holds something of the user's stays, and so does the user's own empty folder.
+    // (`remove_dir` never follows a link.)
     let mut dirs: Vec<PathBuf> = vec![dir.clone()];
     for c in &changes {
         let mut p = Path::new(&c.path).parent();
@@ -373,7 +640,7 @@ pub fn remove_orphan(out: &Path, environment: &str) -> io::Result<usize> {
     for d in dirs {
         let _ = std::fs::remove_dir(d);
     }
-    Ok(changes.len())
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -495,19 +762,71 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&outside).expect("kept"), "precious");
     }
 
+    fn dot_entries(out: &Path) -> Vec<String> {
+        let mut left: Vec<String> = std::fs::read_dir(out)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        left.sort();
+        left
+    }
+
     #[test]
     fn leftovers_of_a_killed_build_are_cleaned_up() {
         let out = tempfile::tempdir().expect("temp dir");
+        write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
         for d in [".env.new-abc/x", ".env.old-def", ".other.new-ghi"] {
             std::fs::create_dir_all(out.path().join(d)).expect("mkdir");
         }
+        write(out.path(), &tree(&[("a.yaml", "b\n")])).expect("write");
+        assert_eq!(dot_entries(out.path()), [".other.new-ghi"]);
+    }
+
+    #[test]
+    fn a_set_aside_tree_comes_back_when_the_folder_is_missing() {
+        let out = tempfile::tempdir().expect("temp dir");
         write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
-        let mut left: Vec<String> = std::fs::read_dir(out.path())
-            .expect("list")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, [".other.new-ghi", "env"]);
+        std::fs::write(out.path().join("env/mine.txt"), "mine").expect("write");
+        std::fs::rename(out.path().join("env"), out.path().join(".env.old-1-0")).expect("mv");
+        std::fs::create_dir_all(out.path().join(".env.new-2-0/half")).expect("mkdir");
+        assert!(recover(out.path(), "env").expect("recover"));
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("env/mine.txt")).expect("restored"),
+            "mine"
+        );
+        assert!(dot_entries(out.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_tree_and_no_staging_folder() {
+        let out = tempfile::tempdir().expect("temp dir");
+        write(out.path(), &tree(&[("a.yaml", "a\n")])).expect("write");
+        // A user file whose path fits inside the environment folder but not inside the longer
+        // staging folder's name: carrying it over fails half-way through the new tree.
+        let env = out.path().join("env");
+        let room = 4095 - env.as_os_str().len() - 1;
+        let mut deep = env.clone();
+        let mut left = room;
+        while left > 200 {
+            deep.push("d".repeat(199));
+            left -= 200;
+        }
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        let file = deep.join("f".repeat(left.saturating_sub(1).max(1)));
+        std::fs::write(&file, "mine").expect("user file");
+        let err = write(out.path(), &tree(&[("a.yaml", "b\n")])).expect_err("cannot carry over");
+        assert!(matches!(err, WriteError::Io(_)), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(env.join("a.yaml")).expect("old tree"),
+            "a\n"
+        );
+        assert!(file.exists());
+        assert!(
+            dot_entries(out.path()).is_empty(),
+            "{:?}",
+            dot_entries(out.path())
+        );
     }
 
     #[test]

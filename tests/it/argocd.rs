@@ -344,6 +344,56 @@ fn directory_parameter_moves_the_environment_folder() {
     assert_eq!(d.status.code(), Some(0));
 }
 
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_application_folder_are_refused() {
+    use std::os::unix::fs::symlink;
+    // Another project's environments, outside the application folder.
+    let elsewhere = scratch_with_environments();
+    let app = tempfile::tempdir().expect("temp dir");
+    symlink(
+        elsewhere.path().join("environments"),
+        app.path().join("environments"),
+    )
+    .expect("link");
+    std::fs::create_dir(app.path().join("deaap")).expect("mkdir");
+    symlink(
+        elsewhere.path().join("environments"),
+        app.path().join("deaap/linked"),
+    )
+    .expect("link");
+    let params = serde_json::json!([
+        {"name": "environment", "string": "production"},
+        {"name": "directory", "string": "deaap/linked"},
+    ])
+    .to_string();
+    let by_file = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(by_file.path().join("environments")).expect("mkdir");
+    symlink(
+        elsewhere.path().join("environments/production.toml"),
+        by_file.path().join("environments/production.toml"),
+    )
+    .expect("link");
+    for o in [
+        generate(app.path(), "production", Choice::Parameters),
+        cmp_run(
+            app.path(),
+            "generate",
+            &[("ARGOCD_APP_PARAMETERS", &params)],
+        ),
+        generate(by_file.path(), "production", Choice::EnvVar),
+        cmp_run(app.path(), "discover", &[]),
+    ] {
+        assert_ne!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
+        assert!(
+            text(&o.stderr).contains("leads outside the application folder"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+}
+
 #[test]
 fn discover_matches_only_folders_with_environments() {
     let dir = scratch_with_environments();

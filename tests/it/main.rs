@@ -7,4 +7,5 @@ mod core;
 mod diff;
 mod golden;
 mod rules;
+mod safety;
 mod support;

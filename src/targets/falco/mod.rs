@@ -325,10 +325,10 @@ fn consensus_images(env: &Environment) -> Vec<String> {
         .reference(&env.images.registry)
     };
     let mut images = BTreeSet::from([repo(&env.consensus.image)]);
-    if let Some(s) = env.services.get(&env.consensus.writer_service) {
-        if s.enabled {
-            images.insert(repo(&s.image));
-        }
+    if let Some(s) = env.services.get(&env.consensus.writer_service)
+        && s.enabled
+    {
+        images.insert(repo(&s.image));
     }
     images.into_iter().collect()
 }

@@ -45,7 +45,7 @@ fn check(cx: &mut RuleContext<'_>) {
                 "too few to tolerate a fault",
             )
             .help("byzantine fault tolerance needs 3f + 1 validators to survive f faults: use 4 (f = 1) or 7 (f = 2)");
-        } else if (n - 1) % 3 != 0 {
+        } else if !(n - 1).is_multiple_of(3) {
             let f = (n - 1) / 3;
             cx.warning(
                 RULE.code,

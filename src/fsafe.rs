@@ -1,0 +1,409 @@
+//! File access that never blocks on a FIFO nor reads past a size cap, and that, inside the output
+//! folder, never follows a symbolic link nor opens anything but a real folder or a regular file.
+//! The output folder lives in a repository that anyone with commit
+//! access can shape: a link or a FIFO planted where a generated file or folder belongs must be
+//! reported, never written, read or deleted through.
+
+use std::fs::FileType;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+
+/// The most that is ever read back from the output folder. Generated files are small; anything
+/// larger was not written by deaap-gen.
+pub const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// Something where a generated file or folder belongs that deaap-gen will not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obstacle {
+    /// The offending entry (inside the output folder).
+    pub path: PathBuf,
+    /// What the entry is, e.g. "a symbolic link".
+    pub found: &'static str,
+    /// What belongs there: "a file" or "a folder".
+    pub expected: &'static str,
+}
+
+impl Obstacle {
+    /// The problem as seen from the entry `own` (inside `base`): `is a FIFO, expected a file` when
+    /// the obstacle is `own` itself, else ``audit` is a symbolic link, expected a folder`.
+    #[must_use]
+    pub fn describe(&self, base: &Path, own: &Path) -> String {
+        if self.path == own {
+            return format!("is {}, expected {}", self.found, self.expected);
+        }
+        let rel = match self.path.strip_prefix(base) {
+            Ok(r) if !r.as_os_str().is_empty() => r,
+            _ => &self.path,
+        };
+        format!(
+            "`{}` is {}, expected {}",
+            rel.display(),
+            self.found,
+            self.expected
+        )
+    }
+}
+
+impl std::fmt::Display for Obstacle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is {}, expected {}; deaap-gen never writes, reads or deletes through it: remove it and build again",
+            self.path.display(),
+            self.found,
+            self.expected
+        )
+    }
+}
+
+/// What is at a generated path.
+#[derive(Debug)]
+pub enum Entry {
+    Missing,
+    File(Vec<u8>),
+    Obstacle(Obstacle),
+}
+
+/// "a symbolic link", "a FIFO", … for an entry that is not what it should be.
+#[must_use]
+pub fn describe(kind: FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_file() {
+        "a file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Checks that `dir` is a real folder (not a link to one). `Ok(false)` when it does not exist.
+///
+/// # Errors
+/// An obstacle (as `io::ErrorKind::Other` wrapping its text) or a failure to look.
+pub fn real_dir(dir: &Path) -> Result<bool, WalkError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(m) => Err(WalkError::Obstacle(Obstacle {
+            path: dir.to_path_buf(),
+            found: describe(m.file_type()),
+            expected: "a folder",
+        })),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(WalkError::Io(with_path(dir, &e))),
+    }
+}
+
+/// Why a walk inside the output folder stopped.
+#[derive(Debug)]
+pub enum WalkError {
+    Obstacle(Obstacle),
+    Io(io::Error),
+}
+
+impl From<WalkError> for io::Error {
+    fn from(e: WalkError) -> Self {
+        match e {
+            WalkError::Obstacle(o) => io::Error::other(o.to_string()),
+            WalkError::Io(e) => e,
+        }
+    }
+}
+
+fn with_path(path: &Path, e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Splits a generated path (always `/`-separated, relative, no `..`) into its components.
+fn components(rel: &str) -> impl Iterator<Item = &str> {
+    rel.split('/').filter(|c| !c.is_empty())
+}
+
+/// Whether an index entry is a plain relative path that stays inside its folder.
+#[must_use]
+pub fn safe_relative(p: &str) -> bool {
+    !p.is_empty()
+        && !p.contains('\\')
+        && !p.contains('\0')
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// What a walk does with a folder on the way that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Absent {
+    Stop,
+    Create,
+}
+
+/// Walks the folders between `root` and the generated path `rel`, refusing links on the way.
+/// `Ok(None)` when one of them does not exist (and is not to be created); otherwise the full path
+/// of the entry itself.
+fn walk_folders(root: &Path, rel: &str, absent: Absent) -> Result<Option<PathBuf>, WalkError> {
+    let parts: Vec<&str> = components(rel).collect();
+    let Some((last, folders)) = parts.split_last() else {
+        return Err(WalkError::Io(io::Error::other("empty path")));
+    };
+    let mut cur = root.to_path_buf();
+    for f in folders {
+        cur.push(f);
+        if !real_dir(&cur)? {
+            match absent {
+                Absent::Stop => return Ok(None),
+                Absent::Create => {
+                    std::fs::create_dir(&cur).map_err(|e| WalkError::Io(with_path(&cur, &e)))?;
+                }
+            }
+        }
+    }
+    cur.push(last);
+    Ok(Some(cur))
+}
+
+/// Reads the generated path `rel` under `root` without following any link, opening only a regular
+/// file of at most [`MAX_READ`] bytes. `root` itself must already be known to be a real folder.
+///
+/// # Errors
+/// A failure to read something that is a regular file.
+pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
+    let path = match walk_folders(root, rel, Absent::Stop) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Entry::Missing),
+        Err(WalkError::Obstacle(o)) => return Ok(Entry::Obstacle(o)),
+        Err(WalkError::Io(e)) => return Err(e),
+    };
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entry::Missing),
+        Err(e) => return Err(with_path(&path, &e)),
+    };
+    if !meta.is_file() {
+        return Ok(Entry::Obstacle(Obstacle {
+            path,
+            found: describe(meta.file_type()),
+            expected: "a file",
+        }));
+    }
+    match read_regular(&path, MAX_READ, Links::Refuse)? {
+        Regular::Bytes(bytes) => Ok(Entry::File(bytes)),
+        Regular::NotRegular(found) => Ok(Entry::Obstacle(Obstacle {
+            path,
+            found,
+            expected: "a file",
+        })),
+        Regular::TooLarge => Ok(Entry::Obstacle(Obstacle {
+            path,
+            found: "larger than 64 MiB",
+            expected: "a generated file",
+        })),
+    }
+}
+
+/// Whether the last component of a path may be a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Open what a link points to (input files the user names).
+    Follow,
+    /// Never open through a link (anything inside the output folder).
+    Refuse,
+}
+
+/// What [`read_regular`] found.
+#[derive(Debug)]
+pub enum Regular {
+    Bytes(Vec<u8>),
+    /// Not a regular file: "a symbolic link", "a FIFO", "a device", "a folder", …
+    NotRegular(&'static str),
+    /// A regular file over the cap.
+    TooLarge,
+}
+
+/// Opens `path` without blocking on a FIFO (and, with [`Links::Refuse`], without following a final
+/// link), and reads it only if it is a regular file of at most `cap` bytes. A file that grows while
+/// it is read is still never read past the cap.
+///
+/// # Errors
+/// The file cannot be opened or read (`NotFound` when it does not exist).
+pub fn read_regular(path: &Path, cap: u64, links: Links) -> io::Result<Regular> {
+    let file = match open_nonblocking(path, links) {
+        Ok(f) => f,
+        Err(e) if links == Links::Refuse && is_link_error(&e) => {
+            let found = std::fs::symlink_metadata(path)
+                .map_or("a special file", |m| describe(m.file_type()));
+            return Ok(Regular::NotRegular(found));
+        }
+        Err(e) if is_special_error(&e) => return Ok(Regular::NotRegular("a special file")),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Regular::NotRegular(describe(meta.file_type())));
+    }
+    if meta.len() > cap {
+        return Ok(Regular::TooLarge);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Ok(Regular::TooLarge);
+    }
+    Ok(Regular::Bytes(bytes))
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path, links: Links) -> io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    if links == Links::Refuse {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = rustix::fs::open(path, flags, Mode::empty())?;
+    Ok(std::fs::File::from(fd))
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path, links: Links) -> io::Result<std::fs::File> {
+    if links == Links::Refuse && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::other("is a symbolic link"));
+    }
+    std::fs::File::open(path)
+}
+
+/// Opening a socket fails with ENXIO.
+fn is_special_error(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// `open(O_NOFOLLOW)` on a link fails with ELOOP (EMLINK on some BSDs); a socket with ENXIO.
+fn is_link_error(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        let code = e.raw_os_error();
+        code == Some(rustix::io::Errno::LOOP.raw_os_error())
+            || code == Some(rustix::io::Errno::MLINK.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == io::ErrorKind::Other
+    }
+}
+
+/// Creates the folders of the generated path `rel` under `root` (a folder deaap-gen just made),
+/// refusing to go through anything that is not a real folder.
+///
+/// # Errors
+/// An obstacle on the way, or a failure to create a folder.
+pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
+    walk_folders(root, rel, Absent::Create)?
+        .ok_or_else(|| WalkError::Io(io::Error::other("folder not created")))
+}
+
+/// Writes a new file (never replacing or following anything already there).
+///
+/// # Errors
+/// The path exists already or cannot be written.
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| with_path(path, &e))?;
+    f.write_all(bytes).map_err(|e| with_path(path, &e))
+}
+
+/// Unlinks `root/rel` only when it is a regular file reached through real folders. Returns whether
+/// a file was removed; a link or special file there is left alone.
+///
+/// # Errors
+/// A failure to remove a regular file.
+pub fn remove_regular(root: &Path, rel: &str) -> io::Result<bool> {
+    let Ok(Some(path)) = walk_folders(root, rel, Absent::Stop) else {
+        return Ok(false);
+    };
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(with_path(&path, &e)),
+        },
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_paths_must_be_plain_relative_paths() {
+        assert!(safe_relative("helm/values.yaml"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "helm\\values.yaml",
+            "a\0b",
+        ] {
+            assert!(!safe_relative(bad), "{bad:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_and_fifos_are_obstacles_never_read() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let outside = tempfile::tempdir().expect("temp dir");
+        std::fs::write(outside.path().join("id_rsa"), "secret").expect("write");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("lnk")).expect("link");
+        std::os::unix::fs::symlink("/dev/zero", root.path().join("zero")).expect("link");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            root.path().join("fifo"),
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .expect("fifo");
+        for (rel, found, expected) in [
+            ("lnk/id_rsa", "a symbolic link", "a folder"),
+            ("zero", "a symbolic link", "a file"),
+            ("fifo", "a FIFO", "a file"),
+        ] {
+            match read(root.path(), rel).expect("read") {
+                Entry::Obstacle(o) => {
+                    assert_eq!((o.found, o.expected), (found, expected), "{rel}");
+                }
+                other => panic!("{rel}: {other:?}"),
+            }
+            assert!(!remove_regular(root.path(), rel).expect("remove"));
+        }
+        assert!(outside.path().join("id_rsa").exists());
+        assert!(matches!(
+            read(root.path(), "missing/x").expect("read"),
+            Entry::Missing
+        ));
+    }
+}
