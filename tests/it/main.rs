@@ -8,3 +8,4 @@ mod diff;
 mod golden;
 mod rules;
 mod support;
+mod values;

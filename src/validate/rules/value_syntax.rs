@@ -6,6 +6,7 @@
 
 use super::DiagnosticExt;
 use crate::load::{Entry, Seg, Value};
+use crate::model::{Comparison, Signal};
 use crate::validate::{Rule, RuleContext};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -31,8 +32,8 @@ pub static PRINTABLE: Rule = Rule {
     code: "DG0119",
     name: "printable-text",
     what: "No key or value holds a control character (a tab or newline is allowed only in \
-           `summary`, `description` and `reason` texts), a Unicode noncharacter, or a line or \
-           paragraph separator.",
+           `summary`, `description` and `reason` texts and alert selectors), a Unicode \
+           noncharacter, or a line or paragraph separator.",
     why: "Such characters are invisible in review and change meaning downstream: a newline in a \
           value can start a new YAML key, a carriage return hides text in a terminal, and YAML 1.1 \
           readers break lines at U+2028.",
@@ -212,6 +213,17 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
     (!ok).then_some((what, help))
 }
 
+/// A threshold PromQL and the generated unit tests can write: finite, not `-0.0`, at most 10^15.
+fn usable_threshold(v: &Value) -> bool {
+    match v {
+        Value::Float(f) => {
+            f.is_finite() && f.abs() <= MAX_THRESHOLD && !(*f == 0.0 && f.is_sign_negative())
+        }
+        Value::Integer(i) => i.unsigned_abs() <= 1_000_000_000_000_000,
+        _ => true,
+    }
+}
+
 fn check(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, String, &'static str)> = Vec::new();
     cx.tree.walk(&mut Vec::new(), &mut |path, entry| {
@@ -223,33 +235,55 @@ fn check(cx: &mut RuleContext<'_>) {
                     found.push((path.to_vec(), format!("`{shown}` {what}"), help));
                 }
             }
-            Value::Float(f) if names.last() == Some(&"threshold") => {
-                if !f.is_finite() || f.abs() > MAX_THRESHOLD || (*f == 0.0 && f.is_sign_negative())
-                {
-                    let shown = crate::load::display_path(path);
-                    found.push((
-                        path.to_vec(),
-                        format!("`{shown}` is not a usable alert threshold"),
-                        "a finite number of at most 10^15 in size (and `0`, not `-0.0`)",
-                    ));
-                }
-            }
-            Value::Integer(i) if names.last() == Some(&"threshold") => {
-                #[allow(clippy::cast_precision_loss)] // compared against a bound far below 2^53
-                if (*i as f64).abs() > MAX_THRESHOLD {
-                    found.push((
-                        path.to_vec(),
-                        format!(
-                            "`{}` is not a usable alert threshold",
-                            crate::load::display_path(path)
-                        ),
-                        "a finite number of at most 10^15 in size",
-                    ));
-                }
+            Value::Float(_) | Value::Integer(_)
+                if names.last() == Some(&"threshold") && !usable_threshold(&entry.value) =>
+            {
+                found.push((
+                    path.to_vec(),
+                    format!(
+                        "`{}` is not a usable alert threshold",
+                        crate::load::display_path(path)
+                    ),
+                    "a finite number of at most 10^15 in size (and `0`, not `-0.0`)",
+                ));
             }
             _ => {}
         }
     });
+    let env = cx.env;
+    let alerts = env
+        .alerts
+        .iter()
+        .map(|(name, a)| (crate::path!["alerts", name, "threshold"], a))
+        .chain(env.performance_targets.iter().enumerate().map(|(i, t)| {
+            (
+                vec![
+                    Seg::from("performance_targets"),
+                    Seg::Index(i),
+                    Seg::from("alert"),
+                    Seg::from("threshold"),
+                ],
+                &t.alert,
+            )
+        }));
+    for (path, a) in alerts {
+        let t = a.threshold;
+        let never = match a.signal {
+            Signal::Quantile { .. } => t <= 0.0,
+            Signal::Rate => t < 0.0 || (a.when == Comparison::Below && t <= 0.0),
+            Signal::Value | Signal::Up => false,
+        };
+        if never && t.is_finite() {
+            found.push((
+                path.clone(),
+                format!(
+                    "`{}` is a threshold this signal can never cross",
+                    crate::load::display_path(&path)
+                ),
+                "latency quantiles and counter rates are never negative: use a positive threshold",
+            ));
+        }
+    }
     for (path, message, help) in found {
         cx.error(
             RULE.code,
@@ -292,11 +326,14 @@ fn check_printable(cx: &mut RuleContext<'_>) {
             found.push((path.to_vec(), true, c));
         }
         if let Value::String(s) = &entry.value {
-            let prose = keys(path)
-                .iter()
-                .rev()
-                .find(|k| **k != "*")
-                .is_some_and(|k| PROSE.contains(k));
+            // Alert selectors match label values, which PromQL escapes.
+            let names = keys(path);
+            let prose = names.contains(&"selector")
+                || names
+                    .iter()
+                    .rev()
+                    .find(|k| **k != "*")
+                    .is_some_and(|k| PROSE.contains(k));
             if let Some(c) = unprintable(s, prose) {
                 found.push((path.to_vec(), false, c));
             }
