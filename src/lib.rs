@@ -38,6 +38,13 @@ pub struct Compiled {
 pub fn compile(path: &Path) -> Compiled {
     let mut sources = SourceMap::default();
     let mut diagnostics = Vec::new();
+    if let Some(d) = file_name_problem(path) {
+        return Compiled {
+            sources,
+            diagnostics: vec![d],
+            model: None,
+        };
+    }
     let loaded = load::load(path, &mut sources, &mut diagnostics);
     let model = match loaded {
         Some(l) if diagnostics.iter().all(|d| !d.is_error()) => {
@@ -50,6 +57,25 @@ pub fn compile(path: &Path) -> Compiled {
         diagnostics,
         model,
     }
+}
+
+/// DG0007: an environment file whose name holds a control or other unprintable character. The
+/// name is written into the header of every generated file, so it must be plain text.
+fn file_name_problem(path: &Path) -> Option<Diagnostic> {
+    let name = path.file_name()?.to_string_lossy();
+    let c = validate::rules::value_syntax::unprintable(&name, false)
+        .or_else(|| name.chars().find(|c| c.is_whitespace() && *c != ' '))?;
+    Some(
+        Diagnostic::error(
+            "DG0007",
+            format!(
+                "the environment file name `{}` holds the character U+{:04X}",
+                name.escape_debug(),
+                u32::from(c)
+            ),
+        )
+        .with_help("rename the file: its name is written into the header of every generated file"),
+    )
 }
 
 /// The bundle of one valid environment: its artifacts, sorted by path.

@@ -96,7 +96,7 @@ pub fn to_stream(objects: &[serde_yaml::Value]) -> Result<String, String> {
     let mut out = String::new();
     for v in objects {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(v).map_err(|e| e.to_string())?);
+        out.push_str(&crate::render::yaml11::to_string(v)?);
     }
     Ok(out)
 }

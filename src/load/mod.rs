@@ -6,7 +6,7 @@
 mod secrets;
 mod tree;
 
-pub use secrets::{is_reference, looks_secret};
+pub use secrets::{flagged_items, is_reference, literal_credential, looks_secret};
 pub use tree::{Entry, Seg, Value, display_path};
 
 use crate::diagnostic::Diagnostic;
@@ -203,15 +203,15 @@ fn convert_table(
         let secretish = looks_secret(&key);
         let child_in_secrets = key == "secrets";
         let value = convert(file, v.get_ref(), v.span(), redact, child_in_secrets);
-        if let Value::String(s) = &value
-            && (secretish || in_secrets)
-            && !is_reference(s)
-        {
-            let r = v.span();
-            // Mask the characters inside the quotes; same length, so spans stay valid.
-            redact.push(
-                r.start.saturating_add(1)..r.end.saturating_sub(1).max(r.start.saturating_add(1)),
-            );
+        match &value {
+            Value::String(s) if (secretish || in_secrets) && !is_reference(s) => {
+                redact.push(inside_quotes(v.span()));
+            }
+            // A number or a list under a credential key is shown no more than a string.
+            Value::Integer(_) | Value::Float(_) | Value::Array(_) if secretish => {
+                redact.push(v.span());
+            }
+            _ => {}
         }
         out.insert(
             key,
@@ -229,12 +229,17 @@ fn convert_table(
 fn convert(
     file: FileId,
     v: &DeValue<'_>,
-    _span: std::ops::Range<usize>,
+    span: std::ops::Range<usize>,
     redact: &mut Vec<std::ops::Range<usize>>,
     in_secrets: bool,
 ) -> Value {
     match v {
-        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::String(s) => {
+            if literal_credential(s).is_some() {
+                redact.push(inside_quotes(span));
+            }
+            Value::String(s.to_string())
+        }
         DeValue::Integer(i) => {
             let digits = i.as_str().replace('_', "");
             let parsed = i64::from_str_radix(
@@ -252,18 +257,44 @@ fn convert(
         DeValue::Float(f) => Value::Float(parse_float(f.as_str())),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
-        DeValue::Array(a) => Value::Array(
-            a.iter()
-                .map(|item| Entry {
-                    key_span: None,
-                    span: Span::new(file, item.span()),
-                    value: convert(file, item.get_ref(), item.span(), redact, false),
-                    overridden: Vec::new(),
+        DeValue::Array(a) => {
+            let words: Vec<&str> = a
+                .iter()
+                .map(|i| match i.get_ref() {
+                    DeValue::String(s) => s.as_ref(),
+                    _ => "",
                 })
-                .collect(),
-        ),
+                .collect();
+            for i in flagged_items(&words) {
+                redact.push(inside_quotes(a[i].span()));
+            }
+            array(file, a, redact)
+        }
         DeValue::Table(t) => convert_table(file, t, redact, in_secrets),
     }
+}
+
+/// The characters inside a quoted string's span: masking them keeps the length, so spans stay
+/// valid.
+fn inside_quotes(r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    r.start.saturating_add(1)..r.end.saturating_sub(1).max(r.start.saturating_add(1))
+}
+
+fn array(
+    file: FileId,
+    a: &[toml::Spanned<DeValue<'_>>],
+    redact: &mut Vec<std::ops::Range<usize>>,
+) -> Value {
+    Value::Array(
+        a.iter()
+            .map(|item| Entry {
+                key_span: None,
+                span: Span::new(file, item.span()),
+                value: convert(file, item.get_ref(), item.span(), redact, false),
+                overridden: Vec::new(),
+            })
+            .collect(),
+    )
 }
 
 fn parse_float(s: &str) -> f64 {

@@ -1,23 +1,134 @@
-//! What counts as a secret: key names that hold credentials, and the reference syntax that is the
-//! only acceptable value for them.
+//! What counts as a secret: key names that hold credentials, values that carry one whatever their
+//! key (a URL with a password, an `Authorization` header, a `--password` argument), and the
+//! reference syntax that is the only acceptable value for them.
+
+use regex::Regex;
+use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
+
+/// Words that name a credential anywhere in a key (after NFKC normalisation, lower case, with `-`
+/// and `.` read as `_`).
+const WORDS: [&str; 16] = [
+    "password",
+    "passwd",
+    "passphrase",
+    "token",
+    "secret",
+    "credential",
+    "private_key",
+    "privatekey",
+    "api_key",
+    "apikey",
+    "signing_key",
+    "encryption_key",
+    "access_key",
+    "authorization",
+    "bearer",
+    "pgpass",
+];
+
+/// Whole `_`-separated parts of a key that name a credential: `DB_PASS`, `MYSQL_PWD`.
+const PARTS: [&str; 3] = ["pass", "pwd", "pw"];
+
+/// Near misses of credential words (`pasword`, `passwrod`) count too.
+const FUZZY: [&str; 5] = ["password", "passwd", "passphrase", "credential", "secret"];
 
 /// Whether a key's name says it holds a credential.
 #[must_use]
 pub fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace(['-', '.'], "_");
-    const WORDS: [&str; 10] = [
+    let k: String = key
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .map(|c| {
+            if c == '-' || c == '.' || c == ' ' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if k == "secrets" {
+        return false;
+    }
+    if WORDS.iter().any(|w| k.contains(w)) {
+        return true;
+    }
+    let parts: Vec<&str> = k.split('_').filter(|p| !p.is_empty()).collect();
+    if parts.len() > 1 && parts.iter().any(|p| PARTS.contains(p)) {
+        return true;
+    }
+    parts.iter().any(|p| {
+        FUZZY
+            .iter()
+            .any(|w| p.len() + 2 >= w.len() && strsim::damerau_levenshtein(p, w) == 1)
+    })
+}
+
+/// Why a string value is a literal credential whatever its key: `None` when it is not one.
+#[must_use]
+pub fn literal_credential(value: &str) -> Option<&'static str> {
+    static URL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@").expect("valid pattern")
+    });
+    static AUTH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:authorization:\s*)?(?:bearer|basic|token|digest)\s+\S")
+            .expect("valid pattern")
+    });
+    if URL.is_match(value) {
+        return Some("a URL with a password");
+    }
+    if AUTH.is_match(value) {
+        return Some("an authorization header value");
+    }
+    if credential_flag(value).is_some_and(|rest| rest.is_some_and(|v| !is_expansion(v))) {
+        return Some("a credential argument");
+    }
+    // `--password secret` inside one shell string.
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.len() > 1 && flagged_items(&words).next().is_some() {
+        return Some("a credential argument");
+    }
+    None
+}
+
+/// Indices of the items of an argument list that hold a credential: the item after a bare
+/// `--password` or `--token` flag (a `$VAR` expansion is fine).
+pub fn flagged_items<'a>(items: &'a [&'a str]) -> impl Iterator<Item = usize> + 'a {
+    items.windows(2).enumerate().filter_map(|(i, w)| {
+        let bare = credential_flag(w[0]).is_some_and(|rest| rest.is_none());
+        (bare && !is_expansion(w[1]) && !w[1].starts_with('-')).then_some(i + 1)
+    })
+}
+
+/// For `--password`, `--token=x` and the like: `Some(None)` for the bare flag, `Some(Some(v))`
+/// with its `=` value.
+fn credential_flag(arg: &str) -> Option<Option<&str>> {
+    let flag = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    let (name, value) = match flag.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (flag, None),
+    };
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    const FLAGS: [&str; 12] = [
         "password",
         "passwd",
+        "pass",
+        "passphrase",
         "token",
+        "auth-token",
+        "access-token",
         "secret",
-        "credential",
-        "private_key",
-        "privatekey",
-        "api_key",
+        "api-key",
         "apikey",
-        "signing_key",
+        "secret-key",
+        "access-key",
     ];
-    WORDS.iter().any(|w| k.contains(w)) && k != "secrets"
+    FLAGS.contains(&name.as_str()).then_some(value)
+}
+
+/// A shell or Kubernetes variable expansion (`$VAR`, `${VAR}`, `$(VAR)`), or a reference.
+fn is_expansion(v: &str) -> bool {
+    v.is_empty() || v.starts_with('$') || is_reference(v)
 }
 
 /// Whether a value is a secret reference rather than a secret: `vault:<path>#<key>`,
@@ -36,4 +147,62 @@ pub fn is_reference(value: &str) -> bool {
         return !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_keys() {
+        for k in [
+            "DB_PASS",
+            "MYSQL_PWD",
+            "PGPASS",
+            "GPG_PASSPHRASE",
+            "ENCRYPTION_KEY",
+            "STRIPE_API_KEY",
+            "AUTHORIZATION",
+            "pasword",
+            "ＰＡＳＳＷＯＲＤ",
+            "db_password",
+            "x-token",
+        ] {
+            assert!(looks_secret(k), "{k}");
+        }
+        for k in [
+            "secrets",
+            "PWD",
+            "bypass",
+            "compass",
+            "route",
+            "data_access",
+            "image",
+            "PATH",
+        ] {
+            assert!(!looks_secret(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn credential_values() {
+        for v in [
+            "postgresql://u:PW@host/db",
+            "Bearer abc.def",
+            "--password=hunter2",
+            "mysql --token abc",
+        ] {
+            assert!(literal_credential(v).is_some(), "{v}");
+        }
+        for v in [
+            "postgresql://host/db",
+            "--password=$DB_PASSWORD",
+            "--password-file=/run/x",
+            "bearer",
+        ] {
+            assert!(literal_credential(v).is_none(), "{v}");
+        }
+        let args = ["app", "--token", "abc", "--password", "$P"];
+        assert_eq!(flagged_items(&args).collect::<Vec<_>>(), [2]);
+    }
 }

@@ -69,6 +69,12 @@ impl From<minijinja::Error> for TargetError {
     }
 }
 
+/// A Prometheus duration (`5m`, `1h30m`) in milliseconds; `None` when Prometheus would refuse it.
+#[must_use]
+pub fn prometheus_duration_ms(text: &str) -> Option<u64> {
+    prometheus::duration::parse_ms(text).ok()
+}
+
 pub trait Target: Sync {
     /// Short stable name, recorded in the index (`kubernetes`, `prometheus`, ...).
     fn name(&self) -> &'static str;

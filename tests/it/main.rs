@@ -9,3 +9,4 @@ mod golden;
 mod rules;
 mod safety;
 mod support;
+mod values;

@@ -41,7 +41,7 @@ impl Target for Compose {
             text.push_str(p);
         }
         text.push_str(" up\n");
-        text.push_str(&serde_yaml::to_string(&file)?);
+        text.push_str(&crate::render::yaml11::to_string(&file).map_err(TargetError)?);
         Ok(vec![Artifact {
             path: "compose/docker-compose.yaml".to_owned(),
             bytes: text.into_bytes(),

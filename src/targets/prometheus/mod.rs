@@ -4,7 +4,7 @@
 //! `ruleSelector`), and a `promtool test rules` file (`rules.test.yaml`) proving that each alert
 //! fires past its threshold and stays silent short of it.
 
-mod duration;
+pub(crate) mod duration;
 mod promql;
 mod rule_tests;
 

@@ -29,6 +29,7 @@ pub mod unique_names;
 pub mod unique_ports;
 pub mod unique_routes;
 pub mod validator_count;
+pub mod value_syntax;
 
 /// Every semantic rule, in code order.
 #[must_use]
@@ -52,6 +53,8 @@ pub fn all() -> Vec<&'static Rule> {
         &compose_platform::RULE,
         &env_names::RULE,
         &secrets::RULE,
+        &value_syntax::RULE,
+        &value_syntax::PRINTABLE,
     ];
     v.sort_by_key(|r| r.code);
     v

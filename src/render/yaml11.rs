@@ -1,0 +1,181 @@
+//! YAML 1.1 safety for every YAML file deaap-gen writes. The serializer follows YAML 1.2, where
+//! `yes`, `off`, `y`, `1_000`, `12:30` or `2024-01-01` are plain strings; Kubernetes, Helm,
+//! PyYAML and most other consumers read YAML 1.1, where they are booleans, numbers or timestamps
+//! (`cannot unmarshal bool into ... of type string`, or an env value read as `true`). Every string
+//! scalar a YAML 1.1 reader would resolve to another type is therefore written single-quoted.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// The YAML 1.1 implicit types (bool, int, float, null, timestamp, merge, value), as resolved by
+/// PyYAML, plus the one-letter booleans `y`/`n` of the YAML 1.1 type repository. Words are matched
+/// in any case, which is stricter than any reader.
+static IMPLICIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^(?:",
+        // bool and null words, and the merge and value keys
+        r"(?i:y|n|yes|no|on|off|true|false|null)|~|<<|=|",
+        // int: binary, octal, decimal, hexadecimal, sexagesimal
+        r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|",
+        r"[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+|",
+        // float
+        r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|",
+        r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?i:inf)|\.(?i:nan)|",
+        // timestamp
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}|",
+        r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?",
+        r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?",
+        r")$"
+    ))
+    .expect("the YAML 1.1 implicit-type pattern is valid") // cannot fail: a constant pattern
+});
+
+/// Whether a plain scalar `s` would be read by a YAML 1.1 reader as something other than a string
+/// (or is empty, which reads as null).
+#[must_use]
+pub fn is_implicit(s: &str) -> bool {
+    s.is_empty() || IMPLICIT.is_match(s)
+}
+
+/// The prefix that makes the serializer quote a string: `@` may not start a plain scalar, and
+/// U+FDD0 is a Unicode noncharacter (reserved for internal use; validation refuses it in the
+/// model), so `'@\u{FDD0}` occurs in the output only where it was put and is cut out again.
+const MARK: &str = "@\u{FDD0}";
+const MARK_CHAR: char = '\u{FDD0}';
+
+/// Serializes one YAML document with every YAML-1.1-ambiguous string single-quoted.
+///
+/// # Errors
+/// A value that cannot be serialized, or one holding U+FDD0.
+pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
+    let mut v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
+    let mut marked = 0usize;
+    mark(&mut v, &mut marked)?;
+    let text = serde_yaml::to_string(&v).map_err(|e| e.to_string())?;
+    if marked == 0 {
+        return Ok(text);
+    }
+    let quoted = format!("'{MARK}");
+    if text.matches(&quoted).count() != marked {
+        return Err("a YAML 1.1-ambiguous string was not quoted".to_owned());
+    }
+    Ok(text.replace(&quoted, "'"))
+}
+
+fn mark(v: &mut serde_yaml::Value, marked: &mut usize) -> Result<(), String> {
+    use serde_yaml::Value;
+    match v {
+        Value::String(s) => mark_str(s, marked)?,
+        Value::Sequence(items) => {
+            for item in items {
+                mark(item, marked)?;
+            }
+        }
+        Value::Mapping(m) => {
+            let needs_key = m
+                .keys()
+                .any(|k| matches!(k, Value::String(s) if needs_mark(s)));
+            if needs_key {
+                let old = std::mem::take(m);
+                for (mut k, val) in old {
+                    if let Value::String(s) = &mut k {
+                        mark_str(s, marked)?;
+                    }
+                    m.insert(k, val);
+                }
+            } else {
+                for k in m.keys() {
+                    if let Value::String(s) = k
+                        && s.contains(MARK_CHAR)
+                    {
+                        return Err("a string holds U+FDD0, which YAML output reserves".to_owned());
+                    }
+                }
+            }
+            for val in m.values_mut() {
+                mark(val, marked)?;
+            }
+        }
+        Value::Tagged(t) => mark(&mut t.value, marked)?,
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+    Ok(())
+}
+
+fn needs_mark(s: &str) -> bool {
+    is_implicit(s) && !s.is_empty()
+}
+
+fn mark_str(s: &mut String, marked: &mut usize) -> Result<(), String> {
+    if s.contains(MARK_CHAR) {
+        return Err("a string holds U+FDD0, which YAML output reserves".to_owned());
+    }
+    if needs_mark(s) {
+        s.insert_str(0, MARK);
+        *marked += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml11_words_and_numbers_are_quoted() {
+        for s in [
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "y",
+            "N",
+            "true",
+            "~",
+            "null",
+            "1_000",
+            "0777",
+            "0x1f",
+            "12:30",
+            "1:20:30.5",
+            ".5",
+            "1.",
+            "-.inf",
+            ".NaN",
+            "2024-01-01",
+            "2001-12-14 21:59:43.10 -5",
+            "<<",
+            "=",
+            "0b101",
+            "+12",
+            "1e3",
+            "007",
+        ] {
+            let text = to_string(s).expect("serializes");
+            assert_eq!(text, format!("'{s}'\n"), "{s:?}");
+            assert_eq!(serde_yaml::from_str::<String>(&text).expect("reads"), s);
+        }
+        for s in [
+            "1.0.0",
+            "500m",
+            "1Gi",
+            "doc-ingester",
+            "yess",
+            "8080:80",
+            "v1",
+        ] {
+            assert_eq!(to_string(s).expect("serializes"), format!("{s}\n"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_quoted_too() {
+        let m = std::collections::BTreeMap::from([("on", "off")]);
+        assert_eq!(to_string(&m).expect("serializes"), "'on': 'off'\n");
+    }
+
+    #[test]
+    fn the_reserved_mark_is_refused() {
+        assert!(to_string("@\u{FDD0}x").is_err());
+    }
+}
