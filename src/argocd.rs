@@ -172,14 +172,14 @@ fn stream() -> Result<(String, String), String> {
             model.environment.name
         ));
     }
-    let stream = crate::stream::to_stream(&objects)?;
+    let count = objects.len();
+    let stream = crate::stream::to_stream(objects)?;
     Ok((
         stream,
         format!(
-            "deaap-gen: environment `{}` from `{}`: {} objects",
+            "deaap-gen: environment `{}` from `{}`: {count} objects",
             model.environment.name,
             file.display(),
-            objects.len()
         ),
     ))
 }

@@ -85,18 +85,18 @@ pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<serde_yaml::Valu
 /// # Errors
 /// An artifact that is not valid YAML (a generator bug), named in the message.
 pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
-    to_stream(&kubernetes_objects(artifacts)?)
+    to_stream(kubernetes_objects(artifacts)?)
 }
 
 /// Serializes objects as one multi-document YAML stream.
 ///
 /// # Errors
 /// A value that cannot be serialized (not expected for parsed YAML).
-pub fn to_stream(objects: &[serde_yaml::Value]) -> Result<String, String> {
+pub fn to_stream(objects: Vec<serde_yaml::Value>) -> Result<String, String> {
     let mut out = String::new();
-    for v in objects {
+    for mut v in objects {
         out.push_str("---\n");
-        out.push_str(&crate::render::yaml11::to_string(v)?);
+        out.push_str(&crate::render::yaml11::value_to_string(&mut v)?);
     }
     Ok(out)
 }

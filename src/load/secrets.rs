@@ -36,32 +36,50 @@ const FUZZY: [&str; 5] = ["password", "passwd", "passphrase", "credential", "sec
 /// Whether a key's name says it holds a credential.
 #[must_use]
 pub fn looks_secret(key: &str) -> bool {
-    let k: String = key
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        .map(|c| {
-            if c == '-' || c == '.' || c == ' ' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    // NFKC leaves ASCII as it is: only other keys need normalising.
+    let mut k = if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.nfkc().flat_map(char::to_lowercase).collect()
+    };
+    if k.contains(['-', '.', ' ']) {
+        k = k.replace(['-', '.', ' '], "_");
+    }
     if k == "secrets" {
         return false;
     }
-    if WORDS.iter().any(|w| k.contains(w)) {
+    // One automaton for every word: a key is looked at once, not once per word.
+    static ANY_WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(&WORDS.join("|")).expect("credential words are literal"));
+    if ANY_WORD.is_match(&k) {
         return true;
     }
-    let parts: Vec<&str> = k.split('_').filter(|p| !p.is_empty()).collect();
-    if parts.len() > 1 && parts.iter().any(|p| PARTS.contains(p)) {
-        return true;
-    }
-    parts.iter().any(|p| {
-        FUZZY
-            .iter()
-            .any(|w| p.len() + 2 >= w.len() && strsim::damerau_levenshtein(p, w) == 1)
+    let mut parts = k.split('_').filter(|p| !p.is_empty());
+    let several = parts.clone().nth(1).is_some();
+    parts.any(|p| {
+        (several && PARTS.contains(&p))
+            || FUZZY
+                .iter()
+                .any(|w| one_edit_apart(p.as_bytes(), w.as_bytes()))
     })
+}
+
+/// Whether `a` becomes `b` by exactly one inserted, deleted or replaced byte, or one swap of two
+/// neighbours (`pasword`, `passwrod`). Runs once per key part and credential word, so it stays a
+/// cheap comparison rather than a general edit distance.
+fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    if a == b || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[same..], &b[same..]);
+    match a.len().cmp(&b.len()) {
+        std::cmp::Ordering::Less => a == &b[1..],
+        std::cmp::Ordering::Greater => &a[1..] == b,
+        std::cmp::Ordering::Equal => {
+            a[1..] == b[1..] || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+        }
+    }
 }
 
 /// Why a string value is a literal credential whatever its key: `None` when it is not one.
@@ -152,6 +170,23 @@ pub fn is_reference(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_edit_apart_is_one_insertion_deletion_replacement_or_swap() {
+        for (a, yes) in [
+            ("pasword", true),
+            ("passwordd", true),
+            ("passwort", true),
+            ("apssword", true),
+            ("passwrod", true),
+            ("password", false),
+            ("pass", false),
+            ("paswrod", false),
+            ("", false),
+        ] {
+            assert_eq!(one_edit_apart(a.as_bytes(), b"password"), yes, "{a}");
+        }
+    }
 
     #[test]
     fn credential_keys() {

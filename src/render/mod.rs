@@ -61,8 +61,9 @@ pub fn manifest_artifact<T: Serialize>(
     objects: &[T],
 ) -> Result<Artifact, TargetError> {
     let mut kinds = Vec::new();
-    for o in objects {
-        let v = serde_json::to_value(o)?;
+    let mut text = header(cx);
+    for (i, o) in objects.iter().enumerate() {
+        let mut v = serde_json::to_value(o)?;
         let kind = v
             .get("kind")
             .and_then(serde_json::Value::as_str)
@@ -70,10 +71,14 @@ pub fn manifest_artifact<T: Serialize>(
         if !kinds.iter().any(|k| k == kind) {
             kinds.push(kind.to_owned());
         }
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&yaml11::json_to_string(&mut v).map_err(TargetError)?);
     }
     Ok(Artifact {
         path: path.into(),
-        bytes: yaml_stream(cx, objects)?.into_bytes(),
+        bytes: text.into_bytes(),
         target,
         kinds,
         manifest: true,

@@ -34,14 +34,23 @@ static IMPLICIT: LazyLock<Regex> = LazyLock::new(|| {
 /// (or is empty, which reads as null).
 #[must_use]
 pub fn is_implicit(s: &str) -> bool {
-    s.is_empty() || IMPLICIT.is_match(s)
+    let Some(&first) = s.as_bytes().first() else {
+        return true;
+    };
+    // Every implicit form starts with a digit, a sign, a dot, `~`, `<` or `=`, or is one of the
+    // short bool and null words: anything else is a string without running the pattern.
+    let candidate = first.is_ascii_digit()
+        || b"+-.~<=".contains(&first)
+        || (s.len() <= 5 && b"yYnNoOtTfF".contains(&first));
+    candidate && IMPLICIT.is_match(s)
 }
 
 /// The prefix that makes the serializer quote a string: `@` may not start a plain scalar, and
 /// U+FDD0 is a Unicode noncharacter (reserved for internal use; validation refuses it in the
 /// model), so `'@\u{FDD0}` occurs in the output only where it was put and is cut out again.
 const MARK: &str = "@\u{FDD0}";
-const MARK_CHAR: char = '\u{FDD0}';
+/// [`MARK`] as it comes out of the serializer: at the start of a single-quoted scalar.
+const QUOTED: &str = "'@\u{FDD0}";
 
 /// Serializes one YAML document with every YAML-1.1-ambiguous string single-quoted.
 ///
@@ -50,71 +59,114 @@ const MARK_CHAR: char = '\u{FDD0}';
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
     let mut v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
     let mut marked = 0usize;
-    mark(&mut v, &mut marked)?;
-    let text = serde_yaml::to_string(&v).map_err(|e| e.to_string())?;
+    mark(&mut v, &mut marked);
+    unmark(
+        serde_yaml::to_string(&v).map_err(|e| e.to_string())?,
+        marked,
+    )
+}
+
+/// [`to_string`] for a JSON-shaped document such as a Kubernetes object that is already a
+/// `serde_json::Value`: the strings are marked in place, so the document is not converted again.
+///
+/// # Errors
+/// A value that cannot be serialized, or one holding U+FDD0.
+pub fn json_to_string(v: &mut serde_json::Value) -> Result<String, String> {
+    let mut marked = 0usize;
+    mark_json(v, &mut marked);
+    unmark(serde_yaml::to_string(v).map_err(|e| e.to_string())?, marked)
+}
+
+/// [`to_string`] for a document that is already a YAML value, marked in place.
+///
+/// # Errors
+/// A value that cannot be serialized, or one holding U+FDD0.
+pub fn value_to_string(v: &mut serde_yaml::Value) -> Result<String, String> {
+    let mut marked = 0usize;
+    mark(v, &mut marked);
+    unmark(serde_yaml::to_string(v).map_err(|e| e.to_string())?, marked)
+}
+
+/// Cuts the marks out of serialized text, checking that each marked string came out quoted.
+fn unmark(text: String, marked: usize) -> Result<String, String> {
+    if text.matches(QUOTED).count() != marked {
+        return Err(
+            "a YAML 1.1-ambiguous string was not quoted, or a string holds U+FDD0".to_owned(),
+        );
+    }
     if marked == 0 {
         return Ok(text);
     }
-    let quoted = format!("'{MARK}");
-    if text.matches(&quoted).count() != marked {
-        return Err("a YAML 1.1-ambiguous string was not quoted".to_owned());
-    }
-    Ok(text.replace(&quoted, "'"))
+    Ok(text.replace(QUOTED, "'"))
 }
 
-fn mark(v: &mut serde_yaml::Value, marked: &mut usize) -> Result<(), String> {
-    use serde_yaml::Value;
+// A string that itself holds the mark cannot slip through: it is refused in the model (DG0119),
+// and were one to reach the output quoted, [`unmark`] would count one mark too many and fail.
+
+fn mark_json(v: &mut serde_json::Value, marked: &mut usize) {
+    use serde_json::Value;
     match v {
-        Value::String(s) => mark_str(s, marked)?,
-        Value::Sequence(items) => {
+        Value::String(s) => mark_str(s, marked),
+        Value::Array(items) => {
             for item in items {
-                mark(item, marked)?;
+                mark_json(item, marked);
             }
         }
-        Value::Mapping(m) => {
-            let needs_key = m
-                .keys()
-                .any(|k| matches!(k, Value::String(s) if needs_mark(s)));
-            if needs_key {
+        Value::Object(m) => {
+            if m.keys().any(|k| needs_mark(k)) {
                 let old = std::mem::take(m);
                 for (mut k, val) in old {
-                    if let Value::String(s) = &mut k {
-                        mark_str(s, marked)?;
-                    }
+                    mark_str(&mut k, marked);
                     m.insert(k, val);
-                }
-            } else {
-                for k in m.keys() {
-                    if let Value::String(s) = k
-                        && s.contains(MARK_CHAR)
-                    {
-                        return Err("a string holds U+FDD0, which YAML output reserves".to_owned());
-                    }
                 }
             }
             for val in m.values_mut() {
-                mark(val, marked)?;
+                mark_json(val, marked);
             }
         }
-        Value::Tagged(t) => mark(&mut t.value, marked)?,
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
-    Ok(())
+}
+
+fn mark(v: &mut serde_yaml::Value, marked: &mut usize) {
+    use serde_yaml::Value;
+    match v {
+        Value::String(s) => mark_str(s, marked),
+        Value::Sequence(items) => {
+            for item in items {
+                mark(item, marked);
+            }
+        }
+        Value::Mapping(m) => {
+            if m.keys()
+                .any(|k| matches!(k, Value::String(s) if needs_mark(s)))
+            {
+                let old = std::mem::take(m);
+                for (mut k, val) in old {
+                    if let Value::String(s) = &mut k {
+                        mark_str(s, marked);
+                    }
+                    m.insert(k, val);
+                }
+            }
+            for val in m.values_mut() {
+                mark(val, marked);
+            }
+        }
+        Value::Tagged(t) => mark(&mut t.value, marked),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 fn needs_mark(s: &str) -> bool {
     is_implicit(s) && !s.is_empty()
 }
 
-fn mark_str(s: &mut String, marked: &mut usize) -> Result<(), String> {
-    if s.contains(MARK_CHAR) {
-        return Err("a string holds U+FDD0, which YAML output reserves".to_owned());
-    }
+fn mark_str(s: &mut String, marked: &mut usize) {
     if needs_mark(s) {
         s.insert_str(0, MARK);
         *marked += 1;
     }
-    Ok(())
 }
 
 #[cfg(test)]

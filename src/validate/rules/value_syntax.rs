@@ -227,16 +227,16 @@ fn usable_threshold(v: &Value) -> bool {
 fn check(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, String, &'static str)> = Vec::new();
     cx.tree.walk(&mut Vec::new(), &mut |path, entry| {
-        let names = keys(path);
+        let last_is = |name: &str| matches!(path.last(), Some(Seg::Key(k)) if k == name);
         match &entry.value {
             Value::String(s) => {
-                if let Some((what, help)) = string_problem(&names, s) {
+                if let Some((what, help)) = string_problem(&keys(path), s) {
                     let shown = crate::load::display_path(path);
                     found.push((path.to_vec(), format!("`{shown}` {what}"), help));
                 }
             }
             Value::Float(_) | Value::Integer(_)
-                if names.last() == Some(&"threshold") && !usable_threshold(&entry.value) =>
+                if last_is("threshold") && !usable_threshold(&entry.value) =>
             {
                 found.push((
                     path.to_vec(),
@@ -325,7 +325,9 @@ fn check_printable(cx: &mut RuleContext<'_>) {
         {
             found.push((path.to_vec(), true, c));
         }
-        if let Value::String(s) = &entry.value {
+        if let Value::String(s) = &entry.value
+            && unprintable(s, false).is_some()
+        {
             // Alert selectors match label values, which PromQL escapes.
             let names = keys(path);
             let prose = names.contains(&"selector")
