@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Proves the deaap-gen-diff pre-commit hook with the real pre-commit. In a scratch git repository
-# holding a copy of environments/ and a generated/ tree built by deaap-gen, it runs this
-# repository's hook through `pre-commit try-repo` (which installs it the way users get it: `cargo
-# install` of the committed tree) and shows that
+# Proves a pre-commit hook of this repository with the real pre-commit. In a scratch git repository
+# holding a copy of environments/ and a generated/ tree built by deaap-gen, it runs the hook named
+# by $1 (deaap-gen-diff by default) through `pre-commit try-repo`, which installs it the way users
+# get it, and shows that
 #   (a) a commit whose environment files and generated output agree passes,
 #   (b) an environment edited without regenerating is blocked, with the diff shown,
 #   (c) after `deaap-gen build` the commit passes.
 # Prints one line per case; exits non-zero when any case fails.
 #
-# try-repo only sees committed (or staged and tracked) files of this repository. Its `cargo
-# install` is a release build; CARGO_TARGET_DIR is kept in the tools cache so only the first run
-# pays for it.
+# try-repo only sees committed (or staged and tracked) files of this repository.
+# - deaap-gen-diff (language: rust): try-repo runs `cargo install` of the committed tree. That is a
+#   release build; here it is made without optimisation (CARGO_PROFILE_RELEASE_*), which proves the
+#   same install path in a fraction of the time, and CARGO_TARGET_DIR is kept in the tools cache.
+# - deaap-gen-diff-system (language: system): runs the deaap-gen on PATH, here the one under test.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,8 +30,23 @@ if [ -z "$BIN" ]; then
   (cd "$ROOT" && cargo build --quiet) || { echo "FAIL  cannot build deaap-gen"; exit 1; }
   BIN=$ROOT/target/debug/deaap-gen
 fi
-export CARGO_TARGET_DIR=${DEAAP_PRECOMMIT_TARGET:-$TOOLS/pre-commit-target}
-mkdir -p "$CARGO_TARGET_DIR"
+HOOK=${1:-deaap-gen-diff}
+case "$HOOK" in
+  deaap-gen-diff)
+    export CARGO_TARGET_DIR=${DEAAP_PRECOMMIT_TARGET:-$TOOLS/pre-commit-target}
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-0}
+    export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-256}
+    mkdir -p "$CARGO_TARGET_DIR"
+    ;;
+  deaap-gen-diff-system)
+    PATH="$(cd "$(dirname "$BIN")" && pwd):$PATH"
+    export PATH
+    ;;
+  *)
+    echo "FAIL  unknown hook $HOOK"
+    exit 1
+    ;;
+esac
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -49,7 +66,7 @@ LOG=$WORK/pre-commit.log
 
 # hook: runs the hook on what is staged in the scratch repository, output in $LOG.
 hook() {
-  (cd "$REPO" && NO_COLOR=1 "$PRE_COMMIT" try-repo "$ROOT" deaap-gen-diff --color never) >"$LOG" 2>&1
+  (cd "$REPO" && NO_COLOR=1 "$PRE_COMMIT" try-repo "$ROOT" "$HOOK" --color never) >"$LOG" 2>&1
 }
 fail() {
   FAILED=1

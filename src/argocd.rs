@@ -1,8 +1,8 @@
-//! The Argo CD config-management-plugin entry points (CONTRACTS.md Part B §1). `generate` runs in the
-//! application's source folder with the plugin's parameters in the environment, and prints the
-//! chosen environment's Kubernetes objects on stdout; on any error it exits non-zero with a one-line
-//! reason on stderr and nothing on stdout, because an empty stream with exit 0 would make Argo CD
-//! prune every object of the application.
+//! The Argo CD config-management-plugin entry points (README "In a platform repository" and
+//! deploy/argocd/README.md). `generate` runs in the application's source folder with the plugin's
+//! parameters in the environment, and prints the chosen environment's Kubernetes objects on stdout;
+//! on any error it exits non-zero with a one-line reason on stderr and nothing on stdout, because
+//! an empty stream with exit 0 would make Argo CD prune every object of the application.
 
 use crate::cli::fail;
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! The command line (contract: CONTRACTS.md Part A). Exit codes follow diff(1) and `kubectl diff`:
+//! The command line (README "Command line"). Exit codes follow diff(1) and `kubectl diff`:
 //! 0 ok / no drift, 1 drift, 2 invalid input or any failure. Diagnostics and logs go to stderr;
 //! stdout carries only what was asked for.
 

@@ -1,9 +1,10 @@
-//! The Argo CD plugin contract (CONTRACTS.md Part B §1), tested the way argocd-cmp-server runs the
-//! binary: in the application's source folder, with a cleared environment holding only the
-//! variables Argo CD documents, no stdin, no terminal and no HOME. stdout must be exactly the
-//! environment's Kubernetes objects (those of the built tree), Namespaces first; any error must
-//! exit non-zero with nothing on stdout, because an empty stream with exit 0 makes Argo CD prune
-//! the whole application. Also checks the shipped `deploy/argocd/` files field by field.
+//! The Argo CD plugin contract (README "In a platform repository" and deploy/argocd/README.md),
+//! tested the way argocd-cmp-server runs the binary: in the application's source folder, with a
+//! cleared environment holding only the variables Argo CD documents, no stdin, no terminal and no
+//! HOME. stdout must be exactly the environment's Kubernetes objects (those of the built tree),
+//! Namespaces first; any error must exit non-zero with nothing on stdout, because an empty stream
+//! with exit 0 makes Argo CD prune the whole application. Also checks the shipped `deploy/argocd/`
+//! files field by field.
 
 use crate::diff::{build, read_tree};
 use crate::support::{edit, root, scratch_with_environments};
@@ -87,7 +88,7 @@ fn parse_stream(s: &str) -> Vec<serde_yaml::Value> {
         .collect()
 }
 
-/// The folders and file whose objects the stream carries (CONTRACTS.md Part A).
+/// The folders and file whose objects the stream carries (README "The output tree of one environment").
 fn is_manifest_path(p: &str) -> bool {
     ["kubernetes/", "istio/", "opa/gatekeeper/", "backup/"]
         .iter()
