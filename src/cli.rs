@@ -19,7 +19,8 @@ Examples:
   deaap-gen diff                                   show how generated/ differs from the model
   deaap-gen render environments/staging.toml | kubectl apply -f -
   deaap-gen schema > deaap-environment.schema.json
-  deaap-gen explain DG0201";
+  deaap-gen explain DG0201
+  deaap-gen explain                                every diagnostic code";
 
 #[derive(Debug, Parser)]
 #[command(name = "deaap-gen", version, about = "Compile DEAAP environment models into deployment artifacts", after_help = EXAMPLES)]
@@ -79,10 +80,10 @@ pub enum Command {
     },
     /// Print the environment-file JSON Schema
     Schema,
-    /// Explain a diagnostic code
+    /// Explain a diagnostic code, or list every code
     Explain {
-        /// e.g. DG0201
-        code: String,
+        /// e.g. DG0201 (leave out to list every code)
+        code: Option<String>,
     },
     /// Argo CD config-management-plugin entry points
     Argocd {
@@ -152,7 +153,7 @@ pub fn run(cli: Cli) -> u8 {
             print!("{}", crate::validate::schema::schema_text());
             0
         }
-        Command::Explain { code } => explain(&code),
+        Command::Explain { code } => explain(code.as_deref()),
         Command::Argocd { command } => match command {
             ArgoCommand::Generate => crate::argocd::generate(),
             ArgoCommand::Discover => crate::argocd::discover(),
@@ -560,19 +561,46 @@ fn render_stream(path: &Path) -> u8 {
     }
 }
 
-fn explain(code: &str) -> u8 {
-    let code = code.to_ascii_uppercase();
-    match crate::validate::rules::all()
-        .into_iter()
-        .find(|r| r.code == code)
-    {
-        Some(r) => {
+/// The first sentence of a code's What, cut to fit one line of a listing.
+fn summary(what: &str) -> String {
+    let first = what
+        .split(". ")
+        .next()
+        .unwrap_or(what)
+        .trim_end_matches('.');
+    if first.chars().count() <= 80 {
+        return first.to_owned();
+    }
+    let cut: String = first.chars().take(79).collect();
+    format!("{}…", cut.trim_end())
+}
+
+fn explain(code: Option<&str>) -> u8 {
+    let Some(code) = code else {
+        let mut text = String::new();
+        for c in crate::codes::all() {
+            text.push_str(&format!(
+                "{}  {:<6}  {:<24}  {}\n",
+                c.code,
+                c.phase.as_str(),
+                c.name,
+                summary(c.what)
+            ));
+        }
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return 0;
+    };
+    match crate::codes::find(code) {
+        Some(c) => {
             println!(
                 "{} {}\n\nWhat: {}\n\nWhy: {}",
-                r.code, r.name, r.what, r.why
+                c.code, c.name, c.what, c.why
             );
             0
         }
-        None => fail(&format!("no rule has the code `{code}`")),
+        None => fail(&format!(
+            "no diagnostic has the code `{}` (`deaap-gen explain` lists them all)",
+            code.to_ascii_uppercase()
+        )),
     }
 }

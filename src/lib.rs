@@ -9,6 +9,7 @@
 
 pub mod argocd;
 pub mod cli;
+pub mod codes;
 pub mod diagnostic;
 pub mod fsafe;
 pub mod load;

@@ -144,6 +144,40 @@ fn every_rule_is_explained() {
 }
 
 #[test]
+fn every_code_emitted_is_in_the_catalogue_and_readme() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let pattern = regex::Regex::new(r#""(DG[0-9]{4})""#).expect("valid pattern");
+    let mut emitted = std::collections::BTreeSet::new();
+    for e in walkdir::WalkDir::new(root().join("src")) {
+        let e = e.expect("walk");
+        if e.path().extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            for c in pattern.captures_iter(&text) {
+                emitted.insert(c[1].to_owned());
+            }
+        }
+    }
+    assert!(emitted.len() > 30, "{emitted:?}");
+    let listing = stdout(&run(&root(), &["explain"]));
+    for code in &emitted {
+        let entry = deaap_gen::codes::find(code);
+        assert!(
+            entry.is_some(),
+            "{code} is emitted but not in the catalogue"
+        );
+        assert!(readme.contains(code.as_str()), "{code} is not in README.md");
+        assert!(
+            listing.lines().any(|l| l.starts_with(code.as_str())),
+            "`deaap-gen explain` does not list {code}"
+        );
+        let o = run(&root(), &["explain", code]);
+        assert_eq!(o.status.code(), Some(0), "explain {code}");
+        assert!(stdout(&o).contains("What: "), "explain {code}");
+    }
+    assert_eq!(listing.lines().count(), deaap_gen::codes::all().len());
+}
+
+#[test]
 fn readme_lists_every_rule() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     for r in deaap_gen::validate::rules::all() {

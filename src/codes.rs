@@ -1,0 +1,213 @@
+//! The catalogue of every diagnostic code deaap-gen emits: the loader's and the schema's (`DG00xx`),
+//! the semantic rules' (`DG01xx`–`DG02xx`, each with its rule) and the secrets scan's. `explain`
+//! prints an entry; a test checks that every code the sources emit is here and in README.
+
+use crate::validate::rules;
+
+/// Where in the pipeline a code is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading, parsing and layering the environment files.
+    Load,
+    /// The merged tree against the environment schema.
+    Schema,
+    /// A semantic rule on the typed model (or the secrets scan that precedes the schema).
+    Rule,
+}
+
+impl Phase {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::Schema => "schema",
+            Self::Rule => "rule",
+        }
+    }
+}
+
+/// One code: what it catches and why that matters.
+#[derive(Debug, Clone, Copy)]
+pub struct Code {
+    pub code: &'static str,
+    pub phase: Phase,
+    pub name: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+}
+
+/// The codes raised outside the semantic rules.
+const OTHERS: &[Code] = &[
+    Code {
+        code: "DG0001",
+        phase: Phase::Load,
+        name: "toml-syntax",
+        what: "An environment file is not valid TOML.",
+        why: "Nothing can be checked or generated from a file that does not parse; the \
+              diagnostic points at the first syntax error.",
+    },
+    Code {
+        code: "DG0002",
+        phase: Phase::Load,
+        name: "unreadable-file",
+        what: "An environment file, or a file it `extends`, cannot be read: missing, not a \
+               regular file (a folder, FIFO or device), larger than 4 MiB or not UTF-8.",
+        why: "An environment is compiled from every file in its `extends` chain; a file that \
+              cannot be read whole would silently drop settings.",
+    },
+    Code {
+        code: "DG0003",
+        phase: Phase::Load,
+        name: "extends-outside",
+        what: "`extends` names a file outside the environment file's folder tree (an absolute \
+               path, `..` above the folder, or a link that resolves elsewhere).",
+        why: "deaap-gen runs in CI and in the Argo CD repo-server on repositories anyone with \
+              commit access can shape; confining `extends` keeps it from reading other files \
+              on the machine.",
+    },
+    Code {
+        code: "DG0004",
+        phase: Phase::Load,
+        name: "extends-cycle",
+        what: "Files `extend` each other in a cycle; the message names the chain.",
+        why: "A layered environment needs a base that extends nothing; a cycle has no \
+              defined result.",
+    },
+    Code {
+        code: "DG0005",
+        phase: Phase::Load,
+        name: "extends-too-deep",
+        what: "An `extends` chain longer than 16 files.",
+        why: "Real layering is two or three files deep; a longer chain is a mistake or an \
+              attempt to exhaust the loader.",
+    },
+    Code {
+        code: "DG0006",
+        phase: Phase::Load,
+        name: "extends-not-a-path",
+        what: "`extends` is not a string naming one file.",
+        why: "Each file extends at most one other, named by a relative path.",
+    },
+    Code {
+        code: "DG0007",
+        phase: Phase::Load,
+        name: "file-name-unprintable",
+        what: "An environment file's name holds a control or other unprintable character.",
+        why: "The file name is written into the header of every generated file; a newline in \
+              it would inject content into every artifact.",
+    },
+    Code {
+        code: "DG0051",
+        phase: Phase::Schema,
+        name: "unknown-key",
+        what: "A key the model does not have, with the closest known key as a suggestion.",
+        why: "A misspelt key (`replcas`) would otherwise be ignored and its default used \
+              without anyone noticing.",
+    },
+    Code {
+        code: "DG0052",
+        phase: Phase::Schema,
+        name: "missing-key",
+        what: "A required key is missing after every `extends` layer is merged.",
+        why: "The model has no defaults for what each environment must decide itself.",
+    },
+    Code {
+        code: "DG0053",
+        phase: Phase::Schema,
+        name: "wrong-type",
+        what: "A value of the wrong type (`port = \"8080\"`, a table where a list belongs).",
+        why: "Consumers read types strictly: a string port is refused by Kubernetes and \
+              Compose.",
+    },
+    Code {
+        code: "DG0054",
+        phase: Phase::Schema,
+        name: "not-allowed-value",
+        what: "A value outside its closed set (`platform`, `tier`, `severity`, ...).",
+        why: "Each allowed value maps to generated output; anything else has no meaning.",
+    },
+    Code {
+        code: "DG0055",
+        phase: Phase::Schema,
+        name: "out-of-range",
+        what: "A number below its minimum or above its maximum (ports, replicas, percentages).",
+        why: "Out-of-range numbers are refused by the API server or make no sense at run time.",
+    },
+    Code {
+        code: "DG0056",
+        phase: Phase::Schema,
+        name: "schema-violation",
+        what: "Any other violation of the environment schema (a value matching none of the \
+               allowed forms).",
+        why: "The schema is the contract every target relies on.",
+    },
+    Code {
+        code: "DG0057",
+        phase: Phase::Schema,
+        name: "model-mismatch",
+        what: "The merged environment passed the schema but does not fit the typed model.",
+        why: "The schema is generated from the model, so this points at a defect in deaap-gen \
+              itself; please report it with the environment file.",
+    },
+    Code {
+        code: "DG0099",
+        phase: Phase::Schema,
+        name: "schema-internal",
+        what: "The environment schema itself does not compile.",
+        why: "A defect in deaap-gen itself; nothing can be validated until it is fixed.",
+    },
+    Code {
+        code: "DG0202",
+        phase: Phase::Rule,
+        name: "reference-in-env",
+        what: "A secret reference (`vault:<path>#<key>`, `file:<path>`, `env:<VAR>`) under a \
+               credential-like key in plain `env` instead of `secrets`.",
+        why: "Plain `env` values are written into manifests as they are; only `secrets` \
+              entries are resolved from the secret store at run time.",
+    },
+];
+
+/// Every code, in code order.
+#[must_use]
+pub fn all() -> Vec<Code> {
+    let mut v: Vec<Code> = OTHERS.to_vec();
+    v.extend(rules::all().into_iter().map(|r| Code {
+        code: r.code,
+        phase: Phase::Rule,
+        name: r.name,
+        what: r.what,
+        why: r.why,
+    }));
+    v.sort_by_key(|c| c.code);
+    v
+}
+
+/// The entry for `code` (any case).
+#[must_use]
+pub fn find(code: &str) -> Option<Code> {
+    let code = code.to_ascii_uppercase();
+    all().into_iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique() {
+        let codes = all();
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &codes {
+            assert!(seen.insert(c.code), "{} twice", c.code);
+            assert!(seen.insert(c.name), "{} twice", c.name);
+            assert!(
+                c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "{} is not kebab-case",
+                c.name
+            );
+        }
+        assert_eq!(find("dg0051").map(|c| c.name), Some("unknown-key"));
+    }
+}
