@@ -384,7 +384,7 @@ fn check_stale(inputs: &Inputs, out: &Path, format: Format) -> u8 {
             let problem = c
                 .problem
                 .as_ref()
-                .map_or_else(String::new, |p| format!(" ({p})"));
+                .map_or_else(String::new, |p| format!(" ({})", p.text));
             eprintln!(
                 "  {:<8} {}{problem}",
                 c.kind.as_str(),
@@ -492,7 +492,7 @@ fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
                         "change": c.kind,
                     });
                     if let Some(p) = &c.problem {
-                        v["problem"] = serde_json::Value::String(p.clone());
+                        v["problem"] = serde_json::Value::String(p.text.clone());
                     }
                     v
                 })

@@ -128,11 +128,6 @@ fn with_path(path: &Path, e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Splits a generated path (always `/`-separated, relative, no `..`) into its components.
-fn components(rel: &str) -> impl Iterator<Item = &str> {
-    rel.split('/').filter(|c| !c.is_empty())
-}
-
 /// Whether an index entry is a plain relative path that stays inside its folder.
 #[must_use]
 pub fn safe_relative(p: &str) -> bool {
@@ -151,28 +146,29 @@ enum Absent {
     Create,
 }
 
-/// Walks the folders between `root` and the generated path `rel`, refusing links on the way.
-/// `Ok(None)` when one of them does not exist (and is not to be created); otherwise the full path
-/// of the entry itself.
-fn walk_folders(root: &Path, rel: &str, absent: Absent) -> Result<Option<PathBuf>, WalkError> {
-    let parts: Vec<&str> = components(rel).collect();
-    let Some((last, folders)) = parts.split_last() else {
-        return Err(WalkError::Io(io::Error::other("empty path")));
-    };
+/// Walks the folders of `folders` (a relative path) below `root`, refusing links on the way.
+/// `Ok(false)` when one of them does not exist (and is not to be created).
+fn walk_folders(root: &Path, folders: &Path, absent: Absent) -> Result<bool, WalkError> {
     let mut cur = root.to_path_buf();
-    for f in folders {
-        cur.push(f);
+    for c in folders.components() {
+        cur.push(c);
         if !real_dir(&cur)? {
             match absent {
-                Absent::Stop => return Ok(None),
+                Absent::Stop => return Ok(false),
                 Absent::Create => {
                     std::fs::create_dir(&cur).map_err(|e| WalkError::Io(with_path(&cur, &e)))?;
                 }
             }
         }
     }
-    cur.push(last);
-    Ok(Some(cur))
+    Ok(true)
+}
+
+/// `root/rel` when every folder on the way there is a real folder; `Ok(None)` when one is missing.
+fn reach(root: &Path, rel: &str) -> Result<Option<PathBuf>, WalkError> {
+    let rel = Path::new(rel);
+    let folders = rel.parent().unwrap_or(Path::new(""));
+    Ok(walk_folders(root, folders, Absent::Stop)?.then(|| root.join(rel)))
 }
 
 /// Reads the generated path `rel` under `root` without following any link, opening only a regular
@@ -181,7 +177,7 @@ fn walk_folders(root: &Path, rel: &str, absent: Absent) -> Result<Option<PathBuf
 /// # Errors
 /// A failure to read something that is a regular file.
 pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
-    let path = match walk_folders(root, rel, Absent::Stop) {
+    let path = match reach(root, rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Entry::Missing),
         Err(WalkError::Obstacle(o)) => return Ok(Entry::Obstacle(o)),
@@ -311,14 +307,26 @@ fn is_link_error(e: &io::Error) -> bool {
     }
 }
 
-/// Creates the folders of the generated path `rel` under `root` (a folder deaap-gen just made),
-/// refusing to go through anything that is not a real folder.
+/// Creates every missing folder of `folders` (a relative path) under `root`, a folder deaap-gen
+/// just made, refusing to go through anything that is not a real folder.
+///
+/// # Errors
+/// An obstacle on the way, or a failure to create a folder.
+pub fn create_folders(root: &Path, folders: &Path) -> Result<(), WalkError> {
+    walk_folders(root, folders, Absent::Create).map(drop)
+}
+
+/// Creates the folders of the generated path `rel` under `root` (see [`create_folders`]) and
+/// returns the file's full path.
 ///
 /// # Errors
 /// An obstacle on the way, or a failure to create a folder.
 pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
-    walk_folders(root, rel, Absent::Create)?
-        .ok_or_else(|| WalkError::Io(io::Error::other("folder not created")))
+    let rel = Path::new(rel);
+    if let Some(folders) = rel.parent() {
+        create_folders(root, folders)?;
+    }
+    Ok(root.join(rel))
 }
 
 /// Writes a new file (never replacing or following anything already there).
@@ -341,7 +349,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// # Errors
 /// A failure to remove a regular file.
 pub fn remove_regular(root: &Path, rel: &str) -> io::Result<bool> {
-    let Ok(Some(path)) = walk_folders(root, rel, Absent::Stop) else {
+    let Ok(Some(path)) = reach(root, rel) else {
         return Ok(false);
     };
     match std::fs::symlink_metadata(&path) {

@@ -65,7 +65,7 @@ impl Loader<'_> {
             shown.push(d);
         }
         shown.push(name);
-        let text = match read_limited(&shown) {
+        let text = match read_input(&shown) {
             Ok(t) => t,
             Err(e) => {
                 let d =
@@ -327,10 +327,6 @@ fn confine(dir: &[String], target: &str) -> Option<(Vec<String>, PathBuf)> {
     }
     let name = parts.pop()?;
     Some((parts, PathBuf::from(name)))
-}
-
-fn read_limited(path: &Path) -> std::io::Result<String> {
-    read_input(path)
 }
 
 /// Reads an input file of at most 4 MiB that is a regular file (a link to one is fine; a folder,

@@ -19,7 +19,7 @@ pub fn unified(env: &str, c: &Change, color: bool) -> String {
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
     let a = if let Some(problem) = &c.problem {
-        format!("a/{env}/{}\t({problem})", c.path)
+        format!("a/{env}/{}\t({})", c.path, problem.text)
     } else if c.old.is_some() {
         format!("a/{env}/{}", c.path)
     } else {

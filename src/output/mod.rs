@@ -112,8 +112,16 @@ pub struct Change {
     pub old: Option<Vec<u8>>,
     pub new: Option<Vec<u8>>,
     /// Why the old side could not be read: a link, FIFO or oversized file where a generated file
-    /// belongs (`audit is a symbolic link, expected a folder`). Such a change blocks `build`.
-    pub problem: Option<String>,
+    /// belongs. Such a change blocks `build`.
+    pub problem: Option<Problem>,
+}
+
+/// An obstacle met while comparing, and how it reads from the changed file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub obstacle: fsafe::Obstacle,
+    /// `is a FIFO, expected a file`, or ``audit` is a symbolic link, expected a folder`.
+    pub text: String,
 }
 
 /// Why the output could not be written.
@@ -191,7 +199,10 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     let (dir, exists) = match env_dir(out, &tree.environment) {
         Ok(d) => d,
         Err(fsafe::WalkError::Obstacle(o)) => {
-            let problem = o.describe(out, out);
+            let problem = Problem {
+                text: o.describe(out, out),
+                obstacle: o,
+            };
             return Ok(tree
                 .files
                 .iter()
@@ -234,7 +245,10 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                 kind: ChangeKind::Modified,
                 old: None,
                 new: Some(new.clone()),
-                problem: Some(o.describe(&dir, &dir.join(path))),
+                problem: Some(Problem {
+                    text: o.describe(&dir, &dir.join(path)),
+                    obstacle: o,
+                }),
             }),
         }
     }
@@ -257,24 +271,6 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     Ok(changes)
 }
 
-/// The first change that blocks a write: something where a generated file or folder belongs that
-/// deaap-gen will not write through.
-fn first_obstacle(out: &Path, tree: &Tree, changes: &[Change]) -> Option<fsafe::Obstacle> {
-    changes.iter().find(|c| c.problem.is_some())?;
-    let (dir, _) = match env_dir(out, &tree.environment) {
-        Ok(d) => d,
-        Err(fsafe::WalkError::Obstacle(o)) => return Some(o),
-        Err(fsafe::WalkError::Io(_)) => return None,
-    };
-    changes
-        .iter()
-        .filter(|c| c.problem.is_some())
-        .find_map(|c| match fsafe::read(&dir, &c.path) {
-            Ok(fsafe::Entry::Obstacle(o)) => Some(o),
-            _ => None,
-        })
-}
-
 /// Moves one of the user's own entries into the staged tree unchanged: files are hard-linked (same
 /// bytes, same mtime) or copied where links are impossible, symbolic links are recreated rather
 /// than followed, and empty folders are recreated (others come back with what they hold; a folder
@@ -283,12 +279,12 @@ fn carry_over(src: &Path, kind: std::fs::FileType, staging: &Path, rel: &Path) -
     let dest = staging.join(rel);
     if kind.is_dir() {
         if std::fs::read_dir(src)?.next().is_none() {
-            create_dirs(staging, rel)?;
+            fsafe::create_folders(staging, rel).map_err(io::Error::from)?;
         }
         return Ok(());
     }
     if let Some(p) = rel.parent() {
-        create_dirs(staging, p)?;
+        fsafe::create_folders(staging, p).map_err(io::Error::from)?;
     }
     if kind.is_symlink() {
         #[cfg(unix)]
@@ -308,26 +304,6 @@ fn carry_over(src: &Path, kind: std::fs::FileType, staging: &Path, rel: &Path) -
             fsafe::describe(kind)
         ))),
     }
-}
-
-/// Creates the folders of `rel` under `root` (a folder this build made), never through a link.
-fn create_dirs(root: &Path, rel: &Path) -> io::Result<()> {
-    let mut cur = root.to_path_buf();
-    for c in rel.components() {
-        cur.push(c);
-        match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(io::Error::other(format!(
-                    "`{}` is not a folder",
-                    cur.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&cur)?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Gives every folder of the staged tree the mode its counterpart has in the old tree, so a `0700`
@@ -502,8 +478,8 @@ pub fn prepare<'a>(out: &Path, tree: &'a Tree) -> Result<Pending<'a>, WriteError
         recover(out, &tree.environment)?;
     }
     let changes = compare(out, tree)?;
-    if let Some(o) = first_obstacle(out, tree, &changes) {
-        return Err(WriteError::Obstacle(o));
+    if let Some(p) = changes.iter().find_map(|c| c.problem.as_ref()) {
+        return Err(WriteError::Obstacle(p.obstacle.clone()));
     }
     Ok(Pending { tree, changes })
 }

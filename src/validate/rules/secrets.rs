@@ -35,7 +35,7 @@ pub fn scan_tree(tree: &Entry, out: &mut Vec<Diagnostic>) {
                 if let Some(Seg::Key(key)) = path.last()
                     && looks_secret(key)
                 {
-                    out.push(literal(path, entry, "use a reference: `vault:<path>#<key>` (Kubernetes), `file:<path>` or `env:<VAR>` (Compose)".to_owned()));
+                    out.push(literal(path, entry, REFERENCE_HELP.to_owned()));
                 }
                 return;
             }
@@ -63,11 +63,14 @@ pub fn scan_tree(tree: &Entry, out: &mut Vec<Diagnostic>) {
         let help = if in_env {
             format!("move `{key}` to `secrets` with a reference such as `vault:secret/data/deaap/<name>#<key>`")
         } else {
-            "use a reference: `vault:<path>#<key>` (Kubernetes), `file:<path>` or `env:<VAR>` (Compose)".to_owned()
+            REFERENCE_HELP.to_owned()
         };
         out.push(literal(path, entry, help));
     });
 }
+
+const REFERENCE_HELP: &str =
+    "use a reference: `vault:<path>#<key>` (Kubernetes), `file:<path>` or `env:<VAR>` (Compose)";
 
 fn literal(path: &[Seg], entry: &Entry, help: String) -> Diagnostic {
     Diagnostic::error(

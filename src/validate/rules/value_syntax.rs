@@ -138,16 +138,15 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
     }
     let last = *path.last()?;
     let (ok, what, help) = match last {
-        "business_unit" if path.len() == 2 => (
-            is_label_value(s),
-            "is not a Kubernetes label value",
-            "at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
-        ),
-        _ if ends(path, &["monitoring", "rule_labels", "?"]) => (
-            is_label_value(s),
-            "is not a Kubernetes label value",
-            "at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
-        ),
+        _ if (last == "business_unit" && path.len() == 2)
+            || ends(path, &["monitoring", "rule_labels", "?"]) =>
+        {
+            (
+                is_label_value(s),
+                "is not a Kubernetes label value",
+                "at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            )
+        }
         "domain" if path.len() == 2 => (
             is_dns_subdomain(s),
             "is not a DNS-1123 domain name",
@@ -158,16 +157,15 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
             "is not a DNS-1123 subdomain, so it cannot name a Kubernetes object",
             "lower-case letters, digits, `-` and `.`, e.g. `fast-ssd` or `letsencrypt-prod`",
         ),
-        "registry" if path.len() == 2 => (
-            is_registry(s),
-            "is not a registry host",
-            "a host name with an optional port, e.g. `registry.example.com:5000`",
-        ),
-        _ if ends(path, &["images", "allowed_registries", "*"]) => (
-            is_registry(s),
-            "is not a registry host",
-            "a host name with an optional port, e.g. `registry.example.com:5000`",
-        ),
+        _ if (last == "registry" && path.len() == 2)
+            || ends(path, &["images", "allowed_registries", "*"]) =>
+        {
+            (
+                is_registry(s),
+                "is not a registry host",
+                "a host name with an optional port, e.g. `registry.example.com:5000`",
+            )
+        }
         "repository" => (
             is_repository(s),
             "is not an image repository",
