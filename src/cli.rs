@@ -3,9 +3,12 @@
 //! stdout carries only what was asked for.
 
 use crate::diagnostic::{Diagnostic, render};
+use crate::ops::build::Written;
+use crate::ops::diff::Drift;
+use crate::ops::{self, Compilation, Error, Status, Workspace};
 use crate::output::lock::Wait;
 use crate::output::{self, ChangeKind};
-use crate::{compile, generate};
+use crate::source::SourceMap;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -124,15 +127,17 @@ pub fn run(cli: Cli) -> u8 {
             no_wait,
             format,
         } => {
-            if check {
-                check_stale(&inputs, &out_dir, format)
+            let wait = if no_wait { Wait::NoWait } else { Wait::Block };
+            let mode = if check {
+                Mode::Check
             } else {
-                build(&inputs, &out_dir, wait(no_wait), format)
-            }
+                Mode::Write(wait)
+            };
+            build(&inputs, &out_dir, mode, format)
         }
-        Command::Validate { inputs, format } => match compile_all(&inputs, format) {
-            Some(_) => 0,
-            None => 2,
+        Command::Validate { inputs, format } => match workspace(&inputs, format) {
+            Ok(_) => 0,
+            Err(code) => code,
         },
         Command::Diff {
             inputs,
@@ -142,27 +147,43 @@ pub fn run(cli: Cli) -> u8 {
             no_wait,
             format,
         } => {
+            let wait = if no_wait { Wait::NoWait } else { Wait::Block };
             if update {
-                build(&inputs, &against, wait(no_wait), format)
+                build(&inputs, &against, Mode::Write(wait), format)
             } else {
-                diff(&inputs, &against, stat, format)
+                let detail = if stat { Detail::Stat } else { Detail::Patch };
+                diff(&inputs, &against, detail, format)
             }
         }
-        Command::Render { env_path } => render_stream(&env_path),
+        Command::Render { env_path } => render_stream(env_path),
         Command::Schema => {
             print!("{}", crate::validate::schema::schema_text());
             0
         }
         Command::Explain { code } => explain(code.as_deref()),
         Command::Argocd { command } => match command {
-            ArgoCommand::Generate => crate::argocd::generate(),
-            ArgoCommand::Discover => crate::argocd::discover(),
+            ArgoCommand::Generate => argocd_generate(),
+            ArgoCommand::Discover => argocd_discover(),
         },
     }
 }
 
-fn wait(no_wait: bool) -> Wait {
-    if no_wait { Wait::NoWait } else { Wait::Block }
+/// What `build` does with the output folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `build --check`: compare and report stale output, write nothing.
+    Check,
+    /// Write the output, waiting for another writer or not.
+    Write(Wait),
+}
+
+/// How much of the drift `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every changed file's unified diff, then the summary.
+    Patch,
+    /// `--stat`: only the summary.
+    Stat,
 }
 
 fn stderr_color() -> bool {
@@ -174,126 +195,39 @@ fn stdout_color() -> bool {
 }
 
 /// Prints a failure that has no source location.
-pub fn fail(message: &str) -> u8 {
+fn fail(message: &str) -> u8 {
     eprintln!("error: {message}");
     2
 }
 
-/// The environment files named by the inputs (default `environments/`), in a stable order.
-///
-/// # Errors
-/// A path that does not exist or a folder without environments.
-pub fn resolve_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let default = [PathBuf::from("environments")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("cannot read folder `{}`: {e}", p.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|x| x == "toml") && declares_environment(f))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(format!(
-                    "no environment files in `{}` (a file needs an [environment] table)",
-                    p.display()
-                ));
-            }
-            out.extend(found);
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            return Err(format!("`{}` does not exist", p.display()));
-        }
+/// Prints an operation's failure and returns its exit code. [`Error::Invalid`] was reported by
+/// the diagnostics already.
+fn report(e: &Error) -> u8 {
+    if !matches!(e, Error::Invalid { .. }) {
+        eprintln!("error: {e}");
     }
-    Ok(out)
+    e.exit_code()
 }
 
-/// Whether a TOML file declares an environment (partials such as `base.toml` do not). A file that
-/// does not parse counts as one, so its errors are reported rather than silently skipped.
-#[must_use]
-pub fn declares_environment(path: &Path) -> bool {
-    let Ok(text) = crate::load::read_input(path) else {
-        return true;
-    };
-    match toml::from_str::<toml::Table>(&text) {
-        Ok(t) => t.contains_key("environment"),
-        Err(_) => true,
+/// Compiles every input and prints every diagnostic; the exit code when any input is invalid
+/// (then nothing may be written at all).
+fn workspace(inputs: &Inputs, format: Format) -> Result<Workspace, u8> {
+    let compilation = ops::compile_all(&inputs.paths).map_err(|e| report(&e))?;
+    print_compilation(&compilation, format);
+    compilation.into_workspace().map_err(|e| report(&e))
+}
+
+/// Every file's diagnostics, then why it could not be used, in input order.
+fn print_compilation(compilation: &Compilation, format: Format) {
+    for f in &compilation.files {
+        print_diagnostics(&f.diagnostics, &f.sources, format);
+        if let Status::Failed(e) = &f.status {
+            report(e);
+        }
     }
 }
 
-/// A compiled, valid environment ready for the targets.
-pub struct Unit {
-    pub path: PathBuf,
-    pub tree: output::Tree,
-    pub artifacts: Vec<crate::targets::Artifact>,
-}
-
-/// Compiles every input; prints every diagnostic. `None` when any input is invalid (then nothing
-/// may be written at all).
-pub fn compile_all(inputs: &Inputs, format: Format) -> Option<Vec<Unit>> {
-    let files = match resolve_inputs(&inputs.paths) {
-        Ok(f) => f,
-        Err(e) => {
-            fail(&e);
-            return None;
-        }
-    };
-    let mut units = Vec::new();
-    let mut ok = true;
-    let mut names: Vec<(String, PathBuf)> = Vec::new();
-    for f in &files {
-        let c = compile(f);
-        print_diagnostics(&c.diagnostics, &c.sources, format);
-        let Some(model) = c.model else {
-            ok = false;
-            continue;
-        };
-        if let Some((_, other)) = names.iter().find(|(n, _)| *n == model.environment.name) {
-            fail(&format!(
-                "`{}` and `{}` both declare environment `{}`; their output folders would collide",
-                other.display(),
-                f.display(),
-                model.environment.name
-            ));
-            ok = false;
-            continue;
-        }
-        names.push((model.environment.name.clone(), f.clone()));
-        let artifacts = match generate(&model, f) {
-            Ok(a) => a,
-            Err(e) => {
-                fail(&format!(
-                    "internal error while generating `{}`: {e}",
-                    f.display()
-                ));
-                ok = false;
-                continue;
-            }
-        };
-        match output::tree(&model, &artifacts) {
-            Ok(tree) => units.push(Unit {
-                path: f.clone(),
-                tree,
-                artifacts,
-            }),
-            Err(e) => {
-                fail(&format!("internal error: {e}"));
-                ok = false;
-            }
-        }
-    }
-    ok.then_some(units)
-}
-
-fn print_diagnostics(diags: &[Diagnostic], sources: &crate::source::SourceMap, format: Format) {
+fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Format) {
     let mut err = std::io::stderr().lock();
     let color = stderr_color();
     for d in diags {
@@ -309,68 +243,56 @@ fn print_diagnostics(diags: &[Diagnostic], sources: &crate::source::SourceMap, f
             let _ = writeln!(
                 err,
                 "error: {errors} error{} and {warnings} warning{} found",
-                plural(errors),
-                plural(warnings)
+                ops::plural(errors),
+                ops::plural(warnings)
             );
         }
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// Whether the inputs name whole folders of environments (the default `environments/` too). Only
-/// then is an environment folder in the output that none of them produces stale: naming single
-/// files says nothing about the environments left out.
-fn covers_folders(inputs: &Inputs) -> bool {
-    inputs.paths.iter().all(|p| p.is_dir())
-}
-
-/// How one environment's folder in the output differs from what the model compiles to.
-struct Drift {
-    environment: String,
-    changes: Vec<output::Change>,
-}
-
-/// The drift of every compiled environment, plus the environments whose output is orphaned.
-fn drift(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<Drift>> {
-    let mut all = Vec::new();
-    for u in units {
-        all.push(Drift {
-            environment: u.tree.environment.clone(),
-            changes: output::compare(out, &u.tree)?,
-        });
+/// `build`, `build --check` and `diff --update`.
+fn build(inputs: &Inputs, out: &Path, mode: Mode, format: Format) -> u8 {
+    let ws = match workspace(inputs, format) {
+        Ok(ws) => ws,
+        Err(code) => return code,
+    };
+    let wait = match mode {
+        Mode::Check => return check_stale(inputs, &ws, out),
+        Mode::Write(wait) => wait,
+    };
+    match ops::build::build(&ws, out, wait, &mut print_written) {
+        Ok(()) => 0,
+        Err(e) => report(&e),
     }
-    for env in orphans(inputs, units, out)? {
-        all.push(Drift {
-            changes: output::orphan_changes(out, &env)?,
-            environment: env,
-        });
-    }
-    Ok(all)
 }
 
-/// Environments with output in `out` that the inputs no longer produce (none when the inputs are
-/// single files).
-fn orphans(inputs: &Inputs, units: &[Unit], out: &Path) -> std::io::Result<Vec<String>> {
-    if !covers_folders(inputs) {
-        return Ok(Vec::new());
+/// One line per environment folder, as soon as it is written.
+fn print_written(w: &Written) {
+    match w {
+        Written::UpToDate { environment, files } => {
+            eprintln!("{environment}: up to date ({files} files)");
+        }
+        Written::Wrote {
+            environment,
+            dir,
+            changed,
+        } => eprintln!("{environment}: wrote {} ({changed} changed)", dir.display()),
+        Written::RemovedOrphan {
+            environment,
+            removed,
+        } => eprintln!(
+            "{environment}: removed {removed} generated files (no environment file declares `{environment}` any more)"
+        ),
     }
-    let keep: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
-    output::orphans(out, &keep)
 }
 
 /// `build --check`: reports stale output and writes nothing.
-fn check_stale(inputs: &Inputs, out: &Path, format: Format) -> u8 {
-    let Some(units) = compile_all(inputs, format) else {
-        return 2;
-    };
-    let drifts = match drift(inputs, &units, out) {
+fn check_stale(inputs: &Inputs, ws: &Workspace, out: &Path) -> u8 {
+    let drift = match ops::diff::drift(ws, out) {
         Ok(d) => d,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return report(&e),
     };
-    for d in &drifts {
+    for d in &drift.environments {
         if d.changes.is_empty() {
             eprintln!("{}: up to date", d.environment);
             continue;
@@ -392,69 +314,11 @@ fn check_stale(inputs: &Inputs, out: &Path, format: Format) -> u8 {
             );
         }
     }
-    let stale = drifts.iter().any(|d| !d.changes.is_empty());
+    let stale = drift.is_drift();
     if stale {
         eprintln!("{}", refresh_hint(inputs, out));
     }
     u8::from(stale)
-}
-
-/// Writes every environment's output. Under the output folder's lock, every environment is first
-/// checked (so an obstacle in one leaves all of them unwritten), then each is swapped in.
-fn build(inputs: &Inputs, out: &Path, wait: Wait, format: Format) -> u8 {
-    let Some(units) = compile_all(inputs, format) else {
-        return 2;
-    };
-    let folder_error = |e: &dyn std::fmt::Display| fail(&format!("writing {}: {e}", out.display()));
-    match crate::fsafe::real_dir(out) {
-        Ok(true) => {}
-        Ok(false) => {
-            if let Err(e) = std::fs::create_dir_all(out) {
-                return folder_error(&e);
-            }
-        }
-        Err(e) => return folder_error(&std::io::Error::from(e)),
-    }
-    let _lock = match output::lock::lock(out, wait) {
-        Ok(l) => l,
-        Err(e) => return folder_error(&e),
-    };
-    let mut pending = Vec::new();
-    for u in &units {
-        match output::prepare(out, &u.tree) {
-            Ok(p) => pending.push(p),
-            Err(e) => return folder_error(&e),
-        }
-    }
-    for p in pending {
-        let (environment, files) = (p.environment().to_owned(), p.file_count());
-        match output::apply(out, p) {
-            Ok(0) => eprintln!("{environment}: up to date ({files} files)"),
-            Ok(n) => eprintln!(
-                "{environment}: wrote {} ({n} changed)",
-                out.join(&environment).display()
-            ),
-            Err(e) => {
-                return fail(&format!(
-                    "writing {}: {e}",
-                    out.join(&environment).display()
-                ));
-            }
-        }
-    }
-    let orphans = match orphans(inputs, &units, out) {
-        Ok(o) => o,
-        Err(e) => return fail(&format!("listing {}: {e}", out.display())),
-    };
-    for env in orphans {
-        match output::remove_orphan(out, &env) {
-            Ok(n) => eprintln!(
-                "{env}: removed {n} generated files (no environment file declares `{env}` any more)"
-            ),
-            Err(e) => return fail(&format!("removing {}: {e}", out.join(&env).display())),
-        }
-    }
-    0
 }
 
 /// The command that refreshes `out` from these inputs.
@@ -470,62 +334,20 @@ fn refresh_hint(inputs: &Inputs, out: &Path) -> String {
     format!("generated output is stale: run `{cmd}` and commit the result")
 }
 
-fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
-    let Some(units) = compile_all(inputs, format) else {
-        return 2;
-    };
-    let drifts = match drift(inputs, &units, against) {
+fn diff(inputs: &Inputs, against: &Path, detail: Detail, format: Format) -> u8 {
+    let drift = match workspace(inputs, format)
+        .and_then(|ws| ops::diff::drift(&ws, against).map_err(|e| report(&e)))
+    {
         Ok(d) => d,
-        Err(e) => return fail(&e.to_string()),
+        Err(code) => return code,
     };
-    let changes: Vec<&output::Change> = drifts.iter().flat_map(|d| &d.changes).collect();
-    let mut text = String::new();
-    match format {
-        Format::Json => {
-            let files: Vec<serde_json::Value> = drifts
-                .iter()
-                .flat_map(|d| d.changes.iter().map(move |c| (d, c)))
-                .map(|(d, c)| {
-                    let mut v = serde_json::json!({
-                        "environment": d.environment,
-                        "path": format!("{}/{}", d.environment, c.path),
-                        "change": c.kind,
-                    });
-                    if let Some(p) = &c.problem {
-                        v["problem"] = serde_json::Value::String(p.text.clone());
-                    }
-                    v
-                })
-                .collect();
-            let count = |k| changes.iter().filter(|c| c.kind == k).count();
-            let v = serde_json::json!({
-                "against": against.display().to_string(),
-                "drift": !changes.is_empty(),
-                "files": files,
-                "summary": {
-                    "modified": count(ChangeKind::Modified),
-                    "added": count(ChangeKind::Added),
-                    "removed": count(ChangeKind::Removed),
-                },
-            });
-            text = format!("{v}\n");
-        }
-        Format::Human => {
-            if !stat {
-                let color = stdout_color();
-                for d in &drifts {
-                    for c in &d.changes {
-                        text.push_str(&output::diff::unified(&d.environment, c, color));
-                    }
-                }
-            }
-            text.push_str(&output::diff::summary_of(changes.iter().copied()));
-            text.push('\n');
-        }
-    }
+    let text = match format {
+        Format::Json => diff_json(&drift, against),
+        Format::Human => diff_human(&drift, detail),
+    };
     // A closed pipe (`deaap-gen diff | head`) is not a failure worth a panic.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    if changes.is_empty() {
+    if !drift.is_drift() {
         return 0;
     }
     if format == Format::Human {
@@ -537,27 +359,112 @@ fn diff(inputs: &Inputs, against: &Path, stat: bool, format: Format) -> u8 {
     1
 }
 
-/// Compiles one environment and prints its Kubernetes objects.
-fn render_stream(path: &Path) -> u8 {
-    let inputs = Inputs {
-        paths: vec![path.to_path_buf()],
+/// `diff --format json`: one object listing every changed file and the summary.
+fn diff_json(drift: &Drift, against: &Path) -> String {
+    let files: Vec<serde_json::Value> = drift
+        .environments
+        .iter()
+        .flat_map(|d| d.changes.iter().map(move |c| (d, c)))
+        .map(|(d, c)| {
+            let mut v = serde_json::json!({
+                "environment": d.environment,
+                "path": format!("{}/{}", d.environment, c.path),
+                "change": c.kind,
+            });
+            if let Some(p) = &c.problem {
+                v["problem"] = serde_json::Value::String(p.text.clone());
+            }
+            v
+        })
+        .collect();
+    let count = |k| drift.changes().filter(|c| c.kind == k).count();
+    let v = serde_json::json!({
+        "against": against.display().to_string(),
+        "drift": drift.is_drift(),
+        "files": files,
+        "summary": {
+            "modified": count(ChangeKind::Modified),
+            "added": count(ChangeKind::Added),
+            "removed": count(ChangeKind::Removed),
+        },
+    });
+    format!("{v}\n")
+}
+
+/// `diff`: every changed file's unified diff (unless `--stat`), then the summary line.
+fn diff_human(drift: &Drift, detail: Detail) -> String {
+    let mut text = String::new();
+    if detail == Detail::Patch {
+        let color = stdout_color();
+        for d in &drift.environments {
+            for c in &d.changes {
+                text.push_str(&output::diff::unified(&d.environment, c, color));
+            }
+        }
+    }
+    text.push_str(&output::diff::summary_of(drift.changes()));
+    text.push('\n');
+    text
+}
+
+/// `render`: compiles one environment and prints its Kubernetes objects.
+fn render_stream(path: PathBuf) -> u8 {
+    let inputs = Inputs { paths: vec![path] };
+    let ws = match workspace(&inputs, Format::Human) {
+        Ok(ws) => ws,
+        Err(code) => return code,
     };
-    let Some(units) = compile_all(&inputs, Format::Human) else {
-        return 2;
-    };
-    let Some(unit) = units.into_iter().next() else {
-        return fail("no environment compiled");
-    };
-    match crate::stream::kubernetes_stream(&unit.artifacts) {
-        Ok(s) if !s.is_empty() => match std::io::stdout().lock().write_all(s.as_bytes()) {
+    match ops::render::render(&ws) {
+        Ok(s) => match std::io::stdout().lock().write_all(s.as_bytes()) {
             Ok(()) => 0,
             Err(e) => fail(&format!("cannot write to stdout: {e}")),
         },
-        Ok(_) => fail(&format!(
-            "environment `{}` has no Kubernetes objects",
-            unit.tree.environment
-        )),
-        Err(e) => fail(&e),
+        Err(e) => report(&e),
+    }
+}
+
+/// `argocd generate` (README "In a platform repository"). On success stdout is the object stream
+/// and stderr one log line; on failure stdout is empty and stderr is a single line (Argo CD shows
+/// it in the UI as the reason generation failed).
+fn argocd_generate() -> u8 {
+    let mut warn = |d: &Diagnostic, sources: &SourceMap| {
+        eprintln!("{}", ops::argocd::one_line(d, sources));
+    };
+    match ops::argocd::generate(&mut warn) {
+        Ok(m) => {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out
+                .write_all(m.stream.as_bytes())
+                .and_then(|()| out.flush())
+            {
+                return fail(&format!("cannot write the manifests to stdout: {e}"));
+            }
+            eprintln!(
+                "deaap-gen: environment `{}` from `{}`: {} objects",
+                m.environment,
+                m.file.display(),
+                m.objects
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.to_string().replace(['\n', '\r'], " "));
+            e.exit_code()
+        }
+    }
+}
+
+/// `argocd discover`: the environment files, one a line; exit 1 and no output when there are none.
+fn argocd_discover() -> u8 {
+    match ops::argocd::discover() {
+        Ok(files) if files.is_empty() => 1,
+        Ok(files) => {
+            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            // A closed stdout means nobody is asking any more; the exit code still answers.
+            let _ = std::io::stdout().lock().write_all(list.as_bytes());
+            0
+        }
+        Err(e) => report(&e),
     }
 }
 

@@ -5,15 +5,16 @@
 //! against the generated JSON Schema and the semantic rules, collecting every problem as a
 //! [`diagnostic::Diagnostic`], and yields the typed [`model::Environment`]; [`targets`] turn the
 //! model into artifacts (path → bytes); [`output`] writes them atomically, compares them with a
-//! committed tree, or streams the Kubernetes objects.
+//! committed tree, or streams the Kubernetes objects. [`ops`] runs that pipeline for each command
+//! (README "Command line") and returns typed results; [`cli`] only parses, prints and exits.
 
-pub mod argocd;
 pub mod cli;
 pub mod codes;
 pub mod diagnostic;
 pub mod fsafe;
 pub mod load;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod render;
 pub mod source;

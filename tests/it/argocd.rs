@@ -133,7 +133,7 @@ fn shipped_environments() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(root().join("environments"))
         .expect("environments/")
         .map(|e| e.expect("entry").path())
-        .filter(|p| deaap_gen::cli::declares_environment(p))
+        .filter(|p| deaap_gen::ops::inputs::declares_environment(p))
         .map(|p| p.file_stem().expect("stem").to_string_lossy().into_owned())
         .collect();
     v.sort();

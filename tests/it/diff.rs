@@ -634,23 +634,20 @@ fn diff_colours_only_on_a_terminal_without_no_color() {
 #[test]
 fn repeated_builds_are_byte_identical() {
     let dir = scratch_with_environments();
-    let inputs = deaap_gen::cli::Inputs {
-        paths: vec![dir.path().join("environments")],
-    };
-    let first: Vec<(String, BTreeMap<String, Vec<u8>>)> =
-        deaap_gen::cli::compile_all(&inputs, deaap_gen::cli::Format::Human)
+    let inputs = [dir.path().join("environments")];
+    let trees = || -> Vec<(String, BTreeMap<String, Vec<u8>>)> {
+        deaap_gen::ops::compile_all(&inputs)
+            .and_then(deaap_gen::ops::Compilation::into_workspace)
             .expect("shipped environments compile")
+            .units
             .into_iter()
             .map(|u| (u.tree.environment, u.tree.files))
-            .collect();
+            .collect()
+    };
+    let first = trees();
     assert_eq!(first.len(), 3);
     for i in 1..100 {
-        let again: Vec<(String, BTreeMap<String, Vec<u8>>)> =
-            deaap_gen::cli::compile_all(&inputs, deaap_gen::cli::Format::Human)
-                .expect("compiles")
-                .into_iter()
-                .map(|u| (u.tree.environment, u.tree.files))
-                .collect();
+        let again = trees();
         assert!(again == first, "build {i} differs from the first");
     }
     // And through the binary, from another working directory, into two folders.

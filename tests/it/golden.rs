@@ -2,20 +2,26 @@
 //! golden` writes. This test fails when it is stale, shows the diff, and names the command that
 //! refreshes it; with `DEAAP_BLESS=1` it rewrites golden/ through the same writer `build` uses.
 
-use deaap_gen::cli::{Format, Inputs, compile_all};
+use deaap_gen::ops::{Compilation, Unit, compile_all};
 use deaap_gen::output;
+use std::path::Path;
 
 const REFRESH: &str =
     "refresh with `deaap-gen build environments/ -o golden` (or `DEAAP_BLESS=1 cargo test golden`)";
+
+/// The compiled shipped environments, through the same operation `build` uses.
+fn shipped_units(root: &Path) -> Vec<Unit> {
+    compile_all(&[root.join("environments")])
+        .and_then(Compilation::into_workspace)
+        .expect("the shipped environments compile")
+        .units
+}
 
 #[test]
 fn golden_is_what_build_writes() {
     let root = crate::support::root();
     let golden = root.join("golden");
-    let inputs = Inputs {
-        paths: vec![root.join("environments")],
-    };
-    let units = compile_all(&inputs, Format::Human).expect("the shipped environments compile");
+    let units = shipped_units(&root);
     let names: Vec<&str> = units.iter().map(|u| u.tree.environment.as_str()).collect();
     assert_eq!(names, ["development", "production", "staging"]);
     let orphans = output::orphans(&golden, &names).expect("golden/ can be listed");
@@ -58,13 +64,7 @@ fn stale_golden_is_detected() {
     let root = crate::support::root();
     let scratch = tempfile::tempdir().expect("temp dir");
     let golden = scratch.path().join("golden");
-    let units = compile_all(
-        &Inputs {
-            paths: vec![root.join("environments")],
-        },
-        Format::Human,
-    )
-    .expect("compile");
+    let units = shipped_units(&root);
     for u in &units {
         output::write(&golden, &u.tree).expect("write");
         assert!(output::compare(&golden, &u.tree).expect("read").is_empty());

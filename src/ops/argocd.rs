@@ -1,14 +1,14 @@
 //! The Argo CD config-management-plugin entry points (README "In a platform repository" and
 //! deploy/argocd/README.md). `generate` runs in the application's source folder with the plugin's
-//! parameters in the environment, and prints the chosen environment's Kubernetes objects on stdout;
-//! on any error it exits non-zero with a one-line reason on stderr and nothing on stdout, because
-//! an empty stream with exit 0 would make Argo CD prune every object of the application.
+//! parameters in the environment, and yields the chosen environment's Kubernetes objects; any
+//! failure is an [`Error`] whose text is the one-line reason Argo CD shows, because an empty
+//! stream with exit 0 would make Argo CD prune every object of the application.
 
-use crate::cli::fail;
-use std::io::Write;
+use super::Error;
+use super::inputs::{DEFAULT_DIR, declares_environment, resolve_inputs};
+use crate::diagnostic::Diagnostic;
+use crate::source::SourceMap;
 use std::path::{Component, PathBuf};
-
-const DEFAULT_DIR: &str = "environments";
 
 /// A parameter from `ARGOCD_APP_PARAMETERS` (JSON), then `PARAM_<NAME>`, then `ARGOCD_ENV_<env>`.
 fn parameter(name: &str, env_fallback: &str) -> Result<Option<String>, String> {
@@ -113,79 +113,75 @@ fn directory() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// `deaap-gen argocd generate`. On success stdout is the object stream and stderr one log line;
-/// on failure stdout is empty and stderr is a single line (Argo CD shows it in the UI as the
-/// reason generation failed).
-#[must_use]
-pub fn generate() -> u8 {
-    match stream() {
-        Ok((stream, log)) => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(stream.as_bytes()).and_then(|()| out.flush()) {
-                return fail(&format!("cannot write the manifests to stdout: {e}"));
-            }
-            eprintln!("{log}");
-            0
-        }
-        Err(e) => fail(&e.replace(['\n', '\r'], " ")),
-    }
+/// The object stream of the chosen environment.
+#[derive(Debug)]
+pub struct Manifests {
+    /// The Kubernetes objects, as one multi-document YAML stream (never empty).
+    pub stream: String,
+    pub environment: String,
+    /// The environment file the parameters chose.
+    pub file: PathBuf,
+    /// How many objects the stream holds.
+    pub objects: usize,
 }
 
-/// The chosen environment's object stream and a log line, or a one-line reason.
-fn stream() -> Result<(String, String), String> {
-    let file = chosen_file()?;
-    if !crate::cli::declares_environment(&file) {
-        return Err(format!(
+/// `deaap-gen argocd generate`: the Kubernetes objects of the environment the plugin parameters
+/// choose. The warnings of a valid environment go to `warning` as they are found.
+///
+/// # Errors
+/// Bad parameters, a file outside the application folder, a partial, an invalid environment, or
+/// one without Kubernetes objects; the message is the reason Argo CD shows.
+pub fn generate(warning: &mut dyn FnMut(&Diagnostic, &SourceMap)) -> Result<Manifests, Error> {
+    let file = chosen_file().map_err(Error::Plugin)?;
+    if !declares_environment(&file) {
+        return Err(Error::Plugin(format!(
             "`{}` has no [environment] table: it is a partial that environments extend, not an environment",
             file.display()
-        ));
+        )));
     }
     let compiled = crate::compile(&file);
-    let errors: Vec<String> = compiled
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| one_line(d, &compiled.sources))
-        .collect();
-    let model = match compiled.model {
-        Some(m) => m,
-        None => {
-            return Err(format!(
-                "`{}` is invalid ({} error{}): {}",
-                file.display(),
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" },
-                errors.join("; ")
-            ));
-        }
+    let Some(model) = compiled.model else {
+        let errors: Vec<String> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| one_line(d, &compiled.sources))
+            .collect();
+        return Err(Error::Plugin(format!(
+            "`{}` is invalid ({} error{}): {}",
+            file.display(),
+            errors.len(),
+            super::plural(errors.len()),
+            errors.join("; ")
+        )));
     };
     for w in compiled.diagnostics.iter().filter(|d| !d.is_error()) {
-        eprintln!("{}", one_line(w, &compiled.sources));
+        warning(w, &compiled.sources);
     }
-    let artifacts = crate::generate(&model, &file)
-        .map_err(|e| format!("internal error while generating `{}`: {e}", file.display()))?;
-    let objects = crate::stream::kubernetes_objects(&artifacts)?;
+    let artifacts = crate::generate(&model, &file).map_err(|source| Error::Generate {
+        path: file.clone(),
+        source,
+    })?;
+    let objects = crate::stream::kubernetes_objects(&artifacts).map_err(Error::Stream)?;
     if objects.is_empty() {
         // Exit 0 with no objects would make Argo CD prune the whole application.
-        return Err(format!(
+        return Err(Error::Plugin(format!(
             "environment `{}` produces no Kubernetes objects",
             model.environment.name
-        ));
+        )));
     }
     let count = objects.len();
-    let stream = crate::stream::to_stream(objects)?;
-    Ok((
-        stream,
-        format!(
-            "deaap-gen: environment `{}` from `{}`: {count} objects",
-            model.environment.name,
-            file.display(),
-        ),
-    ))
+    Ok(Manifests {
+        stream: crate::stream::to_stream(objects).map_err(Error::Stream)?,
+        environment: model.environment.name,
+        file,
+        objects: count,
+    })
 }
 
 /// `file:line:col: error[CODE]: message`, with no source snippet and no newline.
-fn one_line(d: &crate::diagnostic::Diagnostic, sources: &crate::source::SourceMap) -> String {
+#[must_use]
+pub fn one_line(d: &Diagnostic, sources: &SourceMap) -> String {
     let at = d.labels.first().map_or_else(String::new, |l| {
         let (file, line, col) = sources.locate(&l.span);
         format!("{file}:{line}:{col}: ")
@@ -198,21 +194,12 @@ fn one_line(d: &crate::diagnostic::Diagnostic, sources: &crate::source::SourceMa
     line.replace(['\n', '\r'], " ")
 }
 
-/// `deaap-gen argocd discover`: lists the environment files of `environments/` (or the `directory`
-/// parameter); exit 1 and no output when there are none.
-#[must_use]
-pub fn discover() -> u8 {
-    let dir = match directory() {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
-    match crate::cli::resolve_inputs(&[dir]) {
-        Ok(files) => {
-            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
-            // A closed stdout means nobody is asking any more; the exit code still answers.
-            let _ = std::io::stdout().lock().write_all(list.as_bytes());
-            0
-        }
-        Err(_) => 1,
-    }
+/// `deaap-gen argocd discover`: the environment files of `environments/` (or the `directory`
+/// parameter); empty when there are none (Argo CD matches on non-empty output).
+///
+/// # Errors
+/// A `directory` parameter that is not a relative folder inside the application.
+pub fn discover() -> Result<Vec<PathBuf>, Error> {
+    let dir = directory().map_err(Error::Plugin)?;
+    Ok(resolve_inputs(&[dir]).unwrap_or_default())
 }

@@ -1,0 +1,79 @@
+//! `build` (and `diff --update`): writes every environment's output folder (README "Command line"
+//! and "Safety"). Under the output folder's lock, every environment is first checked (so an
+//! obstacle in one leaves all of them unwritten), then each is swapped in; environments that no
+//! input produces any more lose their generated files.
+
+use super::{Error, Workspace};
+use crate::output::{self, WriteError, lock::Wait};
+use std::path::{Path, PathBuf};
+
+/// What the build did to one environment's folder, reported as soon as it is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Nothing differed: no file was written.
+    UpToDate { environment: String, files: usize },
+    /// The folder `dir` was swapped in with `changed` files changed.
+    Wrote {
+        environment: String,
+        dir: PathBuf,
+        changed: usize,
+    },
+    /// No input declares the environment any more: its `removed` generated files are gone.
+    RemovedOrphan { environment: String, removed: usize },
+}
+
+/// Writes the output of every environment of `ws` to `out/<environment>/` and removes the output
+/// of orphaned environments, calling `progress` after each folder. With [`Wait::Block`], a build
+/// that finds the folder locked waits for it (the lock itself says so on stderr, once).
+///
+/// # Errors
+/// The output folder cannot be created, locked, read or written, or holds an obstacle; nothing of
+/// any environment is written when an obstacle is found before the first swap.
+pub fn build(
+    ws: &Workspace,
+    out: &Path,
+    wait: Wait,
+    progress: &mut dyn FnMut(&Written),
+) -> Result<(), Error> {
+    let folder_error = |reason: WriteError| Error::Write {
+        path: out.to_path_buf(),
+        reason,
+    };
+    if !crate::fsafe::real_dir(out).map_err(|e| folder_error(e.into()))? {
+        std::fs::create_dir_all(out).map_err(|e| folder_error(e.into()))?;
+    }
+    let _lock = output::lock::lock(out, wait).map_err(|e| folder_error(WriteError::Locked(e)))?;
+    let mut pending = Vec::new();
+    for u in &ws.units {
+        pending.push(output::prepare(out, &u.tree).map_err(folder_error)?);
+    }
+    for p in pending {
+        let (environment, files) = (p.environment().to_owned(), p.file_count());
+        let dir = out.join(&environment);
+        match output::apply(out, p) {
+            Ok(0) => progress(&Written::UpToDate { environment, files }),
+            Ok(changed) => progress(&Written::Wrote {
+                environment,
+                dir,
+                changed,
+            }),
+            Err(reason) => return Err(Error::Write { path: dir, reason }),
+        }
+    }
+    let orphans = ws.orphans(out).map_err(|source| Error::List {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    for environment in orphans {
+        let removed =
+            output::remove_orphan(out, &environment).map_err(|source| Error::RemoveOrphan {
+                path: out.join(&environment),
+                source,
+            })?;
+        progress(&Written::RemovedOrphan {
+            environment,
+            removed,
+        });
+    }
+    Ok(())
+}

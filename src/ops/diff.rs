@@ -1,0 +1,55 @@
+//! Drift (README "Command line": `diff` and `build --check`): how an output folder differs from
+//! what the model compiles to, per environment, including environments whose output is orphaned.
+//! Drift is a result, not an error; rendering it is the caller's.
+
+use super::{Error, Workspace};
+use crate::output::{self, Change};
+use std::path::Path;
+
+/// How one environment's folder in the output differs from what the model compiles to.
+#[derive(Debug)]
+pub struct EnvironmentDrift {
+    pub environment: String,
+    /// Empty when the folder is up to date.
+    pub changes: Vec<Change>,
+}
+
+/// The drift of every compiled environment, then of every orphaned one.
+#[derive(Debug)]
+pub struct Drift {
+    pub environments: Vec<EnvironmentDrift>,
+}
+
+impl Drift {
+    /// Every change of every environment, in order.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.environments.iter().flat_map(|d| &d.changes)
+    }
+
+    /// Whether anything differs.
+    #[must_use]
+    pub fn is_drift(&self) -> bool {
+        self.changes().next().is_some()
+    }
+}
+
+/// Compares `out` with what every environment of `ws` compiles to; writes nothing.
+///
+/// # Errors
+/// A file in `out` that exists but cannot be read, or `out` cannot be listed.
+pub fn drift(ws: &Workspace, out: &Path) -> Result<Drift, Error> {
+    let mut environments = Vec::new();
+    for u in &ws.units {
+        environments.push(EnvironmentDrift {
+            environment: u.tree.environment.clone(),
+            changes: output::compare(out, &u.tree).map_err(Error::Compare)?,
+        });
+    }
+    for environment in ws.orphans(out).map_err(Error::Compare)? {
+        environments.push(EnvironmentDrift {
+            changes: output::orphan_changes(out, &environment).map_err(Error::Compare)?,
+            environment,
+        });
+    }
+    Ok(Drift { environments })
+}

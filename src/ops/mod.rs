@@ -1,0 +1,107 @@
+//! The operations behind the command line (README "Command line"), as a library: each one takes
+//! typed inputs, returns typed results or an [`Error`], and never prints. The command line (the
+//! `cli` module) parses the arguments, calls these, prints what they return and maps it to an exit
+//! code; an embedder or a test calls them the same way.
+//!
+//! - [`compile`]: resolve the named inputs and compile every environment into a [`Workspace`]
+//!   (the diagnostics come back per file, with their sources, for the caller to render);
+//! - [`build`]: write the output folder under its lock;
+//! - [`diff`]: how an output folder differs from what the model compiles to (`diff`,
+//!   `build --check`);
+//! - [`render`]: the Kubernetes object stream of one environment;
+//! - [`argocd`]: the Argo CD config-management-plugin entry points.
+
+pub mod argocd;
+pub mod build;
+pub mod compile;
+pub mod diff;
+pub mod inputs;
+pub mod render;
+
+pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all};
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why an operation failed. Every failure is exit code 2 (README "Command line"); drift is a
+/// result, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A named input folder could not be listed.
+    #[error("cannot read folder `{}`: {source}", path.display())]
+    ReadFolder { path: PathBuf, source: io::Error },
+    /// A named input folder holds no environment file (partials do not count).
+    #[error(
+        "no environment files in `{}` (a file needs an [environment] table)",
+        path.display()
+    )]
+    NoEnvironments { path: PathBuf },
+    /// A named input is neither a file nor a folder.
+    #[error("`{}` does not exist", path.display())]
+    NotFound { path: PathBuf },
+    /// Two environment files declare the same environment.
+    #[error(
+        "`{}` and `{}` both declare environment `{name}`; their output folders would collide",
+        first.display(),
+        second.display()
+    )]
+    DuplicateEnvironment {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// A target failed on a valid model (a bug).
+    #[error("internal error while generating `{}`: {source}", path.display())]
+    Generate {
+        path: PathBuf,
+        source: crate::targets::TargetError,
+    },
+    /// The output index could not be serialized (a bug).
+    #[error("internal error: {0}")]
+    Index(#[source] serde_json::Error),
+    /// Some inputs did not compile; their diagnostics are in the [`Compilation`].
+    #[error("{files} environment file{} did not compile", plural(*files))]
+    Invalid { files: usize },
+    /// The output folder could not be read for the comparison.
+    #[error(transparent)]
+    Compare(io::Error),
+    /// The output folder, or one environment's folder in it, could not be written.
+    #[error("writing {}: {reason}", path.display())]
+    Write {
+        path: PathBuf,
+        reason: crate::output::WriteError,
+    },
+    /// The output folder could not be listed for orphaned environments.
+    #[error("listing {}: {source}", path.display())]
+    List { path: PathBuf, source: io::Error },
+    /// An orphaned environment's generated files could not be removed.
+    #[error("removing {}: {source}", path.display())]
+    RemoveOrphan { path: PathBuf, source: io::Error },
+    /// `render` was given nothing to compile.
+    #[error("no environment compiled")]
+    NothingCompiled,
+    /// `render` of an environment without Kubernetes objects.
+    #[error("environment `{environment}` has no Kubernetes objects")]
+    NoObjects { environment: String },
+    /// The object stream could not be assembled (a generator bug, named in the message).
+    #[error("{0}")]
+    Stream(String),
+    /// The Argo CD plugin refused its parameters or the chosen file (README "In a platform
+    /// repository"); the message is the reason Argo CD shows.
+    #[error("{0}")]
+    Plugin(String),
+}
+
+impl Error {
+    /// The process exit code of this failure: 2 for every one (README "Command line").
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// `s` unless there is exactly one.
+#[must_use]
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
