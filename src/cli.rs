@@ -266,7 +266,7 @@ fn build(inputs: &Inputs, out: &Path, mode: Mode, format: Format) -> u8 {
     }
 }
 
-/// One line per environment folder, as soon as it is written.
+/// One line per environment folder as soon as it is written, and one while waiting for the lock.
 fn print_written(w: &Written) {
     match w {
         Written::UpToDate { environment, files } => {
@@ -282,6 +282,10 @@ fn print_written(w: &Written) {
             removed,
         } => eprintln!(
             "{environment}: removed {removed} generated files (no environment file declares `{environment}` any more)"
+        ),
+        Written::Waiting { out } => eprintln!(
+            "waiting for another deaap-gen to finish writing `{}`…",
+            out.display()
         ),
     }
 }

@@ -20,11 +20,13 @@ pub enum Written {
     },
     /// No input declares the environment any more: its `removed` generated files are gone.
     RemovedOrphan { environment: String, removed: usize },
+    /// Another build holds the lock of the output folder `out`; this one waits for it.
+    Waiting { out: PathBuf },
 }
 
 /// Writes the output of every environment of `ws` to `out/<environment>/` and removes the output
 /// of orphaned environments, calling `progress` after each folder. With [`Wait::Block`], a build
-/// that finds the folder locked waits for it (the lock itself says so on stderr, once).
+/// that finds the folder locked waits for it (reported once, as [`Written::Waiting`]).
 ///
 /// # Errors
 /// The output folder cannot be created, locked, read or written, or holds an obstacle; nothing of
@@ -42,7 +44,12 @@ pub fn build(
     if !crate::fsafe::real_dir(out).map_err(|e| folder_error(e.into()))? {
         std::fs::create_dir_all(out).map_err(|e| folder_error(e.into()))?;
     }
-    let _lock = output::lock::lock(out, wait).map_err(|e| folder_error(WriteError::Locked(e)))?;
+    let _lock = output::lock::lock(out, wait, &mut || {
+        progress(&Written::Waiting {
+            out: out.to_path_buf(),
+        });
+    })
+    .map_err(|e| folder_error(WriteError::Locked(e)))?;
     let mut pending = Vec::new();
     for u in &ws.units {
         pending.push(output::prepare(out, &u.tree).map_err(folder_error)?);

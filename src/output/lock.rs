@@ -53,13 +53,13 @@ impl Drop for OutputLock {
     }
 }
 
-/// Takes the exclusive lock of `out` (which must exist). With [`Wait::Block`] a second writer
-/// prints one line and waits; with [`Wait::NoWait`] it fails at once.
+/// Takes the exclusive lock of `out` (which must exist). With [`Wait::Block`] a second writer calls
+/// `waiting` once and waits; with [`Wait::NoWait`] it fails at once.
 ///
 /// # Errors
 /// The lock is busy and the caller would not wait, or the lock file cannot be opened (a link or
 /// anything else than a regular file at its path is refused).
-pub fn lock(out: &Path, wait: Wait) -> Result<OutputLock, LockError> {
+pub fn lock(out: &Path, wait: Wait, waiting: &mut dyn FnMut()) -> Result<OutputLock, LockError> {
     let path = out.join(LOCK_FILE);
     let mut told = false;
     loop {
@@ -73,10 +73,7 @@ pub fn lock(out: &Path, wait: Wait) -> Result<OutputLock, LockError> {
                     return Err(LockError::Busy(path));
                 }
                 if !told {
-                    eprintln!(
-                        "waiting for another deaap-gen to finish writing `{}`…",
-                        out.display()
-                    );
+                    waiting();
                     told = true;
                 }
                 file.lock().map_err(LockError::Io)?;
@@ -139,14 +136,14 @@ mod tests {
     #[test]
     fn a_second_writer_is_refused_and_the_file_goes_with_the_lock() {
         let out = tempfile::tempdir().expect("temp dir");
-        let held = lock(out.path(), Wait::NoWait).expect("first lock");
+        let held = lock(out.path(), Wait::NoWait, &mut || {}).expect("first lock");
         assert!(matches!(
-            lock(out.path(), Wait::NoWait),
+            lock(out.path(), Wait::NoWait, &mut || {}),
             Err(LockError::Busy(_))
         ));
         drop(held);
         assert!(!out.path().join(LOCK_FILE).exists());
-        let again = lock(out.path(), Wait::NoWait).expect("free again");
+        let again = lock(out.path(), Wait::NoWait, &mut || {}).expect("free again");
         drop(again);
     }
 
@@ -158,7 +155,7 @@ mod tests {
         std::fs::write(&victim, "keep").expect("write");
         std::os::unix::fs::symlink(&victim, out.path().join(LOCK_FILE)).expect("link");
         assert!(matches!(
-            lock(out.path(), Wait::NoWait),
+            lock(out.path(), Wait::NoWait, &mut || {}),
             Err(LockError::Io(_))
         ));
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");

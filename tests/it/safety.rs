@@ -283,8 +283,9 @@ fn a_second_build_waits_for_the_first_or_fails_with_no_wait() {
     let dir = built();
     change_production(dir.path());
     let out = dir.path().join("generated");
-    let held = deaap_gen::output::lock::lock(&out, deaap_gen::output::lock::Wait::NoWait)
-        .expect("the lock is free");
+    let held =
+        deaap_gen::output::lock::lock(&out, deaap_gen::output::lock::Wait::NoWait, &mut || {})
+            .expect("the lock is free");
     let o = run_bounded(dir.path(), &["build", "environments/", "--no-wait"], 30);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
