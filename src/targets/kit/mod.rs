@@ -1,0 +1,21 @@
+//! The Kubernetes object kit every target builds its objects with: metadata and the named label
+//! sets ([`labels`]), typed objects with their scope and their serialized document, and the
+//! manifest artifact made of them ([`object`]). Targets depend on the model and on this kit, never
+//! on another target, so the conventions every object shares are written here once.
+
+pub mod labels;
+pub mod object;
+
+pub use labels::{
+    LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta, policy_meta,
+    selector, selector_labels,
+};
+pub use object::{Kind, Object, Role, Scope, manifest, object};
+
+/// Namespace of the Istio control plane and ingress gateway (Istio's default installation): the
+/// gateway's `credentialName` secret must live there, and the network policies let meshed pods
+/// reach istiod and routed pods be reached from the gateway there.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// The label of the Istio ingress gateway's pods, which the Gateway selects.
+pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
