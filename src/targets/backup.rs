@@ -1,6 +1,8 @@
 //! The `backup` target: `batch/v1` CronJobs for the daily full backup of the data volume and for
 //! each database backup (`[backup.databases.*]`), in the storage namespace, with the same hardened
-//! pod as every other workload and the bucket credentials injected by the Vault agent.
+//! pod as every other workload and the bucket credentials injected by the Vault agent. The pod
+//! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
+//! labels, metadata and the objects' conversion come from the kit.
 
 use crate::model::{Environment, NamespaceKey};
 use crate::targets::kit::{self, meta};

@@ -214,3 +214,21 @@ pub fn manifest(
         objects,
     }
 }
+
+/// A file holding one configuration object that a component reads from disk instead of the
+/// cluster applying it (the API server's audit policy): the index records its kind, but it is no
+/// manifest and stays out of the object stream.
+///
+/// # Errors
+/// A value that cannot be serialized.
+pub fn config_file<T: Serialize>(
+    cx: &Context<'_>,
+    target: &'static str,
+    path: impl Into<String>,
+    kind: &str,
+    value: &T,
+) -> Result<Artifact, TargetError> {
+    let mut artifact = render::yaml_artifact(cx, target, path, value)?;
+    artifact.kinds = vec![kind.to_owned()];
+    Ok(artifact)
+}

@@ -63,10 +63,6 @@ fn namespace_selector(namespace: &str) -> LabelSelector {
     )]))
 }
 
-fn one(key: &str, value: &str) -> Labels {
-    BTreeMap::from([(key.to_owned(), value.to_owned())])
-}
-
 fn tcp(ports: impl IntoIterator<Item = u16>) -> Vec<NetworkPolicyPort> {
     ports
         .into_iter()
@@ -149,17 +145,14 @@ fn backup_pods(env: &Environment) -> Pods {
 
 /// The Prometheus server of the monitoring stack.
 fn prometheus(env: &Environment) -> Pods {
-    Pods {
-        namespace: env.namespace(NamespaceKey::Monitoring).to_owned(),
-        labels: one(PROMETHEUS_LABEL.0, PROMETHEUS_LABEL.1),
-    }
+    addon(env.namespace(NamespaceKey::Monitoring), PROMETHEUS_LABEL)
 }
 
 /// A set of pods of a cluster add-on, by namespace and one label.
 fn addon(namespace: &str, label: (&str, &str)) -> Pods {
     Pods {
         namespace: namespace.to_owned(),
-        labels: one(label.0, label.1),
+        labels: Labels::from([(label.0.to_owned(), label.1.to_owned())]),
     }
 }
 
