@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 /// Where an object goes in the stream: Namespaces first, then the definitions other objects need
 /// (CustomResourceDefinitions, ConstraintTemplates), then every other cluster-scoped object, then
 /// the cluster-scoped instances of those definitions (Gatekeeper constraints), then every
-/// namespaced object.
+/// namespaced object. Definitions keep their artifact order among themselves.
 fn stage(o: &Object) -> u8 {
-    match (o.scope, o.role) {
+    match (o.scope(), o.role()) {
         (_, Role::Namespace) => 0,
         (_, Role::Definition) => 1,
         (Scope::Cluster, Role::Resource) => 2,
@@ -28,29 +28,23 @@ fn stage(o: &Object) -> u8 {
 /// stage in artifact (path) and file order.
 ///
 /// # Errors
-/// Two artifacts holding the same object (kind, namespace and name): applying the stream would
-/// keep only the last, which is a generator bug, named in the message.
+/// Two artifacts holding the same object (API group, kind, namespace and name): applying the
+/// stream would keep only the last, which is a generator bug, named in the message.
 pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String> {
     let mut seen: BTreeMap<(&str, &str, Option<&str>, &str), &str> = BTreeMap::new();
     let mut objects = Vec::new();
     for a in artifacts {
         for o in &a.objects {
-            let id = (
-                o.api_version,
-                o.kind,
-                o.namespace.as_deref(),
-                o.name.as_str(),
-            );
+            // An object is the same whatever version of its API group it is written in.
+            let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+            let id = (group, o.kind(), o.namespace(), o.name());
             if let Some(first) = seen.insert(id, &a.path) {
+                let namespace = o.namespace().map_or(String::new(), |n| format!("{n}/"));
                 return Err(format!(
-                    "{} and {} both hold {} {}{}",
-                    first,
+                    "{first} and {} both hold {} {namespace}{}",
                     a.path,
-                    o.kind,
-                    o.namespace
-                        .as_deref()
-                        .map_or(String::new(), |n| format!("{n}/")),
-                    o.name
+                    o.kind(),
+                    o.name()
                 ));
             }
             objects.push(o);
@@ -77,7 +71,7 @@ pub fn to_stream(objects: Vec<&Object>) -> Result<String, String> {
     let mut out = String::new();
     for o in objects {
         out.push_str("---\n");
-        out.push_str(&o.document);
+        out.push_str(o.document());
     }
     Ok(out)
 }
@@ -217,13 +211,13 @@ mod tests {
             ..Namespace::default()
         })
         .expect("a Namespace");
-        assert_eq!((ns.scope, ns.role), (Scope::Cluster, Role::Namespace));
+        assert_eq!((ns.scope(), ns.role()), (Scope::Cluster, Role::Namespace));
         let deployment = kit::object(&Deployment {
             metadata: meta("d", Some("n")),
             ..Deployment::default()
         })
         .expect("a Deployment");
-        assert_eq!(deployment.scope, Scope::Namespaced);
+        assert_eq!(deployment.scope(), Scope::Namespaced);
         assert!(
             kit::object(&Deployment {
                 metadata: meta("d", None),
@@ -235,9 +229,9 @@ mod tests {
         let rule = Kind::namespaced("monitoring.coreos.com/v1", "PrometheusRule");
         assert!(rule.object(meta("r", None), ()).is_err());
         let o = rule.object(meta("r", Some("m")), ()).expect("a rule");
-        assert_eq!((o.scope, o.role), (Scope::Namespaced, Role::Resource));
+        assert_eq!((o.scope(), o.role()), (Scope::Namespaced, Role::Resource));
         assert_eq!(
-            o.document,
+            o.document(),
             "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: r\n  namespace: m\nspec: null\n"
         );
     }

@@ -139,38 +139,80 @@ fn role_of<K: k8s_openapi::Resource>() -> Role {
     }
 }
 
-/// One object of a manifest artifact: its identity, scope and role, and its YAML document.
+/// One object of a manifest artifact: its identity, scope and role, and its YAML document. Only
+/// the kit builds one, so the document always is the object the other fields describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub name: String,
-    /// The namespace of a namespaced object; `None` for a cluster-scoped one.
-    pub namespace: Option<String>,
-    pub scope: Scope,
-    pub role: Role,
-    /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
-    pub document: String,
+    api_version: &'static str,
+    kind: &'static str,
+    name: String,
+    namespace: Option<String>,
+    scope: Scope,
+    role: Role,
+    document: String,
 }
 
 impl Object {
+    #[must_use]
+    pub fn api_version(&self) -> &'static str {
+        self.api_version
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace of a namespaced object; `None` for a cluster-scoped one.
+    #[must_use]
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
+    #[must_use]
+    pub fn document(&self) -> &str {
+        &self.document
+    }
+
     fn new<T: Serialize>(
         kind: Kind,
         metadata: &ObjectMeta,
         value: &T,
     ) -> Result<Self, TargetError> {
-        let what = || format!("{} {:?}", kind.kind, metadata.name);
         let name = metadata
             .name
             .clone()
-            .ok_or_else(|| TargetError(format!("{} has no name", what())))?;
-        if (kind.scope == Scope::Namespaced) != metadata.namespace.is_some() {
-            return Err(TargetError(format!(
-                "{} is {:?}-scoped but its namespace is {:?}",
-                what(),
-                kind.scope,
-                metadata.namespace
-            )));
+            .ok_or_else(|| TargetError(format!("a {} has no name", kind.kind)))?;
+        match (kind.scope, &metadata.namespace) {
+            (Scope::Namespaced, None) => {
+                return Err(TargetError(format!(
+                    "{} `{name}` is namespaced but has no namespace",
+                    kind.kind
+                )));
+            }
+            (Scope::Cluster, Some(ns)) => {
+                return Err(TargetError(format!(
+                    "{} `{name}` is cluster-scoped but has the namespace `{ns}`",
+                    kind.kind
+                )));
+            }
+            _ => {}
         }
         let mut json = serde_json::to_value(value)?;
         Ok(Self {
