@@ -1,6 +1,6 @@
 //! Labels, selectors and object metadata. Every label a target puts on an object comes from here.
 
-use crate::model::Environment;
+use crate::model::{Environment, NamespaceKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
@@ -75,6 +75,46 @@ fn map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
 #[must_use]
 pub fn labels(env: &Environment, name: &str, component: &str) -> Labels {
     LabelSet::Component { name, component }.labels(env)
+}
+
+/// The labels of a component's pods: the component's, plus the plain `app` label (its name),
+/// which Istio's telemetry and the Falco and OPA rules key on.
+#[must_use]
+pub fn pod_labels(env: &Environment, name: &str, component: &str) -> Labels {
+    let mut out = labels(env, name, component);
+    out.insert("app".to_owned(), name.to_owned());
+    out
+}
+
+/// The labels of the namespace `name` (logical namespace `key`): the `namespace` component's, its
+/// logical name, Istio sidecar injection where the mesh injects, and Pod Security Admission at
+/// the model's level. `enforce` rejects violating pods, `audit` and `warn` make a violation
+/// visible in the audit log and to `kubectl` users; all three are pinned to the targeted
+/// Kubernetes version so an upgrade of the cluster does not silently tighten or loosen the
+/// profile.
+#[must_use]
+pub fn namespace_labels(env: &Environment, key: NamespaceKey, name: &str) -> Labels {
+    let mut out = labels(env, name, "namespace");
+    let level = env.security.pod_security.as_str();
+    let version = format!(
+        "v{}",
+        env.environment.kubernetes_version.trim_start_matches('v')
+    );
+    for mode in ["enforce", "audit", "warn"] {
+        out.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            level.to_owned(),
+        );
+        out.insert(
+            format!("pod-security.kubernetes.io/{mode}-version"),
+            version.clone(),
+        );
+    }
+    out.insert("deaap.io/namespace".to_owned(), key.as_str().to_owned());
+    if env.security.mesh.meshed(key) {
+        out.insert("istio-injection".to_owned(), "enabled".to_owned());
+    }
+    out
 }
 
 /// The labels that select a workload's pods: stable across releases (no version), unique per

@@ -9,8 +9,8 @@ pub mod labels;
 pub mod object;
 
 pub use labels::{
-    LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta, policy_meta,
-    selector, selector_labels,
+    LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
+    namespace_labels, pod_labels, policy_meta, selector, selector_labels,
 };
 pub use object::{Kind, Object, Role, Scope, config_file, manifest, object};
 

@@ -15,6 +15,7 @@ use crate::targets::kit::{self, Object, meta};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
 pub struct Kubernetes;
@@ -63,37 +64,18 @@ impl Target for Kubernetes {
     }
 }
 
-/// The four DEAAP namespaces with Pod Security Admission at the model's level. `enforce` rejects
-/// violating pods, `audit` and `warn` make a violation visible in the audit log and to `kubectl`
-/// users; all three are pinned to the targeted Kubernetes version so an upgrade of the cluster does
-/// not silently tighten or loosen the profile.
+/// The four DEAAP namespaces, labelled for Pod Security Admission and sidecar injection
+/// ([`kit::namespace_labels`]).
 fn namespaces(env: &Environment) -> Result<Vec<Object>, TargetError> {
-    let level = env.security.pod_security.as_str();
-    let version = format!(
-        "v{}",
-        env.environment.kubernetes_version.trim_start_matches('v')
-    );
     env.namespaces
         .iter()
         .map(|(key, name)| {
-            let mut m = meta(env, name, None, "namespace");
-            let labels = m.labels.get_or_insert_with(BTreeMap::new);
-            for mode in ["enforce", "audit", "warn"] {
-                labels.insert(
-                    format!("pod-security.kubernetes.io/{mode}"),
-                    level.to_owned(),
-                );
-                labels.insert(
-                    format!("pod-security.kubernetes.io/{mode}-version"),
-                    version.clone(),
-                );
-            }
-            labels.insert("deaap.io/namespace".to_owned(), key.as_str().to_owned());
-            if env.security.mesh.meshed(key) {
-                labels.insert("istio-injection".to_owned(), "enabled".to_owned());
-            }
             kit::object(&Namespace {
-                metadata: m,
+                metadata: ObjectMeta {
+                    name: Some(name.to_owned()),
+                    labels: Some(kit::namespace_labels(env, key, name)),
+                    ..ObjectMeta::default()
+                },
                 ..Namespace::default()
             })
         })

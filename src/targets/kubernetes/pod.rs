@@ -7,7 +7,7 @@
 
 use crate::model::{Environment, Image, Resources};
 use crate::targets::TargetError;
-use crate::targets::kit::{labels, selector, selector_labels};
+use crate::targets::kit::{labels, pod_labels, selector, selector_labels};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction,
     HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -515,9 +515,7 @@ fn spread(env: &Environment, w: &Workload<'_>) -> Option<Vec<TopologySpreadConst
 /// # Errors
 /// A secret that is not a Vault reference, or Vault switched off while secrets are used.
 pub fn template(env: &Environment, w: &Workload<'_>) -> Result<PodTemplateSpec, TargetError> {
-    let mut labels = labels(env, &w.name, w.component);
-    // Istio's telemetry and the Falco and OPA rules key on the plain `app` label.
-    labels.insert("app".to_owned(), w.name.clone());
+    let labels = pod_labels(env, &w.name, w.component);
     let mut annotations = vault_annotations(env, w)?;
     annotations.extend(mesh_annotations(env, w));
     annotations.insert("deaap.io/config-checksum".to_owned(), checksum(env, w)?);
