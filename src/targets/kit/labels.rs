@@ -186,7 +186,7 @@ mod tests {
     use crate::targets::testkit;
 
     #[test]
-    fn the_sets_nest_component_in_addon_in_policy() {
+    fn each_set_extends_the_smaller_one_and_selectors_match_it() {
         let env = testkit::load("tests/fixtures/minimal.toml");
         let policy = LabelSet::Policy.labels(&env);
         let addon = LabelSet::Addon.labels(&env);
@@ -198,8 +198,8 @@ mod tests {
         assert!(addon.iter().all(|(k, v)| component.get(k) == Some(v)));
         let selected = selector_labels(&env, "api");
         assert!(selected.iter().all(|(k, v)| component.get(k) == Some(v)));
-        let backups = component_selector_labels(&env, "service");
-        assert!(backups.iter().all(|(k, v)| component.get(k) == Some(v)));
+        let services = component_selector_labels(&env, "service");
+        assert!(services.iter().all(|(k, v)| component.get(k) == Some(v)));
     }
 
     #[test]
