@@ -95,10 +95,10 @@ mod tests {
         }
     }
 
-    fn kinds(stream: &str) -> Vec<String> {
+    fn names(stream: &str) -> Vec<String> {
         stream
             .lines()
-            .filter_map(|l| l.strip_prefix("kind: "))
+            .filter_map(|l| l.strip_prefix("  name: "))
             .map(str::to_owned)
             .collect()
     }
@@ -126,7 +126,7 @@ mod tests {
                 "test",
                 "backup/cronjob.yaml",
                 vec![object(kit::object(&CronJob {
-                    metadata: meta("b", Some("n")),
+                    metadata: meta("nightly", Some("apps")),
                     ..CronJob::default()
                 }))],
             ),
@@ -136,11 +136,11 @@ mod tests {
                 "kubernetes/app.yaml",
                 vec![
                     object(kit::object(&Deployment {
-                        metadata: meta("d", Some("n")),
+                        metadata: meta("api", Some("apps")),
                         ..Deployment::default()
                     })),
                     object(kit::object(&ClusterRole {
-                        metadata: meta("r", None),
+                        metadata: meta("reader", None),
                         ..ClusterRole::default()
                     })),
                 ],
@@ -150,7 +150,7 @@ mod tests {
                 "test",
                 "kubernetes/namespaces.yaml",
                 vec![object(kit::object(&Namespace {
-                    metadata: meta("n", None),
+                    metadata: meta("apps", None),
                     ..Namespace::default()
                 }))],
             ),
@@ -159,7 +159,7 @@ mod tests {
                 "test",
                 "opa/gatekeeper/x.yaml",
                 vec![
-                    object(constraint.object(meta("x", None), ())),
+                    object(constraint.object(meta("deaap-x", None), ())),
                     object(template.object(meta("deaapx", None), ())),
                 ],
             ),
@@ -174,16 +174,11 @@ mod tests {
     #[test]
     fn cluster_scoped_objects_come_first_in_dependency_order() {
         let stream = kubernetes_stream(&artifacts()).expect("no object twice");
+        // The Namespace, the template, the ClusterRole, the constraint, then the namespaced
+        // CronJob and Deployment in artifact order.
         assert_eq!(
-            kinds(&stream),
-            [
-                "Namespace",
-                "ConstraintTemplate",
-                "ClusterRole",
-                "DeaapX",
-                "CronJob",
-                "Deployment"
-            ]
+            names(&stream),
+            ["apps", "deaapx", "reader", "deaap-x", "nightly", "api"]
         );
         assert_eq!(stream.matches("---\n").count(), 6);
         assert!(!stream.contains("# Generated"), "the header is no object");
@@ -200,7 +195,7 @@ mod tests {
         let err = kubernetes_stream(&twice).expect_err("the CronJob is there twice");
         assert_eq!(
             err,
-            "backup/cronjob.yaml and backup/again.yaml both hold CronJob n/b"
+            "backup/cronjob.yaml and backup/again.yaml both hold CronJob apps/nightly"
         );
     }
 
