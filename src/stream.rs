@@ -2,101 +2,76 @@
 //! of the manifest artifacts (kubernetes/, istio/, prometheus/prometheusrule.yaml, opa/gatekeeper/,
 //! backup/) as one multi-document YAML stream, Namespaces and other cluster-scoped objects first so
 //! `kubectl apply -f -` and Argo CD create them before what lives in them.
+//!
+//! The artifacts carry their objects as the targets built them (identity, scope, role and YAML
+//! document), so the stream is assembled from those, never by reading the files back.
 
 use crate::targets::Artifact;
-use serde::Deserialize;
+use crate::targets::kit::{Object, Role, Scope};
+use std::collections::BTreeMap;
 
 /// Where an object goes in the stream: Namespaces first, then the definitions other objects need
-/// (CRDs, ConstraintTemplates), then every other cluster-scoped object, then Gatekeeper constraints
-/// (cluster-scoped, but instances of the templates), then namespaced objects.
-fn rank(api_version: &str, kind: &str) -> u8 {
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    match kind {
-        "Namespace" => 0,
-        "CustomResourceDefinition" => 1,
-        "ConstraintTemplate" => 2,
-        _ if group == "constraints.gatekeeper.sh" => 4,
-        _ if CLUSTER_SCOPED.contains(&kind) => 3,
-        _ => 5,
+/// (CustomResourceDefinitions, ConstraintTemplates), then every other cluster-scoped object, then
+/// the cluster-scoped instances of those definitions (Gatekeeper constraints), then every
+/// namespaced object. Definitions keep their artifact order among themselves.
+fn stage(o: &Object) -> u8 {
+    match (o.scope(), o.role()) {
+        (_, Role::Namespace) => 0,
+        (_, Role::Definition) => 1,
+        (Scope::Cluster, Role::Resource) => 2,
+        (Scope::Cluster, Role::Instance) => 3,
+        (Scope::Namespaced, Role::Resource | Role::Instance) => 4,
     }
 }
 
-/// The cluster-scoped kinds of Kubernetes 1.33 and of the add-ons deaap-gen targets.
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterIssuer",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ClusterTrustBundle",
-    "DeviceClass",
-    "FlowSchema",
-    "IPAddress",
-    "IngressClass",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration",
-    "Node",
-    "PersistentVolume",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "ServiceCIDR",
-    "StorageClass",
-    "StorageVersionMigration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttributesClass",
-];
-
-/// Every Kubernetes object of the manifest artifacts, in stream order.
+/// Every Kubernetes object of the manifest artifacts, in stream order: by [`stage`], and within a
+/// stage in artifact (path) and file order.
 ///
 /// # Errors
-/// An artifact that is not valid YAML (a generator bug), named in the message.
-pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<serde_yaml::Value>, String> {
-    let mut objects: Vec<(u8, usize, serde_yaml::Value)> = Vec::new();
-    for a in artifacts.iter().filter(|a| a.manifest) {
-        let text = String::from_utf8_lossy(&a.bytes);
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).map_err(|e| format!("{}: {e}", a.path))?;
-            if v.is_null() {
-                continue;
+/// Two artifacts holding the same object (API group, kind, namespace and name): applying the
+/// stream would keep only the last, which is a generator bug, named in the message.
+pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String> {
+    let mut seen: BTreeMap<(&str, &str, Option<&str>, &str), &str> = BTreeMap::new();
+    let mut objects = Vec::new();
+    for a in artifacts {
+        for o in &a.objects {
+            // An object is the same whatever version of its API group it is written in.
+            let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+            let id = (group, o.kind(), o.namespace(), o.name());
+            if let Some(first) = seen.insert(id, &a.path) {
+                let namespace = o.namespace().map_or(String::new(), |n| format!("{n}/"));
+                return Err(format!(
+                    "{first} and {} both hold {} {namespace}{}",
+                    a.path,
+                    o.kind(),
+                    o.name()
+                ));
             }
-            let api = v
-                .get("apiVersion")
-                .and_then(serde_yaml::Value::as_str)
-                .unwrap_or_default();
-            let kind = v
-                .get("kind")
-                .and_then(serde_yaml::Value::as_str)
-                .unwrap_or_default();
-            objects.push((rank(api, kind), objects.len(), v));
+            objects.push(o);
         }
     }
-    objects.sort_by_key(|(r, i, _)| (*r, *i));
-    Ok(objects.into_iter().map(|(_, _, v)| v).collect())
+    objects.sort_by_key(|o| stage(o));
+    Ok(objects)
 }
 
 /// The YAML stream (`---` before each object; empty when there are none).
 ///
 /// # Errors
-/// An artifact that is not valid YAML (a generator bug), named in the message.
+/// As [`kubernetes_objects`].
 pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
     to_stream(kubernetes_objects(artifacts)?)
 }
 
-/// Serializes objects as one multi-document YAML stream.
+/// The objects as one multi-document YAML stream, each document as its artifact holds it.
 ///
 /// # Errors
-/// A value that cannot be serialized (not expected for parsed YAML).
-pub fn to_stream(objects: Vec<serde_yaml::Value>) -> Result<String, String> {
+/// None: the documents were serialized when the objects were built. The `Result` lets callers
+/// treat the stream like the object list.
+pub fn to_stream(objects: Vec<&Object>) -> Result<String, String> {
     let mut out = String::new();
-    for mut v in objects {
+    for o in objects {
         out.push_str("---\n");
-        out.push_str(&crate::render::yaml11::value_to_string(&mut v)?);
+        out.push_str(o.document());
     }
     Ok(out)
 }
@@ -104,76 +79,155 @@ pub fn to_stream(objects: Vec<serde_yaml::Value>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::kit::{self, Kind};
+    use crate::targets::{Artifact, Context, testkit};
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::CronJob;
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-    fn artifact(path: &str, text: &str, manifest: bool) -> Artifact {
-        Artifact {
-            path: path.to_owned(),
-            bytes: text.as_bytes().to_vec(),
-            target: "test",
-            kinds: Vec::new(),
-            manifest,
+    fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: namespace.map(str::to_owned),
+            ..ObjectMeta::default()
         }
     }
 
-    fn kinds(stream: &str) -> Vec<String> {
+    fn names(stream: &str) -> Vec<String> {
         stream
             .lines()
-            .filter_map(|l| l.strip_prefix("kind: "))
+            .filter_map(|l| l.strip_prefix("  name: "))
             .map(str::to_owned)
             .collect()
     }
 
+    fn artifacts() -> Vec<Artifact> {
+        let env = testkit::load("tests/fixtures/minimal.toml");
+        let cx = Context {
+            env: &env,
+            source_name: "test.toml",
+        };
+        let object = |o: Result<Object, _>| o.expect("the object serializes");
+        let template = Kind::cluster(
+            "templates.gatekeeper.sh/v1",
+            "ConstraintTemplate",
+            Role::Definition,
+        );
+        let constraint = Kind::cluster(
+            "constraints.gatekeeper.sh/v1beta1",
+            "DeaapX",
+            Role::Instance,
+        );
+        vec![
+            kit::manifest(
+                &cx,
+                "test",
+                "backup/cronjob.yaml",
+                vec![object(kit::object(&CronJob {
+                    metadata: meta("nightly", Some("apps")),
+                    ..CronJob::default()
+                }))],
+            ),
+            kit::manifest(
+                &cx,
+                "test",
+                "kubernetes/app.yaml",
+                vec![
+                    object(kit::object(&Deployment {
+                        metadata: meta("api", Some("apps")),
+                        ..Deployment::default()
+                    })),
+                    object(kit::object(&ClusterRole {
+                        metadata: meta("reader", None),
+                        ..ClusterRole::default()
+                    })),
+                ],
+            ),
+            kit::manifest(
+                &cx,
+                "test",
+                "kubernetes/namespaces.yaml",
+                vec![object(kit::object(&Namespace {
+                    metadata: meta("apps", None),
+                    ..Namespace::default()
+                }))],
+            ),
+            kit::manifest(
+                &cx,
+                "test",
+                "opa/gatekeeper/x.yaml",
+                vec![
+                    object(constraint.object(meta("deaap-x", None), ())),
+                    object(template.object(meta("deaapx", None), ())),
+                ],
+            ),
+            Artifact::file(
+                "test",
+                "helm/values.yaml",
+                b"apiVersion: v1\nkind: ConfigMap\n".to_vec(),
+            ),
+        ]
+    }
+
     #[test]
     fn cluster_scoped_objects_come_first_in_dependency_order() {
-        let artifacts = [
-            artifact(
-                "backup/cronjob.yaml",
-                "# header\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: n}\n",
-                true,
-            ),
-            artifact(
-                "kubernetes/app.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n---\n",
-                true,
-            ),
-            artifact(
-                "kubernetes/namespaces.yaml",
-                "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n",
-                true,
-            ),
-            artifact(
-                "opa/gatekeeper/x.yaml",
-                "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: DeaapX\nmetadata: {name: x}\n---\napiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: deaapx}\n",
-                true,
-            ),
-            artifact(
-                "helm/values.yaml",
-                "apiVersion: v1\nkind: ConfigMap\n",
-                false,
-            ),
-        ];
-        let stream = kubernetes_stream(&artifacts).expect("valid YAML");
+        let stream = kubernetes_stream(&artifacts()).expect("no object twice");
+        // The Namespace, the template, the ClusterRole, the constraint, then the namespaced
+        // CronJob and Deployment in artifact order.
         assert_eq!(
-            kinds(&stream),
-            [
-                "Namespace",
-                "ConstraintTemplate",
-                "ClusterRole",
-                "DeaapX",
-                "CronJob",
-                "Deployment"
-            ]
+            names(&stream),
+            ["apps", "deaapx", "reader", "deaap-x", "nightly", "api"]
         );
         assert_eq!(stream.matches("---\n").count(), 6);
-        assert!(!stream.contains("# header"), "comments are not objects");
+        assert!(!stream.contains("# Generated"), "the header is no object");
         assert!(!stream.contains("ConfigMap"), "only manifest artifacts");
     }
 
     #[test]
-    fn no_manifests_is_an_empty_stream_and_bad_yaml_names_the_file() {
+    fn no_manifests_is_an_empty_stream_and_an_object_twice_names_both_files() {
         assert_eq!(kubernetes_stream(&[]).as_deref(), Ok(""));
-        let err = kubernetes_stream(&[artifact("kubernetes/bad.yaml", "a: [\n", true)])
-            .expect_err("invalid YAML");
-        assert!(err.starts_with("kubernetes/bad.yaml: "), "{err}");
+        let mut twice = artifacts();
+        let mut copy = twice[0].clone();
+        copy.path = "backup/again.yaml".to_owned();
+        twice.push(copy);
+        let err = kubernetes_stream(&twice).expect_err("the CronJob is there twice");
+        assert_eq!(
+            err,
+            "backup/cronjob.yaml and backup/again.yaml both hold CronJob apps/nightly"
+        );
+    }
+
+    #[test]
+    fn the_scope_comes_from_the_type_or_the_declaration() {
+        let ns = kit::object(&Namespace {
+            metadata: meta("n", None),
+            ..Namespace::default()
+        })
+        .expect("a Namespace");
+        assert_eq!((ns.scope(), ns.role()), (Scope::Cluster, Role::Namespace));
+        let deployment = kit::object(&Deployment {
+            metadata: meta("d", Some("n")),
+            ..Deployment::default()
+        })
+        .expect("a Deployment");
+        assert_eq!(deployment.scope(), Scope::Namespaced);
+        assert!(
+            kit::object(&Deployment {
+                metadata: meta("d", None),
+                ..Deployment::default()
+            })
+            .is_err(),
+            "a namespaced object needs its namespace"
+        );
+        let rule = Kind::namespaced("monitoring.coreos.com/v1", "PrometheusRule");
+        assert!(rule.object(meta("r", None), ()).is_err());
+        let o = rule.object(meta("r", Some("m")), ()).expect("a rule");
+        assert_eq!((o.scope(), o.role()), (Scope::Namespaced, Role::Resource));
+        assert_eq!(
+            o.document(),
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: r\n  namespace: m\nspec: null\n"
+        );
     }
 }

@@ -50,41 +50,6 @@ pub fn yaml_stream<T: Serialize>(cx: &Context<'_>, docs: &[T]) -> Result<String,
     Ok(out)
 }
 
-/// An artifact holding Kubernetes objects, with their kinds recorded for the index.
-///
-/// # Errors
-/// A value that cannot be serialized, or one without a `kind`.
-pub fn manifest_artifact<T: Serialize>(
-    cx: &Context<'_>,
-    target: &'static str,
-    path: impl Into<String>,
-    objects: &[T],
-) -> Result<Artifact, TargetError> {
-    let mut kinds = Vec::new();
-    let mut text = header(cx);
-    for (i, o) in objects.iter().enumerate() {
-        let mut v = serde_json::to_value(o)?;
-        let kind = v
-            .get("kind")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| TargetError("a manifest object has no kind".to_owned()))?;
-        if !kinds.iter().any(|k| k == kind) {
-            kinds.push(kind.to_owned());
-        }
-        if i > 0 {
-            text.push_str("---\n");
-        }
-        text.push_str(&yaml11::json_to_string(&mut v).map_err(TargetError)?);
-    }
-    Ok(Artifact {
-        path: path.into(),
-        bytes: text.into_bytes(),
-        target,
-        kinds,
-        manifest: true,
-    })
-}
-
 /// A YAML artifact that is not a stream of Kubernetes objects (Helm values, rules files, ...).
 ///
 /// # Errors
@@ -95,13 +60,11 @@ pub fn yaml_artifact<T: Serialize>(
     path: impl Into<String>,
     value: &T,
 ) -> Result<Artifact, TargetError> {
-    Ok(Artifact {
-        path: path.into(),
-        bytes: yaml_stream(cx, std::slice::from_ref(value))?.into_bytes(),
+    Ok(Artifact::file(
         target,
-        kinds: Vec::new(),
-        manifest: false,
-    })
+        path,
+        yaml_stream(cx, std::slice::from_ref(value))?.into_bytes(),
+    ))
 }
 
 /// Pretty JSON with a trailing newline. JSON has no comments, so JSON files carry no header line;

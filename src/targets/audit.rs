@@ -3,7 +3,7 @@
 //! API server's `--audit-policy-file`, not an object to apply, so it is no manifest.
 
 use crate::model::{AuditLevel, Environment};
-use crate::render;
+use crate::targets::kit;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
 
@@ -82,9 +82,13 @@ impl Target for Audit {
                 })
                 .collect(),
         };
-        let mut a = render::yaml_artifact(cx, NAME, "audit/audit-policy.yaml", &policy)?;
-        a.kinds = vec![policy.kind.to_owned()];
-        Ok(vec![a])
+        Ok(vec![kit::config_file(
+            cx,
+            NAME,
+            "audit/audit-policy.yaml",
+            policy.kind,
+            &policy,
+        )?])
     }
 }
 

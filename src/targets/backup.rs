@@ -1,14 +1,17 @@
 //! The `backup` target: `batch/v1` CronJobs for the daily full backup of the data volume and for
 //! each database backup (`[backup.databases.*]`), in the storage namespace, with the same hardened
-//! pod as every other workload and the bucket credentials injected by the Vault agent.
+//! pod as every other workload and the bucket credentials injected by the Vault agent. The pod
+//! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
+//! labels, metadata and the objects' conversion come from the kit.
 
 use crate::model::{Environment, NamespaceKey};
-use crate::render;
+use crate::targets::kit::{self, meta};
 use crate::targets::kubernetes::pod::{self, DataSource, Health, Workload};
-use crate::targets::kubernetes::{meta, obj, workloads};
+use crate::targets::kubernetes::workloads;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
 pub struct Backup;
@@ -32,19 +35,19 @@ impl Target for Backup {
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         let mut objects = Vec::new();
         for (schedule, w) in jobs(cx.env)? {
-            objects.push(obj(&ServiceAccount {
+            objects.push(kit::object(&ServiceAccount {
                 metadata: meta(cx.env, &w.name, Some(&w.namespace), w.component),
                 automount_service_account_token: Some(false),
                 ..ServiceAccount::default()
             })?);
-            objects.push(obj(&cron_job(cx.env, schedule, &w)?)?);
+            objects.push(kit::object(&cron_job(cx.env, schedule, &w)?)?);
         }
-        Ok(vec![render::manifest_artifact(
+        Ok(vec![kit::manifest(
             cx,
             NAME,
             "backup/cronjobs.yaml",
-            &objects,
-        )?])
+            objects,
+        )])
     }
 }
 
@@ -139,9 +142,9 @@ fn cron_job(env: &Environment, schedule: &str, w: &Workload<'_>) -> Result<CronJ
             failed_jobs_history_limit: Some(5),
             job_template: JobTemplateSpec {
                 // Jobs carry the standard labels too: admission policies check every object.
-                metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-                    labels: Some(pod::labels(env, &w.name, w.component)),
-                    ..Default::default()
+                metadata: Some(ObjectMeta {
+                    labels: Some(kit::labels(env, &w.name, w.component)),
+                    ..ObjectMeta::default()
                 }),
                 spec: Some(JobSpec {
                     backoff_limit: Some(2),

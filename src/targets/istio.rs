@@ -10,9 +10,10 @@
 //! whose schemas the published Istio CRD models carry, and still served by current Istio.
 
 use crate::model::{Environment, MtlsMode, NamespaceKey, Service};
-use crate::render;
+use crate::targets::kit::{
+    self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Kind, Object, addon_meta,
+};
 use crate::targets::{Artifact, Context, Target, TargetError};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,10 +21,14 @@ pub struct Istio;
 
 /// Name of the Gateway, the VirtualService bound to it and the gateway Certificate.
 pub const GATEWAY: &str = "deaap-gateway";
-/// Namespace of the ingress gateway workload: a `credentialName` secret must live there.
-pub const GATEWAY_NAMESPACE: &str = "istio-system";
 const NETWORKING: &str = "networking.istio.io/v1beta1";
 const SECURITY: &str = "security.istio.io/v1beta1";
+
+const CERTIFICATE_KIND: Kind = Kind::namespaced("cert-manager.io/v1", "Certificate");
+const GATEWAY_KIND: Kind = Kind::namespaced(NETWORKING, "Gateway");
+const VIRTUAL_SERVICE_KIND: Kind = Kind::namespaced(NETWORKING, "VirtualService");
+const DESTINATION_RULE_KIND: Kind = Kind::namespaced(NETWORKING, "DestinationRule");
+const PEER_AUTHENTICATION_KIND: Kind = Kind::namespaced(SECURITY, "PeerAuthentication");
 
 impl Target for Istio {
     fn name(&self) -> &'static str {
@@ -36,84 +41,24 @@ impl Target for Istio {
 
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         let env = cx.env;
-        let mut out = Vec::new();
+        let mut files = Vec::new();
         if env.security.gateway_tls.enabled {
-            out.push(render::manifest_artifact(
-                cx,
-                self.name(),
-                "istio/certificate.yaml",
-                &[certificate(env)],
-            )?);
+            files.push(("istio/certificate.yaml", vec![certificate(env)?]));
         }
-        out.push(render::manifest_artifact(
-            cx,
-            self.name(),
-            "istio/gateway.yaml",
-            &[gateway(env)],
-        )?);
-        if let Some(vs) = virtual_service(env) {
-            out.push(render::manifest_artifact(
-                cx,
-                self.name(),
-                "istio/virtual-service.yaml",
-                &[vs],
-            )?);
+        files.push(("istio/gateway.yaml", vec![gateway(env)?]));
+        if let Some(vs) = virtual_service(env)? {
+            files.push(("istio/virtual-service.yaml", vec![vs]));
         }
-        let rules = destination_rules(env);
-        if !rules.is_empty() {
-            out.push(render::manifest_artifact(
-                cx,
-                self.name(),
-                "istio/destination-rules.yaml",
-                &rules,
-            )?);
-        }
-        let peers = peer_authentications(env);
-        if !peers.is_empty() {
-            out.push(render::manifest_artifact(
-                cx,
-                self.name(),
-                "istio/peer-authentications.yaml",
-                &peers,
-            )?);
-        }
-        Ok(out)
-    }
-}
-
-/// A custom resource: the envelope every CRD object shares around its own `spec`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomObject<S> {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: ObjectMeta,
-    pub spec: S,
-}
-
-/// Metadata with the labels every DEAAP object carries.
-#[must_use]
-pub fn object_meta(env: &Environment, name: &str, namespace: &str) -> ObjectMeta {
-    let labels = BTreeMap::from([
-        ("app.kubernetes.io/part-of".to_owned(), "deaap".to_owned()),
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            "deaap-gen".to_owned(),
-        ),
-        (
-            "deaap.io/environment".to_owned(),
-            env.environment.name.clone(),
-        ),
-        (
-            "deaap.io/business-unit".to_owned(),
-            env.environment.business_unit.clone(),
-        ),
-    ]);
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(namespace.to_owned()),
-        labels: Some(labels),
-        ..ObjectMeta::default()
+        files.push(("istio/destination-rules.yaml", destination_rules(env)?));
+        files.push((
+            "istio/peer-authentications.yaml",
+            peer_authentications(env)?,
+        ));
+        Ok(files
+            .into_iter()
+            .filter(|(_, objects)| !objects.is_empty())
+            .map(|(path, objects)| kit::manifest(cx, self.name(), path, objects))
+            .collect())
     }
 }
 
@@ -158,13 +103,11 @@ pub struct PrivateKey {
     pub rotation_policy: &'static str,
 }
 
-fn certificate(env: &Environment) -> CustomObject<CertificateSpec> {
+fn certificate(env: &Environment) -> Result<Object, TargetError> {
     let tls = &env.security.gateway_tls;
-    CustomObject {
-        api_version: "cert-manager.io/v1",
-        kind: "Certificate",
-        metadata: object_meta(env, GATEWAY, GATEWAY_NAMESPACE),
-        spec: CertificateSpec {
+    CERTIFICATE_KIND.object(
+        addon_meta(env, GATEWAY, GATEWAY_NAMESPACE),
+        CertificateSpec {
             secret_name: tls_secret(),
             dns_names: vec![env.environment.domain.clone()],
             issuer_ref: IssuerRef {
@@ -178,7 +121,7 @@ fn certificate(env: &Environment) -> CustomObject<CertificateSpec> {
                 rotation_policy: "Always",
             },
         },
-    }
+    )
 }
 
 // ── Gateway ─────────────────────────────────────────────────────────────────────────────────────
@@ -217,7 +160,7 @@ pub struct ServerTls {
     pub min_protocol_version: Option<&'static str>,
 }
 
-fn gateway(env: &Environment) -> CustomObject<GatewaySpec> {
+fn gateway(env: &Environment) -> Result<Object, TargetError> {
     let hosts = vec![env.environment.domain.clone()];
     let tls = env.security.gateway_tls.enabled;
     let mut servers = vec![Server {
@@ -248,15 +191,14 @@ fn gateway(env: &Environment) -> CustomObject<GatewaySpec> {
             }),
         });
     }
-    CustomObject {
-        api_version: NETWORKING,
-        kind: "Gateway",
-        metadata: object_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
-        spec: GatewaySpec {
-            selector: BTreeMap::from([("istio".to_owned(), "ingressgateway".to_owned())]),
+    let (key, value) = INGRESS_GATEWAY_LABEL;
+    GATEWAY_KIND.object(
+        addon_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
+        GatewaySpec {
+            selector: BTreeMap::from([(key.to_owned(), value.to_owned())]),
             servers,
         },
-    }
+    )
 }
 
 // ── VirtualService ──────────────────────────────────────────────────────────────────────────────
@@ -318,7 +260,7 @@ fn routed(env: &Environment) -> Vec<(&String, &Service, &String)> {
     out
 }
 
-fn virtual_service(env: &Environment) -> Option<CustomObject<VirtualServiceSpec>> {
+fn virtual_service(env: &Environment) -> Result<Option<Object>, TargetError> {
     let http: Vec<HttpRoute> = routed(env)
         .into_iter()
         .map(|(name, s, prefix)| HttpRoute {
@@ -337,18 +279,18 @@ fn virtual_service(env: &Environment) -> Option<CustomObject<VirtualServiceSpec>
         })
         .collect();
     if http.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(CustomObject {
-        api_version: NETWORKING,
-        kind: "VirtualService",
-        metadata: object_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
-        spec: VirtualServiceSpec {
-            hosts: vec![env.environment.domain.clone()],
-            gateways: vec![GATEWAY.to_owned()],
-            http,
-        },
-    })
+    VIRTUAL_SERVICE_KIND
+        .object(
+            addon_meta(env, GATEWAY, env.namespace(NamespaceKey::Core)),
+            VirtualServiceSpec {
+                hosts: vec![env.environment.domain.clone()],
+                gateways: vec![GATEWAY.to_owned()],
+                http,
+            },
+        )
+        .map(Some)
 }
 
 // ── DestinationRules ────────────────────────────────────────────────────────────────────────────
@@ -410,7 +352,7 @@ pub struct OutlierDetection {
 /// the mesh mode (without a sidecar in the server pod, ISTIO_MUTUAL would make every call fail);
 /// services the gateway routes to also get a bounded connection pool and outlier detection, so one
 /// failing replica is ejected instead of failing a share of public requests.
-fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>> {
+fn destination_rules(env: &Environment) -> Result<Vec<Object>, TargetError> {
     let tls_mode = match env.security.mtls {
         MtlsMode::Disable => "DISABLE",
         MtlsMode::Strict | MtlsMode::Permissive => "ISTIO_MUTUAL",
@@ -419,11 +361,9 @@ fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>
         .map(|(name, s)| {
             let public = s.route.is_some();
             let meshed = env.security.mesh.meshed(s.namespace);
-            CustomObject {
-                api_version: NETWORKING,
-                kind: "DestinationRule",
-                metadata: object_meta(env, name, env.namespace(s.namespace)),
-                spec: DestinationRuleSpec {
+            DESTINATION_RULE_KIND.object(
+                addon_meta(env, name, env.namespace(s.namespace)),
+                DestinationRuleSpec {
                     host: service_host(env, name, s),
                     traffic_policy: TrafficPolicy {
                         tls: meshed.then_some(ClientTls { mode: tls_mode }),
@@ -446,7 +386,7 @@ fn destination_rules(env: &Environment) -> Vec<CustomObject<DestinationRuleSpec>
                         }),
                     },
                 },
-            }
+            )
         })
         .collect()
 }
@@ -465,7 +405,7 @@ pub struct PeerMtls {
 
 /// A namespace-wide policy (`default`, no selector) for each meshed namespace; none without
 /// sidecar injection, where it would claim a protection nothing enforces.
-fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticationSpec>> {
+fn peer_authentications(env: &Environment) -> Result<Vec<Object>, TargetError> {
     let mode = match env.security.mtls {
         MtlsMode::Strict => "STRICT",
         MtlsMode::Permissive => "PERMISSIVE",
@@ -474,13 +414,13 @@ fn peer_authentications(env: &Environment) -> Vec<CustomObject<PeerAuthenticatio
     env.namespaces
         .iter()
         .filter(|(key, _)| env.security.mesh.meshed(*key))
-        .map(|(_, ns)| CustomObject {
-            api_version: SECURITY,
-            kind: "PeerAuthentication",
-            metadata: object_meta(env, "default", ns),
-            spec: PeerAuthenticationSpec {
-                mtls: PeerMtls { mode },
-            },
+        .map(|(_, ns)| {
+            PEER_AUTHENTICATION_KIND.object(
+                addon_meta(env, "default", ns),
+                PeerAuthenticationSpec {
+                    mtls: PeerMtls { mode },
+                },
+            )
         })
         .collect()
 }

@@ -10,11 +10,12 @@ mod compose;
 mod falco;
 mod helm;
 mod istio;
+pub mod kit;
 pub(crate) mod kubernetes;
 mod opa;
 mod prometheus;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,24 @@ pub struct Artifact {
     pub kinds: Vec<String>,
     /// Whether it holds Kubernetes objects that `render` and `argocd generate` stream.
     pub manifest: bool,
+    /// The objects of a manifest, in file order ([`kit::manifest`] builds such artifacts); empty
+    /// for every other file.
+    pub objects: Vec<kit::Object>,
+}
+
+impl Artifact {
+    /// A file that holds no Kubernetes objects.
+    #[must_use]
+    pub fn file(target: &'static str, path: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self {
+            path: path.into(),
+            bytes,
+            target,
+            kinds: Vec::new(),
+            manifest: false,
+            objects: Vec::new(),
+        }
+    }
 }
 
 /// What a target gets: the model and the name of the environment file it came from (for headers).

@@ -42,13 +42,11 @@ impl Target for Compose {
         }
         text.push_str(" up\n");
         text.push_str(&crate::render::yaml11::to_string(&file).map_err(TargetError)?);
-        Ok(vec![Artifact {
-            path: "compose/docker-compose.yaml".to_owned(),
-            bytes: text.into_bytes(),
-            target: self.name(),
-            kinds: Vec::new(),
-            manifest: false,
-        }])
+        Ok(vec![Artifact::file(
+            self.name(),
+            "compose/docker-compose.yaml",
+            text.into_bytes(),
+        )])
     }
 }
 

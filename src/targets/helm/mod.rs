@@ -27,13 +27,11 @@ impl Target for Helm {
         let as_json = serde_json::to_value(&values)?;
         let mut out = vec![
             render::yaml_artifact(cx, self.name(), "helm/values.yaml", &values)?,
-            Artifact {
-                path: "helm/values.schema.json".to_owned(),
-                bytes: render::json_bytes(&schema::schema(cx.env, &as_json)?)?,
-                target: self.name(),
-                kinds: Vec::new(),
-                manifest: false,
-            },
+            Artifact::file(
+                self.name(),
+                "helm/values.schema.json",
+                render::json_bytes(&schema::schema(cx.env, &as_json)?)?,
+            ),
         ];
         if cx.env.monitoring.enabled {
             out.push(render::yaml_artifact(

@@ -4,6 +4,7 @@
 //! PrometheusRule.
 
 use crate::model::{Environment, NamespaceKey};
+use crate::targets::kit;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -122,7 +123,6 @@ pub struct ProviderOptions {
 #[must_use]
 pub fn values(env: &Environment) -> MonitoringValues {
     let mon = &env.monitoring;
-    let rule_labels = &mon.rule_labels;
     MonitoringValues {
         prometheus: PrometheusValues {
             prometheus_spec: PrometheusSpec {
@@ -143,10 +143,7 @@ pub fn values(env: &Environment) -> MonitoringValues {
                         },
                     },
                 },
-                rule_selector: LabelSelector {
-                    match_labels: (!rule_labels.is_empty()).then(|| rule_labels.clone()),
-                    ..LabelSelector::default()
-                },
+                rule_selector: kit::selector(mon.rule_labels.clone()),
                 rule_selector_nil_uses_helm_values: false,
                 additional_scrape_configs: vec![scrape_config(env)],
             },

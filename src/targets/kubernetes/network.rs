@@ -11,9 +11,9 @@
 
 use super::pod::{self, Workload};
 use super::workloads::{self, Planned};
-use super::{meta, obj};
 use crate::model::{Environment, NamespaceKey};
 use crate::targets::TargetError;
+use crate::targets::kit::{self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Labels, Object, meta};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
@@ -22,9 +22,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// Where the Istio ingress gateway and istiod run (Istio's default installation).
-const GATEWAY_NAMESPACE: &str = "istio-system";
-const GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
 /// The Istio control plane: sidecars fetch their configuration and certificates over xDS.
 const ISTIOD_LABEL: (&str, &str) = ("app", "istiod");
 const ISTIOD_XDS_PORT: u16 = 15012;
@@ -35,7 +32,7 @@ const ISTIO_METRICS_PORT: u16 = 15020;
 const DNS_NAMESPACE: &str = "kube-system";
 const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 /// The Prometheus pods of kube-prometheus-stack.
-const PROMETHEUS_LABEL: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
+const PROMETHEUS_LABEL: (&str, &str) = (kit::labels::NAME, "prometheus");
 /// The API server is outside the pod network and its address is the cluster's, so it is allowed
 /// by port: 443 for the `kubernetes` Service, 6443 for its endpoints after translation.
 const API_SERVER_PORTS: [u16; 2] = [443, 6443];
@@ -46,28 +43,24 @@ const OBJECT_STORE_PORT: u16 = 443;
 #[derive(Debug, Clone)]
 struct Pods {
     namespace: String,
-    labels: BTreeMap<String, String>,
+    labels: Labels,
 }
 
 impl Pods {
     fn peer(&self) -> NetworkPolicyPeer {
         NetworkPolicyPeer {
             namespace_selector: Some(namespace_selector(&self.namespace)),
-            pod_selector: Some(pod::selector(self.labels.clone())),
+            pod_selector: Some(kit::selector(self.labels.clone())),
             ..NetworkPolicyPeer::default()
         }
     }
 }
 
 fn namespace_selector(namespace: &str) -> LabelSelector {
-    pod::selector(BTreeMap::from([(
+    kit::selector(BTreeMap::from([(
         "kubernetes.io/metadata.name".to_owned(),
         namespace.to_owned(),
     )]))
-}
-
-fn one(key: &str, value: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([(key.to_owned(), value.to_owned())])
 }
 
 fn tcp(ports: impl IntoIterator<Item = u16>) -> Vec<NetworkPolicyPort> {
@@ -115,7 +108,7 @@ fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
     Endpoint {
         pods: Pods {
             namespace: w.namespace.clone(),
-            labels: pod::selector_labels(env, &w.name),
+            labels: kit::selector_labels(env, &w.name),
         },
         ports: w.ports.iter().map(|p| p.number).collect(),
     }
@@ -144,123 +137,185 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
 
 /// The backup jobs as a network endpoint (all backup CronJobs share the `backup` component).
 fn backup_pods(env: &Environment) -> Pods {
-    let mut labels = one("app.kubernetes.io/component", "backup");
-    labels.insert(
-        "app.kubernetes.io/instance".to_owned(),
-        env.environment.name.clone(),
-    );
     Pods {
         namespace: env.namespace(NamespaceKey::Storage).to_owned(),
-        labels,
+        labels: kit::component_selector_labels(env, "backup"),
     }
 }
 
-/// Every NetworkPolicy of the environment.
+/// The Prometheus server of the monitoring stack.
+fn prometheus(env: &Environment) -> Pods {
+    addon(env.namespace(NamespaceKey::Monitoring), PROMETHEUS_LABEL)
+}
+
+/// A set of pods of a cluster add-on, by namespace and one label.
+fn addon(namespace: &str, label: (&str, &str)) -> Pods {
+    Pods {
+        namespace: namespace.to_owned(),
+        labels: Labels::from([(label.0.to_owned(), label.1.to_owned())]),
+    }
+}
+
+/// Every NetworkPolicy of the environment: the namespace-wide ones, then one per workload, then
+/// the backup jobs'.
 ///
 /// # Errors
 /// A dependency on a workload that does not exist.
-pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError> {
+pub fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
     let plan = workloads::plan(env);
-    let index: BTreeMap<&str, &Planned<'_>> =
-        plan.iter().map(|p| (p.workload.name.as_str(), p)).collect();
-    let mut rules: BTreeMap<String, Rules> = BTreeMap::new();
-    let (vault, vault_port) = vault_peer(&env.security.vault.address);
-    let prometheus = Pods {
-        namespace: env.namespace(NamespaceKey::Monitoring).to_owned(),
-        labels: one(PROMETHEUS_LABEL.0, PROMETHEUS_LABEL.1),
-    };
-    let gateway = Pods {
-        namespace: GATEWAY_NAMESPACE.to_owned(),
-        labels: one(GATEWAY_LABEL.0, GATEWAY_LABEL.1),
-    };
-    let mut scrape_egress = Rules::default();
-
-    let edge = |rules: &mut BTreeMap<String, Rules>, from: (&str, &Pods), to: (&str, &Endpoint)| {
-        let ports = || tcp(to.1.ports.iter().copied());
-        rules
-            .entry(from.0.to_owned())
-            .or_default()
-            .allow_to(Some(to.1.pods.peer()), ports());
-        rules
-            .entry(to.0.to_owned())
-            .or_default()
-            .allow_from(Some(from.1.peer()), ports());
-    };
-
+    let mut flows = Flows::new(env, &plan);
     for p in &plan {
+        flows.workload(p)?;
+    }
+    flows.consensus();
+    let backup = flows.backup();
+
+    let mut out = namespace_policies(env, flows.scrape.egress)?;
+    for p in &plan {
+        if let Some(r) = flows.rules.remove(&p.workload.name) {
+            out.push(policy(
+                env,
+                &p.workload.name,
+                &p.workload.namespace,
+                None,
+                r,
+            )?);
+        }
+    }
+    if let Some(r) = backup {
+        let namespace = env.namespace(NamespaceKey::Storage);
+        out.push(policy(env, &env.backup.name, namespace, Some("backup"), r)?);
+    }
+    Ok(out)
+}
+
+/// The allowed flows between the workloads and to what surrounds them, gathered per workload
+/// before any policy is written (a flow adds a rule at both of its ends).
+struct Flows<'p, 'e> {
+    env: &'e Environment,
+    /// The planned workloads by name.
+    index: BTreeMap<&'p str, &'p Planned<'e>>,
+    /// Each workload's rules, by workload name.
+    rules: BTreeMap<String, Rules>,
+    /// Prometheus' egress to the pods it scrapes.
+    scrape: Rules,
+    vault: Option<NetworkPolicyPeer>,
+    vault_port: u16,
+}
+
+impl<'p, 'e> Flows<'p, 'e> {
+    fn new(env: &'e Environment, plan: &'p [Planned<'e>]) -> Self {
+        let (vault, vault_port) = vault_peer(&env.security.vault.address);
+        Self {
+            env,
+            index: plan.iter().map(|p| (p.workload.name.as_str(), p)).collect(),
+            rules: BTreeMap::new(),
+            scrape: Rules::default(),
+            vault,
+            vault_port,
+        }
+    }
+
+    fn rules_of(&mut self, name: &str) -> &mut Rules {
+        self.rules.entry(name.to_owned()).or_default()
+    }
+
+    /// A flow from the pods of `from` to the endpoint of `to`: egress at one end, ingress at the
+    /// other.
+    fn edge(&mut self, from: (&str, &Pods), to: (&str, &Endpoint)) {
+        let ports = || tcp(to.1.ports.iter().copied());
+        self.rules_of(from.0)
+            .allow_to(Some(to.1.pods.peer()), ports());
+        self.rules_of(to.0).allow_from(Some(from.1.peer()), ports());
+    }
+
+    /// Everything one workload sends and receives: its dependencies, the gateway when routed,
+    /// Prometheus when scraped, its peers, Vault and the API server.
+    fn workload(&mut self, p: &Planned<'_>) -> Result<(), TargetError> {
+        let env = self.env;
         let w = &p.workload;
         let me = endpoint(env, w);
-        rules.entry(w.name.clone()).or_default().pods = Some(me.pods.clone());
+        self.rules_of(&w.name).pods = Some(me.pods.clone());
         for dep in &p.depends_on {
-            match index.get(dep.as_str()) {
-                Some(t) => edge(
-                    &mut rules,
-                    (&w.name, &me.pods),
-                    (dep, &endpoint(env, &t.workload)),
-                ),
-                None if env.services.contains_key(dep) || env.storage.contains_key(dep) => {}
-                None => {
-                    return Err(TargetError(format!(
-                        "{} depends on `{dep}`, which is no workload",
-                        w.name
-                    )));
-                }
-            }
+            self.dependency((&w.name, &me.pods), dep)?;
         }
-        let r = rules.entry(w.name.clone()).or_default();
+        let scraped = scrape_ports(env, w, &me);
+        if let Some(ports) = &scraped {
+            self.scrape
+                .allow_to(Some(me.pods.peer()), tcp(ports.iter().copied()));
+        }
+        let (vault, vault_port) = (self.vault.clone(), self.vault_port);
+        let own_ports = || tcp(me.ports.iter().copied());
+        let r = self.rules_of(&w.name);
         if p.routed {
-            r.allow_from(Some(gateway.peer()), tcp(me.ports.iter().copied()));
+            let gateway = addon(GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL);
+            r.allow_from(Some(gateway.peer()), own_ports());
         }
-        // The blockchain nodes are scraped by their own job (`blockchain.metrics_job`).
-        let scraped = w
-            .metrics
-            .as_ref()
-            .map(|(port, _)| *port)
-            .or_else(|| (w.component == "blockchain").then(|| me.ports[0]));
-        if let Some(port) = scraped {
-            let mut ports = vec![port];
-            if pod::meshed(env, &w.namespace) {
-                ports.push(ISTIO_METRICS_PORT);
-            }
-            r.allow_from(Some(prometheus.peer()), tcp(ports.clone()));
-            scrape_egress.allow_to(Some(me.pods.peer()), tcp(ports));
+        if let Some(ports) = scraped {
+            r.allow_from(Some(prometheus(env).peer()), tcp(ports));
         }
         if p.peers {
-            r.allow_from(Some(me.pods.peer()), tcp(me.ports.iter().copied()));
-            r.allow_to(Some(me.pods.peer()), tcp(me.ports.iter().copied()));
+            r.allow_from(Some(me.pods.peer()), own_ports());
+            r.allow_to(Some(me.pods.peer()), own_ports());
         }
         if w.uses_vault() {
-            r.allow_to(vault.clone(), tcp([vault_port]));
+            r.allow_to(vault, tcp([vault_port]));
         }
         if w.api_access {
             r.allow_to(None, tcp(API_SERVER_PORTS));
         }
+        Ok(())
     }
 
-    // The consensus manager coordinates the validators.
-    let writer = env.consensus.writer_service.as_str();
-    if let (Some(m), Some(v)) = (index.get(writer), index.get(workloads::VALIDATOR)) {
-        let from = endpoint(env, &m.workload).pods;
-        edge(
-            &mut rules,
-            (writer, &from),
-            (workloads::VALIDATOR, &endpoint(env, &v.workload)),
-        );
+    /// The flow from a workload to one it depends on; a dependency on a workload that is not
+    /// deployed (a disabled service or storage backend) has none.
+    fn dependency(&mut self, from: (&str, &Pods), dep: &str) -> Result<(), TargetError> {
+        let env = self.env;
+        match self.index.get(dep).copied() {
+            Some(t) => self.edge(from, (dep, &endpoint(env, &t.workload))),
+            None if env.services.contains_key(dep) || env.storage.contains_key(dep) => {}
+            None => {
+                return Err(TargetError(format!(
+                    "{} depends on `{dep}`, which is no workload",
+                    from.0
+                )));
+            }
+        }
+        Ok(())
     }
 
-    let mut backup = Rules {
-        pods: Some(backup_pods(env)),
-        ..Rules::default()
-    };
-    if env.backup.enabled {
+    /// The consensus manager coordinates the validators.
+    fn consensus(&mut self) {
+        let env = self.env;
+        let writer = env.consensus.writer_service.as_str();
+        let manager = self.index.get(writer).copied();
+        let validators = self.index.get(workloads::VALIDATOR).copied();
+        if let (Some(m), Some(v)) = (manager, validators) {
+            let from = endpoint(env, &m.workload).pods;
+            self.edge(
+                (writer, &from),
+                (workloads::VALIDATOR, &endpoint(env, &v.workload)),
+            );
+        }
+    }
+
+    /// The backup jobs' rules (`None` without backups): to the databases they dump (which admit
+    /// them), the object store, and Vault when a backup or a dumped database has secrets.
+    fn backup(&mut self) -> Option<Rules> {
+        let env = self.env;
+        if !env.backup.enabled {
+            return None;
+        }
         let pods = backup_pods(env);
+        let mut backup = Rules {
+            pods: Some(pods.clone()),
+            ..Rules::default()
+        };
         for db in env.backup.databases.values() {
-            if let Some(t) = index.get(db.source.as_str()) {
+            if let Some(t) = self.index.get(db.source.as_str()).copied() {
                 let to = endpoint(env, &t.workload);
                 backup.allow_to(Some(to.pods.peer()), tcp(to.ports.iter().copied()));
-                rules
-                    .entry(db.source.clone())
-                    .or_default()
+                self.rules_of(&db.source)
                     .allow_from(Some(pods.peer()), tcp(to.ports.iter().copied()));
             }
         }
@@ -271,10 +326,34 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
                 .is_some_and(|s| !s.secrets.is_empty())
         });
         if !env.backup.secrets.is_empty() || db_secrets {
-            backup.allow_to(vault, tcp([vault_port]));
+            backup.allow_to(self.vault.clone(), tcp([self.vault_port]));
         }
+        Some(backup)
     }
+}
 
+/// The ports Prometheus scrapes a workload on, if it does: its metrics port (the blockchain
+/// nodes are scraped by their own job, `blockchain.metrics_job`, on their first port), and in a
+/// meshed namespace Istio's merged metrics.
+fn scrape_ports(env: &Environment, w: &Workload<'_>, me: &Endpoint) -> Option<Vec<u16>> {
+    let port = w
+        .metrics
+        .as_ref()
+        .map(|(port, _)| *port)
+        .or_else(|| (w.component == "blockchain").then(|| me.ports[0]))?;
+    let mut ports = vec![port];
+    if pod::meshed(env, &w.namespace) {
+        ports.push(ISTIO_METRICS_PORT);
+    }
+    Some(ports)
+}
+
+/// The policies of every namespace: deny by default, allow DNS, allow istiod where sidecars run,
+/// and the monitoring stack's own in its namespace.
+fn namespace_policies(
+    env: &Environment,
+    scrape: Vec<NetworkPolicyEgressRule>,
+) -> Result<Vec<Object>, TargetError> {
     let mut out = Vec::new();
     for (key, namespace) in env.namespaces.iter() {
         out.push(policy(
@@ -285,27 +364,12 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             Rules::default(),
         )?);
         let mut dns = Rules::default();
-        dns.allow_to(
-            Some(
-                Pods {
-                    namespace: DNS_NAMESPACE.to_owned(),
-                    labels: one(DNS_LABEL.0, DNS_LABEL.1),
-                }
-                .peer(),
-            ),
-            dns_ports(),
-        );
+        dns.allow_to(Some(addon(DNS_NAMESPACE, DNS_LABEL).peer()), dns_ports());
         out.push(policy(env, "allow-dns", namespace, None, dns)?);
         if env.security.mesh.meshed(key) {
             let mut xds = Rules::default();
             xds.allow_to(
-                Some(
-                    Pods {
-                        namespace: GATEWAY_NAMESPACE.to_owned(),
-                        labels: one(ISTIOD_LABEL.0, ISTIOD_LABEL.1),
-                    }
-                    .peer(),
-                ),
+                Some(addon(GATEWAY_NAMESPACE, ISTIOD_LABEL).peer()),
                 tcp([ISTIOD_XDS_PORT]),
             );
             out.push(policy(env, "allow-istiod", namespace, None, xds)?);
@@ -314,35 +378,10 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             out.extend(monitoring(
                 env,
                 namespace,
-                &prometheus,
-                scrape_egress.egress.clone(),
+                &prometheus(env),
+                scrape.clone(),
             )?);
         }
-    }
-    for p in &plan {
-        if let Some(r) = rules.remove(&p.workload.name) {
-            out.push(policy(
-                env,
-                &p.workload.name,
-                &p.workload.namespace,
-                None,
-                r,
-            )?);
-        }
-    }
-    if env.backup.enabled {
-        let namespace = backup
-            .pods
-            .as_ref()
-            .map(|p| p.namespace.clone())
-            .unwrap_or_default();
-        out.push(policy(
-            env,
-            &env.backup.name,
-            &namespace,
-            Some("backup"),
-            backup,
-        )?);
     }
     Ok(out)
 }
@@ -366,10 +405,10 @@ fn monitoring(
     namespace: &str,
     prometheus: &Pods,
     scrape: Vec<NetworkPolicyEgressRule>,
-) -> Result<Vec<serde_json::Value>, TargetError> {
+) -> Result<Vec<Object>, TargetError> {
     let same = Pods {
         namespace: namespace.to_owned(),
-        labels: BTreeMap::new(),
+        labels: Labels::new(),
     };
     let mut internal = Rules::default();
     internal.ingress.push(NetworkPolicyIngressRule {
@@ -405,7 +444,7 @@ fn policy(
     namespace: &str,
     component: Option<&str>,
     r: Rules,
-) -> Result<serde_json::Value, TargetError> {
+) -> Result<Object, TargetError> {
     let deny_all = r.ingress.is_empty() && r.egress.is_empty();
     let mut types = Vec::new();
     if deny_all || !r.ingress.is_empty() {
@@ -416,8 +455,8 @@ fn policy(
     }
     let pod_selector = r
         .pods
-        .map_or_else(LabelSelector::default, |p| pod::selector(p.labels));
-    obj(&NetworkPolicy {
+        .map_or_else(LabelSelector::default, |p| kit::selector(p.labels));
+    kit::object(&NetworkPolicy {
         metadata: meta(
             env,
             name,

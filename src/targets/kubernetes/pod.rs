@@ -7,6 +7,7 @@
 
 use crate::model::{Environment, Image, Resources};
 use crate::targets::TargetError;
+use crate::targets::kit::{labels, pod_labels, selector, selector_labels};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction,
     HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -15,7 +16,7 @@ use k8s_openapi::api::core::v1::{
     VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -70,48 +71,6 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
     }
     a
-}
-
-/// The standard labels of every object: the recommended `app.kubernetes.io/*` set plus the DEAAP
-/// environment and business unit (the OPA policies require them).
-#[must_use]
-pub fn labels(env: &Environment, name: &str, component: &str) -> BTreeMap<String, String> {
-    [
-        ("app.kubernetes.io/name", name),
-        ("app.kubernetes.io/instance", env.environment.name.as_str()),
-        ("app.kubernetes.io/component", component),
-        ("app.kubernetes.io/part-of", "deaap"),
-        ("app.kubernetes.io/managed-by", "deaap-gen"),
-        ("deaap.io/environment", env.environment.name.as_str()),
-        (
-            "deaap.io/business-unit",
-            env.environment.business_unit.as_str(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
-/// The labels that select a workload's pods: stable across releases (no version), unique per
-/// workload and environment.
-#[must_use]
-pub fn selector_labels(env: &Environment, name: &str) -> BTreeMap<String, String> {
-    [
-        ("app.kubernetes.io/name", name),
-        ("app.kubernetes.io/instance", env.environment.name.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
-#[must_use]
-pub fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
-    LabelSelector {
-        match_labels: (!labels.is_empty()).then_some(labels),
-        ..LabelSelector::default()
-    }
 }
 
 /// How the kubelet checks a container.
@@ -556,9 +515,7 @@ fn spread(env: &Environment, w: &Workload<'_>) -> Option<Vec<TopologySpreadConst
 /// # Errors
 /// A secret that is not a Vault reference, or Vault switched off while secrets are used.
 pub fn template(env: &Environment, w: &Workload<'_>) -> Result<PodTemplateSpec, TargetError> {
-    let mut labels = labels(env, &w.name, w.component);
-    // Istio's telemetry and the Falco and OPA rules key on the plain `app` label.
-    labels.insert("app".to_owned(), w.name.clone());
+    let labels = pod_labels(env, &w.name, w.component);
     let mut annotations = vault_annotations(env, w)?;
     annotations.extend(mesh_annotations(env, w));
     annotations.insert("deaap.io/config-checksum".to_owned(), checksum(env, w)?);

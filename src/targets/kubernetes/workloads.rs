@@ -4,9 +4,9 @@
 //! policies are both derived from that description.
 
 use super::pod::{self, DataSource, Health, Port, Workload};
-use super::{meta, obj};
 use crate::model::{Autoscaling, Environment, NamespaceKey, Persistence, StorageKind};
 use crate::targets::TargetError;
+use crate::targets::kit::{self, Object, meta, object as obj};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
     StatefulSetSpec,
@@ -291,16 +291,16 @@ fn data_source(persistence: Option<&Persistence>) -> DataSource {
 ///
 /// # Errors
 /// A secret that cannot be injected.
-pub fn files(env: &Environment) -> Result<Vec<(String, Vec<serde_json::Value>)>, TargetError> {
+pub fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
     plan(env)
         .iter()
         .map(|p| Ok((format!("kubernetes/{}", p.file), objects(env, p)?)))
         .collect()
 }
 
-fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<serde_json::Value>, TargetError> {
+fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetError> {
     let w = &p.workload;
-    let sel = pod::selector_labels(env, &w.name);
+    let sel = kit::selector_labels(env, &w.name);
     let template = pod::template(env, w)?;
     let mut out = vec![obj(&ServiceAccount {
         metadata: meta(env, &w.name, Some(&w.namespace), w.component),
@@ -343,7 +343,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<serde_json::Value>,
                     // would reset it on every sync.
                     replicas: autoscaling.is_none().then(|| count(w.replicas)),
                     revision_history_limit: Some(5),
-                    selector: pod::selector(sel.clone()),
+                    selector: kit::selector(sel.clone()),
                     template,
                     ..DeploymentSpec::default()
                 }),
@@ -366,7 +366,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<serde_json::Value>,
                     revision_history_limit: Some(5),
                     service_name: Some(headless.clone()),
                     pod_management_policy: parallel.then(|| "Parallel".to_owned()),
-                    selector: pod::selector(sel.clone()),
+                    selector: kit::selector(sel.clone()),
                     template,
                     volume_claim_templates: persistence.map(|pv| vec![claim(pv)]),
                     // Deleting or scaling down never deletes data.
@@ -389,7 +389,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<serde_json::Value>,
             metadata: meta(env, &w.name, Some(&w.namespace), w.component),
             spec: Some(PodDisruptionBudgetSpec {
                 max_unavailable: Some(IntOrString::Int(1)),
-                selector: Some(pod::selector(sel)),
+                selector: Some(kit::selector(sel)),
                 ..PodDisruptionBudgetSpec::default()
             }),
             ..PodDisruptionBudget::default()

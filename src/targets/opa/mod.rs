@@ -11,11 +11,11 @@
 
 use crate::model::{Enforcement, Environment, NamespaceKey, OpaPolicies};
 use crate::render;
+use crate::targets::kit::{self, Kind, Object, Role, annotated, policy_meta};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSON, JSONSchemaProps, JSONSchemaPropsOrArray,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -24,6 +24,13 @@ use std::collections::BTreeMap;
 mod tests;
 
 pub struct Opa;
+
+/// Gatekeeper's template kind: each template defines the Constraint kind of its policy.
+const CONSTRAINT_TEMPLATE: Kind = Kind::cluster(
+    "templates.gatekeeper.sh/v1",
+    "ConstraintTemplate",
+    Role::Definition,
+);
 
 /// Gatekeeper's admission target; the only one a ConstraintTemplate for Kubernetes objects uses.
 const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
@@ -51,36 +58,32 @@ impl Target for Opa {
         for policy in Policy::enabled(&cx.env.security.opa.policies) {
             let params = policy.parameters(cx.env);
             let stem = policy.file_stem();
-            out.push(render::manifest_artifact(
+            out.push(kit::manifest(
                 cx,
                 self.name(),
                 format!("opa/gatekeeper/{stem}-template.yaml"),
-                &[policy.template(cx.env, &jinja)?],
-            )?);
-            out.push(render::manifest_artifact(
+                vec![policy.template(cx.env, &jinja)?],
+            ));
+            out.push(kit::manifest(
                 cx,
                 self.name(),
                 format!("opa/gatekeeper/{stem}-constraint.yaml"),
-                &[policy.constraint(cx.env, params.clone())],
-            )?);
+                vec![policy.constraint(cx.env, params.clone())?],
+            ));
             let mut module = render::header(cx);
             module.push_str(&policy.rego(&jinja, false)?);
-            out.push(Artifact {
-                path: format!("opa/bundle/deaap/{}.rego", policy.key()),
-                bytes: module.into_bytes(),
-                target: self.name(),
-                kinds: Vec::new(),
-                manifest: false,
-            });
+            out.push(Artifact::file(
+                self.name(),
+                format!("opa/bundle/deaap/{}.rego", policy.key()),
+                module.into_bytes(),
+            ));
             data.insert(policy.key(), params.unwrap_or_else(|| json!({})));
         }
-        out.push(Artifact {
-            path: "opa/bundle/data.json".to_owned(),
-            bytes: render::json_bytes(&json!({ "deaap": { "parameters": data } }))?,
-            target: self.name(),
-            kinds: Vec::new(),
-            manifest: false,
-        });
+        out.push(Artifact::file(
+            self.name(),
+            "opa/bundle/data.json",
+            render::json_bytes(&json!({ "deaap": { "parameters": data } }))?,
+        ));
         Ok(out)
     }
 }
@@ -317,20 +320,14 @@ impl Policy {
         self,
         env: &Environment,
         jinja: &minijinja::Environment<'_>,
-    ) -> Result<ConstraintTemplate, TargetError> {
-        Ok(ConstraintTemplate {
-            api_version: "templates.gatekeeper.sh/v1",
-            kind: "ConstraintTemplate",
-            metadata: ObjectMeta {
-                name: Some(self.kind().to_lowercase()),
-                labels: Some(labels(env)),
-                annotations: Some(BTreeMap::from([(
-                    "description".to_owned(),
-                    self.description().to_owned(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            spec: TemplateSpec {
+    ) -> Result<Object, TargetError> {
+        CONSTRAINT_TEMPLATE.object(
+            annotated(
+                policy_meta(env, &self.kind().to_lowercase()),
+                "description",
+                self.description(),
+            ),
+            TemplateSpec {
                 crd: Crd {
                     spec: CrdSpec {
                         names: Names { kind: self.kind() },
@@ -351,25 +348,29 @@ impl Policy {
                     operations: self.operations(),
                 }],
             },
-        })
+        )
     }
 
-    fn constraint(self, env: &Environment, parameters: Option<Value>) -> Constraint {
-        Constraint {
-            api_version: "constraints.gatekeeper.sh/v1beta1",
-            kind: self.kind(),
-            metadata: ObjectMeta {
-                name: Some(format!("deaap-{}", self.file_stem())),
-                labels: Some(labels(env)),
-                // The Constraint's kind exists only once Gatekeeper has read the template, so a
-                // dry run before the first sync cannot know it.
-                annotations: Some(BTreeMap::from([(
-                    "argocd.argoproj.io/sync-options".to_owned(),
-                    "SkipDryRunOnMissingResource=true".to_owned(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            spec: ConstraintSpec {
+    /// The Constraint: an instance of the kind the policy's template defines.
+    fn constraint(
+        self,
+        env: &Environment,
+        parameters: Option<Value>,
+    ) -> Result<Object, TargetError> {
+        let kind = Kind::cluster(
+            "constraints.gatekeeper.sh/v1beta1",
+            self.kind(),
+            Role::Instance,
+        );
+        kind.object(
+            // The Constraint's kind exists only once Gatekeeper has read the template, so a dry
+            // run before the first sync cannot know it.
+            annotated(
+                policy_meta(env, &format!("deaap-{}", self.file_stem())),
+                "argocd.argoproj.io/sync-options",
+                "SkipDryRunOnMissingResource=true",
+            ),
+            ConstraintSpec {
                 enforcement_action: enforcement_action(env.security.opa.enforcement),
                 match_: Match {
                     kinds: self.match_kinds(),
@@ -377,7 +378,7 @@ impl Policy {
                 },
                 parameters,
             },
-        }
+        )
     }
 }
 
@@ -396,20 +397,6 @@ fn enforcement_action(e: Enforcement) -> &'static str {
         Enforcement::Warn => "warn",
         Enforcement::Dryrun => "dryrun",
     }
-}
-
-fn labels(env: &Environment) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            "deaap-gen".to_owned(),
-        ),
-        ("app.kubernetes.io/part-of".to_owned(), "deaap".to_owned()),
-        (
-            "deaap.io/environment".to_owned(),
-            env.environment.name.clone(),
-        ),
-    ])
 }
 
 fn string() -> JSONSchemaProps {
@@ -516,15 +503,6 @@ pub(crate) fn rego_str(value: &str) -> Result<String, minijinja::Error> {
 // ── Gatekeeper CRDs (templates.gatekeeper.sh/v1, constraints.gatekeeper.sh/v1beta1) ───────────
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConstraintTemplate {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: TemplateSpec,
-}
-
-#[derive(Debug, Serialize)]
 struct TemplateSpec {
     crd: Crd,
     targets: Vec<TemplateTarget>,
@@ -570,15 +548,6 @@ struct Code {
 struct RegoSource {
     version: &'static str,
     rego: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Constraint {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: ConstraintSpec,
 }
 
 #[derive(Debug, Serialize)]

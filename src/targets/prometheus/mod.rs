@@ -8,10 +8,10 @@ pub(crate) mod duration;
 mod promql;
 mod rule_tests;
 
-use crate::model::{Alert, Comparison, Environment, Signal};
+use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal};
 use crate::render;
-use crate::targets::{Artifact, Context, Target, TargetError, istio::object_meta};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::targets::kit::{self, Kind, Object};
+use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,12 +45,12 @@ impl Target for Prometheus {
         ];
         // Without the monitoring stack there is no prometheus-operator to own the CRD.
         if cx.env.monitoring.enabled {
-            out.push(render::manifest_artifact(
+            out.push(kit::manifest(
                 cx,
                 self.name(),
                 "prometheus/prometheusrule.yaml",
-                &[prometheus_rule(cx.env, file.groups)],
-            )?);
+                vec![prometheus_rule(cx.env, file.groups)?],
+            ));
         }
         Ok(out)
     }
@@ -84,16 +84,10 @@ pub struct AlertRule {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// `monitoring.coreos.com/v1` PrometheusRule (only the fields deaap-gen writes).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PrometheusRule {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: PrometheusRuleSpec,
-}
+/// The prometheus-operator's rule object.
+const PROMETHEUS_RULE: Kind = Kind::namespaced("monitoring.coreos.com/v1", "PrometheusRule");
 
+/// The spec of a PrometheusRule (only the fields deaap-gen writes).
 #[derive(Debug, Serialize)]
 struct PrometheusRuleSpec {
     groups: Vec<RuleGroup>,
@@ -243,23 +237,14 @@ fn describe(env: &Environment, alert: &Alert) -> Result<String, TargetError> {
     ))
 }
 
-fn prometheus_rule(env: &Environment, groups: Vec<RuleGroup>) -> PrometheusRule {
-    let mut meta = object_meta(
-        env,
-        "deaap-rules",
-        env.namespace(crate::model::NamespaceKey::Monitoring),
-    );
+fn prometheus_rule(env: &Environment, groups: Vec<RuleGroup>) -> Result<Object, TargetError> {
+    let mut meta = kit::addon_meta(env, "deaap-rules", env.namespace(NamespaceKey::Monitoring));
     // The ruleSelector labels are what makes Prometheus load the object; they win over the
     // standard ones.
     if let Some(labels) = meta.labels.as_mut() {
         labels.extend(env.monitoring.rule_labels.clone());
     }
-    PrometheusRule {
-        api_version: "monitoring.coreos.com/v1",
-        kind: "PrometheusRule",
-        metadata: meta,
-        spec: PrometheusRuleSpec { groups },
-    }
+    PROMETHEUS_RULE.object(meta, PrometheusRuleSpec { groups })
 }
 
 #[cfg(test)]

@@ -1,0 +1,23 @@
+//! The Kubernetes object kit every target builds its objects with: metadata and the named label
+//! sets ([`labels`]), typed objects with their scope and their serialized document, and the
+//! manifest artifact made of them ([`object`]). Targets take the conventions every object shares
+//! from here and the model, never from another target, so each is written once. (The backup
+//! jobs' pods are the one thing still borrowed: they come from the `kubernetes` target's hardened
+//! pod template and workload plan so that they pass the same checks as every workload.)
+
+pub mod labels;
+pub mod object;
+
+pub use labels::{
+    LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
+    namespace_labels, pod_labels, policy_meta, selector, selector_labels,
+};
+pub use object::{Kind, Object, Role, Scope, config_file, manifest, object};
+
+/// Namespace of the Istio control plane and ingress gateway (Istio's default installation): the
+/// gateway's `credentialName` secret must live there, and the network policies let meshed pods
+/// reach istiod and routed pods be reached from the gateway there.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// The label of the Istio ingress gateway's pods, which the Gateway selects.
+pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");

@@ -1,0 +1,276 @@
+//! Typed objects and the manifest artifacts made of them. An object is serialized once, when it
+//! is built, into the YAML document its artifact holds; the artifact keeps each object with its
+//! identity and scope, so the object stream reads them from there instead of parsing files.
+
+use crate::render;
+use crate::targets::{Artifact, Context, TargetError};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+/// Where an object lives: in the cluster as a whole, or in a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Cluster,
+    Namespaced,
+}
+
+/// The scope of a k8s-openapi resource type, from its `Resource::Scope`.
+pub trait KnownScope {
+    const SCOPE: Scope;
+}
+
+impl KnownScope for k8s_openapi::ClusterResourceScope {
+    const SCOPE: Scope = Scope::Cluster;
+}
+
+impl KnownScope for k8s_openapi::NamespaceResourceScope {
+    const SCOPE: Scope = Scope::Namespaced;
+}
+
+/// What an object is to the other objects of the environment, which with its scope decides when
+/// it can be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An ordinary object.
+    Resource,
+    /// A Namespace: the namespaced objects live in it.
+    Namespace,
+    /// It defines a kind that other objects are instances of (CustomResourceDefinition,
+    /// Gatekeeper ConstraintTemplate).
+    Definition,
+    /// An instance of a kind a [`Role::Definition`] of the same environment defines (a
+    /// Gatekeeper Constraint).
+    Instance,
+}
+
+/// A kind of object with its scope and role: taken from the type for k8s-openapi objects
+/// ([`object`]), declared for the custom resources the targets write, which no k8s-openapi type
+/// describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub scope: Scope,
+    pub role: Role,
+}
+
+impl Kind {
+    /// A namespaced kind.
+    #[must_use]
+    pub const fn namespaced(api_version: &'static str, kind: &'static str) -> Self {
+        Self {
+            api_version,
+            kind,
+            scope: Scope::Namespaced,
+            role: Role::Resource,
+        }
+    }
+
+    /// A cluster-scoped kind with the given role.
+    #[must_use]
+    pub const fn cluster(api_version: &'static str, kind: &'static str, role: Role) -> Self {
+        Self {
+            api_version,
+            kind,
+            scope: Scope::Cluster,
+            role,
+        }
+    }
+
+    /// An object of this kind: `apiVersion`, `kind`, `metadata` and `spec`, in that order.
+    ///
+    /// # Errors
+    /// A spec that cannot be serialized, or metadata that does not fit the scope.
+    pub fn object<S: Serialize>(
+        self,
+        metadata: ObjectMeta,
+        spec: S,
+    ) -> Result<Object, TargetError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Envelope<'a, S> {
+            api_version: &'static str,
+            kind: &'static str,
+            metadata: &'a ObjectMeta,
+            spec: S,
+        }
+        let value = Envelope {
+            api_version: self.api_version,
+            kind: self.kind,
+            metadata: &metadata,
+            spec,
+        };
+        Object::new(self, &metadata, &value)
+    }
+}
+
+/// A k8s-openapi object, with the scope its type declares.
+///
+/// # Errors
+/// An object that cannot be serialized, or metadata that does not fit the scope.
+pub fn object<K>(value: &K) -> Result<Object, TargetError>
+where
+    K: k8s_openapi::Metadata<Ty = ObjectMeta> + Serialize,
+    K::Scope: KnownScope,
+{
+    let kind = Kind {
+        api_version: K::API_VERSION,
+        kind: K::KIND,
+        scope: <K::Scope as KnownScope>::SCOPE,
+        role: role_of::<K>(),
+    };
+    Object::new(kind, value.metadata(), value)
+}
+
+/// The role of a k8s-openapi resource type: Namespaces hold the namespaced objects, and
+/// CustomResourceDefinitions define kinds; everything else is an ordinary object.
+fn role_of<K: k8s_openapi::Resource>() -> Role {
+    fn is<K: k8s_openapi::Resource, T: k8s_openapi::Resource>() -> bool {
+        (K::API_VERSION, K::KIND) == (T::API_VERSION, T::KIND)
+    }
+    if is::<K, Namespace>() {
+        Role::Namespace
+    } else if is::<K, CustomResourceDefinition>() {
+        Role::Definition
+    } else {
+        Role::Resource
+    }
+}
+
+/// One object of a manifest artifact: its identity, scope and role, and its YAML document. Only
+/// the kit builds one, so the document always is the object the other fields describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    api_version: &'static str,
+    kind: &'static str,
+    name: String,
+    namespace: Option<String>,
+    scope: Scope,
+    role: Role,
+    document: String,
+}
+
+impl Object {
+    #[must_use]
+    pub fn api_version(&self) -> &'static str {
+        self.api_version
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace of a namespaced object; `None` for a cluster-scoped one.
+    #[must_use]
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
+    #[must_use]
+    pub fn document(&self) -> &str {
+        &self.document
+    }
+
+    fn new<T: Serialize>(
+        kind: Kind,
+        metadata: &ObjectMeta,
+        value: &T,
+    ) -> Result<Self, TargetError> {
+        let name = metadata
+            .name
+            .clone()
+            .ok_or_else(|| TargetError(format!("a {} has no name", kind.kind)))?;
+        match (kind.scope, &metadata.namespace) {
+            (Scope::Namespaced, None) => {
+                return Err(TargetError(format!(
+                    "{} `{name}` is namespaced but has no namespace",
+                    kind.kind
+                )));
+            }
+            (Scope::Cluster, Some(ns)) => {
+                return Err(TargetError(format!(
+                    "{} `{name}` is cluster-scoped but has the namespace `{ns}`",
+                    kind.kind
+                )));
+            }
+            _ => {}
+        }
+        let mut json = serde_json::to_value(value)?;
+        Ok(Self {
+            api_version: kind.api_version,
+            kind: kind.kind,
+            name,
+            namespace: metadata.namespace.clone(),
+            scope: kind.scope,
+            role: kind.role,
+            document: render::yaml11::json_to_string(&mut json).map_err(TargetError)?,
+        })
+    }
+}
+
+/// An artifact holding `objects`: the header line, then their documents separated by `---`; the
+/// index records their kinds, and the object stream takes them from it.
+#[must_use]
+pub fn manifest(
+    cx: &Context<'_>,
+    target: &'static str,
+    path: impl Into<String>,
+    objects: Vec<Object>,
+) -> Artifact {
+    let mut text = render::header(cx);
+    let mut kinds: Vec<String> = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&o.document);
+        if !kinds.iter().any(|k| k == o.kind) {
+            kinds.push(o.kind.to_owned());
+        }
+    }
+    Artifact {
+        path: path.into(),
+        bytes: text.into_bytes(),
+        target,
+        kinds,
+        manifest: true,
+        objects,
+    }
+}
+
+/// A file holding one configuration object that a component reads from disk instead of the
+/// cluster applying it (the API server's audit policy): the index records its kind, but it is no
+/// manifest and stays out of the object stream.
+///
+/// # Errors
+/// A value that cannot be serialized.
+pub fn config_file<T: Serialize>(
+    cx: &Context<'_>,
+    target: &'static str,
+    path: impl Into<String>,
+    kind: &str,
+    value: &T,
+) -> Result<Artifact, TargetError> {
+    let mut artifact = render::yaml_artifact(cx, target, path, value)?;
+    artifact.kinds = vec![kind.to_owned()];
+    Ok(artifact)
+}
