@@ -77,16 +77,6 @@ pub fn json_to_string(v: &mut serde_json::Value) -> Result<String, String> {
     unmark(serde_yaml::to_string(v).map_err(|e| e.to_string())?, marked)
 }
 
-/// [`to_string`] for a document that is already a YAML value, marked in place.
-///
-/// # Errors
-/// A value that cannot be serialized, or one holding U+FDD0.
-pub fn value_to_string(v: &mut serde_yaml::Value) -> Result<String, String> {
-    let mut marked = 0usize;
-    mark(v, &mut marked);
-    unmark(serde_yaml::to_string(v).map_err(|e| e.to_string())?, marked)
-}
-
 /// Cuts the marks out of serialized text, checking that each marked string came out quoted.
 fn unmark(text: String, marked: usize) -> Result<String, String> {
     if text.matches(QUOTED).count() != marked {
