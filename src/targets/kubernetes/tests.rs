@@ -128,7 +128,11 @@ fn every_pod_is_hardened() {
     let env = load(WORKLOADS);
     let objects = all_objects(&env);
     let pods = pod_specs(&objects);
-    assert_eq!(pods.len(), 7, "three services, two backends, nodes, validators");
+    assert_eq!(
+        pods.len(),
+        7,
+        "three services, two backends, nodes, validators"
+    );
     for (name, t) in pods {
         let spec = &t["spec"];
         assert_eq!(spec["securityContext"]["runAsNonRoot"], true, "{name}");
@@ -227,10 +231,7 @@ fn autoscaled_services_get_the_seed_hpa_and_a_pdb() {
     assert_eq!(hpa["spec"]["maxReplicas"], 4);
     let metrics = hpa["spec"]["metrics"].as_array().unwrap();
     assert_eq!(metrics.len(), 3);
-    assert_eq!(
-        metrics[2]["pods"]["metric"]["name"],
-        "web_queue_size"
-    );
+    assert_eq!(metrics[2]["pods"]["metric"]["name"], "web_queue_size");
     let deployment = objects
         .iter()
         .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
