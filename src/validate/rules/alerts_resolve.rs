@@ -22,7 +22,7 @@ pub static RULE: Rule = Rule {
           query: both look right and do nothing. Prometheus refuses invalid names, and a second \
           alert of the same name is indistinguishable in Alertmanager, in the runbook URL and in \
           the rule tests.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {

@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
            are.",
     why: "A backup of something that is not there is a CronJob that fails every night, or worse \
           one that succeeds with nothing in it; the restore procedure finds out.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {

@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
            `consensus.writer_service` is an enabled service.",
     why: "The admission policy lets only the writer's service account write consensus \
           validations; naming a service that is not deployed denies every write.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {

@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     why: "A dangling dependency compiles into something that looks right and does nothing: a \
           network policy allowing traffic to a service that is not there, a start order on a \
           container that never starts. Compose refuses a dependency cycle outright.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {

@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     what: "A `quotas` key is a namespace key (core, blockchain, storage, monitoring).",
     why: "A quota on a namespace that does not exist limits nothing, while the namespace meant \
           stays without one.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {

@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
            `blockchain`.",
     why: "A waiver is rendered as an annotation on the workloads it names; a misspelt name waives \
           nothing, and the finding the waiver was written for stays.",
-    check: check,
+    check,
 };
 
 fn check(cx: &mut RuleContext<'_>) {
