@@ -855,46 +855,59 @@ fn dg0120_compose_dependency_cycle() {
     );
 }
 
-#[test]
-fn dg0124_consensus_writer_is_an_enabled_service() {
+/// A misspelling in base.toml (`line` edited into `typo`) fails production with `code` at the
+/// misspelt `name` (quoted, first after `anchor`), a message with `words`, and the right name as a
+/// suggestion.
+struct Misspelling<'a> {
+    code: &'a str,
+    line: &'a str,
+    typo: &'a str,
+    anchor: &'a str,
+    name: &'a str,
+    words: &'a str,
+    suggestion: &'a str,
+}
+
+fn misspelling_gets_a_suggestion(m: &Misspelling<'_>) {
     let dir = scratch_with_environments();
-    let base = dir.path().join(BASE);
-    edit(
-        &base,
-        "writer_service = \"consensus-manager\"",
-        "writer_service = \"consensus-manger\"",
-    );
+    edit(&dir.path().join(BASE), m.line, m.typo);
     let (code, diags) = validate(dir.path(), PROD);
     assert_eq!(code, 2);
+    let quoted = format!("\"{}\"", m.name);
     let d = expect(
         &diags,
-        "DG0124",
+        m.code,
         "error",
-        &at(dir.path(), BASE, "writer_service", "\"consensus-manger\""),
-        &["consensus writer `consensus-manger` is not a service"],
+        &at(dir.path(), BASE, m.anchor, &quoted),
+        &[m.words],
     );
-    assert_eq!(help(d), "did you mean `consensus-manager`?");
+    assert_eq!(help(d), format!("did you mean `{}`?", m.suggestion));
+}
+
+#[test]
+fn dg0124_consensus_writer_is_an_enabled_service() {
+    misspelling_gets_a_suggestion(&Misspelling {
+        code: "DG0124",
+        line: "writer_service = \"consensus-manager\"",
+        typo: "writer_service = \"consensus-manger\"",
+        anchor: "writer_service",
+        name: "consensus-manger",
+        words: "consensus writer `consensus-manger` is not a service",
+        suggestion: "consensus-manager",
+    });
 }
 
 #[test]
 fn dg0125_waivers_name_declared_workloads() {
-    let dir = scratch_with_environments();
-    let base = dir.path().join(BASE);
-    edit(
-        &base,
-        "workloads = [\"consensus-manager\", \"agent-orchestrator\"]",
-        "workloads = [\"consensus-manager\", \"agent-orchestrater\"]",
-    );
-    let (code, diags) = validate(dir.path(), PROD);
-    assert_eq!(code, 2);
-    let d = expect(
-        &diags,
-        "DG0125",
-        "error",
-        &at(dir.path(), BASE, "workloads = [", "\"agent-orchestrater\""),
-        &["waiver of `CKV_K8S_38` names workload `agent-orchestrater`, which is not declared"],
-    );
-    assert_eq!(help(d), "did you mean `agent-orchestrator`?");
+    misspelling_gets_a_suggestion(&Misspelling {
+        code: "DG0125",
+        line: "workloads = [\"consensus-manager\", \"agent-orchestrator\"]",
+        typo: "workloads = [\"consensus-manager\", \"agent-orchestrater\"]",
+        anchor: "workloads = [",
+        name: "agent-orchestrater",
+        words: "waiver of `CKV_K8S_38` names workload `agent-orchestrater`, which is not declared",
+        suggestion: "agent-orchestrator",
+    });
 }
 
 /// DG0109 is retired, not forgotten: `explain` says it was split and names every successor, and
