@@ -1,8 +1,7 @@
-//! What the reference rules share (DG0120 dependencies-resolve, DG0123 backup-sources, DG0124
-//! consensus-writer, DG0125 waiver-workloads, and DG0121/DG0122 for suggestions): whether a
-//! workload name resolves, and the "did you mean" help for a name that does not. These checks
-//! were one rule, DG0109 references-resolve, until each got its own code; `deaap-gen explain
-//! DG0109` lists them.
+//! What the rules that check names pointing elsewhere in the file share: whether a workload name
+//! resolves (DG0120 dependencies-resolve, DG0125 waiver-workloads) and the did-you-mean help for a
+//! name that does not (DG0120–DG0125). Those checks were one rule, DG0109 references-resolve,
+//! until each got its own code; `deaap-gen explain DG0109` lists them.
 
 use super::DiagnosticExt;
 use crate::load::Seg;
