@@ -13,6 +13,9 @@ pub enum Phase {
     Schema,
     /// A semantic rule on the typed model (or the secrets scan that precedes the schema).
     Rule,
+    /// A retired code that was split into several; it is no longer emitted and explains which
+    /// codes replace it.
+    Split,
 }
 
 impl Phase {
@@ -22,6 +25,7 @@ impl Phase {
             Self::Load => "load",
             Self::Schema => "schema",
             Self::Rule => "rule",
+            Self::Split => "split",
         }
     }
 }
@@ -167,10 +171,27 @@ const OTHERS: &[Code] = &[
     },
 ];
 
+/// Retired codes, each split into several. Their entries list the codes that replace them, so
+/// `deaap-gen explain` still answers for a code found in an old log or CI configuration.
+const SPLIT: &[Code] = &[Code {
+    code: "DG0109",
+    phase: Phase::Split,
+    name: "references-resolve",
+    what: "Retired: split into DG0120–DG0125, one code per check. DG0120 dependencies-resolve \
+           (`depends_on` targets and Compose cycles), DG0121 alerts-resolve (metric and alert \
+           names, alert metrics and signals), DG0122 quota-namespaces (`quotas` keys), DG0123 \
+           backup-sources (database backup sources), DG0124 consensus-writer \
+           (`consensus.writer_service`) and DG0125 waiver-workloads (waivers' workloads).",
+    why: "Each check catches a different mistake and is fixed differently; one code for all of \
+          them could not be explained, looked up or filtered by what it means. DG0109 is no \
+          longer emitted.",
+}];
+
 /// Every code, in code order.
 #[must_use]
 pub fn all() -> Vec<Code> {
     let mut v: Vec<Code> = OTHERS.to_vec();
+    v.extend_from_slice(SPLIT);
     v.extend(rules::all().into_iter().map(|r| Code {
         code: r.code,
         phase: Phase::Rule,
@@ -209,5 +230,35 @@ mod tests {
             );
         }
         assert_eq!(find("dg0051").map(|c| c.name), Some("unknown-key"));
+    }
+
+    /// A split code names its successors as `DGxxxx name`; each must be a current entry of that
+    /// name, and each must be named once.
+    #[test]
+    fn split_codes_name_their_successors() {
+        let pair = regex::Regex::new(r"(DG[0-9]{4}) ([a-z-]+[a-z])").expect("valid pattern");
+        for split in SPLIT {
+            let successors: Vec<(&str, &str)> = pair
+                .captures_iter(split.what)
+                .filter(|c| &c[1] != split.code)
+                .map(|c| {
+                    (
+                        c.get(1).map_or("", |m| m.as_str()),
+                        c.get(2).map_or("", |m| m.as_str()),
+                    )
+                })
+                .collect();
+            assert!(successors.len() > 1, "{} names its successors", split.code);
+            for (code, name) in successors {
+                let entry = find(code).unwrap_or_else(|| panic!("{code} is not in the catalogue"));
+                assert_eq!(entry.name, name, "{code}");
+                assert_eq!(entry.phase, Phase::Rule, "{code}");
+            }
+        }
+        let dg0109 = find("DG0109").expect("DG0109 still explains");
+        assert_eq!(dg0109.phase, Phase::Split);
+        for code in ["DG0120", "DG0121", "DG0122", "DG0123", "DG0124", "DG0125"] {
+            assert!(dg0109.what.contains(code), "{code}");
+        }
     }
 }

@@ -432,6 +432,8 @@ mod tests {
     use serde::Deserialize;
     use serde_json::{Value, json};
 
+    const ISTIO: &str = "tests/fixtures/istio.toml";
+
     fn load(rel: &str) -> Environment {
         testkit::load(rel)
     }
@@ -460,25 +462,33 @@ mod tests {
         }
     }
 
+    /// Nested routes, an unrouted service in another namespace, STRICT mutual TLS and an ACME
+    /// certificate (tests/fixtures/istio.toml). The shipped environments' output is pinned once, in
+    /// generated/.
     #[test]
-    fn snapshots_production() {
-        for (path, text) in generate(&load("environments/production.toml")) {
-            insta::assert_snapshot!(format!("production_{path}"), text);
-        }
-    }
-
-    #[test]
-    fn snapshots_staging() {
-        for (path, text) in generate(&load("environments/staging.toml")) {
-            insta::assert_snapshot!(format!("staging_{path}"), text);
+    fn snapshots_mesh() {
+        let f = generate(&load(ISTIO));
+        let paths: Vec<&str> = f.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "istio/certificate.yaml",
+                "istio/destination-rules.yaml",
+                "istio/gateway.yaml",
+                "istio/peer-authentications.yaml",
+                "istio/virtual-service.yaml",
+            ]
+        );
+        for (path, text) in f {
+            insta::assert_snapshot!(format!("mesh_{path}"), text);
         }
     }
 
     #[test]
     fn routes_go_longest_prefix_first_to_each_services_fqdn() {
-        let f = generate(&load("environments/production.toml"));
+        let f = generate(&load(ISTIO));
         let vs = one(&f, "istio/virtual-service.yaml");
-        assert_eq!(vs["spec"]["hosts"], json!(["deaap.company.com"]));
+        assert_eq!(vs["spec"]["hosts"], json!(["istio.example.com"]));
         assert_eq!(vs["spec"]["gateways"], json!([GATEWAY]));
         let routes: Vec<(String, String, u64)> = vs["spec"]["http"]
             .as_array()
@@ -499,37 +509,34 @@ mod tests {
         let expect = |p: &str, svc: &str, port: u64| {
             (
                 p.to_owned(),
-                format!("{svc}-service.deaap-core.svc.cluster.local"),
+                format!("{svc}-service.mini-core.svc.cluster.local"),
                 port,
             )
         };
         assert_eq!(
             routes,
             [
-                expect("/api/v1/consensus", "consensus-manager", 8760),
-                expect("/api/v1/documents", "doc-ingester", 8752),
-                expect("/api/v1/agents", "agent-orchestrator", 8755),
-                expect("/api/v1/auth", "authorization", 8756),
-                expect("/api/v1/data", "data-processor", 8754),
-                expect("/", "api-gateway", 8080),
+                expect("/api/docs", "docs", 8091),
+                expect("/api", "api", 8090),
+                expect("/", "web", 8080),
             ]
         );
     }
 
     #[test]
     fn disabled_services_get_no_route() {
-        let mut env = load("environments/production.toml");
-        if let Some(s) = env.services.get_mut("doc-ingester") {
+        let mut env = load(ISTIO);
+        if let Some(s) = env.services.get_mut("docs") {
             s.enabled = false;
         }
         let f = generate(&env);
-        assert!(!f["istio/virtual-service.yaml"].contains("doc-ingester"));
-        assert!(!f["istio/destination-rules.yaml"].contains("doc-ingester"));
+        assert!(!f["istio/virtual-service.yaml"].contains("docs"));
+        assert!(!f["istio/destination-rules.yaml"].contains("docs"));
     }
 
     #[test]
     fn https_gateway_serves_the_certificate_secret_and_redirects_http() {
-        let f = generate(&load("environments/production.toml"));
+        let f = generate(&load(ISTIO));
         let cert = one(&f, "istio/certificate.yaml");
         let gw = one(&f, "istio/gateway.yaml");
         // cert-manager's required fields: spec.secretName and spec.issuerRef.name.
@@ -541,7 +548,7 @@ mod tests {
             cert["spec"]["issuerRef"],
             json!({"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"})
         );
-        assert_eq!(cert["spec"]["dnsNames"], json!(["deaap.company.com"]));
+        assert_eq!(cert["spec"]["dnsNames"], json!(["istio.example.com"]));
         let servers = gw["spec"]["servers"].as_array().expect("servers");
         assert_eq!(servers.len(), 2);
         assert_eq!(servers[0]["port"]["number"], 80);
@@ -549,9 +556,11 @@ mod tests {
         assert_eq!(servers[1]["port"]["number"], 443);
         assert_eq!(servers[1]["port"]["protocol"], "HTTPS");
         assert_eq!(servers[1]["tls"]["credentialName"], secret);
-        assert_eq!(servers[1]["hosts"], json!(["deaap.company.com"]));
-        // Staging takes its issuer from its own file.
-        let f = generate(&load("environments/staging.toml"));
+        assert_eq!(servers[1]["hosts"], json!(["istio.example.com"]));
+        // The issuer is the model's, whatever it is.
+        let mut env = load(ISTIO);
+        env.security.gateway_tls.issuer = "letsencrypt-staging".to_owned();
+        let f = generate(&env);
         let cert = one(&f, "istio/certificate.yaml");
         assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
     }
@@ -571,7 +580,7 @@ mod tests {
 
     #[test]
     fn every_meshed_namespace_gets_the_mtls_mode() {
-        let f = generate(&load("environments/production.toml"));
+        let f = generate(&load(ISTIO));
         let pas = docs(&f["istio/peer-authentications.yaml"]);
         let got: Vec<(&str, &str)> = pas
             .iter()
@@ -585,9 +594,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("deaap-core", "STRICT"),
-                ("deaap-blockchain", "STRICT"),
-                ("deaap-storage", "STRICT"),
+                ("mini-core", "STRICT"),
+                ("mini-chain", "STRICT"),
+                ("mini-storage", "STRICT"),
             ]
         );
         let mut env = load("tests/fixtures/minimal.toml");
@@ -603,7 +612,7 @@ mod tests {
 
     #[test]
     fn routed_services_get_circuit_breaking_others_only_mtls() {
-        let f = generate(&load("environments/production.toml"));
+        let f = generate(&load(ISTIO));
         let rules = docs(&f["istio/destination-rules.yaml"]);
         let by_name = |n: &str| {
             rules
@@ -612,20 +621,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("no rule for {n}"))
                 .clone()
         };
-        let doc = by_name("doc-ingester");
+        let doc = by_name("docs");
         assert_eq!(doc["spec"]["trafficPolicy"]["tls"]["mode"], "ISTIO_MUTUAL");
         assert_eq!(
             doc["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
             5
         );
-        let cartesi = by_name("cartesi-runtime");
-        assert_eq!(cartesi["metadata"]["namespace"], "deaap-blockchain");
+        let runtime = by_name("runtime");
+        assert_eq!(runtime["metadata"]["namespace"], "mini-chain");
         assert_eq!(
-            cartesi["spec"]["host"],
-            "cartesi-runtime-service.deaap-blockchain.svc.cluster.local"
+            runtime["spec"]["host"],
+            "runtime-service.mini-chain.svc.cluster.local"
         );
         assert!(
-            cartesi["spec"]["trafficPolicy"]
+            runtime["spec"]["trafficPolicy"]
                 .get("outlierDetection")
                 .is_none()
         );
@@ -633,7 +642,7 @@ mod tests {
 
     #[test]
     fn without_sidecars_no_mutual_tls_is_claimed() {
-        let mut env = load("environments/production.toml");
+        let mut env = load(ISTIO);
         env.security.mesh.sidecar_injection = false;
         let f = generate(&env);
         assert!(!f.contains_key("istio/peer-authentications.yaml"));
@@ -644,7 +653,7 @@ mod tests {
         }
         let doc = rules
             .iter()
-            .find(|r| r["metadata"]["name"] == "doc-ingester")
+            .find(|r| r["metadata"]["name"] == "docs")
             .map(|r| {
                 r["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"].clone()
             });

@@ -5,7 +5,7 @@
 mod argocd;
 mod core;
 mod diff;
-mod golden;
+mod generated;
 mod rules;
 mod safety;
 mod support;

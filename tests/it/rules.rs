@@ -1,4 +1,4 @@
-//! The semantic rules (DG0101–DG0117) as a user meets them: each mistake in a scratch copy of the
+//! The semantic rules (DG0101–DG0125) as a user meets them: each mistake in a scratch copy of the
 //! shipped environments (or of the minimal fixture) gives the rule's code, at the key that caused
 //! it, with a message that names the problem; warnings keep the exit code at 0. A few renderings
 //! are pinned as snapshots, and the shipped environments stay free of errors and warnings.
@@ -116,7 +116,11 @@ fn shipped_environments_have_no_errors_and_no_warnings() {
 
 #[test]
 fn every_rule_is_explained() {
-    let expected: Vec<String> = (101..=117).map(|n| format!("DG0{n}")).collect();
+    // DG0109 was split into DG0120–DG0125; it only explains (see `dg0109_explains_its_split`).
+    let expected: Vec<String> = (101..=125)
+        .filter(|n| *n != 109)
+        .map(|n| format!("DG0{n}"))
+        .collect();
     let rules = deaap_gen::validate::rules::all();
     let listed: Vec<&str> = rules.iter().map(|r| r.code).collect();
     for code in &expected {
@@ -679,10 +683,10 @@ fn dg0108_warnings_for_wasted_validators_and_production_mode_in_staging() {
     );
 }
 
-// ── DG0109 references-resolve ────────────────────────────────────────────────────────────────
+// ── DG0120–DG0125: names that refer to other parts of the file (once DG0109) ─────────────
 
 #[test]
-fn dg0109_dangling_names_get_a_suggestion() {
+fn dg0120_to_dg0123_dangling_names_get_a_suggestion() {
     let dir = scratch_with_environments();
     let base = dir.path().join(BASE);
     edit(
@@ -701,7 +705,7 @@ fn dg0109_dangling_names_get_a_suggestion() {
     assert_eq!(code, 2);
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0120",
         "error",
         &at(dir.path(), BASE, "\"redsi\"", "\"redsi\""),
         &["service `agent-orchestrator` depends on `redsi`, which is not declared"],
@@ -709,7 +713,7 @@ fn dg0109_dangling_names_get_a_suggestion() {
     assert_eq!(help(d), "did you mean `redis`?");
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0123",
         "error",
         &at(dir.path(), BASE, "\"postgress\"", "\"postgress\""),
         &["database backup `postgres` backs up `postgress`"],
@@ -717,7 +721,7 @@ fn dg0109_dangling_names_get_a_suggestion() {
     assert_eq!(help(d), "did you mean `postgres`?");
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0122",
         "error",
         &at(dir.path(), BASE, "[quotas.cor]", "cor"),
         &["quota `cor` names no namespace"],
@@ -725,7 +729,7 @@ fn dg0109_dangling_names_get_a_suggestion() {
     assert_eq!(help(d), "did you mean `core`?");
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0121",
         "error",
         &at(
             dir.path(),
@@ -744,7 +748,7 @@ fn dg0109_dangling_names_get_a_suggestion() {
 }
 
 #[test]
-fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
+fn dg0121_signal_must_fit_the_metric_and_names_must_be_unique() {
     let dir = scratch_with_environments();
     let base = dir.path().join(BASE);
     edit(
@@ -761,7 +765,7 @@ fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
     assert_eq!(code, 2);
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0121",
         "error",
         &at(
             dir.path(),
@@ -774,7 +778,7 @@ fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
     assert!(help(d).contains("kind = \"value\""), "{d:#}");
     expect(
         &diags,
-        "DG0109",
+        "DG0121",
         "error",
         &at(
             dir.path(),
@@ -786,7 +790,7 @@ fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
     );
     let d = expect(
         &diags,
-        "DG0109",
+        "DG0121",
         "error",
         &at(
             dir.path(),
@@ -800,7 +804,7 @@ fn dg0109_signal_must_fit_the_metric_and_names_must_be_unique() {
 }
 
 #[test]
-fn dg0109_dependency_disabled_in_this_environment() {
+fn dg0120_dependency_disabled_in_this_environment() {
     let dir = scratch_with_environments();
     edit(
         &dir.path().join(DEV),
@@ -811,7 +815,7 @@ fn dg0109_dependency_disabled_in_this_environment() {
     assert_eq!(code, 2);
     expect(
         &diags,
-        "DG0109",
+        "DG0120",
         "error",
         &at(dir.path(), DEV, "\"authorization\"", "\"authorization\""),
         &[
@@ -821,7 +825,7 @@ fn dg0109_dependency_disabled_in_this_environment() {
 }
 
 #[test]
-fn dg0109_compose_dependency_cycle() {
+fn dg0120_compose_dependency_cycle() {
     let dir = scratch_with_environments();
     let dev = dir.path().join(DEV);
     edit(
@@ -841,12 +845,96 @@ fn dg0109_compose_dependency_cycle() {
         .filter(|d| d["message"].as_str().is_some_and(|m| m.contains("cycle")))
         .collect();
     assert_eq!(cycles.len(), 1, "one report per cycle: {diags:#?}");
+    assert_eq!(cycles[0]["code"], "DG0120", "{:#}", cycles[0]);
     assert!(
         cycles[0]["message"]
             .as_str()
             .is_some_and(|m| m.contains("doc-ingester → mineru → doc-ingester")),
         "{:#}",
         cycles[0]
+    );
+}
+
+/// A misspelling in base.toml (`line` edited into `typo`) fails production with `code` at the
+/// misspelt `name` (quoted, first after `anchor`), a message with `words`, and the right name as a
+/// suggestion.
+struct Misspelling<'a> {
+    code: &'a str,
+    line: &'a str,
+    typo: &'a str,
+    anchor: &'a str,
+    name: &'a str,
+    words: &'a str,
+    suggestion: &'a str,
+}
+
+fn misspelling_gets_a_suggestion(m: &Misspelling<'_>) {
+    let dir = scratch_with_environments();
+    edit(&dir.path().join(BASE), m.line, m.typo);
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    let quoted = format!("\"{}\"", m.name);
+    let d = expect(
+        &diags,
+        m.code,
+        "error",
+        &at(dir.path(), BASE, m.anchor, &quoted),
+        &[m.words],
+    );
+    assert_eq!(help(d), format!("did you mean `{}`?", m.suggestion));
+}
+
+#[test]
+fn dg0124_consensus_writer_is_an_enabled_service() {
+    misspelling_gets_a_suggestion(&Misspelling {
+        code: "DG0124",
+        line: "writer_service = \"consensus-manager\"",
+        typo: "writer_service = \"consensus-manger\"",
+        anchor: "writer_service",
+        name: "consensus-manger",
+        words: "consensus writer `consensus-manger` is not a service",
+        suggestion: "consensus-manager",
+    });
+}
+
+#[test]
+fn dg0125_waivers_name_declared_workloads() {
+    misspelling_gets_a_suggestion(&Misspelling {
+        code: "DG0125",
+        line: "workloads = [\"consensus-manager\", \"agent-orchestrator\"]",
+        typo: "workloads = [\"consensus-manager\", \"agent-orchestrater\"]",
+        anchor: "workloads = [",
+        name: "agent-orchestrater",
+        words: "waiver of `CKV_K8S_38` names workload `agent-orchestrater`, which is not declared",
+        suggestion: "agent-orchestrator",
+    });
+}
+
+/// DG0109 is retired, not forgotten: `explain` says it was split and names every successor, and
+/// no diagnostic carries it any more.
+#[test]
+fn dg0109_explains_its_split() {
+    let o = run(&root(), &["explain", "DG0109"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("DG0109 references-resolve\n"), "{text}");
+    assert!(text.contains("split into DG0120–DG0125"), "{text}");
+    let successors: Vec<_> = deaap_gen::validate::rules::all()
+        .into_iter()
+        .filter(|r| ("DG0120"..="DG0125").contains(&r.code))
+        .collect();
+    assert_eq!(successors.len(), 6);
+    for r in successors {
+        assert!(
+            text.contains(&format!("{} {}", r.code, r.name)),
+            "{} missing: {text}",
+            r.code
+        );
+    }
+    assert!(
+        deaap_gen::validate::rules::all()
+            .iter()
+            .all(|r| r.code != "DG0109")
     );
 }
 

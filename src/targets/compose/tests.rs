@@ -1,6 +1,7 @@
 //! The development Compose file as Docker Compose reads it: valid against the Compose
 //! Specification schema, with the seed's services, storage that is waited for, a GPU reservation in
-//! the spec's form and secrets that never hold a value.
+//! the spec's form and secrets that never hold a value. The snapshot shows a small fixture
+//! (tests/fixtures/compose.toml); the development file itself is pinned once, in generated/.
 
 use super::Compose;
 use crate::model::Environment;
@@ -8,11 +9,16 @@ use crate::targets::testkit::load;
 use crate::targets::{Context, Target, TargetError};
 use serde_json::{Value, json};
 
+/// A small Compose environment (tests/fixtures/compose.toml): the snapshot shows the target on it,
+/// while the shipped development file is pinned once, in generated/.
+const COMPOSE: &str = "tests/fixtures/compose.toml";
+
 fn generate(env: &Environment) -> Result<String, TargetError> {
-    let artifacts = Compose.generate(&Context {
-        env,
-        source_name: "development.toml",
-    })?;
+    generate_from(env, "development.toml")
+}
+
+fn generate_from(env: &Environment, source_name: &str) -> Result<String, TargetError> {
+    let artifacts = Compose.generate(&Context { env, source_name })?;
     assert_eq!(artifacts.len(), 1);
     assert_eq!(artifacts[0].path, "compose/docker-compose.yaml");
     assert!(!artifacts[0].manifest);
@@ -38,6 +44,9 @@ fn schema_errors(v: &Value) -> Vec<String> {
 
 #[test]
 fn development_file_satisfies_the_compose_specification() {
+    let fixture = doc(&generate(&load(COMPOSE)).unwrap());
+    let errors = schema_errors(&fixture);
+    assert!(errors.is_empty(), "{COMPOSE}: {errors:#?}");
     let v = doc(&generate(&load("environments/development.toml")).unwrap());
     let errors = schema_errors(&v);
     assert!(errors.is_empty(), "{errors:#?}");
@@ -211,6 +220,7 @@ fn model_strings_stay_literal_values() {
 #[test]
 fn only_compose_environments_get_a_compose_file() {
     assert!(Compose.applies(&load("environments/development.toml")));
+    assert!(Compose.applies(&load(COMPOSE)));
     for rel in [
         "environments/staging.toml",
         "environments/production.toml",
@@ -221,6 +231,15 @@ fn only_compose_environments_get_a_compose_file() {
 }
 
 #[test]
-fn snapshot_development() {
-    insta::assert_snapshot!(generate(&load("environments/development.toml")).unwrap());
+fn snapshot_fixture() {
+    let text = generate_from(&load(COMPOSE), "compose.toml").unwrap();
+    // The disabled service is left out; the others are there.
+    let services: Vec<String> = doc(&text)["services"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(services, ["cache", "db", "gpu", "mock", "web"]);
+    insta::assert_snapshot!(text);
 }

@@ -10,6 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Every rule on: tests/fixtures/security.toml.
+const SECURITY: &str = "tests/fixtures/security.toml";
+
 fn generate(env: &Environment) -> Result<Vec<Artifact>, crate::targets::TargetError> {
     Falco.generate(&Context {
         env,
@@ -411,6 +414,7 @@ fn rules_files_satisfy_falcos_schema() {
     let validator = falco_schema();
     for rel in [
         "tests/fixtures/minimal.toml",
+        SECURITY,
         "environments/staging.toml",
         "environments/production.toml",
     ] {
@@ -432,6 +436,7 @@ fn rules_files_satisfy_falcos_schema() {
 fn every_condition_parses_with_known_fields_operators_and_names() {
     for rel in [
         "tests/fixtures/minimal.toml",
+        SECURITY,
         "environments/staging.toml",
         "environments/production.toml",
     ] {
@@ -475,35 +480,26 @@ fn cond_uses(item: &Value, name: &str) -> bool {
 
 #[test]
 fn data_access_rule_follows_the_model() {
-    let env = load("environments/production.toml");
+    let env = load(SECURITY);
     let items = items(&env);
     let parsed = parse_rules_file(&items).unwrap();
     let rule = "DEAAP Unauthorized File Access";
     let readers = checks_of(&parsed, rule, "proc.name");
     assert_eq!(readers.len(), 1);
     assert_eq!(readers[0].op, "in");
-    // The seed's three readers: doc-ingester and data-processor (data_access = true) and the
-    // backup job.
-    assert_eq!(
-        readers[0].values,
-        ["backup-service", "data-processor", "doc-ingester"]
-    );
+    // The backup job, the extra reader and web (data_access = true); not consensus-writer.
+    assert_eq!(readers[0].values, ["backup-service", "indexer", "web"]);
     let path = checks_of(&parsed, rule, "fd.name");
     assert_eq!(path[0].op, "startswith");
     assert_eq!(
         path[0].values,
-        ["/app/data/"],
-        "a prefix with a slash, so /app/database is not data"
+        ["/srv/data/"],
+        "a prefix with a slash, so /srv/database is not data"
     );
     let ns = checks_of(&parsed, "deaap_container", "k8s.ns.name");
     assert_eq!(
         ns[0].values,
-        [
-            "deaap-core",
-            "deaap-blockchain",
-            "deaap-storage",
-            "deaap-monitoring"
-        ]
+        ["mini-core", "mini-chain", "mini-storage", "mini-monitoring"]
     );
 
     let rules: Vec<&str> = items.iter().filter_map(|i| i["rule"].as_str()).collect();
@@ -514,11 +510,12 @@ fn data_access_rule_follows_the_model() {
     assert_eq!(priority(rule), "WARNING");
     assert_eq!(priority("DEAAP Consensus Tampering"), "CRITICAL");
 
-    // Consensus: the writer (also by its 15-character kernel name) and the validators may write.
+    // Consensus: the writer (also by its 15-character kernel name) and the validators (named
+    // after their image) may write.
     let writers = checks_of(&parsed, "DEAAP Consensus Tampering", "proc.name");
     assert_eq!(
         writers[0].values,
-        ["bu-validator", "consensus-manag", "consensus-manager"]
+        ["consensus-write", "consensus-writer", "validator"]
     );
     let workload = checks_of(
         &parsed,
@@ -528,13 +525,13 @@ fn data_access_rule_follows_the_model() {
     assert_eq!(
         workload[0].values,
         [
-            "registry.deaap.company.com/deaap/bu-validator",
-            "registry.deaap.company.com/deaap/consensus-manager"
+            "registry.example.com/acme/validator",
+            "registry.example.com/acme/writer"
         ]
     );
     assert_eq!(
         checks_of(&parsed, "deaap_consensus_workload", "k8s.ns.name")[0].values,
-        ["deaap-blockchain"]
+        ["mini-chain"]
     );
 }
 
@@ -570,7 +567,7 @@ fn switched_off_rules_and_environments_produce_nothing() {
 /// Names and paths with spaces, quotes, parentheses, `or` and newlines stay one string value.
 #[test]
 fn hostile_names_and_paths_stay_one_value() {
-    let mut env = load("environments/production.toml");
+    let mut env = load(SECURITY);
     let reader = "doc ingester \"v2\" (beta) or proc.name = sh";
     let path = "/srv/my data\" or fd.name startswith \"/\n(x)";
     env.security.falco.extra_data_readers =
@@ -602,12 +599,12 @@ fn hostile_names_and_paths_stay_one_value() {
 
 #[test]
 fn values_falco_cannot_quote_are_refused() {
-    let mut env = load("environments/production.toml");
+    let mut env = load(SECURITY);
     env.security.falco.data_path = "C:\\data".to_owned();
     let err = generate(&env).unwrap_err().to_string();
     assert!(err.contains("backslash"), "{err}");
 
-    let mut env = load("environments/production.toml");
+    let mut env = load(SECURITY);
     env.security.falco.extra_data_readers = vec!["x deaap_namespaces y".to_owned()];
     let err = generate(&env).unwrap_err().to_string();
     assert!(err.contains("list name"), "{err}");
@@ -645,7 +642,7 @@ struct Named {
 
 #[test]
 fn rule_names_are_unique() {
-    let items = items(&load("environments/production.toml"));
+    let items = items(&load(SECURITY));
     let names: Vec<String> = items
         .into_iter()
         .filter_map(|i| serde_json::from_value::<Named>(i).unwrap().rule)
@@ -659,7 +656,9 @@ fn snapshot_minimal() {
     insta::assert_snapshot!(text(&load("tests/fixtures/minimal.toml")));
 }
 
+/// Every rule on (tests/fixtures/security.toml); the shipped environments' rules are pinned once,
+/// in generated/.
 #[test]
-fn snapshot_production() {
-    insta::assert_snapshot!(text(&load("environments/production.toml")));
+fn snapshot_security() {
+    insta::assert_snapshot!(text(&load(SECURITY)));
 }

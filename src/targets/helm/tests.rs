@@ -28,10 +28,13 @@ fn values_and_schema(f: &BTreeMap<String, String>) -> (Value, jsonschema::Valida
     (yaml(&f["helm/values.yaml"]), validator)
 }
 
-const ALL: [&str; 3] = [
+const WORKLOADS: &str = "tests/fixtures/workloads.toml";
+
+const ALL: [&str; 4] = [
     "environments/staging.toml",
     "environments/production.toml",
     "tests/fixtures/minimal.toml",
+    WORKLOADS,
 ];
 
 #[test]
@@ -45,24 +48,16 @@ fn snapshots_minimal() {
     );
 }
 
+/// One workload of each kind (tests/fixtures/workloads.toml): autoscaling, GPU, Vault secrets,
+/// persistence on a storage class, blockchain nodes and validators. The shipped environments'
+/// values are pinned once, in generated/.
 #[test]
-fn snapshots_production() {
-    let f = files("environments/production.toml");
-    insta::assert_snapshot!("production_values", f["helm/values.yaml"]);
-    insta::assert_snapshot!("production_values_schema", f["helm/values.schema.json"]);
+fn snapshots_workloads() {
+    let f = files(WORKLOADS);
+    insta::assert_snapshot!("workloads_values", f["helm/values.yaml"]);
+    insta::assert_snapshot!("workloads_values_schema", f["helm/values.schema.json"]);
     insta::assert_snapshot!(
-        "production_monitoring_values",
-        f["helm/monitoring-values.yaml"]
-    );
-}
-
-#[test]
-fn snapshots_staging() {
-    let f = files("environments/staging.toml");
-    insta::assert_snapshot!("staging_values", f["helm/values.yaml"]);
-    insta::assert_snapshot!("staging_values_schema", f["helm/values.schema.json"]);
-    insta::assert_snapshot!(
-        "staging_monitoring_values",
+        "workloads_monitoring_values",
         f["helm/monitoring-values.yaml"]
     );
 }
@@ -219,7 +214,7 @@ fn monitoring_values_carry_the_seed_stack() {
 
 #[test]
 fn blockchain_nodes_report_under_their_metrics_job() {
-    let m = yaml(&files("environments/production.toml")["helm/monitoring-values.yaml"]);
+    let m = yaml(&files(WORKLOADS)["helm/monitoring-values.yaml"]);
     let relabels =
         m["prometheus"]["prometheusSpec"]["additionalScrapeConfigs"][0]["relabel_configs"]
             .as_array()
@@ -229,8 +224,8 @@ fn blockchain_nodes_report_under_their_metrics_job() {
         .iter()
         .find(|r| r["target_label"] == "job")
         .expect("a relabel sets the job");
-    assert_eq!(to_job["regex"], "deaap-blockchain;blockchain");
-    assert_eq!(to_job["replacement"], "blockchain-node");
+    assert_eq!(to_job["regex"], "mini-chain;blockchain");
+    assert_eq!(to_job["replacement"], "chain-node");
     // The minimal fixture runs no blockchain.
     let m = yaml(&files("tests/fixtures/minimal.toml")["helm/monitoring-values.yaml"]);
     let text = m.to_string();

@@ -1,5 +1,6 @@
-//! Snapshots of every kubernetes/ file for the minimal fixture and production, and the properties
-//! a user relies on whatever the snapshots say.
+//! Snapshots of every kubernetes/ file for the minimal fixture and for tests/fixtures/workloads.toml
+//! (one workload of each kind, on the minimal fixture), and the properties a user relies on whatever
+//! the snapshots say. The shipped environments' output is pinned once, in generated/.
 
 use super::*;
 use std::path::Path;
@@ -54,12 +55,30 @@ fn minimal_snapshots() {
     snapshot_all("minimal", &a);
 }
 
+const WORKLOADS: &str = "tests/fixtures/workloads.toml";
+
 #[test]
-fn production_snapshots() {
-    let env = load("environments/production.toml");
-    let a = generate(&env, "production.toml");
+fn workloads_snapshots() {
+    let env = load(WORKLOADS);
+    let a = generate(&env, "workloads.toml");
     assert!(a.iter().all(|a| a.manifest && a.target == "kubernetes"));
-    snapshot_all("production", &a);
+    let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "kubernetes/namespaces.yaml",
+            "kubernetes/resource-quotas.yaml",
+            "kubernetes/network-policies.yaml",
+            "kubernetes/runtime.yaml",
+            "kubernetes/web.yaml",
+            "kubernetes/worker.yaml",
+            "kubernetes/storage-cache.yaml",
+            "kubernetes/storage-db.yaml",
+            "kubernetes/blockchain.yaml",
+            "kubernetes/validators.yaml",
+        ]
+    );
+    snapshot_all("workloads", &a);
 }
 
 fn all_objects(env: &Environment) -> Vec<serde_json::Value> {
@@ -80,7 +99,7 @@ fn pod_specs(objects: &[serde_json::Value]) -> Vec<(&str, &serde_json::Value)> {
 
 #[test]
 fn every_object_and_pod_carries_the_standard_labels() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
     let check = |labels: &serde_json::Value, what: &str| {
         for key in [
@@ -94,7 +113,7 @@ fn every_object_and_pod_carries_the_standard_labels() {
             assert!(labels.get(key).is_some(), "{what} lacks {key}");
         }
         assert_eq!(labels["app.kubernetes.io/managed-by"], "deaap-gen");
-        assert_eq!(labels["deaap.io/environment"], "production");
+        assert_eq!(labels["deaap.io/environment"], "workloads");
     };
     for o in &objects {
         check(&o["metadata"]["labels"], &o["metadata"]["name"].to_string());
@@ -106,10 +125,14 @@ fn every_object_and_pod_carries_the_standard_labels() {
 
 #[test]
 fn every_pod_is_hardened() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
     let pods = pod_specs(&objects);
-    assert!(pods.len() >= 10);
+    assert_eq!(
+        pods.len(),
+        7,
+        "three services, two backends, nodes, validators"
+    );
     for (name, t) in pods {
         let spec = &t["spec"];
         assert_eq!(spec["securityContext"]["runAsNonRoot"], true, "{name}");
@@ -148,22 +171,22 @@ fn every_pod_is_hardened() {
 
 #[test]
 fn secrets_are_vault_annotations_never_secret_objects() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
     assert!(objects.iter().all(|o| o["kind"] != "Secret"));
     let ingester = objects
         .iter()
-        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "doc-ingester")
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
         .unwrap();
     let a = &ingester["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(a["vault.hashicorp.com/agent-inject"], "true");
-    assert_eq!(a["vault.hashicorp.com/role"], "deaap");
+    assert_eq!(a["vault.hashicorp.com/role"], "minimal");
     assert_eq!(
-        a["vault.hashicorp.com/agent-inject-secret-POSTGRES_PASSWORD"],
-        "secret/data/deaap/postgres"
+        a["vault.hashicorp.com/agent-inject-secret-DB_PASSWORD"],
+        "secret/data/mini/db"
     );
     assert!(
-        a["vault.hashicorp.com/agent-inject-template-POSTGRES_PASSWORD"]
+        a["vault.hashicorp.com/agent-inject-template-DB_PASSWORD"]
             .as_str()
             .unwrap()
             .contains(r#"index .Data.data "password""#)
@@ -173,11 +196,11 @@ fn secrets_are_vault_annotations_never_secret_objects() {
 
 #[test]
 fn config_checksum_follows_the_configuration() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let checksum = |env: &Environment| {
         all_objects(env)
             .into_iter()
-            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "authorization")
+            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
             .map(|o| {
                 o["spec"]["template"]["metadata"]["annotations"]["deaap.io/config-checksum"].clone()
             })
@@ -186,9 +209,9 @@ fn config_checksum_follows_the_configuration() {
     let before = checksum(&env);
     assert_eq!(before, checksum(&env));
     let mut changed = env.clone();
-    if let Some(s) = changed.services.get_mut("authorization") {
+    if let Some(s) = changed.services.get_mut("web") {
         s.secrets.insert(
-            "JWT_SIGNING_KEY".to_owned(),
+            "DB_PASSWORD".to_owned(),
             "vault:secret/data/other#k".to_owned(),
         );
     }
@@ -197,24 +220,21 @@ fn config_checksum_follows_the_configuration() {
 
 #[test]
 fn autoscaled_services_get_the_seed_hpa_and_a_pdb() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
     let hpa = objects
         .iter()
         .find(|o| o["kind"] == "HorizontalPodAutoscaler")
         .unwrap();
     assert_eq!(hpa["apiVersion"], "autoscaling/v2");
-    assert_eq!(hpa["spec"]["minReplicas"], 5);
-    assert_eq!(hpa["spec"]["maxReplicas"], 50);
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 4);
     let metrics = hpa["spec"]["metrics"].as_array().unwrap();
     assert_eq!(metrics.len(), 3);
-    assert_eq!(
-        metrics[2]["pods"]["metric"]["name"],
-        "document_processing_queue_size"
-    );
+    assert_eq!(metrics[2]["pods"]["metric"]["name"], "web_queue_size");
     let deployment = objects
         .iter()
-        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "doc-ingester")
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
         .unwrap();
     assert!(deployment["spec"].get("replicas").is_none());
     let pdbs: Vec<&str> = objects
@@ -222,28 +242,28 @@ fn autoscaled_services_get_the_seed_hpa_and_a_pdb() {
         .filter(|o| o["kind"] == "PodDisruptionBudget")
         .filter_map(|o| o["metadata"]["name"].as_str())
         .collect();
-    assert!(pdbs.contains(&"doc-ingester"));
+    assert!(pdbs.contains(&"web"));
     assert!(pdbs.contains(&"bu-validator"));
     // Single-replica workloads would never drain with a PDB.
-    assert!(!pdbs.contains(&"mineru"));
+    assert!(!pdbs.contains(&"worker"));
 }
 
 #[test]
 fn gpu_services_request_and_limit_gpus() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
-    let mineru = objects
+    let worker = objects
         .iter()
-        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "mineru")
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "worker")
         .unwrap();
-    let r = &mineru["spec"]["template"]["spec"]["containers"][0]["resources"];
+    let r = &worker["spec"]["template"]["spec"]["containers"][0]["resources"];
     assert_eq!(r["requests"]["nvidia.com/gpu"], "1");
     assert_eq!(r["limits"]["nvidia.com/gpu"], "1");
 }
 
 #[test]
 fn validators_and_storage_are_statefulsets() {
-    let env = load("environments/production.toml");
+    let env = load(WORKLOADS);
     let objects = all_objects(&env);
     let sts = |name: &str| {
         objects
@@ -252,8 +272,8 @@ fn validators_and_storage_are_statefulsets() {
             .unwrap()
     };
     let v = sts("bu-validator");
-    assert_eq!(v["metadata"]["namespace"], "deaap-blockchain");
-    assert_eq!(v["spec"]["replicas"], 7);
+    assert_eq!(v["metadata"]["namespace"], "mini-chain");
+    assert_eq!(v["spec"]["replicas"], 4);
     assert_eq!(
         v["spec"]["template"]["metadata"]["labels"]["app"],
         "bu-validator"
@@ -261,8 +281,8 @@ fn validators_and_storage_are_statefulsets() {
     let bc = sts("blockchain");
     let claim = &bc["spec"]["volumeClaimTemplates"][0]["spec"];
     assert_eq!(claim["storageClassName"], "fast-ssd");
-    assert_eq!(claim["resources"]["requests"]["storage"], "1Ti");
-    let pg = sts("postgres");
+    assert_eq!(claim["resources"]["requests"]["storage"], "2Gi");
+    let pg = sts("db");
     let env_vars = pg["spec"]["template"]["spec"]["containers"][0]["env"]
         .as_array()
         .unwrap();
@@ -282,14 +302,14 @@ fn validators_and_storage_are_statefulsets() {
 
 #[test]
 fn quotas_use_the_seed_keys_and_namespaces_enforce_pod_security() {
-    let env = load("environments/production.toml");
-    let a = generate(&env, "production.toml");
+    let env = load(WORKLOADS);
+    let a = generate(&env, "workloads.toml");
     let quota = a
         .iter()
         .find(|a| a.path.ends_with("resource-quotas.yaml"))
         .unwrap();
     let q = &docs(quota)[0];
-    assert_eq!(q["metadata"]["namespace"], "deaap-core");
+    assert_eq!(q["metadata"]["namespace"], "mini-core");
     for key in [
         "requests.cpu",
         "requests.memory",
@@ -312,8 +332,8 @@ fn quotas_use_the_seed_keys_and_namespaces_enforce_pod_security() {
 
 #[test]
 fn network_policies_deny_by_default_and_allow_the_model() {
-    let env = load("environments/production.toml");
-    let a = generate(&env, "production.toml");
+    let env = load(WORKLOADS);
+    let a = generate(&env, "workloads.toml");
     let np = docs(
         a.iter()
             .find(|a| a.path.ends_with("network-policies.yaml"))
@@ -325,12 +345,7 @@ fn network_policies_deny_by_default_and_allow_the_model() {
             .unwrap_or_else(|| panic!("{ns}/{name}"))
             .clone()
     };
-    for ns in [
-        "deaap-core",
-        "deaap-blockchain",
-        "deaap-storage",
-        "deaap-monitoring",
-    ] {
+    for ns in ["mini-core", "mini-chain", "mini-storage", "mini-monitoring"] {
         let d = named(ns, "default-deny");
         assert_eq!(d["spec"]["podSelector"], serde_json::json!({}));
         assert_eq!(
@@ -339,16 +354,18 @@ fn network_policies_deny_by_default_and_allow_the_model() {
         );
         named(ns, "allow-dns");
     }
-    let redis = serde_json::to_string(&named("deaap-storage", "redis")).unwrap();
-    // doc-ingester and agent-orchestrator depend on redis; the backup job dumps it.
-    assert!(redis.contains("\"doc-ingester\""));
-    assert!(redis.contains("\"agent-orchestrator\""));
-    assert!(redis.contains("\"backup\""));
-    assert!(!redis.contains("\"authorization\""));
-    let gw = serde_json::to_string(&named("deaap-core", "api-gateway")).unwrap();
-    assert!(gw.contains("ingressgateway"));
-    let mineru = serde_json::to_string(&named("deaap-core", "mineru")).unwrap();
-    assert!(!mineru.contains("ingressgateway"), "mineru has no route");
+    let db = serde_json::to_string(&named("mini-storage", "db")).unwrap();
+    // web depends on db; the backup job dumps it; worker does neither.
+    assert!(db.contains("\"web\""));
+    assert!(db.contains("\"backup\""));
+    assert!(!db.contains("\"worker\""));
+    let cache = serde_json::to_string(&named("mini-storage", "cache")).unwrap();
+    assert!(cache.contains("\"web\""));
+    assert!(!cache.contains("\"backup\""), "cache is not backed up");
+    let web = serde_json::to_string(&named("mini-core", "web")).unwrap();
+    assert!(web.contains("ingressgateway"));
+    let worker = serde_json::to_string(&named("mini-core", "worker")).unwrap();
+    assert!(!worker.contains("ingressgateway"), "worker has no route");
 
     let mut off = env.clone();
     off.security.network_policies = false;
@@ -361,8 +378,8 @@ fn network_policies_deny_by_default_and_allow_the_model() {
 
 #[test]
 fn meshed_namespaces_get_injection_sized_proxies_and_istio_flows() {
-    let env = load("environments/production.toml");
-    let a = generate(&env, "production.toml");
+    let env = load(WORKLOADS);
+    let a = generate(&env, "workloads.toml");
     let injected: Vec<(String, bool)> = docs(&a[0])
         .iter()
         .map(|n| {
@@ -378,10 +395,10 @@ fn meshed_namespaces_get_injection_sized_proxies_and_istio_flows() {
     assert_eq!(
         injected,
         [
-            ("deaap-core".to_owned(), true),
-            ("deaap-blockchain".to_owned(), true),
-            ("deaap-storage".to_owned(), true),
-            ("deaap-monitoring".to_owned(), false),
+            ("mini-core".to_owned(), true),
+            ("mini-chain".to_owned(), true),
+            ("mini-storage".to_owned(), true),
+            ("mini-monitoring".to_owned(), false),
         ]
     );
     let objects = all_objects(&env);
@@ -401,7 +418,7 @@ fn meshed_namespaces_get_injection_sized_proxies_and_istio_flows() {
         .filter(|p| p["metadata"]["name"] == "allow-istiod")
         .filter_map(|p| p["metadata"]["namespace"].as_str())
         .collect();
-    assert_eq!(istiod, ["deaap-core", "deaap-blockchain", "deaap-storage"]);
+    assert_eq!(istiod, ["mini-core", "mini-chain", "mini-storage"]);
     let text = serde_json::to_string(&policies).unwrap_or_default();
     assert!(
         text.contains("15020"),

@@ -775,7 +775,9 @@ fn snapshot_minimal() {
     insta::assert_snapshot!(snapshot_text(&opa(&load("tests/fixtures/minimal.toml"))));
 }
 
+/// Every policy on, with two allowed registries and required labels (tests/fixtures/security.toml);
+/// the shipped environments' policies are pinned once, in generated/.
 #[test]
-fn snapshot_production() {
-    insta::assert_snapshot!(snapshot_text(&opa(&load("environments/production.toml"))));
+fn snapshot_security() {
+    insta::assert_snapshot!(snapshot_text(&opa(&load("tests/fixtures/security.toml"))));
 }

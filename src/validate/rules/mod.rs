@@ -11,16 +11,21 @@ use crate::model::{Environment, Image, NamespaceKey, Resources, Tier};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
+pub mod alerts_resolve;
 pub mod audit_secrets;
 pub mod autoscaling_range;
+pub mod backup_sources;
 pub mod compose_platform;
+pub mod consensus_writer;
 pub mod cron_syntax;
+pub mod dependencies_resolve;
 pub mod env_names;
 pub mod pinned_images;
 pub mod pod_security_policy;
 pub mod production_posture;
 pub mod quantity_syntax;
 pub mod quota_fits;
+pub mod quota_namespaces;
 pub mod references_resolve;
 pub mod requests_within_limits;
 pub mod secret_reference_syntax;
@@ -30,6 +35,7 @@ pub mod unique_ports;
 pub mod unique_routes;
 pub mod validator_count;
 pub mod value_syntax;
+pub mod waiver_workloads;
 
 /// Every semantic rule, in code order.
 #[must_use]
@@ -43,7 +49,6 @@ pub fn all() -> Vec<&'static Rule> {
         &quantity_syntax::RULE,
         &cron_syntax::RULE,
         &validator_count::RULE,
-        &references_resolve::RULE,
         &secret_reference_syntax::RULE,
         &pinned_images::RULE,
         &production_posture::RULE,
@@ -55,6 +60,12 @@ pub fn all() -> Vec<&'static Rule> {
         &secrets::RULE,
         &value_syntax::RULE,
         &value_syntax::PRINTABLE,
+        &dependencies_resolve::RULE,
+        &alerts_resolve::RULE,
+        &quota_namespaces::RULE,
+        &backup_sources::RULE,
+        &consensus_writer::RULE,
+        &waiver_workloads::RULE,
     ];
     v.sort_by_key(|r| r.code);
     v

@@ -203,7 +203,7 @@ fn check(cx: &mut RuleContext<'_>) {
     let ws = workloads(env);
     for (key, quota) in &env.quotas {
         let Some(ns) = NamespaceKey::ALL.into_iter().find(|k| k.as_str() == key) else {
-            continue; // DG0109 reports the unknown key
+            continue; // DG0122 reports the unknown key
         };
         let ns_name = env.namespace(ns);
         let base = path!["quotas", key];
