@@ -15,6 +15,7 @@ pub mod fsafe;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod render;
 pub mod source;
 pub mod stream;

@@ -2,9 +2,10 @@
 //! each database backup (`[backup.databases.*]`), in the storage namespace, with the same hardened
 //! pod as every other workload and the bucket credentials injected by the Vault agent.
 
-use crate::model::{Environment, NamespaceKey};
+use crate::model::Environment;
+use crate::plan::{self, DataSource, Workload};
 use crate::render;
-use crate::targets::kubernetes::pod::{self, DataSource, Health, Workload};
+use crate::targets::kubernetes::pod;
 use crate::targets::kubernetes::{meta, obj, workloads};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
@@ -56,23 +57,8 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         ("RETENTION_DAYS".to_owned(), b.retention_days.to_string()),
     ]);
     let base = |name: String, vars: BTreeMap<String, String>| Workload {
-        name,
-        component: "backup",
-        namespace: env.namespace(NamespaceKey::Storage).to_owned(),
-        image: &b.image,
-        ports: Vec::new(),
-        resources: &env.defaults.resources,
-        gpu: 0,
         env: vars,
-        secrets: b.secrets.clone(),
-        command: Vec::new(),
-        api_access: false,
-        health: Health::None,
-        scratch: Vec::new(),
-        data: None,
-        metrics: None,
-        replicas: 1,
-        job: true,
+        ..plan::backup_job(env, name)
     };
     let mut vars = common.clone();
     let kind = match b.kind {

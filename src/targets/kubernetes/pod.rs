@@ -5,7 +5,9 @@
 //! unless the workload calls the Kubernetes API, requests and limits on every container, probes,
 //! and secrets injected by the Vault agent as files, never as Secret objects.
 
-use crate::model::{Environment, Image, Resources};
+use crate::model::{Environment, Resources};
+pub use crate::plan::{DataSource, Health, Workload, meshed};
+use crate::plan::{ISTIO_PROXY, VAULT_AGENT};
 use crate::targets::TargetError;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction,
@@ -31,34 +33,12 @@ const VAULT_SECRETS_DIR: &str = "/vault/secrets";
 /// The projected token volume the Vault agent logs in with when the app container gets no token.
 const VAULT_TOKEN_VOLUME: &str = "vault-token";
 
-/// The Vault agent only renders static key/value secrets to files, so it is sized small; its
-/// requests and limits count against the namespace quota (DG0113 reads them from here).
-pub const VAULT_AGENT_RESOURCES: [(&str, &str); 4] = [
-    ("agent-requests-cpu", "50m"),
-    ("agent-limits-cpu", "100m"),
-    ("agent-requests-mem", "32Mi"),
-    ("agent-limits-mem", "64Mi"),
-];
-
-/// Whether pods in the Kubernetes namespace `namespace` get an Istio sidecar.
-#[must_use]
-pub fn meshed(env: &Environment, namespace: &str) -> bool {
-    env.namespaces
-        .iter()
-        .any(|(key, name)| name == namespace && env.security.mesh.meshed(key))
-}
-
 /// Istio injector annotations of a meshed pod: the `istio-proxy` container's requests and limits
 /// (the quota and the require-limits policy need both), and for a Job's pod a native sidecar,
 /// which Kubernetes stops when the Job's container exits so the Job can complete.
 fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
-    let Some(r) = env
-        .security
-        .mesh
-        .proxy()
-        .filter(|_| meshed(env, &w.namespace))
-    else {
+    let Some(r) = sidecar(env, w, ISTIO_PROXY) else {
         return a;
     };
     let p = "sidecar.istio.io";
@@ -70,6 +50,14 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
     }
     a
+}
+
+/// The resources of the injected container `name` of a workload's pod, if it gets one.
+fn sidecar(env: &Environment, w: &Workload<'_>, name: &str) -> Option<Resources> {
+    w.sidecars(env)
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.resources)
 }
 
 /// The standard labels of every object: the recommended `app.kubernetes.io/*` set plus the DEAAP
@@ -111,77 +99,6 @@ pub fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {
         match_labels: (!labels.is_empty()).then_some(labels),
         ..LabelSelector::default()
-    }
-}
-
-/// How the kubelet checks a container.
-#[derive(Debug, Clone)]
-pub enum Health {
-    /// `httpGet` on the named port.
-    Http(String),
-    /// A TCP connect to the port: for servers that speak no HTTP.
-    Tcp,
-    /// Readiness by a command (a real protocol-level check), liveness by TCP connect, so a
-    /// database in long recovery is not restarted in a loop.
-    Exec(Vec<String>),
-    /// Run-to-completion pods (backups) have no probes.
-    None,
-}
-
-/// Where a workload's `data` volume comes from.
-#[derive(Debug, Clone)]
-pub enum DataSource {
-    /// The StatefulSet's volumeClaimTemplate named `data`.
-    ClaimTemplate,
-    /// A scratch volume: the workload keeps no state across restarts in this environment.
-    EmptyDir,
-    /// An existing PersistentVolumeClaim, mounted read-only.
-    Claim(String),
-}
-
-/// The named container port of a workload.
-#[derive(Debug, Clone)]
-pub struct Port {
-    pub name: String,
-    pub number: u16,
-}
-
-/// Everything the pod template needs to know about one workload.
-#[derive(Debug, Clone)]
-pub struct Workload<'a> {
-    /// Object name, `app.kubernetes.io/name` and container name.
-    pub name: String,
-    /// `app.kubernetes.io/component`.
-    pub component: &'static str,
-    /// Kubernetes namespace name.
-    pub namespace: String,
-    pub image: &'a Image,
-    pub ports: Vec<Port>,
-    pub resources: &'a Resources,
-    pub gpu: u32,
-    pub env: BTreeMap<String, String>,
-    /// Secret environment variables: name → `vault:<path>#<key>`.
-    pub secrets: BTreeMap<String, String>,
-    pub command: Vec<String>,
-    pub api_access: bool,
-    pub health: Health,
-    /// Extra writable scratch directories beyond `/tmp`: (volume name, mount path).
-    pub scratch: Vec<(&'static str, String)>,
-    /// The `data` volume: where it is mounted and where it comes from.
-    pub data: Option<(String, DataSource)>,
-    /// Prometheus scraping: (port, path).
-    pub metrics: Option<(u16, String)>,
-    /// The number of replicas it runs at most of the time, for spreading.
-    pub replicas: u32,
-    /// A run-to-completion pod (a Job's): no probes, no restart, the Vault agent exits after
-    /// rendering so the Job can complete.
-    pub job: bool,
-}
-
-impl Workload<'_> {
-    #[must_use]
-    pub fn uses_vault(&self) -> bool {
-        !self.secrets.is_empty()
     }
 }
 
@@ -276,8 +193,11 @@ fn vault_annotations(
     a.insert(format!("{p}/agent-inject"), "true".to_owned());
     a.insert(format!("{p}/role"), vault.role.clone());
     a.insert(format!("{p}/service"), vault.address.clone());
-    for (k, v) in VAULT_AGENT_RESOURCES {
-        a.insert(format!("{p}/{k}"), v.to_owned());
+    if let Some(r) = sidecar(env, w, VAULT_AGENT) {
+        a.insert(format!("{p}/agent-requests-cpu"), r.requests.cpu);
+        a.insert(format!("{p}/agent-limits-cpu"), r.limits.cpu);
+        a.insert(format!("{p}/agent-requests-mem"), r.requests.memory);
+        a.insert(format!("{p}/agent-limits-mem"), r.limits.memory);
     }
     if w.job {
         // A sidecar agent would keep the Job's pod running forever: render once and exit.

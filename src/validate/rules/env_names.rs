@@ -1,6 +1,6 @@
 //! DG0117 env-names: environment-variable names are portable, and each is set once.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
 use crate::path;
 use crate::validate::{Rule, RuleContext};
@@ -56,13 +56,14 @@ fn suggestion(s: &str) -> String {
 
 fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
-    let mut sets: Vec<Tables<'_>> = workloads(env)
-        .into_iter()
-        .filter(|w| w.env.is_some() || w.secrets.is_some())
+    let plan = workloads(env);
+    let mut sets: Vec<Tables<'_>> = plan
+        .iter()
+        .filter(|w| w.declared_env.is_some())
         .map(|w| Tables {
-            base: w.path.clone(),
-            plain: w.env,
-            secret: w.secrets,
+            base: model_path(w),
+            plain: w.declared_env,
+            secret: Some(&w.secrets),
             who: w.describe(),
         })
         .collect();

@@ -1,6 +1,6 @@
 //! DG0111 pinned-images: production runs images that cannot change under it.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
 use crate::model::{Image, Tier};
 use crate::path;
@@ -51,7 +51,7 @@ fn check(cx: &mut RuleContext<'_>) {
     let mut images: Vec<(Vec<Seg>, &Image, String)> = workloads(env)
         .into_iter()
         .filter(|w| w.enabled)
-        .map(|w| (join(&w.path, &["image"]), w.image, w.describe()))
+        .map(|w| (join(&model_path(&w), &["image"]), w.image, w.describe()))
         .collect();
     if env.backup.enabled {
         images.push((

@@ -1,7 +1,7 @@
 //! DG0106 quantity-syntax: every CPU, memory, volume-size and quota string is a Kubernetes
 //! quantity that means what it looks like.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
 use crate::model::{CpuMemory, Persistence, Resources};
 use crate::path;
@@ -56,7 +56,7 @@ fn check(cx: &mut RuleContext<'_>) {
     );
     for w in workloads(env) {
         if let Some(r) = w.own_resources {
-            push_resources(&mut sites, &join(&w.path, &["resources"]), r);
+            push_resources(&mut sites, &join(&model_path(&w), &["resources"]), r);
         }
     }
     for (name, s) in &env.storage {

@@ -4,7 +4,6 @@ use super::{DiagnosticExt, Workload, join, workloads};
 use crate::load::Seg;
 use crate::model::{Environment, NamespaceKey, Quota, Resources};
 use crate::path;
-use crate::targets::kubernetes::pod::VAULT_AGENT_RESOURCES;
 use crate::validate::quantity::Quantity;
 use crate::validate::{Rule, RuleContext};
 
@@ -47,27 +46,13 @@ fn totals(
     at_max: bool,
 ) -> Option<Totals> {
     let mut t = Totals::default();
-    // What the platform injects into each pod, beside the workload's own container.
-    let proxy = match env
-        .security
-        .mesh
-        .proxy()
-        .filter(|_| env.security.mesh.meshed(ns))
-    {
-        Some(p) => Some(parts(&p)?),
-        None => None,
-    };
-    let agent = vault_agent()?;
-    for w in ws.iter().filter(|w| w.enabled && w.namespace == ns) {
+    for w in ws.iter().filter(|w| w.enabled && w.namespace_key == ns) {
         let n = if at_max { w.max_replicas } else { w.replicas };
-        let r = env.resources_of(w.own_resources);
         // Unparseable quantities are DG0106's; the sum would be meaningless without them.
-        let [mut rc, mut rm, mut lc, mut lm] = parts(r)?;
-        let mut extra: Vec<[Quantity; 4]> = proxy.into_iter().collect();
-        if w.secrets.is_some_and(|s| !s.is_empty()) {
-            extra.push(agent);
-        }
-        for [a, b, c, d] in extra {
+        let [mut rc, mut rm, mut lc, mut lm] = parts(w.resources)?;
+        // What the platform injects into each pod, beside the workload's own container.
+        for sidecar in w.sidecars(env) {
+            let [a, b, c, d] = parts(&sidecar.resources)?;
             rc = rc + a;
             rm = rm + b;
             lc = lc + c;
@@ -90,22 +75,6 @@ fn parts(r: &Resources) -> Option<[Quantity; 4]> {
         Quantity::parse(&r.requests.memory).ok()?,
         Quantity::parse(&r.limits.cpu).ok()?,
         Quantity::parse(&r.limits.memory).ok()?,
-    ])
-}
-
-/// The Vault agent's resources, as the Kubernetes target annotates them.
-fn vault_agent() -> Option<[Quantity; 4]> {
-    let get = |key: &str| {
-        VAULT_AGENT_RESOURCES
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, v)| Quantity::parse(v).ok())
-    };
-    Some([
-        get("agent-requests-cpu")?,
-        get("agent-requests-mem")?,
-        get("agent-limits-cpu")?,
-        get("agent-limits-mem")?,
     ])
 }
 
@@ -256,7 +225,7 @@ fn check(cx: &mut RuleContext<'_>) {
             .collect();
         let scaling: Vec<&Workload<'_>> = ws
             .iter()
-            .filter(|w| w.enabled && w.namespace == ns && w.max_replicas > w.replicas)
+            .filter(|w| w.enabled && w.namespace_key == ns && w.max_replicas > w.replicas)
             .collect();
         let scaled: Vec<String> = scaling
             .iter()
@@ -314,7 +283,7 @@ fn claims(
     let env = cx.env;
     let mut n: u32 = ws
         .iter()
-        .filter(|w| w.enabled && w.namespace == ns)
+        .filter(|w| w.enabled && w.namespace_key == ns)
         .map(|w| w.claims)
         .sum();
     if ns == NamespaceKey::Monitoring && env.monitoring.enabled {

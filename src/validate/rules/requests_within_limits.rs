@@ -1,6 +1,6 @@
 //! DG0105 requests-within-limits: no container requests more than its limit.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
 use crate::model::Resources;
 use crate::path;
@@ -30,7 +30,7 @@ fn check(cx: &mut RuleContext<'_>) {
     );
     for w in workloads(env) {
         if let (true, Some(r)) = (w.enabled, w.own_resources) {
-            compare(cx, &join(&w.path, &["resources"]), r, &w.describe());
+            compare(cx, &join(&model_path(&w), &["resources"]), r, &w.describe());
         }
     }
 }
