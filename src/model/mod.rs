@@ -7,11 +7,13 @@
 
 mod observability;
 mod platform;
+mod secret;
 mod security;
 mod service;
 
 pub use observability::*;
 pub use platform::*;
+pub use secret::*;
 pub use security::*;
 pub use service::*;
 

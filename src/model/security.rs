@@ -1,6 +1,6 @@
 //! Security posture, backups and the audit policy.
 
-use super::{CpuMemory, Image, NamespaceKey, Resources};
+use super::{CpuMemory, Image, NamespaceKey, Resources, SecretRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -242,7 +242,7 @@ pub struct Backup {
     pub databases: BTreeMap<String, DatabaseBackup>,
     /// Credentials for the bucket, as secret references.
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, SecretRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -5,8 +5,8 @@
 //! own view of the model, so effective replicas, injected containers and names are decided here.
 
 use crate::model::{
-    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Resources, StorageBackend,
-    StorageKind,
+    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Resources, SecretRef,
+    StorageBackend, StorageKind,
 };
 use std::collections::BTreeMap;
 
@@ -125,8 +125,8 @@ pub struct Workload<'a> {
     pub declared_env: Option<&'a BTreeMap<String, String>>,
     /// Its container's plain variables: the declared ones plus those the plan adds.
     pub env: BTreeMap<String, String>,
-    /// Secret environment variables: name → `vault:<path>#<key>`, `file:<path>` or `env:<VAR>`.
-    pub secrets: BTreeMap<String, String>,
+    /// Secret environment variables: name → where the value comes from.
+    pub secrets: BTreeMap<String, SecretRef>,
     pub command: Vec<String>,
     pub api_access: bool,
     pub health: Health,

@@ -4,7 +4,7 @@
 //! healthy. Secrets are Compose secrets read from a file or the caller's environment and mounted
 //! under `/run/secrets`, announced to the container as `<VAR>_FILE`, so no value is ever written.
 
-use crate::model::{Environment, PlatformKind, PullPolicy, StorageBackend, StorageKind};
+use crate::model::{Environment, PlatformKind, PullPolicy, SecretRef, StorageBackend, StorageKind};
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
@@ -294,29 +294,25 @@ impl Secrets {
     fn attach(
         &mut self,
         owner: &str,
-        refs: &BTreeMap<String, String>,
+        refs: &BTreeMap<String, SecretRef>,
         svc: &mut Service,
     ) -> Result<(), TargetError> {
         for (var, reference) in refs {
-            let source = if let Some(path) = reference.strip_prefix("file:") {
-                Secret {
+            let source = match reference {
+                SecretRef::File(path) => Secret {
                     file: Some(literal(path)),
                     environment: None,
-                }
-            } else if let Some(name) = reference.strip_prefix("env:") {
-                Secret {
+                },
+                SecretRef::Env(name) => Secret {
                     file: None,
-                    environment: Some(name.to_owned()),
+                    environment: Some(name.clone()),
+                },
+                SecretRef::Vault { .. } => {
+                    return Err(TargetError(format!(
+                        "`{owner}` secret `{var}` is a vault: reference, which Docker Compose cannot \
+                         resolve; use file:<path> or env:<VAR> in a compose environment"
+                    )));
                 }
-            } else if reference.starts_with("vault:") {
-                return Err(TargetError(format!(
-                    "`{owner}` secret `{var}` is a vault: reference, which Docker Compose cannot \
-                     resolve; use file:<path> or env:<VAR> in a compose environment"
-                )));
-            } else {
-                return Err(TargetError(format!(
-                    "`{owner}` secret `{var}` is not a file:, env: or vault: reference"
-                )));
             };
             let name = self.name_for(owner, var, source);
             svc.environment

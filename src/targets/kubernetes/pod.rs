@@ -5,7 +5,7 @@
 //! unless the workload calls the Kubernetes API, requests and limits on every container, probes,
 //! and secrets injected by the Vault agent as files, never as Secret objects.
 
-use crate::model::{Environment, Resources};
+use crate::model::{Environment, Resources, SecretRef};
 pub use crate::plan::{DataSource, Health, Workload, meshed};
 use crate::plan::{ISTIO_PROXY, VAULT_AGENT};
 use crate::targets::TargetError;
@@ -133,36 +133,27 @@ pub fn workload_meta(env: &Environment, w: &Workload<'_>) -> ObjectMeta {
     }
 }
 
-/// A parsed `vault:<path>#<key>` reference.
-struct VaultRef<'a> {
-    path: &'a str,
-    key: &'a str,
-}
-
-fn vault_ref<'a>(name: &str, reference: &'a str) -> Result<VaultRef<'a>, TargetError> {
-    reference
-        .strip_prefix("vault:")
-        .and_then(|r| r.split_once('#'))
-        .filter(|(p, k)| !p.is_empty() && !k.is_empty())
-        .map(|(path, key)| VaultRef { path, key })
-        .ok_or_else(|| {
-            TargetError(format!(
-                "secret `{name}` is not a `vault:<path>#<key>` reference; on Kubernetes secrets come from Vault"
-            ))
-        })
+/// The Vault path and key of a secret: on Kubernetes secrets come from Vault.
+fn vault_ref<'a>(name: &str, reference: &'a SecretRef) -> Result<(&'a str, &'a str), TargetError> {
+    match reference {
+        SecretRef::Vault { path, key } => Ok((path, key)),
+        SecretRef::File(_) | SecretRef::Env(_) => Err(TargetError(format!(
+            "secret `{name}` is not a `vault:<path>#<key>` reference; on Kubernetes secrets come from Vault"
+        ))),
+    }
 }
 
 /// The Consul-template that renders one key of a Vault secret. KV version 2 paths (`…/data/…`)
 /// nest the keys under `.Data.data`; `index` with a quoted key also works for keys with dashes.
 /// The key is quoted as a JSON string, which is also a valid Go template string literal.
-fn vault_template(r: &VaultRef<'_>) -> Result<String, TargetError> {
-    let path = serde_json::to_string(r.path)?;
-    let key = serde_json::to_string(r.key)?;
-    let data = if r.path.contains("/data/") {
+fn vault_template((path, key): (&str, &str)) -> Result<String, TargetError> {
+    let data = if path.contains("/data/") {
         ".Data.data"
     } else {
         ".Data"
     };
+    let path = serde_json::to_string(path)?;
+    let key = serde_json::to_string(key)?;
     Ok(format!(
         "{{{{- with secret {path} -}}}}{{{{ index {data} {key} }}}}{{{{- end }}}}"
     ))
@@ -211,10 +202,10 @@ fn vault_annotations(
     }
     for (name, reference) in &w.secrets {
         let r = vault_ref(name, reference)?;
-        a.insert(format!("{p}/agent-inject-secret-{name}"), r.path.to_owned());
+        a.insert(format!("{p}/agent-inject-secret-{name}"), r.0.to_owned());
         a.insert(
             format!("{p}/agent-inject-template-{name}"),
-            vault_template(&r)?,
+            vault_template(r)?,
         );
     }
     Ok(a)
@@ -227,7 +218,7 @@ struct Fingerprint<'a> {
     image: String,
     command: &'a [String],
     env: &'a BTreeMap<String, String>,
-    secrets: &'a BTreeMap<String, String>,
+    secrets: &'a BTreeMap<String, SecretRef>,
     resources: &'a Resources,
     gpu: u32,
 }
@@ -529,25 +520,22 @@ mod tests {
 
     #[test]
     fn vault_template_reads_kv2_keys_with_dashes() {
-        let r = VaultRef {
-            path: "secret/data/deaap/consensus",
-            key: "signing-key",
-        };
         assert_eq!(
-            vault_template(&r).unwrap(),
+            vault_template(("secret/data/deaap/consensus", "signing-key")).unwrap(),
             r#"{{- with secret "secret/data/deaap/consensus" -}}{{ index .Data.data "signing-key" }}{{- end }}"#
         );
-        let v1 = VaultRef {
-            path: "kv/deaap",
-            key: "k",
-        };
-        assert!(vault_template(&v1).unwrap().contains("index .Data \"k\""));
+        assert!(
+            vault_template(("kv/deaap", "k"))
+                .unwrap()
+                .contains("index .Data \"k\"")
+        );
     }
 
     #[test]
     fn non_vault_secret_is_refused() {
-        assert!(vault_ref("X", "file:./x").is_err());
-        assert!(vault_ref("X", "vault:path").is_err());
-        assert!(vault_ref("X", "vault:a/b#c").is_ok());
+        let file = SecretRef::File("./x".to_owned());
+        assert!(vault_ref("X", &file).is_err());
+        let vault = SecretRef::parse("vault:a/b#c").unwrap();
+        assert_eq!(vault_ref("X", &vault).unwrap(), ("a/b", "c"));
     }
 }

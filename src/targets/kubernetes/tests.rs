@@ -189,7 +189,7 @@ fn config_checksum_follows_the_configuration() {
     if let Some(s) = changed.services.get_mut("authorization") {
         s.secrets.insert(
             "JWT_SIGNING_KEY".to_owned(),
-            "vault:secret/data/other#k".to_owned(),
+            "vault:secret/data/other#k".parse().unwrap(),
         );
     }
     assert_ne!(before, checksum(&changed));

@@ -1,0 +1,79 @@
+//! The values the model parses into types of their own — secret references — checked where they
+//! are written, before the model is built. Each is parsed by its model type's own parser, so the
+//! located diagnostic and the model agree: when this check passes, building the model cannot fail
+//! on these values, and nothing downstream parses them again.
+
+use super::Report;
+use super::rules::{DiagnosticExt, secret_reference_syntax};
+use crate::load::{Seg, Value, display_path};
+use crate::model::{SecretRef, SecretRefError};
+
+/// What a typed value is, by where it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Site {
+    /// A value of a `secrets` table (services, storage backends, backup).
+    Secret,
+}
+
+/// The typed value written at `path`, if one is.
+fn site(path: &[Seg]) -> Option<Site> {
+    let keys: Vec<Option<&str>> = path
+        .iter()
+        .map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Index(_) => None,
+        })
+        .collect();
+    match keys.as_slice() {
+        [
+            Some("services" | "storage"),
+            Some(_),
+            Some("secrets"),
+            Some(_),
+        ]
+        | [Some("backup"), Some("secrets"), Some(_)] => Some(Site::Secret),
+        _ => None,
+    }
+}
+
+/// Checks every typed value of the tree, reporting each malformed one at its value. Returns
+/// whether all of them parse (a literal secret is not a reference either: DG0201 reports it).
+pub fn check(report: &mut Report<'_>) -> bool {
+    let mut sites: Vec<(Site, Vec<Seg>, String)> = Vec::new();
+    report.tree.walk(&mut Vec::new(), &mut |path, entry| {
+        if let (Value::String(text), Some(site)) = (&entry.value, site(path)) {
+            sites.push((site, path.to_vec(), text.clone()));
+        }
+    });
+    // In code order, then as written in the tree.
+    sites.sort_by_key(|(site, _, _)| *site);
+    let mut ok = true;
+    for (site, path, text) in sites {
+        ok &= match site {
+            Site::Secret => secret(report, &path, &text),
+        };
+    }
+    ok
+}
+
+/// DG0110: a secret reference is well-formed; its text is never shown.
+fn secret(report: &mut Report<'_>, path: &[Seg], text: &str) -> bool {
+    match SecretRef::parse(text) {
+        Ok(_) => true,
+        Err(SecretRefError::NotAReference) => false,
+        Err(SecretRefError::Malformed { scheme, problem }) => {
+            report
+                .error(
+                    secret_reference_syntax::RULE.code,
+                    path,
+                    format!(
+                        "`{}` is a malformed `{scheme}:` reference: {problem}",
+                        display_path(path)
+                    ),
+                    "malformed reference (not shown)",
+                )
+                .help(format!("write it like {}", SecretRefError::example(scheme)));
+            false
+        }
+    }
+}
