@@ -7,12 +7,16 @@
 
 mod observability;
 mod platform;
+mod quantity;
+mod schedule;
 mod secret;
 mod security;
 mod service;
 
 pub use observability::*;
 pub use platform::*;
+pub use quantity::*;
+pub use schedule::{CronError, Schedule};
 pub use secret::*;
 pub use security::*;
 pub use service::*;

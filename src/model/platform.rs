@@ -1,5 +1,6 @@
 //! Environment identity, namespaces, images and resources: what every workload shares.
 
+use super::Quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -207,9 +208,9 @@ pub struct Resources {
 #[serde(deny_unknown_fields)]
 pub struct CpuMemory {
     /// CPU quantity, e.g. `500m` or `1`.
-    pub cpu: String,
+    pub cpu: Quantity,
     /// Memory quantity, e.g. `1Gi`.
-    pub memory: String,
+    pub memory: Quantity,
 }
 
 /// A persistent volume claim's shape.
@@ -219,7 +220,7 @@ pub struct Persistence {
     #[serde(default = "crate::model::yes")]
     pub enabled: bool,
     /// Volume size, e.g. `100Gi`.
-    pub size: String,
+    pub size: Quantity,
     /// Storage class; the cluster default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
@@ -229,10 +230,10 @@ pub struct Persistence {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
-    pub requests_cpu: String,
-    pub requests_memory: String,
-    pub limits_cpu: String,
-    pub limits_memory: String,
+    pub requests_cpu: Quantity,
+    pub requests_memory: Quantity,
+    pub limits_cpu: Quantity,
+    pub limits_memory: Quantity,
     pub persistent_volume_claims: u32,
     pub pods: u32,
     /// Why autoscaled workloads in this namespace may reach the quota before their

@@ -5,7 +5,7 @@
 //! own view of the model, so effective replicas, injected containers and names are decided here.
 
 use crate::model::{
-    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Resources, SecretRef,
+    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Resources, SecretRef,
     StorageBackend, StorageKind,
 };
 use std::collections::BTreeMap;
@@ -81,8 +81,8 @@ pub fn vault_agent() -> Sidecar {
 
 fn resources(requests: (&str, &str), limits: (&str, &str)) -> Resources {
     let side = |(cpu, memory): (&str, &str)| CpuMemory {
-        cpu: cpu.to_owned(),
-        memory: memory.to_owned(),
+        cpu: Quantity::known(cpu),
+        memory: Quantity::known(memory),
     };
     Resources {
         requests: side(requests),

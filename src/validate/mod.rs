@@ -3,8 +3,6 @@
 //! references), then the semantic rules on the typed model. Every problem is collected;
 //! nothing stops at the first.
 
-pub mod cron;
-pub mod quantity;
 pub mod rules;
 pub mod schema;
 pub mod typed;
@@ -168,7 +166,12 @@ pub struct Rule {
     pub name: &'static str,
     pub what: &'static str,
     pub why: &'static str,
-    pub check: fn(&mut RuleContext<'_>),
+}
+
+/// A rule's check on the typed model.
+pub struct Check {
+    pub rule: &'static Rule,
+    pub run: fn(&mut RuleContext<'_>),
 }
 
 /// Validates the merged tree: secrets and schema first; if the tree fits the schema, the typed
@@ -204,8 +207,8 @@ pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> 
         }
     };
     let mut cx = RuleContext::new(&env, tree);
-    for rule in rules::all() {
-        (rule.check)(&mut cx);
+    for check in rules::checks() {
+        (check.run)(&mut cx);
     }
     out.extend(cx.into_diagnostics());
     if out.iter().any(Diagnostic::is_error) {

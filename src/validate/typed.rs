@@ -1,17 +1,21 @@
-//! The values the model parses into types of their own — secret references — checked where they
-//! are written, before the model is built. Each is parsed by its model type's own parser, so the
-//! located diagnostic and the model agree: when this check passes, building the model cannot fail
-//! on these values, and nothing downstream parses them again.
+//! The values the model parses into types of their own — quantities, cron schedules and secret
+//! references — checked where they are written, before the model is built. Each is parsed by its
+//! model type's own parser, so the located diagnostic and the model agree: when this check passes,
+//! building the model cannot fail on these values, and nothing downstream parses them again.
 
 use super::Report;
-use super::rules::{DiagnosticExt, secret_reference_syntax};
+use super::rules::{DiagnosticExt, cron_syntax, quantity_syntax, secret_reference_syntax};
 use crate::load::{Seg, Value, display_path};
-use crate::model::{SecretRef, SecretRefError};
+use crate::model::{Schedule, SecretRef, SecretRefError};
 
-/// What a typed value is, by where it is written.
+/// What a typed value is, by where it is written; in the order of their codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Site {
-    /// A value of a `secrets` table (services, storage backends, backup).
+    /// A CPU or memory amount, a volume size or a quota amount (DG0106).
+    Quantity,
+    /// A backup schedule (DG0107).
+    Schedule,
+    /// A value of a `secrets` table: services, storage backends, backup (DG0110).
     Secret,
 }
 
@@ -24,7 +28,39 @@ fn site(path: &[Seg]) -> Option<Site> {
             Seg::Index(_) => None,
         })
         .collect();
+    let resources =
+        |r: &[Option<&str>]| matches!(r, [Some("requests" | "limits"), Some("cpu" | "memory")]);
     match keys.as_slice() {
+        [Some("defaults"), Some("resources"), r @ ..]
+        | [Some("blockchain" | "consensus"), Some("resources"), r @ ..]
+        | [
+            Some("services" | "storage"),
+            Some(_),
+            Some("resources"),
+            r @ ..,
+        ]
+        | [
+            Some("security"),
+            Some("mesh"),
+            Some("proxy_resources"),
+            r @ ..,
+        ] if resources(r) => Some(Site::Quantity),
+        [Some("storage"), Some(_), Some("persistence"), Some("size")]
+        | [Some("blockchain"), Some("persistence"), Some("size")]
+        | [Some("monitoring"), Some("storage"), Some("size")]
+        | [
+            Some("monitoring"),
+            Some("grafana"),
+            Some("persistence"),
+            Some("size"),
+        ]
+        | [
+            Some("quotas"),
+            Some(_),
+            Some("requests_cpu" | "requests_memory" | "limits_cpu" | "limits_memory"),
+        ] => Some(Site::Quantity),
+        [Some("backup"), Some("schedule")]
+        | [Some("backup"), Some("databases"), Some(_), Some("schedule")] => Some(Site::Schedule),
         [
             Some("services" | "storage"),
             Some(_),
@@ -50,10 +86,28 @@ pub fn check(report: &mut Report<'_>) -> bool {
     let mut ok = true;
     for (site, path, text) in sites {
         ok &= match site {
+            Site::Quantity => {
+                let in_use = volume_in_use(report, &path);
+                quantity_syntax::check_at(report, &path, &text, in_use)
+            }
+            Site::Schedule => Schedule::parse(&text)
+                .map_err(|e| cron_syntax::malformed(report, &path, e))
+                .is_ok(),
             Site::Secret => secret(report, &path, &text),
         };
     }
     ok
+}
+
+/// For a volume `size`, whether the `enabled` beside it is on (it is by default).
+fn volume_in_use(report: &Report<'_>, path: &[Seg]) -> bool {
+    let mut enabled = path.to_vec();
+    enabled.pop();
+    enabled.push(Seg::Key("enabled".to_owned()));
+    match report.tree.lookup(&enabled) {
+        (e, true) => !matches!(e.value, Value::Bool(false)),
+        (_, false) => true,
+    }
 }
 
 /// DG0110: a secret reference is well-formed; its text is never shown.

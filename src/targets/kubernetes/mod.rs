@@ -137,10 +137,10 @@ fn resource_quotas(env: &Environment) -> Result<Vec<serde_json::Value>, TargetEr
         .map(|(key, q)| {
             let ns = env.namespace(namespace_key(key)?);
             let hard: BTreeMap<String, Quantity> = [
-                ("requests.cpu", q.requests_cpu.clone()),
-                ("requests.memory", q.requests_memory.clone()),
-                ("limits.cpu", q.limits_cpu.clone()),
-                ("limits.memory", q.limits_memory.clone()),
+                ("requests.cpu", q.requests_cpu.to_string()),
+                ("requests.memory", q.requests_memory.to_string()),
+                ("limits.cpu", q.limits_cpu.to_string()),
+                ("limits.memory", q.limits_memory.to_string()),
                 (
                     "persistentvolumeclaims",
                     q.persistent_volume_claims.to_string(),

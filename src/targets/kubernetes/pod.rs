@@ -5,7 +5,7 @@
 //! unless the workload calls the Kubernetes API, requests and limits on every container, probes,
 //! and secrets injected by the Vault agent as files, never as Secret objects.
 
-use crate::model::{Environment, Resources, SecretRef};
+use crate::model::{CpuMemory, Environment, Resources, SecretRef};
 pub use crate::plan::{DataSource, Health, Workload, meshed};
 use crate::plan::{ISTIO_PROXY, VAULT_AGENT};
 use crate::targets::TargetError;
@@ -42,10 +42,10 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
         return a;
     };
     let p = "sidecar.istio.io";
-    a.insert(format!("{p}/proxyCPU"), r.requests.cpu);
-    a.insert(format!("{p}/proxyCPULimit"), r.limits.cpu);
-    a.insert(format!("{p}/proxyMemory"), r.requests.memory);
-    a.insert(format!("{p}/proxyMemoryLimit"), r.limits.memory);
+    a.insert(format!("{p}/proxyCPU"), r.requests.cpu.to_string());
+    a.insert(format!("{p}/proxyCPULimit"), r.limits.cpu.to_string());
+    a.insert(format!("{p}/proxyMemory"), r.requests.memory.to_string());
+    a.insert(format!("{p}/proxyMemoryLimit"), r.limits.memory.to_string());
     if w.job {
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
     }
@@ -185,10 +185,16 @@ fn vault_annotations(
     a.insert(format!("{p}/role"), vault.role.clone());
     a.insert(format!("{p}/service"), vault.address.clone());
     if let Some(r) = sidecar(env, w, VAULT_AGENT) {
-        a.insert(format!("{p}/agent-requests-cpu"), r.requests.cpu);
-        a.insert(format!("{p}/agent-limits-cpu"), r.limits.cpu);
-        a.insert(format!("{p}/agent-requests-mem"), r.requests.memory);
-        a.insert(format!("{p}/agent-limits-mem"), r.limits.memory);
+        a.insert(
+            format!("{p}/agent-requests-cpu"),
+            r.requests.cpu.to_string(),
+        );
+        a.insert(format!("{p}/agent-limits-cpu"), r.limits.cpu.to_string());
+        a.insert(
+            format!("{p}/agent-requests-mem"),
+            r.requests.memory.to_string(),
+        );
+        a.insert(format!("{p}/agent-limits-mem"), r.limits.memory.to_string());
     }
     if w.job {
         // A sidecar agent would keep the Job's pod running forever: render once and exit.
@@ -238,15 +244,15 @@ fn checksum(env: &Environment, w: &Workload<'_>) -> Result<String, TargetError> 
         .collect())
 }
 
-fn quantity(s: &str) -> Quantity {
-    Quantity(s.to_owned())
+fn quantity(q: &crate::model::Quantity) -> Quantity {
+    Quantity(q.to_string())
 }
 
 fn resources(w: &Workload<'_>) -> ResourceRequirements {
-    let side = |cpu: &str, memory: &str| {
+    let side = |amounts: &CpuMemory| {
         let mut m = BTreeMap::from([
-            ("cpu".to_owned(), quantity(cpu)),
-            ("memory".to_owned(), quantity(memory)),
+            ("cpu".to_owned(), quantity(&amounts.cpu)),
+            ("memory".to_owned(), quantity(&amounts.memory)),
         ]);
         if w.gpu > 0 {
             m.insert("nvidia.com/gpu".to_owned(), Quantity(w.gpu.to_string()));
@@ -254,11 +260,8 @@ fn resources(w: &Workload<'_>) -> ResourceRequirements {
         m
     };
     ResourceRequirements {
-        requests: Some(side(
-            &w.resources.requests.cpu,
-            &w.resources.requests.memory,
-        )),
-        limits: Some(side(&w.resources.limits.cpu, &w.resources.limits.memory)),
+        requests: Some(side(&w.resources.requests)),
+        limits: Some(side(&w.resources.limits)),
         ..ResourceRequirements::default()
     }
 }

@@ -282,7 +282,7 @@ fn claim(p: &Persistence) -> PersistentVolumeClaim {
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    Quantity(p.size.clone()),
+                    Quantity(p.size.to_string()),
                 )])),
                 ..VolumeResourceRequirements::default()
             }),

@@ -18,7 +18,6 @@ pub static RULE: Rule = Rule {
           versions refuse it. A name in both tables is set twice in the container: which one wins \
           depends on the target (Kubernetes takes the later entry, the Vault agent writes a file \
           the process may never read), so the service may run with the plain value.",
-    check,
 };
 
 /// The `env` and `secrets` tables of one workload.
@@ -46,7 +45,7 @@ fn suggestion(s: &str) -> String {
     out
 }
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let plan = workloads(env);
     let mut sets: Vec<Tables<'_>> = plan

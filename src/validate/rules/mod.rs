@@ -4,7 +4,7 @@
 //! This module also holds what several rules share: where a workload of the plan is written in the
 //! model, and small helpers to add help and secondary labels to a recorded diagnostic.
 
-use super::Rule;
+use super::{Check, Rule};
 use crate::diagnostic::{Diagnostic, Label};
 use crate::load::Seg;
 use crate::model::{Environment, Tier};
@@ -31,7 +31,7 @@ pub mod unique_routes;
 pub mod validator_count;
 pub mod value_syntax;
 
-/// Every semantic rule, in code order.
+/// Every semantic rule's documentation, in code order: what `explain` and README show.
 #[must_use]
 pub fn all() -> Vec<&'static Rule> {
     let mut v: Vec<&'static Rule> = vec![
@@ -57,6 +57,38 @@ pub fn all() -> Vec<&'static Rule> {
         &value_syntax::PRINTABLE,
     ];
     v.sort_by_key(|r| r.code);
+    v
+}
+
+/// The checks that run on the typed model, in code order. The rules not here find their problems
+/// on the merged tree before the model is built: literal secrets (the secret scan), quantities and
+/// schedules (`validate::typed`, as the model parses them) and PodSecurityPolicy (the schema's
+/// unknown key, with the rule's explanation).
+#[must_use]
+pub fn checks() -> Vec<Check> {
+    let check = |rule, run| Check { rule, run };
+    let mut v = vec![
+        check(&unique_names::RULE, unique_names::check),
+        check(&unique_ports::RULE, unique_ports::check),
+        check(&unique_routes::RULE, unique_routes::check),
+        check(&autoscaling_range::RULE, autoscaling_range::check),
+        check(&requests_within_limits::RULE, requests_within_limits::check),
+        check(&validator_count::RULE, validator_count::check),
+        check(&references_resolve::RULE, references_resolve::check),
+        check(
+            &secret_reference_syntax::RULE,
+            secret_reference_syntax::check,
+        ),
+        check(&pinned_images::RULE, pinned_images::check),
+        check(&production_posture::RULE, production_posture::check),
+        check(&quota_fits::RULE, quota_fits::check),
+        check(&audit_secrets::RULE, audit_secrets::check),
+        check(&compose_platform::RULE, compose_platform::check),
+        check(&env_names::RULE, env_names::check),
+        check(&value_syntax::RULE, value_syntax::check),
+        check(&value_syntax::PRINTABLE, value_syntax::check_printable),
+    ];
+    v.sort_by_key(|c| c.rule.code);
     v
 }
 

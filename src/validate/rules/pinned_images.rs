@@ -19,7 +19,6 @@ pub static RULE: Rule = Rule {
           of one release can run different code, a rollback does not roll back, and a compromised \
           registry push goes live on the next restart. The seed's backup job ran \
           `backup-service:latest` in production.",
-    check,
 };
 
 const MOVING: [&str; 20] = [
@@ -45,7 +44,7 @@ const MOVING: [&str; 20] = [
     "test",
 ];
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let tier = env.environment.tier;
     let mut images: Vec<(Vec<Seg>, &Image, String)> = workloads(env)

@@ -28,10 +28,9 @@ pub static RULE: Rule = Rule {
           exports (it never fires), a quantile over a gauge (an empty query), a quota on a \
           namespace that does not exist, a backup of nothing. Compose refuses a dependency cycle \
           outright.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     depends_on(cx);
     alerts(cx);
     quotas(cx);

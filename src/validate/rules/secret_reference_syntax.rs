@@ -20,10 +20,9 @@ pub static RULE: Rule = Rule {
     why: "A malformed reference is not resolved: the Vault agent renders an empty file and the \
           service starts without its credential, or Compose refuses the whole file. The \
           reference's text is never shown, in case it is a secret pasted into the wrong place.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     // (where, the table, whether it is deployed here: only then must it resolve on this platform)
     let mut tables: Vec<(Vec<Seg>, &BTreeMap<String, SecretRef>, bool)> = Vec::new();
