@@ -74,11 +74,13 @@ impl Planned<'_> {
 pub fn plan(env: &Environment) -> Vec<Planned<'_>> {
     plan::deployed(env)
         .into_iter()
-        .map(|w| match w.kind {
-            Kind::Service => service(env, w),
-            Kind::Storage => storage(env, w),
-            Kind::Blockchain => blockchain(env, w),
-            Kind::Consensus | Kind::Backup => validators(w),
+        .filter_map(|w| match w.kind {
+            Kind::Service => Some(service(env, w)),
+            Kind::Storage => Some(storage(env, w)),
+            Kind::Blockchain => Some(blockchain(env, w)),
+            Kind::Consensus => Some(validators(w)),
+            // Backup jobs are the backup target's CronJobs, not long-running workloads.
+            Kind::Backup => None,
         })
         .collect()
 }
