@@ -79,7 +79,8 @@ pub struct Environment {
     pub audit: Audit,
     /// Resource quotas, by logical namespace (a key of `namespaces`).
     #[serde(default)]
-    pub quotas: BTreeMap<String, Quota>,
+    #[schemars(with = "BTreeMap<String, Quota>")]
+    pub quotas: Quotas,
 }
 
 impl Environment {

@@ -3,6 +3,7 @@
 use super::Quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +84,12 @@ impl NamespaceKey {
         Self::Storage,
         Self::Monitoring,
     ];
+
+    /// The key named `name`, if one is.
+    #[must_use]
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -224,6 +231,28 @@ pub struct Persistence {
     /// Storage class; the cluster default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+}
+
+/// The resource quotas, by logical namespace. Iterated in the order of the keys' names, as they
+/// are written (`blockchain`, `core`, `monitoring`, `storage`), which is the order of the
+/// generated ResourceQuotas. A key that names no namespace is reported where it is written
+/// (DG0109) and left out of the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quotas(BTreeMap<NamespaceKey, Quota>);
+
+impl Quotas {
+    /// Every quota with its namespace, by the namespace key's name.
+    pub fn iter(&self) -> impl Iterator<Item = (NamespaceKey, &Quota)> {
+        let mut v: Vec<(NamespaceKey, &Quota)> = self.0.iter().map(|(k, q)| (*k, q)).collect();
+        v.sort_by_key(|(k, _)| k.as_str());
+        v.into_iter()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A namespace's resource quota (`[quotas.<namespace-key>]`).

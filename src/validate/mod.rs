@@ -179,7 +179,7 @@ pub struct Check {
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
     rules::secrets::scan_tree(tree, out);
     let before = out.len();
-    let json = tree.to_json();
+    let mut json = tree.to_json();
     schema::check(tree, &json, out);
     if out[before..].iter().any(Diagnostic::is_error) {
         return None;
@@ -187,7 +187,7 @@ pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> 
     // The model parses quantities, schedules and secret references: check them where they are
     // written first, so that building the model cannot fail on them.
     let mut report = Report::new(tree);
-    let parsed = typed::check(&mut report);
+    let parsed = typed::check(&mut report, &mut json);
     out.extend(report.into_diagnostics());
     if !parsed {
         return None;

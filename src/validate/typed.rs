@@ -4,9 +4,11 @@
 //! building the model cannot fail on these values, and nothing downstream parses them again.
 
 use super::Report;
-use super::rules::{DiagnosticExt, cron_syntax, quantity_syntax, secret_reference_syntax};
+use super::rules::{
+    DiagnosticExt, cron_syntax, quantity_syntax, references_resolve, secret_reference_syntax,
+};
 use crate::load::{Seg, Value, display_path};
-use crate::model::{Schedule, SecretRef, SecretRefError};
+use crate::model::{NamespaceKey, Schedule, SecretRef, SecretRefError};
 
 /// What a typed value is, by where it is written; in the order of their codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +17,8 @@ enum Site {
     Quantity,
     /// A backup schedule (DG0107).
     Schedule,
+    /// A key of `quotas`, which names a namespace (DG0109).
+    QuotaKey,
     /// A value of a `secrets` table: services, storage backends, backup (DG0110).
     Secret,
 }
@@ -74,9 +78,18 @@ fn site(path: &[Seg]) -> Option<Site> {
 
 /// Checks every typed value of the tree, reporting each malformed one at its value. Returns
 /// whether all of them parse (a literal secret is not a reference either: DG0201 reports it).
-pub fn check(report: &mut Report<'_>) -> bool {
+///
+/// A `quotas` key that names no namespace is reported too, and taken out of `json` so that the
+/// model, which keys quotas by namespace, can still be built and checked.
+pub fn check(report: &mut Report<'_>, json: &mut serde_json::Value) -> bool {
     let mut sites: Vec<(Site, Vec<Seg>, String)> = Vec::new();
     report.tree.walk(&mut Vec::new(), &mut |path, entry| {
+        if let [Seg::Key(quotas), Seg::Key(key)] = path
+            && quotas == "quotas"
+            && NamespaceKey::named(key).is_none()
+        {
+            sites.push((Site::QuotaKey, path.to_vec(), key.clone()));
+        }
         if let (Value::String(text), Some(site)) = (&entry.value, site(path)) {
             sites.push((site, path.to_vec(), text.clone()));
         }
@@ -93,6 +106,13 @@ pub fn check(report: &mut Report<'_>) -> bool {
             Site::Schedule => Schedule::parse(&text)
                 .map_err(|e| cron_syntax::malformed(report, &path, e))
                 .is_ok(),
+            Site::QuotaKey => {
+                references_resolve::unknown_quota(report, &text);
+                if let Some(quotas) = json.get_mut("quotas").and_then(|q| q.as_object_mut()) {
+                    quotas.remove(&text);
+                }
+                true
+            }
             Site::Secret => secret(report, &path, &text),
         };
     }

@@ -10,7 +10,7 @@ pub(crate) mod network;
 pub(crate) mod pod;
 pub(crate) mod workloads;
 
-use crate::model::{Environment, NamespaceKey};
+use crate::model::Environment;
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
@@ -122,20 +122,12 @@ fn namespaces(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError> 
         .collect()
 }
 
-/// The logical namespace a `[quotas.<key>]` table names.
-pub(crate) fn namespace_key(key: &str) -> Result<NamespaceKey, TargetError> {
-    NamespaceKey::ALL
-        .into_iter()
-        .find(|k| k.as_str() == key)
-        .ok_or_else(|| TargetError(format!("`{key}` is not a namespace key")))
-}
-
 /// One ResourceQuota per `[quotas.<namespace-key>]`, with the seed's six hard limits.
 fn resource_quotas(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError> {
     env.quotas
         .iter()
         .map(|(key, q)| {
-            let ns = env.namespace(namespace_key(key)?);
+            let ns = env.namespace(key);
             let hard: BTreeMap<String, Quantity> = [
                 ("requests.cpu", q.requests_cpu.to_string()),
                 ("requests.memory", q.requests_memory.to_string()),

@@ -163,12 +163,9 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
         return;
     }
     let ws = workloads(env);
-    for (key, quota) in &env.quotas {
-        let Some(ns) = NamespaceKey::ALL.into_iter().find(|k| k.as_str() == key) else {
-            continue; // DG0109 reports the unknown key
-        };
+    for (ns, quota) in env.quotas.iter() {
         let ns_name = env.namespace(ns);
-        let base = path!["quotas", key];
+        let base = path!["quotas", ns.as_str()];
         let start = totals(env, &ws, ns, false);
         let start_dims = dims(&start, quota);
         let mut fits = true;

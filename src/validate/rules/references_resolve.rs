@@ -6,7 +6,7 @@ use crate::load::Seg;
 use crate::model::{Alert, MetricType, NamespaceKey, PlatformKind, Signal};
 use crate::path;
 use crate::validate::schema::did_you_mean;
-use crate::validate::{Rule, RuleContext};
+use crate::validate::{Report, Rule, RuleContext};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub static RULE: Rule = Rule {
@@ -33,7 +33,6 @@ pub static RULE: Rule = Rule {
 pub(super) fn check(cx: &mut RuleContext<'_>) {
     depends_on(cx);
     alerts(cx);
-    quotas(cx);
     backups(cx);
     writer(cx);
     waivers(cx);
@@ -367,27 +366,25 @@ fn type_name(t: MetricType) -> &'static str {
     }
 }
 
-fn quotas(cx: &mut RuleContext<'_>) {
+/// A `quotas` key that names no namespace, where it is written (before the model is built: the
+/// model keys quotas by namespace and leaves this one out).
+pub(crate) fn unknown_quota(report: &mut Report<'_>, key: &str) {
     let keys: Vec<String> = NamespaceKey::ALL
         .iter()
         .map(|k| k.as_str().to_owned())
         .collect();
-    for key in cx.env.quotas.keys() {
-        if keys.contains(key) {
-            continue;
-        }
-        let help = match did_you_mean(key, &keys) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("quotas are keyed by namespace key: {}", keys.join(", ")),
-        };
-        cx.key_error(
+    let help = match did_you_mean(key, &keys) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("quotas are keyed by namespace key: {}", keys.join(", ")),
+    };
+    report
+        .key_error(
             RULE.code,
             path!["quotas", key],
             format!("quota `{key}` names no namespace"),
             "not a namespace key",
         )
         .help(help);
-    }
 }
 
 fn backups(cx: &mut RuleContext<'_>) {
