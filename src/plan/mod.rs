@@ -1,7 +1,8 @@
 //! The workload plan: every workload an environment runs (services, storage backends, blockchain
 //! nodes, consensus validators and backup jobs), described once, with its pod facts (containers,
-//! ports, resources, the sidecars the platform injects, secrets, volumes and claims) and its
-//! replica range. The validation rules and the targets read the plan instead of each deriving its
+//! ports, resources, the sidecars the platform injects, secrets, volumes and claims), its replica
+//! range and the flows it needs (what it connects to, whether it is routed, whether its replicas
+//! talk to each other). The validation rules and the targets read the plan instead of each deriving its
 //! own view of the model, so effective replicas, injected containers and names are decided here.
 
 use crate::model::{
@@ -142,6 +143,12 @@ pub struct Workload<'a> {
     pub max_replicas: u32,
     /// PersistentVolumeClaims it creates (one per replica when persistence is on).
     pub claims: u32,
+    /// Workloads it connects to (names of other workloads).
+    pub depends_on: Vec<String>,
+    /// The gateway routes a URI prefix here.
+    pub routed: bool,
+    /// Whether its replicas talk to each other (replication, consensus).
+    pub peers: bool,
     /// A run-to-completion pod (a Job's): no probes, no restart, the Vault agent exits after
     /// rendering so the Job can complete.
     pub job: bool,
@@ -248,6 +255,9 @@ fn base<'a>(
         replicas: 1,
         max_replicas: 1,
         claims: 0,
+        depends_on: Vec::new(),
+        routed: false,
+        peers: false,
         job: false,
     }
 }
@@ -290,6 +300,8 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
     w.command = s.command.clone();
     w.api_access = s.kubernetes_api_access;
     w.health = Health::Http(s.health_path.clone());
+    w.depends_on.clone_from(&s.depends_on);
+    w.routed = s.route.is_some();
     w
 }
 
@@ -307,6 +319,7 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     w.deployed = s.enabled;
     w.replicas = s.replicas;
     w.max_replicas = s.replicas;
+    w.peers = s.replicas > 1;
     let persistent = s.persistence.as_ref().is_some_and(|p| p.enabled);
     w.claims = if persistent { s.replicas } else { 0 };
     w.declared_env = Some(&s.env);
@@ -381,6 +394,7 @@ fn blockchain(env: &Environment) -> Workload<'_> {
     w.deployed = b.enabled;
     w.replicas = b.replicas;
     w.max_replicas = b.replicas;
+    w.peers = b.replicas > 1;
     w.claims = if b.persistence.enabled { b.replicas } else { 0 };
     w.ports.push(port("http-rpc", b.port));
     w.data = Some(("/data".to_owned(), data_source(b.persistence.enabled)));
@@ -403,6 +417,9 @@ fn validators(env: &Environment) -> Workload<'_> {
     w.deployed = w.enabled && env.blockchain.enabled;
     w.replicas = c.validators;
     w.max_replicas = c.validators;
+    w.peers = c.validators > 1;
+    // Validators submit what they agree on to the chain.
+    w.depends_on = vec!["blockchain".to_owned()];
     w.ports.push(port("http", c.port));
     let mode = match c.mode {
         ConsensusMode::Test => "test",

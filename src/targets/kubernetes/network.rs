@@ -191,7 +191,7 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
         let w = &p.workload;
         let me = endpoint(env, w);
         rules.entry(w.name.clone()).or_default().pods = Some(me.pods.clone());
-        for dep in &p.depends_on {
+        for dep in &p.workload.depends_on {
             match index.get(dep.as_str()) {
                 Some(t) => edge(
                     &mut rules,
@@ -208,7 +208,7 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             }
         }
         let r = rules.entry(w.name.clone()).or_default();
-        if p.routed {
+        if p.workload.routed {
             r.allow_from(Some(gateway.peer()), tcp(me.ports.iter().copied()));
         }
         // The blockchain nodes are scraped by their own job (`blockchain.metrics_job`).
@@ -225,7 +225,7 @@ pub fn policies(env: &Environment) -> Result<Vec<serde_json::Value>, TargetError
             r.allow_from(Some(prometheus.peer()), tcp(ports.clone()));
             scrape_egress.allow_to(Some(me.pods.peer()), tcp(ports));
         }
-        if p.peers {
+        if p.workload.peers {
             r.allow_from(Some(me.pods.peer()), tcp(me.ports.iter().copied()));
             r.allow_to(Some(me.pods.peer()), tcp(me.ports.iter().copied()));
         }

@@ -43,19 +43,13 @@ pub enum Controller<'a> {
     },
 }
 
-/// One workload and how it connects to the rest.
+/// One workload and how Kubernetes runs it.
 #[derive(Debug, Clone)]
 pub struct Planned<'a> {
     pub workload: Workload<'a>,
     pub controller: Controller<'a>,
     /// Output file below `kubernetes/`.
     pub file: String,
-    /// The gateway routes a URI prefix here.
-    pub routed: bool,
-    /// Workloads it connects to (names of other planned workloads).
-    pub depends_on: Vec<String>,
-    /// Whether its replicas talk to each other (replication, consensus).
-    pub peers: bool,
 }
 
 impl Planned<'_> {
@@ -70,7 +64,7 @@ impl Planned<'_> {
 }
 
 /// Every deployed workload of the environment's plan, in its order (services, storage,
-/// blockchain, validators), with the controller that runs it and the workloads it talks to.
+/// blockchain, validators), with the controller that runs it.
 pub fn plan(env: &Environment) -> Vec<Planned<'_>> {
     plan::deployed(env)
         .into_iter()
@@ -93,48 +87,26 @@ fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
             autoscaling: s.autoscaling.as_ref().filter(|a| a.enabled),
         },
         file: format!("{}.yaml", w.name),
-        routed: s.route.is_some(),
-        depends_on: s.depends_on.clone(),
-        peers: false,
         workload: w,
     }
 }
 
-/// A storage backend runs as a StatefulSet; its replicas replicate among themselves.
+/// A storage backend runs as a StatefulSet, with a claim per replica when it persists.
 fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     let persistence = env.storage[&w.name].persistence.as_ref();
     let file = format!("storage-{}.yaml", w.name);
-    stateful(
-        w,
-        persistence.filter(|p| p.enabled),
-        false,
-        file,
-        Vec::new(),
-    )
+    stateful(w, persistence.filter(|p| p.enabled), false, file)
 }
 
-/// The blockchain nodes run as a StatefulSet; the nodes sync with each other.
+/// The blockchain nodes run as a StatefulSet, with a claim per replica when they persist.
 fn blockchain<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     let persistence = Some(&env.blockchain.persistence).filter(|p| p.enabled);
-    stateful(
-        w,
-        persistence,
-        false,
-        "blockchain.yaml".to_owned(),
-        Vec::new(),
-    )
+    stateful(w, persistence, false, "blockchain.yaml".to_owned())
 }
 
-/// The validators run as a StatefulSet started in parallel, and submit what they agree on to
-/// the chain.
+/// The validators run as a StatefulSet whose pods start in parallel.
 fn validators(w: Workload<'_>) -> Planned<'_> {
-    stateful(
-        w,
-        None,
-        true,
-        "validators.yaml".to_owned(),
-        vec!["blockchain".to_owned()],
-    )
+    stateful(w, None, true, "validators.yaml".to_owned())
 }
 
 fn stateful<'a>(
@@ -142,7 +114,6 @@ fn stateful<'a>(
     persistence: Option<&'a Persistence>,
     parallel: bool,
     file: String,
-    depends_on: Vec<String>,
 ) -> Planned<'a> {
     Planned {
         controller: Controller::StatefulSet {
@@ -150,9 +121,6 @@ fn stateful<'a>(
             parallel,
         },
         file,
-        routed: false,
-        depends_on,
-        peers: workload.replicas > 1,
         workload,
     }
 }
