@@ -461,3 +461,57 @@ pub fn backup_job(env: &Environment, name: String) -> Workload<'_> {
     w.job = true;
     w
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn load(rel: &str) -> Environment {
+        crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+            .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+    }
+
+    fn find<'a>(plan: &'a [Workload<'a>], name: &str) -> &'a Workload<'a> {
+        plan.iter()
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("no workload `{name}`"))
+    }
+
+    #[test]
+    fn autoscaled_services_range_up_to_their_maximum() {
+        let env = load("environments/production.toml");
+        let plan = workloads(&env);
+        let w = find(&plan, "doc-ingester");
+        let a = env.services["doc-ingester"].autoscaling.as_ref().unwrap();
+        assert_eq!(
+            w.replicas,
+            a.min_replicas.max(env.services["doc-ingester"].replicas)
+        );
+        assert_eq!(w.max_replicas, a.max_replicas);
+        assert_eq!(find(&plan, VALIDATOR).replicas, env.consensus.validators);
+    }
+
+    #[test]
+    fn validators_are_deployed_only_with_the_chain() {
+        let env = load("environments/development.toml");
+        let plan = workloads(&env);
+        let v = find(&plan, VALIDATOR);
+        assert!(v.enabled && !v.deployed);
+        assert!(!deployed(&env).iter().any(|w| w.kind == Kind::Consensus));
+    }
+
+    #[test]
+    fn pods_with_secrets_get_the_vault_agent_and_meshed_pods_the_proxy() {
+        let env = load("environments/production.toml");
+        let plan = workloads(&env);
+        let names =
+            |w: &Workload<'_>| -> Vec<&str> { w.sidecars(&env).iter().map(|s| s.name).collect() };
+        assert_eq!(
+            names(find(&plan, "doc-ingester")),
+            [ISTIO_PROXY, VAULT_AGENT]
+        );
+        assert_eq!(names(find(&plan, "mineru")), [ISTIO_PROXY]);
+        assert_eq!(vault_agent().resources.limits.memory.as_str(), "64Mi");
+    }
+}

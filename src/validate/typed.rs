@@ -151,3 +151,52 @@ fn secret(report: &mut Report<'_>, path: &[Seg], text: &str) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(keys: &[&str]) -> Option<Site> {
+        let path: Vec<Seg> = keys.iter().map(|k| Seg::from(*k)).collect();
+        site(&path)
+    }
+
+    #[test]
+    fn every_place_the_model_parses_a_value_is_a_site() {
+        for keys in [
+            &["defaults", "resources", "requests", "cpu"][..],
+            &["services", "api", "resources", "limits", "memory"],
+            &["storage", "redis", "resources", "requests", "memory"],
+            &["blockchain", "resources", "limits", "cpu"],
+            &["consensus", "resources", "requests", "cpu"],
+            &["security", "mesh", "proxy_resources", "limits", "memory"],
+            &["storage", "redis", "persistence", "size"],
+            &["blockchain", "persistence", "size"],
+            &["monitoring", "storage", "size"],
+            &["monitoring", "grafana", "persistence", "size"],
+            &["quotas", "core", "limits_memory"],
+        ] {
+            assert_eq!(at(keys), Some(Site::Quantity), "{keys:?}");
+        }
+        assert_eq!(at(&["backup", "schedule"]), Some(Site::Schedule));
+        assert_eq!(
+            at(&["backup", "databases", "redis", "schedule"]),
+            Some(Site::Schedule)
+        );
+        for keys in [
+            &["services", "api", "secrets", "TOKEN"][..],
+            &["storage", "postgres", "secrets", "POSTGRES_PASSWORD"],
+            &["backup", "secrets", "AWS_SECRET_ACCESS_KEY"],
+        ] {
+            assert_eq!(at(keys), Some(Site::Secret), "{keys:?}");
+        }
+        for keys in [
+            &["services", "api", "env", "CPU"][..],
+            &["services", "api", "resources", "limits", "gpu"],
+            &["quotas", "core", "pods"],
+            &["audit", "rules", "resources"],
+        ] {
+            assert_eq!(at(keys), None, "{keys:?}");
+        }
+    }
+}
