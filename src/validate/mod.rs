@@ -174,8 +174,9 @@ pub struct Check {
     pub run: fn(&mut RuleContext<'_>),
 }
 
-/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the typed
-/// model and every semantic rule. Returns the model when no error was found.
+/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the values
+/// the model parses, where they are written; if they parse, the typed model and every check on
+/// it. Returns the model when no error was found.
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
     rules::secrets::scan_tree(tree, out);
     let before = out.len();

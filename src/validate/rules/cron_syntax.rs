@@ -1,10 +1,11 @@
 //! DG0107 cron-syntax: backup schedules are cron expressions a Kubernetes CronJob accepts.
+//! Checked where each is written, before the model is built (`validate::typed`), since the model
+//! holds them parsed.
 
 use super::DiagnosticExt;
 use crate::load::Seg;
 use crate::model::CronError;
-use crate::validate::Report;
-use crate::validate::Rule;
+use crate::validate::{Report, Rule};
 
 pub static RULE: Rule = Rule {
     code: "DG0107",
