@@ -13,8 +13,8 @@ pub static RULE: Rule = Rule {
     what: "Every `cpu` and `memory` of `defaults.resources`, of each workload's `resources` and \
            of the mesh's `proxy_resources`, every persistence and monitoring `size`, and every \
            quota amount is a Kubernetes quantity (`500m`, `2`, `512Mi`, `1Gi`, `1G`, `1e3`): no \
-           spaces, no `GB` or `K`, case-sensitive suffixes. Negative amounts, memory in fractions of a byte (`500m` of \
-           memory is half a byte) and zero-sized volumes are refused too.",
+           spaces, no `GB` or `K`, case-sensitive suffixes. Negative amounts, memory in fractions \
+           of a byte (`500m` of memory is half a byte) and zero-sized volumes are refused too.",
     why: "The API server refuses a malformed quantity only when the manifest is applied, and Helm \
           renders it without complaint. The worse mistakes parse: `memory: 500m` asks for half a \
           byte and the container is killed at start, `1GB` is a typo for `1G` or `1Gi`.",
