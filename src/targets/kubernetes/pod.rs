@@ -42,14 +42,29 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
         return a;
     };
     let p = "sidecar.istio.io";
-    a.insert(format!("{p}/proxyCPU"), r.requests.cpu.to_string());
-    a.insert(format!("{p}/proxyCPULimit"), r.limits.cpu.to_string());
-    a.insert(format!("{p}/proxyMemory"), r.requests.memory.to_string());
-    a.insert(format!("{p}/proxyMemoryLimit"), r.limits.memory.to_string());
+    let cpu = ["proxyCPU", "proxyCPULimit"];
+    let memory = ["proxyMemory", "proxyMemoryLimit"];
+    a.extend(sized(p, cpu, memory, &r));
     if w.job {
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
     }
     a
+}
+
+/// An injector's annotations of an injected container's requests and limits: `prefix/key` for
+/// (requests, limits) of CPU, then of memory.
+fn sized(prefix: &str, cpu: [&str; 2], memory: [&str; 2], r: &Resources) -> Vec<(String, String)> {
+    let values = [
+        &r.requests.cpu,
+        &r.limits.cpu,
+        &r.requests.memory,
+        &r.limits.memory,
+    ];
+    cpu.into_iter()
+        .chain(memory)
+        .zip(values)
+        .map(|(key, q)| (format!("{prefix}/{key}"), q.to_string()))
+        .collect()
 }
 
 /// The resources of the injected container `name` of a workload's pod, if it gets one.
@@ -185,16 +200,9 @@ fn vault_annotations(
     a.insert(format!("{p}/role"), vault.role.clone());
     a.insert(format!("{p}/service"), vault.address.clone());
     if let Some(r) = sidecar(env, w, VAULT_AGENT) {
-        a.insert(
-            format!("{p}/agent-requests-cpu"),
-            r.requests.cpu.to_string(),
-        );
-        a.insert(format!("{p}/agent-limits-cpu"), r.limits.cpu.to_string());
-        a.insert(
-            format!("{p}/agent-requests-mem"),
-            r.requests.memory.to_string(),
-        );
-        a.insert(format!("{p}/agent-limits-mem"), r.limits.memory.to_string());
+        let cpu = ["agent-requests-cpu", "agent-limits-cpu"];
+        let memory = ["agent-requests-mem", "agent-limits-mem"];
+        a.extend(sized(p, cpu, memory, &r));
     }
     if w.job {
         // A sidecar agent would keep the Job's pod running forever: render once and exit.
