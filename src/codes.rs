@@ -11,7 +11,8 @@ pub enum Phase {
     Load,
     /// The merged tree against the environment schema.
     Schema,
-    /// A semantic rule on the typed model (or the secrets scan that precedes the schema).
+    /// A semantic rule on the typed model, or one of the rules that check the merged tree before
+    /// it: the secrets scan and the syntax of the values the model parses.
     Rule,
     /// A retired code that was split into several; it is no longer emitted and explains which
     /// codes replace it.

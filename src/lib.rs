@@ -16,6 +16,7 @@ pub mod load;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod plan;
 pub mod render;
 pub mod source;
 pub mod stream;

@@ -149,22 +149,11 @@ fn is_expansion(v: &str) -> bool {
     v.is_empty() || v.starts_with('$') || is_reference(v)
 }
 
-/// Whether a value is a secret reference rather than a secret: `vault:<path>#<key>`,
-/// `file:<path>` or `env:<VAR>`.
+/// Whether a value is a secret reference rather than a secret: a well-formed
+/// `vault:<path>#<key>`, `file:<path>` or `env:<VAR>` (the model's own parser decides).
 #[must_use]
 pub fn is_reference(value: &str) -> bool {
-    if let Some(rest) = value.strip_prefix("vault:") {
-        return rest.split_once('#').is_some_and(|(p, k)| {
-            !p.is_empty() && !k.is_empty() && !p.contains(char::is_whitespace)
-        });
-    }
-    if let Some(rest) = value.strip_prefix("file:") {
-        return !rest.is_empty() && !rest.contains('\n');
-    }
-    if let Some(rest) = value.strip_prefix("env:") {
-        return !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    }
-    false
+    crate::model::SecretRef::parse(value).is_ok()
 }
 
 #[cfg(test)]

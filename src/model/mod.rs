@@ -7,11 +7,17 @@
 
 mod observability;
 mod platform;
+mod quantity;
+mod schedule;
+mod secret;
 mod security;
 mod service;
 
 pub use observability::*;
 pub use platform::*;
+pub use quantity::*;
+pub use schedule::{CronError, Schedule};
+pub use secret::*;
 pub use security::*;
 pub use service::*;
 
@@ -73,7 +79,8 @@ pub struct Environment {
     pub audit: Audit,
     /// Resource quotas, by logical namespace (a key of `namespaces`).
     #[serde(default)]
-    pub quotas: BTreeMap<String, Quota>,
+    #[schemars(with = "BTreeMap<String, Quota>")]
+    pub quotas: Quotas,
 }
 
 impl Environment {

@@ -1,7 +1,9 @@
 //! Environment identity, namespaces, images and resources: what every workload shares.
 
+use super::Quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +84,12 @@ impl NamespaceKey {
         Self::Storage,
         Self::Monitoring,
     ];
+
+    /// The key named `name`, if one is.
+    #[must_use]
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -207,9 +215,9 @@ pub struct Resources {
 #[serde(deny_unknown_fields)]
 pub struct CpuMemory {
     /// CPU quantity, e.g. `500m` or `1`.
-    pub cpu: String,
+    pub cpu: Quantity,
     /// Memory quantity, e.g. `1Gi`.
-    pub memory: String,
+    pub memory: Quantity,
 }
 
 /// A persistent volume claim's shape.
@@ -219,20 +227,42 @@ pub struct Persistence {
     #[serde(default = "crate::model::yes")]
     pub enabled: bool,
     /// Volume size, e.g. `100Gi`.
-    pub size: String,
+    pub size: Quantity,
     /// Storage class; the cluster default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+}
+
+/// The resource quotas, by logical namespace. Iterated in the order of the keys' names, as they
+/// are written (`blockchain`, `core`, `monitoring`, `storage`), which is the order of the
+/// generated ResourceQuotas. A key that names no namespace is reported where it is written
+/// (DG0122) and left out of the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quotas(BTreeMap<NamespaceKey, Quota>);
+
+impl Quotas {
+    /// Every quota with its namespace, by the namespace key's name.
+    pub fn iter(&self) -> impl Iterator<Item = (NamespaceKey, &Quota)> {
+        let mut v: Vec<(NamespaceKey, &Quota)> = self.0.iter().map(|(k, q)| (*k, q)).collect();
+        v.sort_by_key(|(k, _)| k.as_str());
+        v.into_iter()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A namespace's resource quota (`[quotas.<namespace-key>]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
-    pub requests_cpu: String,
-    pub requests_memory: String,
-    pub limits_cpu: String,
-    pub limits_memory: String,
+    pub requests_cpu: Quantity,
+    pub requests_memory: Quantity,
+    pub limits_cpu: Quantity,
+    pub limits_memory: Quantity,
     pub persistent_volume_claims: u32,
     pub pods: u32,
     /// Why autoscaled workloads in this namespace may reach the quota before their

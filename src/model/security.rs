@@ -1,6 +1,6 @@
 //! Security posture, backups and the audit policy.
 
-use super::{CpuMemory, Image, NamespaceKey, Resources};
+use super::{CpuMemory, Image, NamespaceKey, Quantity, Resources, Schedule, SecretRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,12 +57,12 @@ impl Mesh {
         self.sidecar_injection.then(|| {
             self.proxy_resources.clone().unwrap_or_else(|| Resources {
                 requests: CpuMemory {
-                    cpu: "50m".to_owned(),
-                    memory: "64Mi".to_owned(),
+                    cpu: Quantity::known("50m"),
+                    memory: Quantity::known("64Mi"),
                 },
                 limits: CpuMemory {
-                    cpu: "200m".to_owned(),
-                    memory: "128Mi".to_owned(),
+                    cpu: Quantity::known("200m"),
+                    memory: Quantity::known("128Mi"),
                 },
             })
         })
@@ -226,7 +226,7 @@ pub struct Backup {
     pub enabled: bool,
     pub image: Image,
     /// Five-field cron schedule of the full backup, e.g. `0 2 * * *`.
-    pub schedule: String,
+    pub schedule: Schedule,
     #[serde(rename = "type")]
     pub kind: BackupType,
     /// Object-storage bucket.
@@ -242,7 +242,7 @@ pub struct Backup {
     pub databases: BTreeMap<String, DatabaseBackup>,
     /// Credentials for the bucket, as secret references.
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, SecretRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -257,7 +257,7 @@ pub enum BackupType {
 pub struct DatabaseBackup {
     /// What is dumped: a storage backend name, or `blockchain`.
     pub source: String,
-    pub schedule: String,
+    pub schedule: Schedule,
     /// The command run by the backup container.
     pub command: Vec<String>,
 }

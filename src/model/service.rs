@@ -1,6 +1,6 @@
 //! Application services, storage backends, blockchain nodes and consensus validators.
 
-use super::{Image, NamespaceKey, Persistence, Resources};
+use super::{Image, NamespaceKey, Persistence, Resources, SecretRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ pub struct Service {
     /// Secret environment variables: name → reference `vault:<path>#<key>` (injected by the Vault
     /// agent on Kubernetes) or `file:<path>` / `env:<VAR>` (Compose secrets). Never a value.
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, SecretRef>,
     /// NVIDIA GPUs the service needs.
     #[serde(default)]
     pub gpu: u32,
@@ -160,7 +160,7 @@ pub struct StorageBackend {
     pub database: Option<String>,
     /// Secret environment variables, as for services.
     #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, SecretRef>,
     /// Plain environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,

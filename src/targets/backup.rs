@@ -4,9 +4,10 @@
 //! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
 //! labels, metadata and the objects' conversion come from the kit.
 
-use crate::model::{Environment, NamespaceKey};
+use crate::model::Environment;
+use crate::plan::{self, DataSource, Workload};
 use crate::targets::kit::{self, meta};
-use crate::targets::kubernetes::pod::{self, DataSource, Health, Workload};
+use crate::targets::kubernetes::pod;
 use crate::targets::kubernetes::workloads;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
@@ -59,23 +60,8 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         ("RETENTION_DAYS".to_owned(), b.retention_days.to_string()),
     ]);
     let base = |name: String, vars: BTreeMap<String, String>| Workload {
-        name,
-        component: "backup",
-        namespace: env.namespace(NamespaceKey::Storage).to_owned(),
-        image: &b.image,
-        ports: Vec::new(),
-        resources: &env.defaults.resources,
-        gpu: 0,
         env: vars,
-        secrets: b.secrets.clone(),
-        command: Vec::new(),
-        api_access: false,
-        health: Health::None,
-        scratch: Vec::new(),
-        data: None,
-        metrics: None,
-        replicas: 1,
-        job: true,
+        ..plan::backup_job(env, name)
     };
     let mut vars = common.clone();
     let kind = match b.kind {

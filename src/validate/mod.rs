@@ -1,22 +1,29 @@
 //! Validation: the schema check (every key, type and enum, mapped back to TOML spans), the secret
-//! scan on the raw tree, then the semantic rules on the typed model. Every problem is collected;
+//! scan on the raw tree, the syntax of the values the model parses (quantities, schedules, secret
+//! references), then the semantic rules on the typed model. Every problem is collected;
 //! nothing stops at the first.
 
-pub mod cron;
-pub mod quantity;
 pub mod rules;
 pub mod schema;
+pub mod typed;
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{Entry, Seg, display_path};
 use crate::model::Environment;
 use crate::source::Span;
 
+/// Where diagnostics about the merged tree are recorded: locates a path in the tree and records a
+/// diagnostic at it. The typed-value check uses it alone; the semantic rules through
+/// [`RuleContext`].
+pub struct Report<'a> {
+    pub tree: &'a Entry,
+    out: Vec<Diagnostic>,
+}
+
 /// What a semantic rule sees: the typed model, and the merged tree to point into.
 pub struct RuleContext<'a> {
     pub env: &'a Environment,
-    pub tree: &'a Entry,
-    out: Vec<Diagnostic>,
+    report: Report<'a>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -24,6 +31,34 @@ impl<'a> RuleContext<'a> {
     pub fn new(env: &'a Environment, tree: &'a Entry) -> Self {
         Self {
             env,
+            report: Report::new(tree),
+        }
+    }
+
+    #[must_use]
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.report.out
+    }
+}
+
+impl<'a> std::ops::Deref for RuleContext<'a> {
+    type Target = Report<'a>;
+
+    fn deref(&self) -> &Report<'a> {
+        &self.report
+    }
+}
+
+impl std::ops::DerefMut for RuleContext<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.report
+    }
+}
+
+impl<'a> Report<'a> {
+    #[must_use]
+    pub fn new(tree: &'a Entry) -> Self {
+        Self {
             tree,
             out: Vec::new(),
         }
@@ -131,17 +166,31 @@ pub struct Rule {
     pub name: &'static str,
     pub what: &'static str,
     pub why: &'static str,
-    pub check: fn(&mut RuleContext<'_>),
 }
 
-/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the typed
-/// model and every semantic rule. Returns the model when no error was found.
+/// A rule's check on the typed model.
+pub struct Check {
+    pub rule: &'static Rule,
+    pub run: fn(&mut RuleContext<'_>),
+}
+
+/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the values
+/// the model parses, where they are written; if they parse, the typed model and every check on
+/// it. Returns the model when no error was found.
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
     rules::secrets::scan_tree(tree, out);
     let before = out.len();
-    let json = tree.to_json();
+    let mut json = tree.to_json();
     schema::check(tree, &json, out);
     if out[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    // The model parses quantities, schedules and secret references: check them where they are
+    // written first, so that building the model cannot fail on them.
+    let mut report = Report::new(tree);
+    let parsed = typed::check(&mut report, &mut json);
+    out.extend(report.into_diagnostics());
+    if !parsed {
         return None;
     }
     let env: Environment = match serde_json::from_value(json) {
@@ -159,8 +208,8 @@ pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> 
         }
     };
     let mut cx = RuleContext::new(&env, tree);
-    for rule in rules::all() {
-        (rule.check)(&mut cx);
+    for check in rules::checks() {
+        (check.run)(&mut cx);
     }
     out.extend(cx.into_diagnostics());
     if out.iter().any(Diagnostic::is_error) {

@@ -4,7 +4,8 @@
 //! healthy. Secrets are Compose secrets read from a file or the caller's environment and mounted
 //! under `/run/secrets`, announced to the container as `<VAR>_FILE`, so no value is ever written.
 
-use crate::model::{Environment, PlatformKind, PullPolicy, StorageBackend, StorageKind};
+use crate::model::{Environment, PlatformKind, PullPolicy, SecretRef, StorageBackend, StorageKind};
+use crate::plan::{self, DataSource, Kind};
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
@@ -138,26 +139,35 @@ pub(crate) fn compose_file(env: &Environment) -> Result<ComposeFile, TargetError
     let mut volumes = BTreeMap::new();
     let mut services = BTreeMap::new();
 
-    let storage: BTreeMap<&String, &StorageBackend> = env.enabled_storage().collect();
-    for (name, backend) in &storage {
+    // The plan decides what runs; Compose runs its storage backends and services (the
+    // blockchain and validators are Kubernetes-only).
+    let plan = plan::deployed(env);
+    let planned = |kind| plan.iter().filter(move |w| w.kind == kind);
+    let storage: BTreeMap<&String, &StorageBackend> = planned(Kind::Storage)
+        .map(|w| (&w.name, &env.storage[&w.name]))
+        .collect();
+    for w in planned(Kind::Storage) {
+        let name = &w.name;
+        let backend = storage[name];
         let mut svc = Service {
-            image: env.image_ref(&backend.image),
+            image: env.image_ref(w.image),
             pull_policy: pull_policy(env.images.pull_policy),
             environment: literal_map(&backend.env),
             healthcheck: healthcheck(backend),
             ..Service::default()
         };
-        secrets.attach(name, &backend.secrets, &mut svc)?;
-        if backend.persistence.as_ref().is_some_and(|p| p.enabled) {
+        secrets.attach(name, &w.secrets, &mut svc)?;
+        if let Some((dir, DataSource::ClaimTemplate)) = &w.data {
             let volume = format!("{name}-data");
-            svc.volumes
-                .push(format!("{volume}:{}", data_dir(backend.kind)));
+            svc.volumes.push(format!("{volume}:{dir}"));
             volumes.insert(volume, Volume {});
         }
-        services.insert((*name).clone(), svc);
+        services.insert(name.clone(), svc);
     }
 
-    let enabled: BTreeMap<&String, &crate::model::Service> = env.enabled_services().collect();
+    let enabled: BTreeMap<&String, &crate::model::Service> = planned(Kind::Service)
+        .map(|w| (&w.name, &env.services[&w.name]))
+        .collect();
     for (name, s) in &enabled {
         let mut svc = Service {
             image: env.image_ref(&s.image),
@@ -215,15 +225,6 @@ fn pull_policy(p: PullPolicy) -> &'static str {
         PullPolicy::Always => "always",
         PullPolicy::IfNotPresent => "missing",
         PullPolicy::Never => "never",
-    }
-}
-
-/// Where each storage image keeps its data.
-fn data_dir(kind: StorageKind) -> &'static str {
-    match kind {
-        StorageKind::Redis => "/data",
-        StorageKind::Postgresql => "/var/lib/postgresql/data",
-        StorageKind::VectorDb => "/qdrant/storage",
     }
 }
 
@@ -292,29 +293,25 @@ impl Secrets {
     fn attach(
         &mut self,
         owner: &str,
-        refs: &BTreeMap<String, String>,
+        refs: &BTreeMap<String, SecretRef>,
         svc: &mut Service,
     ) -> Result<(), TargetError> {
         for (var, reference) in refs {
-            let source = if let Some(path) = reference.strip_prefix("file:") {
-                Secret {
+            let source = match reference {
+                SecretRef::File(path) => Secret {
                     file: Some(literal(path)),
                     environment: None,
-                }
-            } else if let Some(name) = reference.strip_prefix("env:") {
-                Secret {
+                },
+                SecretRef::Env(name) => Secret {
                     file: None,
-                    environment: Some(name.to_owned()),
+                    environment: Some(name.clone()),
+                },
+                SecretRef::Vault { .. } => {
+                    return Err(TargetError(format!(
+                        "`{owner}` secret `{var}` is a vault: reference, which Docker Compose cannot \
+                         resolve; use file:<path> or env:<VAR> in a compose environment"
+                    )));
                 }
-            } else if reference.starts_with("vault:") {
-                return Err(TargetError(format!(
-                    "`{owner}` secret `{var}` is a vault: reference, which Docker Compose cannot \
-                     resolve; use file:<path> or env:<VAR> in a compose environment"
-                )));
-            } else {
-                return Err(TargetError(format!(
-                    "`{owner}` secret `{var}` is not a file:, env: or vault: reference"
-                )));
             };
             let name = self.name_for(owner, var, source);
             svc.environment

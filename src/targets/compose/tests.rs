@@ -157,12 +157,13 @@ fn secrets_are_mounted_files_never_values() {
     // env: references come from the caller's environment; different sources get distinct names.
     let mut env = load("environments/development.toml");
     let ingester = env.services.get_mut("doc-ingester").unwrap();
+    ingester.secrets.insert(
+        "POSTGRES_PASSWORD".into(),
+        "env:DEV_PG_PASSWORD".parse().unwrap(),
+    );
     ingester
         .secrets
-        .insert("POSTGRES_PASSWORD".into(), "env:DEV_PG_PASSWORD".into());
-    ingester
-        .secrets
-        .insert("API_TOKEN".into(), "env:DEV_API_TOKEN".into());
+        .insert("API_TOKEN".into(), "env:DEV_API_TOKEN".parse().unwrap());
     let v = doc(&generate(&env).unwrap());
     assert_eq!(
         v["secrets"],
@@ -186,7 +187,10 @@ fn a_vault_reference_cannot_be_served_by_compose() {
         .get_mut("doc-ingester")
         .unwrap()
         .secrets
-        .insert("JWT_KEY".into(), "vault:secret/data/deaap/auth#jwt".into());
+        .insert(
+            "JWT_KEY".into(),
+            "vault:secret/data/deaap/auth#jwt".parse().unwrap(),
+        );
     let err = generate(&env).unwrap_err().to_string();
     assert!(
         err.contains("doc-ingester") && err.contains("JWT_KEY") && err.contains("vault:"),

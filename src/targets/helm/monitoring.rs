@@ -135,7 +135,7 @@ pub fn values(env: &Environment) -> MonitoringValues {
                             resources: Some(VolumeResourceRequirements {
                                 requests: Some(BTreeMap::from([(
                                     "storage".to_owned(),
-                                    Quantity(mon.storage.size.clone()),
+                                    Quantity(mon.storage.size.to_string()),
                                 )])),
                                 ..VolumeResourceRequirements::default()
                             }),
@@ -151,7 +151,7 @@ pub fn values(env: &Environment) -> MonitoringValues {
         grafana: GrafanaValues {
             persistence: GrafanaPersistence {
                 enabled: mon.grafana.persistence.enabled,
-                size: mon.grafana.persistence.size.clone(),
+                size: mon.grafana.persistence.size.to_string(),
                 storage_class_name: mon.grafana.persistence.storage_class.clone(),
             },
             dashboard_providers: BTreeMap::from([(

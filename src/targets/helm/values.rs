@@ -348,8 +348,8 @@ fn image(i: &Image) -> ImageValues {
 
 fn quantities(q: &CpuMemory) -> Quantities {
     Quantities {
-        memory: q.memory.clone(),
-        cpu: q.cpu.clone(),
+        memory: q.memory.to_string(),
+        cpu: q.cpu.to_string(),
     }
 }
 
@@ -363,7 +363,7 @@ fn resources(r: &Resources) -> ResourceValues {
 fn persistence(p: &Persistence) -> PersistenceValues {
     PersistenceValues {
         enabled: p.enabled,
-        size: p.size.clone(),
+        size: p.size.to_string(),
         storage_class: p.storage_class.clone(),
     }
 }

@@ -10,7 +10,7 @@ pub(crate) mod network;
 pub(crate) mod pod;
 pub(crate) mod workloads;
 
-use crate::model::{Environment, NamespaceKey};
+use crate::model::Environment;
 use crate::targets::kit::{self, Object, meta};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
@@ -82,25 +82,17 @@ fn namespaces(env: &Environment) -> Result<Vec<Object>, TargetError> {
         .collect()
 }
 
-/// The logical namespace a `[quotas.<key>]` table names.
-pub(crate) fn namespace_key(key: &str) -> Result<NamespaceKey, TargetError> {
-    NamespaceKey::ALL
-        .into_iter()
-        .find(|k| k.as_str() == key)
-        .ok_or_else(|| TargetError(format!("`{key}` is not a namespace key")))
-}
-
 /// One ResourceQuota per `[quotas.<namespace-key>]`, with the seed's six hard limits.
 fn resource_quotas(env: &Environment) -> Result<Vec<Object>, TargetError> {
     env.quotas
         .iter()
         .map(|(key, q)| {
-            let ns = env.namespace(namespace_key(key)?);
+            let ns = env.namespace(key);
             let hard: BTreeMap<String, Quantity> = [
-                ("requests.cpu", q.requests_cpu.clone()),
-                ("requests.memory", q.requests_memory.clone()),
-                ("limits.cpu", q.limits_cpu.clone()),
-                ("limits.memory", q.limits_memory.clone()),
+                ("requests.cpu", q.requests_cpu.to_string()),
+                ("requests.memory", q.requests_memory.to_string()),
+                ("limits.cpu", q.limits_cpu.to_string()),
+                ("limits.memory", q.limits_memory.to_string()),
                 (
                     "persistentvolumeclaims",
                     q.persistent_volume_claims.to_string(),

@@ -236,7 +236,7 @@ impl<'p, 'e> Flows<'p, 'e> {
         let w = &p.workload;
         let me = endpoint(env, w);
         self.rules_of(&w.name).pods = Some(me.pods.clone());
-        for dep in &p.depends_on {
+        for dep in &p.workload.depends_on {
             self.dependency((&w.name, &me.pods), dep)?;
         }
         let scraped = scrape_ports(env, w, &me);
@@ -247,14 +247,14 @@ impl<'p, 'e> Flows<'p, 'e> {
         let (vault, vault_port) = (self.vault.clone(), self.vault_port);
         let own_ports = || tcp(me.ports.iter().copied());
         let r = self.rules_of(&w.name);
-        if p.routed {
+        if p.workload.routed {
             let gateway = addon(GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL);
             r.allow_from(Some(gateway.peer()), own_ports());
         }
         if let Some(ports) = scraped {
             r.allow_from(Some(prometheus(env).peer()), tcp(ports));
         }
-        if p.peers {
+        if p.workload.peers {
             r.allow_from(Some(me.pods.peer()), own_ports());
             r.allow_to(Some(me.pods.peer()), own_ports());
         }

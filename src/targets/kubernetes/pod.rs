@@ -5,7 +5,9 @@
 //! unless the workload calls the Kubernetes API, requests and limits on every container, probes,
 //! and secrets injected by the Vault agent as files, never as Secret objects.
 
-use crate::model::{Environment, Image, Resources};
+use crate::model::{CpuMemory, Environment, Resources, SecretRef};
+pub use crate::plan::{DataSource, Health, Workload, meshed};
+use crate::plan::{ISTIO_PROXY, VAULT_AGENT};
 use crate::targets::TargetError;
 use crate::targets::kit::{labels, pod_labels, selector, selector_labels};
 use k8s_openapi::api::core::v1::{
@@ -32,116 +34,46 @@ const VAULT_SECRETS_DIR: &str = "/vault/secrets";
 /// The projected token volume the Vault agent logs in with when the app container gets no token.
 const VAULT_TOKEN_VOLUME: &str = "vault-token";
 
-/// The Vault agent only renders static key/value secrets to files, so it is sized small; its
-/// requests and limits count against the namespace quota (DG0113 reads them from here).
-pub const VAULT_AGENT_RESOURCES: [(&str, &str); 4] = [
-    ("agent-requests-cpu", "50m"),
-    ("agent-limits-cpu", "100m"),
-    ("agent-requests-mem", "32Mi"),
-    ("agent-limits-mem", "64Mi"),
-];
-
-/// Whether pods in the Kubernetes namespace `namespace` get an Istio sidecar.
-#[must_use]
-pub fn meshed(env: &Environment, namespace: &str) -> bool {
-    env.namespaces
-        .iter()
-        .any(|(key, name)| name == namespace && env.security.mesh.meshed(key))
-}
-
 /// Istio injector annotations of a meshed pod: the `istio-proxy` container's requests and limits
 /// (the quota and the require-limits policy need both), and for a Job's pod a native sidecar,
 /// which Kubernetes stops when the Job's container exits so the Job can complete.
 fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
-    let Some(r) = env
-        .security
-        .mesh
-        .proxy()
-        .filter(|_| meshed(env, &w.namespace))
-    else {
+    let Some(r) = sidecar(env, w, ISTIO_PROXY) else {
         return a;
     };
     let p = "sidecar.istio.io";
-    a.insert(format!("{p}/proxyCPU"), r.requests.cpu);
-    a.insert(format!("{p}/proxyCPULimit"), r.limits.cpu);
-    a.insert(format!("{p}/proxyMemory"), r.requests.memory);
-    a.insert(format!("{p}/proxyMemoryLimit"), r.limits.memory);
+    let cpu = ["proxyCPU", "proxyCPULimit"];
+    let memory = ["proxyMemory", "proxyMemoryLimit"];
+    a.extend(sized(p, cpu, memory, &r));
     if w.job {
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
     }
     a
 }
 
-/// How the kubelet checks a container.
-#[derive(Debug, Clone)]
-pub enum Health {
-    /// `httpGet` on the named port.
-    Http(String),
-    /// A TCP connect to the port: for servers that speak no HTTP.
-    Tcp,
-    /// Readiness by a command (a real protocol-level check), liveness by TCP connect, so a
-    /// database in long recovery is not restarted in a loop.
-    Exec(Vec<String>),
-    /// Run-to-completion pods (backups) have no probes.
-    None,
+/// An injector's annotations of an injected container's requests and limits: `prefix/key` for
+/// (requests, limits) of CPU, then of memory.
+fn sized(prefix: &str, cpu: [&str; 2], memory: [&str; 2], r: &Resources) -> Vec<(String, String)> {
+    let values = [
+        &r.requests.cpu,
+        &r.limits.cpu,
+        &r.requests.memory,
+        &r.limits.memory,
+    ];
+    cpu.into_iter()
+        .chain(memory)
+        .zip(values)
+        .map(|(key, q)| (format!("{prefix}/{key}"), q.to_string()))
+        .collect()
 }
 
-/// Where a workload's `data` volume comes from.
-#[derive(Debug, Clone)]
-pub enum DataSource {
-    /// The StatefulSet's volumeClaimTemplate named `data`.
-    ClaimTemplate,
-    /// A scratch volume: the workload keeps no state across restarts in this environment.
-    EmptyDir,
-    /// An existing PersistentVolumeClaim, mounted read-only.
-    Claim(String),
-}
-
-/// The named container port of a workload.
-#[derive(Debug, Clone)]
-pub struct Port {
-    pub name: String,
-    pub number: u16,
-}
-
-/// Everything the pod template needs to know about one workload.
-#[derive(Debug, Clone)]
-pub struct Workload<'a> {
-    /// Object name, `app.kubernetes.io/name` and container name.
-    pub name: String,
-    /// `app.kubernetes.io/component`.
-    pub component: &'static str,
-    /// Kubernetes namespace name.
-    pub namespace: String,
-    pub image: &'a Image,
-    pub ports: Vec<Port>,
-    pub resources: &'a Resources,
-    pub gpu: u32,
-    pub env: BTreeMap<String, String>,
-    /// Secret environment variables: name → `vault:<path>#<key>`.
-    pub secrets: BTreeMap<String, String>,
-    pub command: Vec<String>,
-    pub api_access: bool,
-    pub health: Health,
-    /// Extra writable scratch directories beyond `/tmp`: (volume name, mount path).
-    pub scratch: Vec<(&'static str, String)>,
-    /// The `data` volume: where it is mounted and where it comes from.
-    pub data: Option<(String, DataSource)>,
-    /// Prometheus scraping: (port, path).
-    pub metrics: Option<(u16, String)>,
-    /// The number of replicas it runs at most of the time, for spreading.
-    pub replicas: u32,
-    /// A run-to-completion pod (a Job's): no probes, no restart, the Vault agent exits after
-    /// rendering so the Job can complete.
-    pub job: bool,
-}
-
-impl Workload<'_> {
-    #[must_use]
-    pub fn uses_vault(&self) -> bool {
-        !self.secrets.is_empty()
-    }
+/// The resources of the injected container `name` of a workload's pod, if it gets one.
+fn sidecar(env: &Environment, w: &Workload<'_>, name: &str) -> Option<Resources> {
+    w.sidecars(env)
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.resources)
 }
 
 /// `checkov.io/skip<N>` annotations for the `security.waivers` that concern this workload: a
@@ -175,36 +107,27 @@ pub fn workload_meta(env: &Environment, w: &Workload<'_>) -> ObjectMeta {
     }
 }
 
-/// A parsed `vault:<path>#<key>` reference.
-struct VaultRef<'a> {
-    path: &'a str,
-    key: &'a str,
-}
-
-fn vault_ref<'a>(name: &str, reference: &'a str) -> Result<VaultRef<'a>, TargetError> {
-    reference
-        .strip_prefix("vault:")
-        .and_then(|r| r.split_once('#'))
-        .filter(|(p, k)| !p.is_empty() && !k.is_empty())
-        .map(|(path, key)| VaultRef { path, key })
-        .ok_or_else(|| {
-            TargetError(format!(
-                "secret `{name}` is not a `vault:<path>#<key>` reference; on Kubernetes secrets come from Vault"
-            ))
-        })
+/// The Vault path and key of a secret: on Kubernetes secrets come from Vault.
+fn vault_ref<'a>(name: &str, reference: &'a SecretRef) -> Result<(&'a str, &'a str), TargetError> {
+    match reference {
+        SecretRef::Vault { path, key } => Ok((path, key)),
+        SecretRef::File(_) | SecretRef::Env(_) => Err(TargetError(format!(
+            "secret `{name}` is not a `vault:<path>#<key>` reference; on Kubernetes secrets come from Vault"
+        ))),
+    }
 }
 
 /// The Consul-template that renders one key of a Vault secret. KV version 2 paths (`…/data/…`)
 /// nest the keys under `.Data.data`; `index` with a quoted key also works for keys with dashes.
 /// The key is quoted as a JSON string, which is also a valid Go template string literal.
-fn vault_template(r: &VaultRef<'_>) -> Result<String, TargetError> {
-    let path = serde_json::to_string(r.path)?;
-    let key = serde_json::to_string(r.key)?;
-    let data = if r.path.contains("/data/") {
+fn vault_template((path, key): (&str, &str)) -> Result<String, TargetError> {
+    let data = if path.contains("/data/") {
         ".Data.data"
     } else {
         ".Data"
     };
+    let path = serde_json::to_string(path)?;
+    let key = serde_json::to_string(key)?;
     Ok(format!(
         "{{{{- with secret {path} -}}}}{{{{ index {data} {key} }}}}{{{{- end }}}}"
     ))
@@ -235,8 +158,10 @@ fn vault_annotations(
     a.insert(format!("{p}/agent-inject"), "true".to_owned());
     a.insert(format!("{p}/role"), vault.role.clone());
     a.insert(format!("{p}/service"), vault.address.clone());
-    for (k, v) in VAULT_AGENT_RESOURCES {
-        a.insert(format!("{p}/{k}"), v.to_owned());
+    if let Some(r) = sidecar(env, w, VAULT_AGENT) {
+        let cpu = ["agent-requests-cpu", "agent-limits-cpu"];
+        let memory = ["agent-requests-mem", "agent-limits-mem"];
+        a.extend(sized(p, cpu, memory, &r));
     }
     if w.job {
         // A sidecar agent would keep the Job's pod running forever: render once and exit.
@@ -250,10 +175,10 @@ fn vault_annotations(
     }
     for (name, reference) in &w.secrets {
         let r = vault_ref(name, reference)?;
-        a.insert(format!("{p}/agent-inject-secret-{name}"), r.path.to_owned());
+        a.insert(format!("{p}/agent-inject-secret-{name}"), r.0.to_owned());
         a.insert(
             format!("{p}/agent-inject-template-{name}"),
-            vault_template(&r)?,
+            vault_template(r)?,
         );
     }
     Ok(a)
@@ -266,7 +191,7 @@ struct Fingerprint<'a> {
     image: String,
     command: &'a [String],
     env: &'a BTreeMap<String, String>,
-    secrets: &'a BTreeMap<String, String>,
+    secrets: &'a BTreeMap<String, SecretRef>,
     resources: &'a Resources,
     gpu: u32,
 }
@@ -286,15 +211,15 @@ fn checksum(env: &Environment, w: &Workload<'_>) -> Result<String, TargetError> 
         .collect())
 }
 
-fn quantity(s: &str) -> Quantity {
-    Quantity(s.to_owned())
+fn quantity(q: &crate::model::Quantity) -> Quantity {
+    Quantity(q.to_string())
 }
 
 fn resources(w: &Workload<'_>) -> ResourceRequirements {
-    let side = |cpu: &str, memory: &str| {
+    let side = |amounts: &CpuMemory| {
         let mut m = BTreeMap::from([
-            ("cpu".to_owned(), quantity(cpu)),
-            ("memory".to_owned(), quantity(memory)),
+            ("cpu".to_owned(), quantity(&amounts.cpu)),
+            ("memory".to_owned(), quantity(&amounts.memory)),
         ]);
         if w.gpu > 0 {
             m.insert("nvidia.com/gpu".to_owned(), Quantity(w.gpu.to_string()));
@@ -302,11 +227,8 @@ fn resources(w: &Workload<'_>) -> ResourceRequirements {
         m
     };
     ResourceRequirements {
-        requests: Some(side(
-            &w.resources.requests.cpu,
-            &w.resources.requests.memory,
-        )),
-        limits: Some(side(&w.resources.limits.cpu, &w.resources.limits.memory)),
+        requests: Some(side(&w.resources.requests)),
+        limits: Some(side(&w.resources.limits)),
         ..ResourceRequirements::default()
     }
 }
@@ -566,25 +488,22 @@ mod tests {
 
     #[test]
     fn vault_template_reads_kv2_keys_with_dashes() {
-        let r = VaultRef {
-            path: "secret/data/deaap/consensus",
-            key: "signing-key",
-        };
         assert_eq!(
-            vault_template(&r).unwrap(),
+            vault_template(("secret/data/deaap/consensus", "signing-key")).unwrap(),
             r#"{{- with secret "secret/data/deaap/consensus" -}}{{ index .Data.data "signing-key" }}{{- end }}"#
         );
-        let v1 = VaultRef {
-            path: "kv/deaap",
-            key: "k",
-        };
-        assert!(vault_template(&v1).unwrap().contains("index .Data \"k\""));
+        assert!(
+            vault_template(("kv/deaap", "k"))
+                .unwrap()
+                .contains("index .Data \"k\"")
+        );
     }
 
     #[test]
     fn non_vault_secret_is_refused() {
-        assert!(vault_ref("X", "file:./x").is_err());
-        assert!(vault_ref("X", "vault:path").is_err());
-        assert!(vault_ref("X", "vault:a/b#c").is_ok());
+        let file = SecretRef::File("./x".to_owned());
+        assert!(vault_ref("X", &file).is_err());
+        let vault = SecretRef::parse("vault:a/b#c").unwrap();
+        assert_eq!(vault_ref("X", &vault).unwrap(), ("a/b", "c"));
     }
 }

@@ -212,7 +212,7 @@ fn config_checksum_follows_the_configuration() {
     if let Some(s) = changed.services.get_mut("web") {
         s.secrets.insert(
             "DB_PASSWORD".to_owned(),
-            "vault:secret/data/other#k".to_owned(),
+            "vault:secret/data/other#k".parse().unwrap(),
         );
     }
     assert_ne!(before, checksum(&changed));

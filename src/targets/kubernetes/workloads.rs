@@ -3,8 +3,9 @@
 //! ServiceAccount, Services, HPA and PDB. [`plan`] describes them once; the objects and the network
 //! policies are both derived from that description.
 
-use super::pod::{self, DataSource, Health, Port, Workload};
-use crate::model::{Autoscaling, Environment, NamespaceKey, Persistence, StorageKind};
+use super::pod;
+use crate::model::{Autoscaling, Environment, Persistence};
+use crate::plan::{self, Kind, Workload};
 use crate::targets::TargetError;
 use crate::targets::kit::{self, Object, meta, object as obj};
 use k8s_openapi::api::apps::v1::{
@@ -25,8 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// The name of the consensus validators' workload (and their `app` label).
-pub const VALIDATOR: &str = "bu-validator";
+pub use crate::plan::VALIDATOR;
 
 /// How a planned workload is run.
 #[derive(Debug, Clone)]
@@ -43,19 +43,13 @@ pub enum Controller<'a> {
     },
 }
 
-/// One workload and how it connects to the rest.
+/// One workload and how Kubernetes runs it.
 #[derive(Debug, Clone)]
 pub struct Planned<'a> {
     pub workload: Workload<'a>,
     pub controller: Controller<'a>,
     /// Output file below `kubernetes/`.
     pub file: String,
-    /// The gateway routes a URI prefix here.
-    pub routed: bool,
-    /// Workloads it connects to (names of other planned workloads).
-    pub depends_on: Vec<String>,
-    /// Whether its replicas talk to each other (replication, consensus).
-    pub peers: bool,
 }
 
 impl Planned<'_> {
@@ -69,221 +63,65 @@ impl Planned<'_> {
     }
 }
 
-fn ns(env: &Environment, key: NamespaceKey) -> String {
-    env.namespace(key).to_owned()
-}
-
-fn port(name: &str, number: u16) -> Vec<Port> {
-    vec![Port {
-        name: name.to_owned(),
-        number,
-    }]
-}
-
-/// Every workload of the environment, in a stable order: services, storage, blockchain,
-/// validators.
+/// Every deployed workload of the environment's plan, in its order (services, storage,
+/// blockchain, validators), with the controller that runs it.
 pub fn plan(env: &Environment) -> Vec<Planned<'_>> {
-    let mut out = Vec::new();
-    for (name, s) in env.enabled_services() {
-        let autoscaling = s.autoscaling.as_ref().filter(|a| a.enabled);
-        let replicas = autoscaling.map_or(s.replicas, |a| a.min_replicas.max(s.replicas));
-        let mut ports = port("http", s.port);
-        let metrics_port = s.metrics.port.unwrap_or(s.port);
-        if metrics_port != s.port {
-            ports.extend(port("metrics", metrics_port));
-        }
-        out.push(Planned {
-            workload: Workload {
-                name: name.clone(),
-                component: "service",
-                namespace: ns(env, s.namespace),
-                image: &s.image,
-                ports,
-                resources: env.resources_of(s.resources.as_ref()),
-                gpu: s.gpu,
-                env: s.env.clone(),
-                secrets: s.secrets.clone(),
-                command: s.command.clone(),
-                api_access: s.kubernetes_api_access,
-                health: Health::Http(s.health_path.clone()),
-                scratch: Vec::new(),
-                data: None,
-                metrics: s
-                    .metrics
-                    .scrape
-                    .then(|| (metrics_port, s.metrics.path.clone())),
-                replicas,
-                job: false,
-            },
-            controller: Controller::Deployment { autoscaling },
-            file: format!("{name}.yaml"),
-            routed: s.route.is_some(),
-            depends_on: s.depends_on.clone(),
-            peers: false,
-        });
-    }
-    for (name, s) in env.enabled_storage() {
-        let mut vars = s.env.clone();
-        let mut scratch = Vec::new();
-        let (port_name, data_path, health) = match s.kind {
-            StorageKind::Redis => (
-                "tcp-redis",
-                "/data".to_owned(),
-                Health::Exec(vec![
-                    "redis-cli".to_owned(),
-                    "-p".to_owned(),
-                    s.port.to_string(),
-                    "ping".to_owned(),
-                ]),
-            ),
-            StorageKind::Postgresql => {
-                let base = "/var/lib/postgresql/data";
-                // The mount's root holds `lost+found` on most volumes, which initdb refuses.
-                vars.insert("PGDATA".to_owned(), format!("{base}/pgdata"));
-                scratch.push(("run", "/var/run/postgresql".to_owned()));
-                let user = s
-                    .env
-                    .get("POSTGRES_USER")
-                    .map_or("postgres", String::as_str);
-                let db = s.database.as_deref().unwrap_or(user);
-                (
-                    "tcp-postgresql",
-                    base.to_owned(),
-                    Health::Exec(
-                        [
-                            "pg_isready",
-                            "-h",
-                            "127.0.0.1",
-                            "-p",
-                            &s.port.to_string(),
-                            "-U",
-                            user,
-                            "-d",
-                            db,
-                        ]
-                        .map(str::to_owned)
-                        .to_vec(),
-                    ),
-                )
-            }
-            StorageKind::VectorDb => {
-                scratch.push(("snapshots", "/qdrant/snapshots".to_owned()));
-                ("http", "/qdrant/storage".to_owned(), Health::Tcp)
-            }
-        };
-        let persistence = s.persistence.as_ref().filter(|p| p.enabled);
-        out.push(Planned {
-            workload: Workload {
-                name: name.clone(),
-                component: "storage",
-                namespace: ns(env, s.namespace),
-                image: &s.image,
-                ports: port(port_name, s.port),
-                resources: env.resources_of(s.resources.as_ref()),
-                gpu: 0,
-                env: vars,
-                secrets: s.secrets.clone(),
-                command: Vec::new(),
-                api_access: false,
-                health,
-                scratch,
-                data: Some((data_path, data_source(persistence))),
-                metrics: None,
-                replicas: s.replicas,
-                job: false,
-            },
-            controller: Controller::StatefulSet {
-                persistence,
-                parallel: false,
-            },
-            file: format!("storage-{name}.yaml"),
-            routed: false,
-            depends_on: Vec::new(),
-            peers: s.replicas > 1,
-        });
-    }
-    let bc = &env.blockchain;
-    if bc.enabled {
-        let persistence = Some(&bc.persistence).filter(|p| p.enabled);
-        out.push(Planned {
-            workload: Workload {
-                name: "blockchain".to_owned(),
-                component: "blockchain",
-                namespace: ns(env, NamespaceKey::Blockchain),
-                image: &bc.image,
-                ports: port("http-rpc", bc.port),
-                resources: env.resources_of(bc.resources.as_ref()),
-                gpu: 0,
-                env: BTreeMap::new(),
-                secrets: BTreeMap::new(),
-                command: Vec::new(),
-                api_access: false,
-                health: Health::Tcp,
-                scratch: Vec::new(),
-                data: Some(("/data".to_owned(), data_source(persistence))),
-                metrics: None,
-                replicas: bc.replicas,
-                job: false,
-            },
-            controller: Controller::StatefulSet {
-                persistence,
-                parallel: false,
-            },
-            file: "blockchain.yaml".to_owned(),
-            routed: false,
-            depends_on: Vec::new(),
-            peers: bc.replicas > 1,
-        });
-    }
-    let c = &env.consensus;
-    // Validators agree on what goes on the chain: without nodes there is nothing to validate.
-    if bc.enabled && c.validators > 0 {
-        let mode = match c.mode {
-            crate::model::ConsensusMode::Test => "test",
-            crate::model::ConsensusMode::Production => "production",
-        };
-        out.push(Planned {
-            workload: Workload {
-                name: VALIDATOR.to_owned(),
-                component: "validator",
-                namespace: ns(env, NamespaceKey::Blockchain),
-                image: &c.image,
-                ports: port("http", c.port),
-                resources: env.resources_of(c.resources.as_ref()),
-                gpu: 0,
-                env: BTreeMap::from([
-                    ("CONSENSUS_MODE".to_owned(), mode.to_owned()),
-                    ("VALIDATOR_COUNT".to_owned(), c.validators.to_string()),
-                ]),
-                secrets: BTreeMap::new(),
-                command: Vec::new(),
-                api_access: false,
-                health: Health::Http("/health".to_owned()),
-                scratch: Vec::new(),
-                data: None,
-                metrics: None,
-                replicas: c.validators,
-                job: false,
-            },
-            controller: Controller::StatefulSet {
-                persistence: None,
-                parallel: true,
-            },
-            file: "validators.yaml".to_owned(),
-            routed: false,
-            // Validators submit what they agree on to the chain.
-            depends_on: vec!["blockchain".to_owned()],
-            peers: c.validators > 1,
-        });
-    }
-    out
+    plan::deployed(env)
+        .into_iter()
+        .filter_map(|w| match w.kind {
+            Kind::Service => Some(service(env, w)),
+            Kind::Storage => Some(storage(env, w)),
+            Kind::Blockchain => Some(blockchain(env, w)),
+            Kind::Consensus => Some(validators(w)),
+            // Backup jobs are the backup target's CronJobs, not long-running workloads.
+            Kind::Backup => None,
+        })
+        .collect()
 }
 
-fn data_source(persistence: Option<&Persistence>) -> DataSource {
-    if persistence.is_some() {
-        DataSource::ClaimTemplate
-    } else {
-        DataSource::EmptyDir
+/// A service runs as a Deployment, autoscaled when its autoscaling is on.
+fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+    let s = &env.services[&w.name];
+    Planned {
+        controller: Controller::Deployment {
+            autoscaling: s.autoscaling.as_ref().filter(|a| a.enabled),
+        },
+        file: format!("{}.yaml", w.name),
+        workload: w,
+    }
+}
+
+/// A storage backend runs as a StatefulSet, with a claim per replica when it persists.
+fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+    let persistence = env.storage[&w.name].persistence.as_ref();
+    let file = format!("storage-{}.yaml", w.name);
+    stateful(w, persistence.filter(|p| p.enabled), false, file)
+}
+
+/// The blockchain nodes run as a StatefulSet, with a claim per replica when they persist.
+fn blockchain<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+    let persistence = Some(&env.blockchain.persistence).filter(|p| p.enabled);
+    stateful(w, persistence, false, "blockchain.yaml".to_owned())
+}
+
+/// The validators run as a StatefulSet whose pods start in parallel.
+fn validators(w: Workload<'_>) -> Planned<'_> {
+    stateful(w, None, true, "validators.yaml".to_owned())
+}
+
+fn stateful<'a>(
+    workload: Workload<'a>,
+    persistence: Option<&'a Persistence>,
+    parallel: bool,
+    file: String,
+) -> Planned<'a> {
+    Planned {
+        controller: Controller::StatefulSet {
+            persistence,
+            parallel,
+        },
+        file,
+        workload,
     }
 }
 
@@ -414,7 +252,7 @@ fn claim(p: &Persistence) -> PersistentVolumeClaim {
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    Quantity(p.size.clone()),
+                    Quantity(p.size.to_string()),
                 )])),
                 ..VolumeResourceRequirements::default()
             }),

@@ -22,10 +22,9 @@ pub static RULE: Rule = Rule {
           query: both look right and do nothing. Prometheus refuses invalid names, and a second \
           alert of the same name is indistinguishable in Alertmanager, in the runbook URL and in \
           the rule tests.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for name in env.metrics.keys() {
         if !is_prom_name(name, true) {

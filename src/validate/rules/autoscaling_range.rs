@@ -1,8 +1,8 @@
 //! DG0104 autoscaling-range: an enabled HorizontalPodAutoscaler has a range it can work in.
 
 use super::{DiagnosticExt, is_prom_name, join};
+use crate::model::Amount;
 use crate::path;
-use crate::validate::quantity::Quantity;
 use crate::validate::{Rule, RuleContext};
 
 pub static RULE: Rule = Rule {
@@ -17,10 +17,9 @@ pub static RULE: Rule = Rule {
           of 0%. A starting count outside the range is overridden by the HPA at once, so the \
           number in the file is not what runs. An invalid metric name or target is accepted by \
           the API server but the HPA never gets a value and stops scaling.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for (name, s) in env.enabled_services() {
         let Some(a) = s.autoscaling.as_ref().filter(|a| a.enabled) else {
@@ -106,7 +105,7 @@ fn check(cx: &mut RuleContext<'_>) {
                 .help("metric names are letters, digits, `_` and `:`, not starting with a digit, e.g. `document_processing_queue_size`");
             }
             let tp = join(&pm, &["target_average"]);
-            match Quantity::parse(&m.target_average) {
+            match Amount::parse(&m.target_average) {
                 Err(e) => {
                     cx.error(
                         RULE.code,

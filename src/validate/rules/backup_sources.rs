@@ -13,10 +13,9 @@ pub static RULE: Rule = Rule {
            are.",
     why: "A backup of something that is not there is a CronJob that fails every night, or worse \
           one that succeeds with nothing in it; the restore procedure finds out.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for (name, db) in &env.backup.databases {
         let p = path!["backup", "databases", name, "source"];

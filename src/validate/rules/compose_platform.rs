@@ -17,10 +17,9 @@ pub static RULE: Rule = Rule {
           behaviour the deployment does not have. Host bind mounts on Kubernetes would tie a pod \
           to one node's disk and are refused by the restricted pod security level; data that must \
           survive belongs in persistence.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for (name, s) in env.enabled_services() {
         match env.environment.platform {

@@ -13,10 +13,9 @@ pub static RULE: Rule = Rule {
            `consensus.writer_service` is an enabled service.",
     why: "The admission policy lets only the writer's service account write consensus \
           validations; naming a service that is not deployed denies every write.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     // The writer matters where the admission policy lets only it write consensus validations.
     let opa = &env.security.opa;

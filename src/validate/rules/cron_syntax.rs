@@ -1,9 +1,11 @@
 //! DG0107 cron-syntax: backup schedules are cron expressions a Kubernetes CronJob accepts.
+//! Checked where each is written, before the model is built (`validate::typed`), since the model
+//! holds them parsed.
 
 use super::DiagnosticExt;
-use crate::path;
-use crate::validate::cron;
-use crate::validate::{Rule, RuleContext};
+use crate::load::Seg;
+use crate::model::CronError;
+use crate::validate::{Report, Rule};
 
 pub static RULE: Rule = Rule {
     code: "DG0107",
@@ -16,32 +18,23 @@ pub static RULE: Rule = Rule {
     why: "A CronJob with an invalid schedule is refused by the API server when the release is \
           applied, and a schedule that parses but means something else (a range written \
           backwards, a seconds field) silently leaves the data without a backup.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
-    let b = &cx.env.backup;
-    let mut schedules = vec![(
-        path!["backup", "schedule"],
-        b.schedule.clone(),
-        "the full backup".to_owned(),
-    )];
-    for (name, db) in &b.databases {
-        schedules.push((
-            path!["backup", "databases", name, "schedule"],
-            db.schedule.clone(),
-            format!("database backup `{name}`"),
-        ));
-    }
-    for (p, s, what) in schedules {
-        if let Err(e) = cron::check(&s) {
-            cx.error(
-                RULE.code,
-                &p,
-                format!("schedule of {what} is not a valid cron expression: {e}"),
-                "invalid schedule",
-            )
-            .help(e.help);
+/// The malformed schedule at `p` (`backup.schedule` or `backup.databases.<name>.schedule`),
+/// where it is written (before the model is built).
+pub(crate) fn malformed(report: &mut Report<'_>, p: &[Seg], e: CronError) {
+    let what = match p {
+        [_, Seg::Key(databases), Seg::Key(name), _] if databases == "databases" => {
+            format!("database backup `{name}`")
         }
-    }
+        _ => "the full backup".to_owned(),
+    };
+    report
+        .error(
+            RULE.code,
+            p,
+            format!("schedule of {what} is not a valid cron expression: {e}"),
+            "invalid schedule",
+        )
+        .help(e.help);
 }

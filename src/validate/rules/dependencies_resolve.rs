@@ -17,10 +17,9 @@ pub static RULE: Rule = Rule {
     why: "A dangling dependency compiles into something that looks right and does nothing: a \
           network policy allowing traffic to a service that is not there, a start order on a \
           container that never starts. Compose refuses a dependency cycle outright.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for (name, s) in &env.services {
         for (i, dep) in s.depends_on.iter().enumerate() {

@@ -1,7 +1,9 @@
 //! DG0117 env-names: environment-variable names are portable, and each is set once.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
+use crate::model::SecretRef;
+pub(crate) use crate::model::is_env_name;
 use crate::path;
 use crate::validate::{Rule, RuleContext};
 use std::collections::BTreeMap;
@@ -16,25 +18,14 @@ pub static RULE: Rule = Rule {
           versions refuse it. A name in both tables is set twice in the container: which one wins \
           depends on the target (Kubernetes takes the later entry, the Vault agent writes a file \
           the process may never read), so the service may run with the plain value.",
-    check,
 };
-
-type Vars = BTreeMap<String, String>;
 
 /// The `env` and `secrets` tables of one workload.
 struct Tables<'a> {
     base: Vec<Seg>,
-    plain: Option<&'a Vars>,
-    secret: Option<&'a Vars>,
+    plain: Option<&'a BTreeMap<String, String>>,
+    secret: Option<&'a BTreeMap<String, SecretRef>>,
     who: String,
-}
-
-/// `[A-Za-z_][A-Za-z0-9_]*`.
-pub(crate) fn is_env_name(s: &str) -> bool {
-    s.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn suggestion(s: &str) -> String {
@@ -54,15 +45,16 @@ fn suggestion(s: &str) -> String {
     out
 }
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
-    let mut sets: Vec<Tables<'_>> = workloads(env)
-        .into_iter()
-        .filter(|w| w.env.is_some() || w.secrets.is_some())
+    let plan = workloads(env);
+    let mut sets: Vec<Tables<'_>> = plan
+        .iter()
+        .filter(|w| w.declared_env.is_some())
         .map(|w| Tables {
-            base: w.path.clone(),
-            plain: w.env,
-            secret: w.secrets,
+            base: model_path(w),
+            plain: w.declared_env,
+            secret: Some(&w.secrets),
             who: w.describe(),
         })
         .collect();
@@ -79,22 +71,23 @@ fn check(cx: &mut RuleContext<'_>) {
         who,
     } in sets
     {
-        for (table, map) in [("env", plain), ("secrets", secret)] {
-            for key in map.into_iter().flat_map(BTreeMap::keys) {
-                if !is_env_name(key) {
-                    cx.key_error(
-                        RULE.code,
-                        join(&base, &[table, key.as_str()]),
-                        format!(
-                            "`{key}` in `{table}` of {who} is not an environment-variable name"
-                        ),
-                        "invalid name",
-                    )
-                    .help(format!(
-                        "use letters, digits and `_`, not starting with a digit, e.g. `{}`",
-                        suggestion(key)
-                    ));
-                }
+        let plain_keys = plain.into_iter().flat_map(BTreeMap::keys);
+        let secret_keys = secret.into_iter().flat_map(BTreeMap::keys);
+        let named = plain_keys
+            .map(|k| ("env", k))
+            .chain(secret_keys.map(|k| ("secrets", k)));
+        for (table, key) in named {
+            if !is_env_name(key) {
+                cx.key_error(
+                    RULE.code,
+                    join(&base, &[table, key.as_str()]),
+                    format!("`{key}` in `{table}` of {who} is not an environment-variable name"),
+                    "invalid name",
+                )
+                .help(format!(
+                    "use letters, digits and `_`, not starting with a digit, e.g. `{}`",
+                    suggestion(key)
+                ));
             }
         }
         if let (Some(plain), Some(secret)) = (plain, secret) {

@@ -1,15 +1,15 @@
 //! The semantic rules, one per file. Each has a stable code (`DG01xx` model consistency, `DG02xx`
 //! secrets, `DG03xx` production posture, `DG04xx` mistakes inherited from the seed) and What/Why docs.
 //!
-//! This module also holds what several rules share: the list of workloads an environment deploys,
-//! and small helpers to add help and secondary labels to a recorded diagnostic.
+//! This module also holds what several rules share: where a workload of the plan is written in the
+//! model, and small helpers to add help and secondary labels to a recorded diagnostic.
 
-use super::Rule;
+use super::{Check, Rule};
 use crate::diagnostic::{Diagnostic, Label};
 use crate::load::Seg;
-use crate::model::{Environment, Image, NamespaceKey, Resources, Tier};
+use crate::model::{Environment, Tier};
+pub(crate) use crate::plan::{Kind, Workload, workloads};
 use crate::source::Span;
-use std::collections::BTreeMap;
 
 pub mod alerts_resolve;
 pub mod audit_secrets;
@@ -37,7 +37,7 @@ pub mod validator_count;
 pub mod value_syntax;
 pub mod waiver_workloads;
 
-/// Every semantic rule, in code order.
+/// Every semantic rule's documentation, in code order: what `explain` and README show.
 #[must_use]
 pub fn all() -> Vec<&'static Rule> {
     let mut v: Vec<&'static Rule> = vec![
@@ -71,6 +71,42 @@ pub fn all() -> Vec<&'static Rule> {
     v
 }
 
+/// The checks that run on the typed model, in code order. The rules not here find their problems
+/// on the merged tree before the model is built: literal secrets (the secret scan), quantities and
+/// schedules (`validate::typed`, as the model parses them) and PodSecurityPolicy (the schema's
+/// unknown key, with the rule's explanation).
+#[must_use]
+pub fn checks() -> Vec<Check> {
+    let check = |rule, run| Check { rule, run };
+    let mut v = vec![
+        check(&unique_names::RULE, unique_names::check),
+        check(&unique_ports::RULE, unique_ports::check),
+        check(&unique_routes::RULE, unique_routes::check),
+        check(&autoscaling_range::RULE, autoscaling_range::check),
+        check(&requests_within_limits::RULE, requests_within_limits::check),
+        check(&validator_count::RULE, validator_count::check),
+        check(&dependencies_resolve::RULE, dependencies_resolve::check),
+        check(&alerts_resolve::RULE, alerts_resolve::check),
+        check(&backup_sources::RULE, backup_sources::check),
+        check(&consensus_writer::RULE, consensus_writer::check),
+        check(&waiver_workloads::RULE, waiver_workloads::check),
+        check(
+            &secret_reference_syntax::RULE,
+            secret_reference_syntax::check,
+        ),
+        check(&pinned_images::RULE, pinned_images::check),
+        check(&production_posture::RULE, production_posture::check),
+        check(&quota_fits::RULE, quota_fits::check),
+        check(&audit_secrets::RULE, audit_secrets::check),
+        check(&compose_platform::RULE, compose_platform::check),
+        check(&env_names::RULE, env_names::check),
+        check(&value_syntax::RULE, value_syntax::check),
+        check(&value_syntax::PRINTABLE, value_syntax::check_printable),
+    ];
+    v.sort_by_key(|c| c.rule.code);
+    v
+}
+
 /// Fluent additions to a diagnostic a rule has just recorded.
 pub(crate) trait DiagnosticExt {
     /// Sets the `help:` line: how to fix it.
@@ -101,118 +137,16 @@ pub(crate) fn join(base: &[Seg], rest: &[&str]) -> Vec<Seg> {
     p
 }
 
-/// What kind of workload a [`Workload`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Service,
-    Storage,
-    Blockchain,
-    Consensus,
-}
-
-/// One deployed thing with pods: a service, a storage backend, the blockchain nodes or the
-/// consensus validators, seen the same way by the rules that count, compare or pin them.
-pub(crate) struct Workload<'a> {
-    pub kind: Kind,
-    pub name: &'a str,
-    /// Where it is written: `services.<name>`, `storage.<name>`, `blockchain`, `consensus`.
-    pub path: Vec<Seg>,
-    pub enabled: bool,
-    pub namespace: NamespaceKey,
-    /// Pods when it starts (the autoscaling minimum if it is higher).
-    pub replicas: u32,
-    /// Pods at the autoscaling maximum (`replicas` without autoscaling).
-    pub max_replicas: u32,
-    /// Its own resources; the environment's defaults apply when `None`.
-    pub own_resources: Option<&'a Resources>,
-    pub image: &'a Image,
-    pub env: Option<&'a BTreeMap<String, String>>,
-    pub secrets: Option<&'a BTreeMap<String, String>>,
-    /// PersistentVolumeClaims it creates (one per replica when persistence is on).
-    pub claims: u32,
-}
-
-impl Workload<'_> {
-    /// `service `doc-ingester``, `the consensus validators`, for messages.
-    pub fn describe(&self) -> String {
-        match self.kind {
-            Kind::Service => format!("service `{}`", self.name),
-            Kind::Storage => format!("storage backend `{}`", self.name),
-            Kind::Blockchain => "the blockchain nodes".to_owned(),
-            Kind::Consensus => "the consensus validators".to_owned(),
-        }
+/// Where a workload of the plan is written in the model: `services.<name>`, `storage.<name>`,
+/// `blockchain`, `consensus` or `backup`.
+pub(crate) fn model_path(w: &Workload<'_>) -> Vec<Seg> {
+    match w.kind {
+        Kind::Service => crate::path!["services", &w.name],
+        Kind::Storage => crate::path!["storage", &w.name],
+        Kind::Blockchain => crate::path!["blockchain"],
+        Kind::Consensus => crate::path!["consensus"],
+        Kind::Backup => crate::path!["backup"],
     }
-}
-
-/// Every workload of the environment, enabled or not, in a stable order.
-pub(crate) fn workloads(env: &Environment) -> Vec<Workload<'_>> {
-    let mut out = Vec::new();
-    for (name, s) in &env.services {
-        let scaling = s.autoscaling.as_ref().filter(|a| a.enabled);
-        let replicas = scaling.map_or(s.replicas, |a| s.replicas.max(a.min_replicas));
-        out.push(Workload {
-            kind: Kind::Service,
-            name,
-            path: crate::path!["services", name],
-            enabled: s.enabled,
-            namespace: s.namespace,
-            replicas,
-            max_replicas: scaling.map_or(replicas, |a| a.max_replicas.max(replicas)),
-            own_resources: s.resources.as_ref(),
-            image: &s.image,
-            env: Some(&s.env),
-            secrets: Some(&s.secrets),
-            claims: 0,
-        });
-    }
-    for (name, s) in &env.storage {
-        let persistent = s.persistence.as_ref().is_some_and(|p| p.enabled);
-        out.push(Workload {
-            kind: Kind::Storage,
-            name,
-            path: crate::path!["storage", name],
-            enabled: s.enabled,
-            namespace: s.namespace,
-            replicas: s.replicas,
-            max_replicas: s.replicas,
-            own_resources: s.resources.as_ref(),
-            image: &s.image,
-            env: Some(&s.env),
-            secrets: Some(&s.secrets),
-            claims: if persistent { s.replicas } else { 0 },
-        });
-    }
-    let b = &env.blockchain;
-    out.push(Workload {
-        kind: Kind::Blockchain,
-        name: "blockchain",
-        path: crate::path!["blockchain"],
-        enabled: b.enabled,
-        namespace: NamespaceKey::Blockchain,
-        replicas: b.replicas,
-        max_replicas: b.replicas,
-        own_resources: b.resources.as_ref(),
-        image: &b.image,
-        env: None,
-        secrets: None,
-        claims: if b.persistence.enabled { b.replicas } else { 0 },
-    });
-    let c = &env.consensus;
-    out.push(Workload {
-        kind: Kind::Consensus,
-        name: "bu-validator",
-        path: crate::path!["consensus"],
-        enabled: c.validators > 0,
-        namespace: NamespaceKey::Blockchain,
-        replicas: c.validators,
-        max_replicas: c.validators,
-        own_resources: c.resources.as_ref(),
-        image: &c.image,
-        env: None,
-        secrets: None,
-        claims: 0,
-    });
-    out
 }
 
 /// Whether the environment is the production tier.

@@ -1,6 +1,6 @@
 //! DG0111 pinned-images: production runs images that cannot change under it.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
 use crate::model::{Image, Tier};
 use crate::path;
@@ -19,7 +19,6 @@ pub static RULE: Rule = Rule {
           of one release can run different code, a rollback does not roll back, and a compromised \
           registry push goes live on the next restart. The seed's backup job ran \
           `backup-service:latest` in production.",
-    check,
 };
 
 const MOVING: [&str; 20] = [
@@ -45,13 +44,13 @@ const MOVING: [&str; 20] = [
     "test",
 ];
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let tier = env.environment.tier;
     let mut images: Vec<(Vec<Seg>, &Image, String)> = workloads(env)
         .into_iter()
         .filter(|w| w.enabled)
-        .map(|w| (join(&w.path, &["image"]), w.image, w.describe()))
+        .map(|w| (join(&model_path(&w), &["image"]), w.image, w.describe()))
         .collect();
     if env.backup.enabled {
         images.push((

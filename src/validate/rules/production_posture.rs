@@ -18,10 +18,9 @@ pub static RULE: Rule = Rule {
           cluster network in clear; without network policies or strict mTLS any compromised pod \
           reaches every database; a privileged namespace lets a container own its node; a mock \
           service answers real traffic with fake results.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     if !is_production(env) {
         return;

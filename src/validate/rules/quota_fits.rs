@@ -2,10 +2,9 @@
 
 use super::{DiagnosticExt, Workload, join, workloads};
 use crate::load::Seg;
+use crate::model::Amount;
 use crate::model::{Environment, NamespaceKey, Quota, Resources};
 use crate::path;
-use crate::targets::kubernetes::pod::VAULT_AGENT_RESOURCES;
-use crate::validate::quantity::Quantity;
 use crate::validate::{Rule, RuleContext};
 
 pub static RULE: Rule = Rule {
@@ -24,50 +23,29 @@ pub static RULE: Rule = Rule {
           rolls out partly and stalls, with the reason only in the ReplicaSet's events. At the \
           autoscaling maximum the HorizontalPodAutoscaler asks for pods the quota refuses, so the \
           service stops scaling exactly when it is busiest.",
-    check,
 };
 
 /// The totals of one namespace.
 #[derive(Default)]
 struct Totals {
-    requests_cpu: Quantity,
-    requests_memory: Quantity,
-    limits_cpu: Quantity,
-    limits_memory: Quantity,
+    requests_cpu: Amount,
+    requests_memory: Amount,
+    limits_cpu: Amount,
+    limits_memory: Amount,
     pods: u64,
     /// Per workload: who, replicas, and each pod's requests and limits (CPU, memory), for the
     /// breakdown in the help.
-    parts: Vec<(String, u32, Quantity, Quantity, Quantity, Quantity)>,
+    parts: Vec<(String, u32, Amount, Amount, Amount, Amount)>,
 }
 
-fn totals(
-    env: &Environment,
-    ws: &[Workload<'_>],
-    ns: NamespaceKey,
-    at_max: bool,
-) -> Option<Totals> {
+fn totals(env: &Environment, ws: &[Workload<'_>], ns: NamespaceKey, at_max: bool) -> Totals {
     let mut t = Totals::default();
-    // What the platform injects into each pod, beside the workload's own container.
-    let proxy = match env
-        .security
-        .mesh
-        .proxy()
-        .filter(|_| env.security.mesh.meshed(ns))
-    {
-        Some(p) => Some(parts(&p)?),
-        None => None,
-    };
-    let agent = vault_agent()?;
-    for w in ws.iter().filter(|w| w.enabled && w.namespace == ns) {
+    for w in ws.iter().filter(|w| w.enabled && w.namespace_key == ns) {
         let n = if at_max { w.max_replicas } else { w.replicas };
-        let r = env.resources_of(w.own_resources);
-        // Unparseable quantities are DG0106's; the sum would be meaningless without them.
-        let [mut rc, mut rm, mut lc, mut lm] = parts(r)?;
-        let mut extra: Vec<[Quantity; 4]> = proxy.into_iter().collect();
-        if w.secrets.is_some_and(|s| !s.is_empty()) {
-            extra.push(agent);
-        }
-        for [a, b, c, d] in extra {
+        let [mut rc, mut rm, mut lc, mut lm] = parts(w.resources);
+        // What the platform injects into each pod, beside the workload's own container.
+        for sidecar in w.sidecars(env) {
+            let [a, b, c, d] = parts(&sidecar.resources);
             rc = rc + a;
             rm = rm + b;
             lc = lc + c;
@@ -80,96 +58,80 @@ fn totals(
         t.pods += u64::from(n);
         t.parts.push((w.describe(), n, rc, rm, lc, lm));
     }
-    Some(t)
+    t
 }
 
 /// Requests CPU, requests memory, limits CPU, limits memory.
-fn parts(r: &Resources) -> Option<[Quantity; 4]> {
-    Some([
-        Quantity::parse(&r.requests.cpu).ok()?,
-        Quantity::parse(&r.requests.memory).ok()?,
-        Quantity::parse(&r.limits.cpu).ok()?,
-        Quantity::parse(&r.limits.memory).ok()?,
-    ])
-}
-
-/// The Vault agent's resources, as the Kubernetes target annotates them.
-fn vault_agent() -> Option<[Quantity; 4]> {
-    let get = |key: &str| {
-        VAULT_AGENT_RESOURCES
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, v)| Quantity::parse(v).ok())
-    };
-    Some([
-        get("agent-requests-cpu")?,
-        get("agent-requests-mem")?,
-        get("agent-limits-cpu")?,
-        get("agent-limits-mem")?,
-    ])
+fn parts(r: &Resources) -> [Amount; 4] {
+    [
+        r.requests.cpu.amount(),
+        r.requests.memory.amount(),
+        r.limits.cpu.amount(),
+        r.limits.memory.amount(),
+    ]
 }
 
 struct Dim {
     key: &'static str,
-    need: Quantity,
-    quota: Quantity,
-    show: fn(Quantity) -> String,
+    need: Amount,
+    quota: Amount,
+    show: fn(Amount) -> String,
     /// Which of a part's four amounts this dimension sums.
     pick: usize,
 }
 
-fn dims(t: &Totals, q: &Quota) -> Option<Vec<Dim>> {
-    let cpu = Quantity::cpu as fn(Quantity) -> String;
-    let mem = Quantity::bytes as fn(Quantity) -> String;
-    Some(vec![
+fn dims(t: &Totals, q: &Quota) -> Vec<Dim> {
+    let cpu = Amount::cpu as fn(Amount) -> String;
+    let mem = Amount::bytes as fn(Amount) -> String;
+    vec![
         Dim {
             key: "requests_cpu",
             need: t.requests_cpu,
-            quota: Quantity::parse(&q.requests_cpu).ok()?,
+            quota: q.requests_cpu.amount(),
             show: cpu,
             pick: 0,
         },
         Dim {
             key: "requests_memory",
             need: t.requests_memory,
-            quota: Quantity::parse(&q.requests_memory).ok()?,
+            quota: q.requests_memory.amount(),
             show: mem,
             pick: 1,
         },
         Dim {
             key: "limits_cpu",
             need: t.limits_cpu,
-            quota: Quantity::parse(&q.limits_cpu).ok()?,
+            quota: q.limits_cpu.amount(),
             show: cpu,
             pick: 2,
         },
         Dim {
             key: "limits_memory",
             need: t.limits_memory,
-            quota: Quantity::parse(&q.limits_memory).ok()?,
+            quota: q.limits_memory.amount(),
             show: mem,
             pick: 3,
         },
         Dim {
             key: "pods",
-            need: Quantity::from_units(t.pods),
-            quota: Quantity::from_units(u64::from(q.pods)),
+            need: Amount::from_units(t.pods),
+            quota: Amount::from_units(u64::from(q.pods)),
             show: cpu,
             pick: 4,
         },
-    ])
+    ]
 }
 
 /// "service `doc-ingester` 5 × 1, service `api-gateway` 2 × 500m, …", largest first.
 fn breakdown(t: &Totals, d: &Dim) -> String {
-    let mut parts: Vec<(Quantity, String)> = t
+    let mut parts: Vec<(Amount, String)> = t
         .parts
         .iter()
         .map(|(who, n, rc, rm, lc, lm)| {
             let each = [*rc, *rm, *lc, *lm].get(d.pick).copied();
             match each {
                 Some(each) => (each.times(*n), format!("{who} {n} × {}", (d.show)(each))),
-                None => (Quantity::from_units(u64::from(*n)), format!("{who} {n}")),
+                None => (Amount::from_units(u64::from(*n)), format!("{who} {n}")),
             }
         })
         .filter(|(q, _)| !q.is_zero())
@@ -184,7 +146,7 @@ fn breakdown(t: &Totals, d: &Dim) -> String {
 }
 
 /// "requests 24 CPU", "is limited to 80Gi of memory", "runs 61 pods".
-fn amount(d: &Dim, q: Quantity) -> String {
+fn amount(d: &Dim, q: Amount) -> String {
     let v = (d.show)(q);
     match d.key {
         "requests_cpu" => format!("requests {v} CPU"),
@@ -195,24 +157,17 @@ fn amount(d: &Dim, q: Quantity) -> String {
     }
 }
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     if !env.is_kubernetes() {
         return;
     }
     let ws = workloads(env);
-    for (key, quota) in &env.quotas {
-        let Some(ns) = NamespaceKey::ALL.into_iter().find(|k| k.as_str() == key) else {
-            continue; // DG0122 reports the unknown key
-        };
+    for (ns, quota) in env.quotas.iter() {
         let ns_name = env.namespace(ns);
-        let base = path!["quotas", key];
-        let Some(start) = totals(env, &ws, ns, false) else {
-            continue;
-        };
-        let Some(start_dims) = dims(&start, quota) else {
-            continue;
-        };
+        let base = path!["quotas", ns.as_str()];
+        let start = totals(env, &ws, ns, false);
+        let start_dims = dims(&start, quota);
         let mut fits = true;
         for d in &start_dims {
             if d.need <= d.quota {
@@ -240,12 +195,8 @@ fn check(cx: &mut RuleContext<'_>) {
         if !fits || quota.autoscaling_cap_reason.is_some() {
             continue;
         }
-        let Some(max) = totals(env, &ws, ns, true) else {
-            continue;
-        };
-        let Some(max_dims) = dims(&max, quota) else {
-            continue;
-        };
+        let max = totals(env, &ws, ns, true);
+        let max_dims = dims(&max, quota);
         let over: Vec<&Dim> = max_dims.iter().filter(|d| d.need > d.quota).collect();
         if over.is_empty() {
             continue;
@@ -256,7 +207,7 @@ fn check(cx: &mut RuleContext<'_>) {
             .collect();
         let scaling: Vec<&Workload<'_>> = ws
             .iter()
-            .filter(|w| w.enabled && w.namespace == ns && w.max_replicas > w.replicas)
+            .filter(|w| w.enabled && w.namespace_key == ns && w.max_replicas > w.replicas)
             .collect();
         let scaled: Vec<String> = scaling
             .iter()
@@ -294,7 +245,7 @@ fn check(cx: &mut RuleContext<'_>) {
 fn reachable(start: &Totals, dims: &[Dim], w: &Workload<'_>) -> Option<u32> {
     let who = w.describe();
     let (_, n, rc, rm, lc, lm) = start.parts.iter().find(|p| p.0 == who)?;
-    let each = [*rc, *rm, *lc, *lm, Quantity::from_units(1)];
+    let each = [*rc, *rm, *lc, *lm, Amount::from_units(1)];
     let extra = dims
         .iter()
         .filter_map(|d| (d.quota - d.need).count_of(*each.get(d.pick)?))
@@ -314,7 +265,7 @@ fn claims(
     let env = cx.env;
     let mut n: u32 = ws
         .iter()
-        .filter(|w| w.enabled && w.namespace == ns)
+        .filter(|w| w.enabled && w.namespace_key == ns)
         .map(|w| w.claims)
         .sum();
     if ns == NamespaceKey::Monitoring && env.monitoring.enabled {

@@ -1,10 +1,10 @@
 //! DG0105 requests-within-limits: no container requests more than its limit.
 
-use super::{DiagnosticExt, join, workloads};
+use super::{DiagnosticExt, join, model_path, workloads};
 use crate::load::Seg;
+use crate::model::Amount;
 use crate::model::Resources;
 use crate::path;
-use crate::validate::quantity::Quantity;
 use crate::validate::{Rule, RuleContext};
 
 pub static RULE: Rule = Rule {
@@ -17,10 +17,9 @@ pub static RULE: Rule = Rule {
     why: "The API server refuses a pod whose request exceeds its limit, so the Deployment stays at \
           zero ready replicas; Compose starts the container with a reservation it can never honour. \
           Comparing the strings is not enough: `900m` sorts after `1`.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     compare(
         cx,
@@ -30,7 +29,7 @@ fn check(cx: &mut RuleContext<'_>) {
     );
     for w in workloads(env) {
         if let (true, Some(r)) = (w.enabled, w.own_resources) {
-            compare(cx, &join(&w.path, &["resources"]), r, &w.describe());
+            compare(cx, &join(&model_path(&w), &["resources"]), r, &w.describe());
         }
     }
 }
@@ -41,20 +40,17 @@ fn compare(cx: &mut RuleContext<'_>, base: &[Seg], r: &Resources, whose: &str) {
             "cpu",
             &r.requests.cpu,
             &r.limits.cpu,
-            Quantity::cpu as fn(Quantity) -> String,
+            Amount::cpu as fn(Amount) -> String,
         ),
         (
             "memory",
             &r.requests.memory,
             &r.limits.memory,
-            Quantity::bytes,
+            Amount::bytes,
         ),
     ];
     for (what, req, lim, show) in pairs {
-        // Malformed quantities are DG0106's to report.
-        let (Ok(rq), Ok(lq)) = (Quantity::parse(req), Quantity::parse(lim)) else {
-            continue;
-        };
+        let (rq, lq) = (req.amount(), lim.amount());
         if rq <= lq {
             continue;
         }

@@ -1,9 +1,9 @@
 //! DG0110 secret-reference-syntax: every secret reference is well-formed and resolvable on the
 //! environment's platform.
 
-use super::{DiagnosticExt, env_names::is_env_name, join};
+use super::{DiagnosticExt, join};
 use crate::load::{Seg, display_path};
-use crate::model::PlatformKind;
+use crate::model::{PlatformKind, SecretRef};
 use crate::path;
 use crate::validate::{Rule, RuleContext};
 use std::collections::BTreeMap;
@@ -20,13 +20,12 @@ pub static RULE: Rule = Rule {
     why: "A malformed reference is not resolved: the Vault agent renders an empty file and the \
           service starts without its credential, or Compose refuses the whole file. The \
           reference's text is never shown, in case it is a secret pasted into the wrong place.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     // (where, the table, whether it is deployed here: only then must it resolve on this platform)
-    let mut tables: Vec<(Vec<Seg>, &BTreeMap<String, String>, bool)> = Vec::new();
+    let mut tables: Vec<(Vec<Seg>, &BTreeMap<String, SecretRef>, bool)> = Vec::new();
     for (n, s) in &env.services {
         tables.push((path!["services", n, "secrets"], &s.secrets, s.enabled));
     }
@@ -38,99 +37,37 @@ fn check(cx: &mut RuleContext<'_>) {
         &env.backup.secrets,
         env.backup.enabled,
     ));
+    // The syntax is checked where the references are written, before the model is built
+    // (`validate::typed`); what is left is whether a deployed one resolves on this platform.
     for (base, table, deployed) in tables {
-        for (key, value) in table {
-            let p = join(&base, &[key.as_str()]);
-            check_one(cx, &p, value, deployed);
+        for (key, reference) in table {
+            if deployed && matches!(reference, SecretRef::Vault { .. }) {
+                vault_resolves(cx, &join(&base, &[key.as_str()]));
+            }
         }
     }
 }
 
-fn check_one(cx: &mut RuleContext<'_>, p: &[Seg], value: &str, deployed: bool) {
+fn vault_resolves(cx: &mut RuleContext<'_>, p: &[Seg]) {
     let env = cx.env;
     let at = display_path(p);
-    let compose = env.environment.platform == PlatformKind::Compose;
-    let (scheme, problem) = if let Some(rest) = value.strip_prefix("vault:") {
-        ("vault", vault_problem(rest))
-    } else if let Some(rest) = value.strip_prefix("file:") {
-        let bad = rest.is_empty() || rest.chars().any(char::is_control) || rest.trim() != rest;
-        (
-            "file",
-            bad.then_some("its path is empty or has surrounding spaces or control characters"),
-        )
-    } else if let Some(rest) = value.strip_prefix("env:") {
-        let bad = !is_env_name(rest);
-        (
-            "env",
-            bad.then_some("it does not name an environment variable (`[A-Za-z_][A-Za-z0-9_]*`)"),
-        )
-    } else {
-        // Not a reference at all: DG0201 reports it as a literal secret.
-        return;
-    };
-    if let Some(problem) = problem {
-        let example = match scheme {
-            "vault" => "`vault:secret/data/deaap/postgres#password`",
-            "file" => "`file:./secrets/postgres-password`",
-            _ => "`env:POSTGRES_PASSWORD`",
-        };
+    if env.environment.platform == PlatformKind::Compose {
         cx.error(
             RULE.code,
             p,
-            format!("`{at}` is a malformed `{scheme}:` reference: {problem}"),
-            "malformed reference (not shown)",
+            format!("`{at}` is a Vault reference, which Compose cannot resolve"),
+            "Vault reference on Compose",
         )
-        .help(format!("write it like {example}"));
-        return;
+        .help("on Compose use `file:<path>` (a Compose secret) or `env:<VARIABLE>`, e.g. `file:./secrets/postgres-password`");
+    } else if !env.security.vault.enabled {
+        let vault = cx.span(path!["security", "vault", "enabled"]);
+        cx.error(
+            RULE.code,
+            p,
+            format!("`{at}` is a Vault reference, but Vault is disabled in this environment"),
+            "needs Vault",
+        )
+        .also(vault, "Vault disabled here")
+        .help("set `security.vault.enabled = true`, or use a `file:` or `env:` reference");
     }
-    if scheme == "vault" && deployed {
-        if compose {
-            cx.error(
-                RULE.code,
-                p,
-                format!("`{at}` is a Vault reference, which Compose cannot resolve"),
-                "Vault reference on Compose",
-            )
-            .help("on Compose use `file:<path>` (a Compose secret) or `env:<VARIABLE>`, e.g. `file:./secrets/postgres-password`");
-        } else if !env.security.vault.enabled {
-            let vault = cx.span(path!["security", "vault", "enabled"]);
-            cx.error(
-                RULE.code,
-                p,
-                format!("`{at}` is a Vault reference, but Vault is disabled in this environment"),
-                "needs Vault",
-            )
-            .also(vault, "Vault disabled here")
-            .help("set `security.vault.enabled = true`, or use a `file:` or `env:` reference");
-        }
-    }
-}
-
-fn vault_problem(rest: &str) -> Option<&'static str> {
-    let Some((p, key)) = rest.split_once('#') else {
-        return Some("it has no `#<key>` after the path");
-    };
-    if p.is_empty() {
-        return Some("its path is empty");
-    }
-    let path_ok = p
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
-    if !path_ok || p.starts_with('/') || p.ends_with('/') || p.contains("//") {
-        return Some(
-            "its path has characters other than letters, digits, `_`, `-`, `.` and single inner `/`",
-        );
-    }
-    if key.is_empty() {
-        return Some("the key after `#` is empty");
-    }
-    if !key
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        return Some(
-            "the key after `#` has characters other than letters, digits, `_`, `-` and `.`",
-        );
-    }
-    None
 }

@@ -4,7 +4,7 @@ use crate::diagnostic::Diagnostic;
 use crate::load::{
     Entry, Seg, Value, display_path, flagged_items, is_reference, literal_credential, looks_secret,
 };
-use crate::validate::{Rule, RuleContext};
+use crate::validate::Rule;
 
 pub static RULE: Rule = Rule {
     code: "DG0201",
@@ -18,12 +18,7 @@ pub static RULE: Rule = Rule {
     why: "Environment files are committed and generated output is committed too: a literal secret \
           would be in Git history, in every generated manifest and in Argo CD's cache. The value is \
           never echoed in the diagnostic.",
-    check,
 };
-
-/// The rule itself runs on the raw tree (before the schema), so it also catches secrets under
-/// unknown keys; the model pass has nothing left to do.
-fn check(_cx: &mut RuleContext<'_>) {}
 
 /// Scans every string in the tree whose key names a credential or that sits in a `secrets` table.
 pub fn scan_tree(tree: &Entry, out: &mut Vec<Diagnostic>) {

@@ -16,12 +16,11 @@ pub static RULE: Rule = Rule {
           host names. The API server refuses an invalid name only when the manifest is applied, \
           after the rest of the release went out; two workloads with one name overwrite each \
           other's objects silently.",
-    check,
 };
 
 const LABEL_HELP: &str = "use lower-case letters, digits and `-`, starting with a letter and ending with a letter or digit";
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let name = &env.environment.name;
     if !is_dns_label(name) {

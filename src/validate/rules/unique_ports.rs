@@ -17,10 +17,9 @@ pub static RULE: Rule = Rule {
           \"port is already allocated\". On Kubernetes the gateway, the network policies and the \
           health checks identify a service by its port; two services on one port make the seed's \
           `:8080/health` mix-up easy to repeat.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let compose = env.environment.platform == PlatformKind::Compose;
     let mut users: Vec<(u16, String, Vec<Seg>)> = env

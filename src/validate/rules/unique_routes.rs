@@ -15,10 +15,9 @@ pub static RULE: Rule = Rule {
     why: "The gateway's VirtualService matches prefixes in order: with two services on one prefix \
           the second never receives traffic, and nothing reports it. A prefix without the leading \
           `/` never matches any request.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let mut seen: BTreeMap<String, (String, Vec<Seg>)> = BTreeMap::new();
     for (name, s) in env.enabled_services() {

@@ -18,10 +18,9 @@ pub static RULE: Rule = Rule {
           consensus. Test mode makes validators accept test transactions, which in production \
           means accepting unvalidated results; production mode outside production makes a test \
           environment refuse the test traffic it exists for.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let c = &cx.env.consensus;
     let n = c.validators;
     let count = path!["consensus", "validators"];

@@ -25,7 +25,6 @@ pub static RULE: Rule = Rule {
           value with a space, a registry `Registry Host:notaport` or a storage class `Fast SSD!` \
           passes every other check and is refused only by the API server at deploy time; an \
           unrepresentable number or duration cannot be written at all.",
-    check,
 };
 
 pub static PRINTABLE: Rule = Rule {
@@ -37,7 +36,6 @@ pub static PRINTABLE: Rule = Rule {
     why: "Such characters are invisible in review and change meaning downstream: a newline in a \
           value can start a new YAML key, a carriage return hides text in a terminal, and YAML 1.1 \
           readers break lines at U+2028.",
-    check: check_printable,
 };
 
 /// `(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?`, at most 63 characters.
@@ -222,7 +220,7 @@ fn usable_threshold(v: &Value) -> bool {
     }
 }
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, String, &'static str)> = Vec::new();
     cx.tree.walk(&mut Vec::new(), &mut |path, entry| {
         let last_is = |name: &str| matches!(path.last(), Some(Seg::Key(k)) if k == name);
@@ -315,7 +313,7 @@ pub(crate) fn unprintable(s: &str, prose: bool) -> Option<char> {
     })
 }
 
-fn check_printable(cx: &mut RuleContext<'_>) {
+pub(super) fn check_printable(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, bool, char)> = Vec::new();
     cx.tree.walk(&mut Vec::new(), &mut |path, entry: &Entry| {
         if let Some(Seg::Key(k)) = path.last()

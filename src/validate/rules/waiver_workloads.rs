@@ -11,10 +11,9 @@ pub static RULE: Rule = Rule {
            `blockchain`.",
     why: "A waiver is rendered as an annotation on the workloads it names; a misspelt name waives \
           nothing, and the finding the waiver was written for stays.",
-    check,
 };
 
-fn check(cx: &mut RuleContext<'_>) {
+pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     for (i, w) in env.security.waivers.iter().enumerate() {
         for (j, name) in w.workloads.iter().enumerate() {

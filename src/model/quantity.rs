@@ -1,6 +1,7 @@
 //! Kubernetes resource quantities (`500m`, `1Gi`, `1e3`), parsed by the API server's grammar so
-//! that rules can say exactly which string Kubernetes would refuse, and compare and add values
-//! (`500m` < `1`, `1Gi` = `1024Mi`) without floating-point error.
+//! that a malformed one is reported exactly where it is written, and the model can compare and
+//! add values (`500m` < `1`, `1Gi` = `1024Mi`) without floating-point error. [`Quantity`] is the
+//! model's value: the text as written (what every target emits) and its [`Amount`].
 //!
 //! ```text
 //! quantity ::= [+-] number suffix
@@ -10,12 +11,86 @@
 //!            | (e | E) [+-] digits                             (decimal exponent)
 //! ```
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+
+/// A Kubernetes quantity as written in the model, parsed: targets emit the text unchanged, rules
+/// compute with the amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quantity {
+    text: String,
+    amount: Amount,
+}
+
+impl Quantity {
+    /// Parses a quantity exactly as the Kubernetes API server would accept it.
+    ///
+    /// # Errors
+    /// A string the API server would refuse.
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        Ok(Self {
+            amount: Amount::parse(text)?,
+            text: text.to_owned(),
+        })
+    }
+
+    /// A quantity this program writes itself (a default), known to be valid.
+    pub(crate) fn known(text: &str) -> Self {
+        Self::parse(text).unwrap_or_else(|e| unreachable!("built-in quantity `{text}`: {e}"))
+    }
+
+    /// The text as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The value.
+    #[must_use]
+    pub fn amount(&self) -> Amount {
+        self.amount
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A string in the schema, like any other value: its syntax is checked with a located diagnostic.
+impl JsonSchema for Quantity {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
 
 /// A parsed quantity, held exactly in billionths of the unit (nano-cores, nano-bytes). The API
 /// server rounds anything finer up to its smallest unit; so does this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Quantity {
+pub struct Amount {
     nanos: i128,
 }
 
@@ -87,7 +162,7 @@ fn suffix_hint(s: &str) -> Option<String> {
     None
 }
 
-impl Quantity {
+impl Amount {
     /// Parses a quantity exactly as the Kubernetes API server would accept it.
     ///
     /// # Errors
@@ -237,7 +312,7 @@ impl Quantity {
     }
 }
 
-impl std::ops::Add for Quantity {
+impl std::ops::Add for Amount {
     type Output = Self;
     fn add(self, o: Self) -> Self {
         Self {
@@ -246,7 +321,7 @@ impl std::ops::Add for Quantity {
     }
 }
 
-impl std::ops::Sub for Quantity {
+impl std::ops::Sub for Amount {
     type Output = Self;
     fn sub(self, o: Self) -> Self {
         Self {
@@ -255,7 +330,7 @@ impl std::ops::Sub for Quantity {
     }
 }
 
-impl std::iter::Sum for Quantity {
+impl std::iter::Sum for Amount {
     fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
         iter.fold(Self::default(), |a, b| a + b)
     }
@@ -306,8 +381,8 @@ fn parse_suffix(s: &str) -> Result<(i32, u32), QuantityError> {
 mod tests {
     use super::*;
 
-    fn q(s: &str) -> Quantity {
-        Quantity::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    fn q(s: &str) -> Amount {
+        Amount::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     #[test]
@@ -342,7 +417,7 @@ mod tests {
 
     #[test]
     fn the_letter_e_alone_is_exa() {
-        assert_eq!(q("1E"), Quantity::from_units(1_000_000_000_000_000_000));
+        assert_eq!(q("1E"), Amount::from_units(1_000_000_000_000_000_000));
         assert_eq!(q("2e0"), q("2"));
     }
 
@@ -380,13 +455,13 @@ mod tests {
             ),
             ("99999999999999999999999Ei", QuantityError::Range),
         ] {
-            assert_eq!(Quantity::parse(s), Err(e), "{s:?}");
+            assert_eq!(Amount::parse(s), Err(e), "{s:?}");
         }
     }
 
     #[test]
     fn help_names_the_right_suffix() {
-        let help = |s: &str| match Quantity::parse(s) {
+        let help = |s: &str| match Amount::parse(s) {
             Err(e) => e.help(),
             Ok(_) => panic!("{s} parsed"),
         };
@@ -416,7 +491,7 @@ mod tests {
     #[test]
     fn arithmetic() {
         assert_eq!(q("500m").times(4), q("2"));
-        assert_eq!([q("1Gi"), q("1Gi")].into_iter().sum::<Quantity>(), q("2Gi"));
+        assert_eq!([q("1Gi"), q("1Gi")].into_iter().sum::<Amount>(), q("2Gi"));
         assert!(q("1").is_whole() && !q("1m").is_whole());
         assert!(q("-1").is_negative() && q("0").is_zero());
         assert_eq!(q("9").count_of(q("2")), Some(4));

@@ -3,8 +3,66 @@
 //! lists, ranges, steps, month and weekday names, and the `@daily`-style macros.
 //!
 //! Day of week is 0–6 (Sunday = 0); `7` is refused by Kubernetes even though some crons accept it.
+//! [`Schedule`] is the model's value: a schedule that passed [`check`], kept as written.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+
+/// A cron schedule a Kubernetes CronJob accepts, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(String);
+
+impl Schedule {
+    /// Parses a schedule.
+    ///
+    /// # Errors
+    /// The first problem found, with a fix.
+    pub fn parse(text: &str) -> Result<Self, CronError> {
+        check(text)?;
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The schedule as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A string in the schema, like any other value: its syntax is checked with a located diagnostic.
+impl JsonSchema for Schedule {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
 
 /// Why a schedule is refused; `Display` is the message, `help` the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,517 @@
+//! The workload plan: every workload an environment runs (services, storage backends, blockchain
+//! nodes, consensus validators and backup jobs), described once, with its pod facts (containers,
+//! ports, resources, the sidecars the platform injects, secrets, volumes and claims), its replica
+//! range and the flows it needs (what it connects to, whether it is routed, whether its replicas
+//! talk to each other). The validation rules and the targets read the plan instead of each deriving its
+//! own view of the model, so effective replicas, injected containers and names are decided here.
+
+use crate::model::{
+    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Resources, SecretRef,
+    StorageBackend, StorageKind,
+};
+use std::collections::BTreeMap;
+
+/// The name of the consensus validators' workload (and their `app` label).
+pub const VALIDATOR: &str = "bu-validator";
+
+/// What kind of workload a [`Workload`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Service,
+    Storage,
+    Blockchain,
+    Consensus,
+    /// A backup job's pod (run to completion on a schedule).
+    Backup,
+}
+
+/// How the kubelet checks a container.
+#[derive(Debug, Clone)]
+pub enum Health {
+    /// `httpGet` on the named port.
+    Http(String),
+    /// A TCP connect to the port: for servers that speak no HTTP.
+    Tcp,
+    /// Readiness by a command (a real protocol-level check), liveness by TCP connect, so a
+    /// database in long recovery is not restarted in a loop.
+    Exec(Vec<String>),
+    /// Run-to-completion pods (backups) have no probes.
+    None,
+}
+
+/// Where a workload's `data` volume comes from.
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// The StatefulSet's volumeClaimTemplate named `data`.
+    ClaimTemplate,
+    /// A scratch volume: the workload keeps no state across restarts in this environment.
+    EmptyDir,
+    /// An existing PersistentVolumeClaim, mounted read-only.
+    Claim(String),
+}
+
+/// The named container port of a workload.
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub name: String,
+    pub number: u16,
+}
+
+/// A container the platform injects into a workload's pod, beside the workload's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sidecar {
+    pub name: &'static str,
+    pub resources: Resources,
+}
+
+/// The Vault agent's container name.
+pub const VAULT_AGENT: &str = "vault-agent";
+
+/// The Istio proxy's container name.
+pub const ISTIO_PROXY: &str = "istio-proxy";
+
+/// The Vault agent only renders static key/value secrets to files, so it is sized small; its
+/// requests and limits count against the namespace quota.
+#[must_use]
+pub fn vault_agent() -> Sidecar {
+    Sidecar {
+        name: VAULT_AGENT,
+        resources: resources(("50m", "32Mi"), ("100m", "64Mi")),
+    }
+}
+
+fn resources(requests: (&str, &str), limits: (&str, &str)) -> Resources {
+    let side = |(cpu, memory): (&str, &str)| CpuMemory {
+        cpu: Quantity::known(cpu),
+        memory: Quantity::known(memory),
+    };
+    Resources {
+        requests: side(requests),
+        limits: side(limits),
+    }
+}
+
+/// Whether pods in the Kubernetes namespace `namespace` get an Istio sidecar.
+#[must_use]
+pub fn meshed(env: &Environment, namespace: &str) -> bool {
+    env.namespaces
+        .iter()
+        .any(|(key, name)| name == namespace && env.security.mesh.meshed(key))
+}
+
+/// One workload and everything its pods are made of.
+#[derive(Debug, Clone)]
+pub struct Workload<'a> {
+    pub kind: Kind,
+    /// Object name, `app.kubernetes.io/name` and container name.
+    pub name: String,
+    /// `app.kubernetes.io/component`.
+    pub component: &'static str,
+    /// Whether its own switch is on in the model (for the validators: at least one).
+    pub enabled: bool,
+    /// Whether it runs: enabled, and for the validators, with blockchain nodes to validate for.
+    pub deployed: bool,
+    /// Logical namespace.
+    pub namespace_key: NamespaceKey,
+    /// Kubernetes namespace name.
+    pub namespace: String,
+    pub image: &'a Image,
+    pub ports: Vec<Port>,
+    /// Resources of its own container: its own, else the environment's defaults.
+    pub resources: &'a Resources,
+    /// The resources the model sets for it, when it sets them.
+    pub own_resources: Option<&'a Resources>,
+    pub gpu: u32,
+    /// The plain variables the model declares for it (services and storage backends only).
+    pub declared_env: Option<&'a BTreeMap<String, String>>,
+    /// Its container's plain variables: the declared ones plus those the plan adds.
+    pub env: BTreeMap<String, String>,
+    /// Secret environment variables: name → where the value comes from.
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub command: Vec<String>,
+    pub api_access: bool,
+    pub health: Health,
+    /// Extra writable scratch directories beyond `/tmp`: (volume name, mount path).
+    pub scratch: Vec<(&'static str, String)>,
+    /// The `data` volume: where it is mounted and where it comes from.
+    pub data: Option<(String, DataSource)>,
+    /// Prometheus scraping: (port, path).
+    pub metrics: Option<(u16, String)>,
+    /// Pods when it starts (the autoscaling minimum if it is higher).
+    pub replicas: u32,
+    /// Pods at the autoscaling maximum (`replicas` without autoscaling).
+    pub max_replicas: u32,
+    /// PersistentVolumeClaims it creates (one per replica when persistence is on).
+    pub claims: u32,
+    /// Workloads it connects to (names of other workloads).
+    pub depends_on: Vec<String>,
+    /// The gateway routes a URI prefix here.
+    pub routed: bool,
+    /// Whether its replicas talk to each other (replication, consensus).
+    pub peers: bool,
+    /// A run-to-completion pod (a Job's): no probes, no restart, the Vault agent exits after
+    /// rendering so the Job can complete.
+    pub job: bool,
+}
+
+impl Workload<'_> {
+    /// Whether its pods get the Vault agent.
+    #[must_use]
+    pub fn uses_vault(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// The containers the platform injects into each pod: the Istio proxy in meshed namespaces
+    /// and the Vault agent where there are secrets.
+    #[must_use]
+    pub fn sidecars(&self, env: &Environment) -> Vec<Sidecar> {
+        let proxy = env
+            .security
+            .mesh
+            .proxy()
+            .filter(|_| meshed(env, &self.namespace))
+            .map(|resources| Sidecar {
+                name: ISTIO_PROXY,
+                resources,
+            });
+        proxy
+            .into_iter()
+            .chain(self.uses_vault().then(vault_agent))
+            .collect()
+    }
+
+    /// `service `doc-ingester``, `the consensus validators`, for messages.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Kind::Service => format!("service `{}`", self.name),
+            Kind::Storage => format!("storage backend `{}`", self.name),
+            Kind::Blockchain => "the blockchain nodes".to_owned(),
+            Kind::Consensus => "the consensus validators".to_owned(),
+            Kind::Backup => format!("backup job `{}`", self.name),
+        }
+    }
+}
+
+/// Every workload of the environment that runs continuously, enabled or not, in a stable order:
+/// services, storage backends, blockchain nodes, validators (each by name).
+#[must_use]
+pub fn workloads(env: &Environment) -> Vec<Workload<'_>> {
+    let mut out: Vec<Workload<'_>> = env
+        .services
+        .iter()
+        .map(|(name, s)| service(env, name, s))
+        .collect();
+    out.extend(env.storage.iter().map(|(name, s)| storage(env, name, s)));
+    out.push(blockchain(env));
+    out.push(validators(env));
+    out
+}
+
+/// The workloads that run, in the order of [`workloads`].
+#[must_use]
+pub fn deployed(env: &Environment) -> Vec<Workload<'_>> {
+    workloads(env).into_iter().filter(|w| w.deployed).collect()
+}
+
+/// The pod facts every long-running workload starts from: no extra variables, secrets, command,
+/// scratch, data or metrics; a TCP check; one replica.
+fn base<'a>(
+    env: &'a Environment,
+    kind: Kind,
+    name: &str,
+    namespace_key: NamespaceKey,
+    image: &'a Image,
+    own_resources: Option<&'a Resources>,
+) -> Workload<'a> {
+    Workload {
+        kind,
+        name: name.to_owned(),
+        component: match kind {
+            Kind::Service => "service",
+            Kind::Storage => "storage",
+            Kind::Blockchain => "blockchain",
+            Kind::Consensus => "validator",
+            Kind::Backup => "backup",
+        },
+        enabled: true,
+        deployed: true,
+        namespace_key,
+        namespace: env.namespace(namespace_key).to_owned(),
+        image,
+        ports: Vec::new(),
+        resources: env.resources_of(own_resources),
+        own_resources,
+        gpu: 0,
+        declared_env: None,
+        env: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        command: Vec::new(),
+        api_access: false,
+        health: Health::Tcp,
+        scratch: Vec::new(),
+        data: None,
+        metrics: None,
+        replicas: 1,
+        max_replicas: 1,
+        claims: 0,
+        depends_on: Vec::new(),
+        routed: false,
+        peers: false,
+        job: false,
+    }
+}
+
+fn port(name: &str, number: u16) -> Port {
+    Port {
+        name: name.to_owned(),
+        number,
+    }
+}
+
+/// A service: a Deployment whose replicas range up to the autoscaling maximum.
+fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -> Workload<'a> {
+    let mut w = base(
+        env,
+        Kind::Service,
+        name,
+        s.namespace,
+        &s.image,
+        s.resources.as_ref(),
+    );
+    let autoscaling = s.autoscaling.as_ref().filter(|a| a.enabled);
+    w.replicas = autoscaling.map_or(s.replicas, |a| a.min_replicas.max(s.replicas));
+    w.max_replicas = autoscaling.map_or(w.replicas, |a| a.max_replicas.max(w.replicas));
+    w.enabled = s.enabled;
+    w.deployed = s.enabled;
+    w.ports.push(port("http", s.port));
+    let metrics_port = s.metrics.port.unwrap_or(s.port);
+    if metrics_port != s.port {
+        w.ports.push(port("metrics", metrics_port));
+    }
+    w.metrics = s
+        .metrics
+        .scrape
+        .then(|| (metrics_port, s.metrics.path.clone()));
+    w.gpu = s.gpu;
+    w.declared_env = Some(&s.env);
+    w.env = s.env.clone();
+    w.secrets = s.secrets.clone();
+    w.command = s.command.clone();
+    w.api_access = s.kubernetes_api_access;
+    w.health = Health::Http(s.health_path.clone());
+    w.depends_on.clone_from(&s.depends_on);
+    w.routed = s.route.is_some();
+    w
+}
+
+/// A storage backend: a StatefulSet with its `data` volume, a claim per replica when persistent.
+fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workload<'a> {
+    let mut w = base(
+        env,
+        Kind::Storage,
+        name,
+        s.namespace,
+        &s.image,
+        s.resources.as_ref(),
+    );
+    w.enabled = s.enabled;
+    w.deployed = s.enabled;
+    w.replicas = s.replicas;
+    w.max_replicas = s.replicas;
+    w.peers = s.replicas > 1;
+    let persistent = s.persistence.as_ref().is_some_and(|p| p.enabled);
+    w.claims = if persistent { s.replicas } else { 0 };
+    w.declared_env = Some(&s.env);
+    w.env = s.env.clone();
+    w.secrets = s.secrets.clone();
+    let (port_name, data_path) = storage_engine(s, &mut w);
+    w.ports.push(port(port_name, s.port));
+    w.data = Some((data_path.to_owned(), data_source(persistent)));
+    w
+}
+
+/// What the storage engine needs in its pod: its health check, variables and scratch
+/// directories (set on `w`), and its port name and data directory (returned).
+fn storage_engine(s: &StorageBackend, w: &mut Workload<'_>) -> (&'static str, &'static str) {
+    match s.kind {
+        StorageKind::Redis => {
+            w.health = Health::Exec(vec![
+                "redis-cli".to_owned(),
+                "-p".to_owned(),
+                s.port.to_string(),
+                "ping".to_owned(),
+            ]);
+            ("tcp-redis", "/data")
+        }
+        StorageKind::Postgresql => {
+            let base = "/var/lib/postgresql/data";
+            // The mount's root holds `lost+found` on most volumes, which initdb refuses.
+            w.env.insert("PGDATA".to_owned(), format!("{base}/pgdata"));
+            w.scratch.push(("run", "/var/run/postgresql".to_owned()));
+            let user = s
+                .env
+                .get("POSTGRES_USER")
+                .map_or("postgres", String::as_str);
+            let db = s.database.as_deref().unwrap_or(user);
+            w.health = Health::Exec(
+                [
+                    "pg_isready",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &s.port.to_string(),
+                    "-U",
+                    user,
+                    "-d",
+                    db,
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            );
+            ("tcp-postgresql", base)
+        }
+        StorageKind::VectorDb => {
+            w.scratch
+                .push(("snapshots", "/qdrant/snapshots".to_owned()));
+            ("http", "/qdrant/storage")
+        }
+    }
+}
+
+/// The blockchain nodes: a StatefulSet with a claim per replica when persistent.
+fn blockchain(env: &Environment) -> Workload<'_> {
+    let b = &env.blockchain;
+    let mut w = base(
+        env,
+        Kind::Blockchain,
+        "blockchain",
+        NamespaceKey::Blockchain,
+        &b.image,
+        b.resources.as_ref(),
+    );
+    w.enabled = b.enabled;
+    w.deployed = b.enabled;
+    w.replicas = b.replicas;
+    w.max_replicas = b.replicas;
+    w.peers = b.replicas > 1;
+    w.claims = if b.persistence.enabled { b.replicas } else { 0 };
+    w.ports.push(port("http-rpc", b.port));
+    w.data = Some(("/data".to_owned(), data_source(b.persistence.enabled)));
+    w
+}
+
+/// The consensus validators. They agree on what goes on the chain: without nodes there is
+/// nothing to validate, so they are deployed only with the blockchain.
+fn validators(env: &Environment) -> Workload<'_> {
+    let c = &env.consensus;
+    let mut w = base(
+        env,
+        Kind::Consensus,
+        VALIDATOR,
+        NamespaceKey::Blockchain,
+        &c.image,
+        c.resources.as_ref(),
+    );
+    w.enabled = c.validators > 0;
+    w.deployed = w.enabled && env.blockchain.enabled;
+    w.replicas = c.validators;
+    w.max_replicas = c.validators;
+    w.peers = c.validators > 1;
+    // Validators submit what they agree on to the chain.
+    w.depends_on = vec!["blockchain".to_owned()];
+    w.ports.push(port("http", c.port));
+    let mode = match c.mode {
+        ConsensusMode::Test => "test",
+        ConsensusMode::Production => "production",
+    };
+    w.env = BTreeMap::from([
+        ("CONSENSUS_MODE".to_owned(), mode.to_owned()),
+        ("VALIDATOR_COUNT".to_owned(), c.validators.to_string()),
+    ]);
+    w.health = Health::Http("/health".to_owned());
+    w
+}
+
+fn data_source(persistent: bool) -> DataSource {
+    if persistent {
+        DataSource::ClaimTemplate
+    } else {
+        DataSource::EmptyDir
+    }
+}
+
+/// A backup job's pod in the storage namespace with the environment's default resources; the
+/// caller sets its variables, command and data.
+#[must_use]
+pub fn backup_job(env: &Environment, name: String) -> Workload<'_> {
+    let b = &env.backup;
+    let mut w = base(
+        env,
+        Kind::Backup,
+        &name,
+        NamespaceKey::Storage,
+        &b.image,
+        None,
+    );
+    w.enabled = b.enabled;
+    w.deployed = b.enabled;
+    w.secrets = b.secrets.clone();
+    w.health = Health::None;
+    w.job = true;
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn load(rel: &str) -> Environment {
+        crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+            .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
+    }
+
+    fn find<'a>(plan: &'a [Workload<'a>], name: &str) -> &'a Workload<'a> {
+        plan.iter()
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("no workload `{name}`"))
+    }
+
+    #[test]
+    fn autoscaled_services_range_up_to_their_maximum() {
+        let env = load("environments/production.toml");
+        let plan = workloads(&env);
+        let w = find(&plan, "doc-ingester");
+        let a = env.services["doc-ingester"].autoscaling.as_ref().unwrap();
+        assert_eq!(
+            w.replicas,
+            a.min_replicas.max(env.services["doc-ingester"].replicas)
+        );
+        assert_eq!(w.max_replicas, a.max_replicas);
+        assert_eq!(find(&plan, VALIDATOR).replicas, env.consensus.validators);
+    }
+
+    #[test]
+    fn validators_are_deployed_only_with_the_chain() {
+        let env = load("environments/development.toml");
+        let plan = workloads(&env);
+        let v = find(&plan, VALIDATOR);
+        assert!(v.enabled && !v.deployed);
+        assert!(!deployed(&env).iter().any(|w| w.kind == Kind::Consensus));
+    }
+
+    #[test]
+    fn pods_with_secrets_get_the_vault_agent_and_meshed_pods_the_proxy() {
+        let env = load("environments/production.toml");
+        let plan = workloads(&env);
+        let names =
+            |w: &Workload<'_>| -> Vec<&str> { w.sidecars(&env).iter().map(|s| s.name).collect() };
+        assert_eq!(
+            names(find(&plan, "doc-ingester")),
+            [ISTIO_PROXY, VAULT_AGENT]
+        );
+        assert_eq!(names(find(&plan, "mineru")), [ISTIO_PROXY]);
+        assert_eq!(vault_agent().resources.limits.memory.as_str(), "64Mi");
+    }
+}
