@@ -180,6 +180,16 @@ impl Workload<'_> {
             .collect()
     }
 
+    /// The name of the Service its clients connect to: `<name>-service` for a service (a
+    /// Deployment), the workload's own name for the stateful ones (their headless Service).
+    #[must_use]
+    pub fn service_name(&self) -> String {
+        match self.kind {
+            Kind::Service => format!("{}-service", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
     /// `service `doc-ingester``, `the consensus validators`, for messages.
     #[must_use]
     pub fn describe(&self) -> String {

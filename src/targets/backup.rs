@@ -6,9 +6,7 @@
 
 use crate::model::Environment;
 use crate::plan::{self, DataSource, Workload};
-use crate::targets::kit::{self, meta};
-use crate::targets::kubernetes::pod;
-use crate::targets::kubernetes::workloads;
+use crate::targets::kit::{self, meta, pod};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -74,9 +72,8 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
     full.data = Some(("/data".to_owned(), DataSource::Claim(b.data_claim.clone())));
     let mut out = vec![(b.schedule.as_str(), full)];
 
-    let plan = workloads::plan(env);
-    let index: BTreeMap<&str, &workloads::Planned<'_>> =
-        plan.iter().map(|p| (p.workload.name.as_str(), p)).collect();
+    let plan = plan::deployed(env);
+    let index: BTreeMap<&str, &Workload<'_>> = plan.iter().map(|w| (w.name.as_str(), w)).collect();
     for (name, db) in &b.databases {
         let source = index.get(db.source.as_str()).ok_or_else(|| {
             TargetError(format!(
@@ -91,7 +88,7 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
             format!(
                 "{}.{}.svc.cluster.local",
                 source.service_name(),
-                source.workload.namespace
+                source.namespace
             ),
         );
         if let Some(database) = env
@@ -101,13 +98,13 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         {
             vars.insert("BACKUP_DATABASE".to_owned(), database.clone());
         }
-        if let Some(p) = source.workload.ports.first() {
+        if let Some(p) = source.ports.first() {
             vars.insert("BACKUP_PORT".to_owned(), p.number.to_string());
         }
         let mut w = base(format!("{}-{name}", b.name), vars);
         w.command.clone_from(&db.command);
         // A dump logs in with the database's own credentials.
-        w.secrets.extend(source.workload.secrets.clone());
+        w.secrets.extend(source.secrets.clone());
         out.push((db.schedule.as_str(), w));
     }
     Ok(out)

@@ -1,12 +1,13 @@
 //! The Kubernetes object kit every target builds its objects with: metadata and the named label
 //! sets ([`labels`]), typed objects with their scope and their serialized document, and the
-//! manifest artifact made of them ([`object`]). Targets take the conventions every object shares
-//! from here and the model, never from another target, so each is written once. (The backup
-//! jobs' pods are the one thing still borrowed: they come from the `kubernetes` target's hardened
-//! pod template and workload plan so that they pass the same checks as every workload.)
+//! manifest artifact made of them ([`object`]), and the hardened pod template every workload's pods
+//! are built from ([`pod`]: the long-running workloads and the backup jobs alike). Targets take the
+//! conventions every object shares from here and the workloads from the plan, never from another
+//! target, so each is written once.
 
 pub mod labels;
 pub mod object;
+pub mod pod;
 
 pub use labels::{
     LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,

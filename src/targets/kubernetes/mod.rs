@@ -7,7 +7,6 @@
 //! same checks; labels, metadata and the object conversion come from the [`kit`].
 
 pub(crate) mod network;
-pub(crate) mod pod;
 pub(crate) mod workloads;
 
 use crate::model::Environment;

@@ -9,7 +9,8 @@
 //! allowed flow appears twice (egress at the client, ingress at the server) because both ends deny
 //! by default.
 
-use super::pod::{self, Workload};
+use crate::plan::Workload;
+use crate::targets::kit::pod;
 use super::workloads::{self, Planned};
 use crate::model::{Environment, NamespaceKey};
 use crate::targets::TargetError;

@@ -3,11 +3,10 @@
 //! ServiceAccount, Services, HPA and PDB. [`plan`] describes them once; the objects and the network
 //! policies are both derived from that description.
 
-use super::pod;
 use crate::model::{Autoscaling, Environment, Persistence};
 use crate::plan::{self, Kind, Workload};
 use crate::targets::TargetError;
-use crate::targets::kit::{self, Object, meta, object as obj};
+use crate::targets::kit::{self, Object, meta, object as obj, pod};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
     StatefulSetSpec,
@@ -56,10 +55,7 @@ impl Planned<'_> {
     /// The name of the Service clients use.
     #[must_use]
     pub fn service_name(&self) -> String {
-        match self.controller {
-            Controller::Deployment { .. } => format!("{}-service", self.workload.name),
-            Controller::StatefulSet { .. } => self.workload.name.clone(),
-        }
+        self.workload.service_name()
     }
 }
 
