@@ -10,6 +10,7 @@ use crate::output::lock::Wait;
 use crate::output::{self, ChangeKind};
 use crate::source::SourceMap;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -333,7 +334,7 @@ fn refresh_hint(inputs: &Inputs, out: &Path) -> String {
         cmd.push_str(&p.display().to_string());
     }
     if out != Path::new("generated") {
-        cmd.push_str(&format!(" -o {}", out.display()));
+        let _ = write!(cmd, " -o {}", out.display());
     }
     format!("generated output is stale: run `{cmd}` and commit the result")
 }
@@ -463,7 +464,10 @@ fn argocd_discover() -> u8 {
     match ops::argocd::discover() {
         Ok(files) if files.is_empty() => 1,
         Ok(files) => {
-            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            let list = files.iter().fold(String::new(), |mut list, f| {
+                let _ = writeln!(list, "{}", f.display());
+                list
+            });
             // A closed stdout means nobody is asking any more; the exit code still answers.
             let _ = std::io::stdout().lock().write_all(list.as_bytes());
             0
@@ -490,13 +494,14 @@ fn explain(code: Option<&str>) -> u8 {
     let Some(code) = code else {
         let mut text = String::new();
         for c in crate::codes::all() {
-            text.push_str(&format!(
-                "{}  {:<6}  {:<24}  {}\n",
+            let _ = writeln!(
+                text,
+                "{}  {:<6}  {:<24}  {}",
                 c.code,
                 c.phase.as_str(),
                 c.name,
                 summary(c.what)
-            ));
+            );
         }
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return 0;

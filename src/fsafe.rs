@@ -25,7 +25,7 @@ pub struct Obstacle {
 
 impl Obstacle {
     /// The problem as seen from the entry `own` (inside `base`): `is a FIFO, expected a file` when
-    /// the obstacle is `own` itself, else ``audit` is a symbolic link, expected a folder`.
+    /// the obstacle is `own` itself, else `` `audit` is a symbolic link, expected a folder ``.
     #[must_use]
     pub fn describe(&self, base: &Path, own: &Path) -> String {
         if self.path == own {

@@ -11,7 +11,7 @@ use crate::targets::kit::{Object, Role, Scope};
 use std::collections::BTreeMap;
 
 /// Where an object goes in the stream: Namespaces first, then the definitions other objects need
-/// (CustomResourceDefinitions, ConstraintTemplates), then every other cluster-scoped object, then
+/// (`CustomResourceDefinitions`, `ConstraintTemplates`), then every other cluster-scoped object, then
 /// the cluster-scoped instances of those definitions (Gatekeeper constraints), then every
 /// namespaced object. Definitions keep their artifact order among themselves.
 fn stage(o: &Object) -> u8 {

@@ -53,7 +53,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     } else {
         Renderer::plain()
     };
-    renderer.render(&groups).to_string()
+    renderer.render(&groups).clone()
 }
 
 fn clamp(r: &std::ops::Range<usize>, len: usize, text: &str) -> std::ops::Range<usize> {

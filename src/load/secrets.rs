@@ -37,6 +37,9 @@ const FUZZY: [&str; 5] = ["password", "passwd", "passphrase", "credential", "sec
 #[must_use]
 pub fn looks_secret(key: &str) -> bool {
     // NFKC leaves ASCII as it is: only other keys need normalising.
+    // One automaton for every word: a key is looked at once, not once per word.
+    static ANY_WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(&WORDS.join("|")).expect("credential words are literal"));
     let mut k = if key.is_ascii() {
         key.to_ascii_lowercase()
     } else {
@@ -48,9 +51,6 @@ pub fn looks_secret(key: &str) -> bool {
     if k == "secrets" {
         return false;
     }
-    // One automaton for every word: a key is looked at once, not once per word.
-    static ANY_WORD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(&WORDS.join("|")).expect("credential words are literal"));
     if ANY_WORD.is_match(&k) {
         return true;
     }
@@ -98,7 +98,9 @@ pub fn literal_credential(value: &str) -> Option<&'static str> {
     if AUTH.is_match(value) {
         return Some("an authorization header value");
     }
-    if credential_flag(value).is_some_and(|rest| rest.is_some_and(|v| !is_expansion(v))) {
+    if let Some(Flag::Valued(v)) = credential_flag(value)
+        && !is_expansion(v)
+    {
         return Some("a credential argument");
     }
     // `--password secret` inside one shell string.
@@ -113,20 +115,21 @@ pub fn literal_credential(value: &str) -> Option<&'static str> {
 /// `--password` or `--token` flag (a `$VAR` expansion is fine).
 pub fn flagged_items<'a>(items: &'a [&'a str]) -> impl Iterator<Item = usize> + 'a {
     items.windows(2).enumerate().filter_map(|(i, w)| {
-        let bare = credential_flag(w[0]).is_some_and(|rest| rest.is_none());
+        let bare = matches!(credential_flag(w[0]), Some(Flag::Bare));
         (bare && !is_expansion(w[1]) && !w[1].starts_with('-')).then_some(i + 1)
     })
 }
 
-/// For `--password`, `--token=x` and the like: `Some(None)` for the bare flag, `Some(Some(v))`
-/// with its `=` value.
-fn credential_flag(arg: &str) -> Option<Option<&str>> {
-    let flag = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
-    let (name, value) = match flag.split_once('=') {
-        Some((n, v)) => (n, Some(v)),
-        None => (flag, None),
-    };
-    let name = name.to_ascii_lowercase().replace('_', "-");
+/// A command-line flag that names a credential.
+enum Flag<'a> {
+    /// `--password`: the value is the next argument.
+    Bare,
+    /// `--token=x`: the value is written with it.
+    Valued(&'a str),
+}
+
+/// For `--password`, `--token=x` and the like: the flag and its `=` value if it has one.
+fn credential_flag(arg: &str) -> Option<Flag<'_>> {
     const FLAGS: [&str; 12] = [
         "password",
         "passwd",
@@ -141,6 +144,12 @@ fn credential_flag(arg: &str) -> Option<Option<&str>> {
         "secret-key",
         "access-key",
     ];
+    let flag = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    let (name, value) = match flag.split_once('=') {
+        Some((n, v)) => (n, Flag::Valued(v)),
+        None => (flag, Flag::Bare),
+    };
+    let name = name.to_ascii_lowercase().replace('_', "-");
     FLAGS.contains(&name.as_str()).then_some(value)
 }
 

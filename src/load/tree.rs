@@ -4,6 +4,7 @@
 
 use crate::source::Span;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -164,7 +165,9 @@ pub fn display_path(path: &[Seg]) -> String {
                     out.push_str(&serde_json::Value::String(k.clone()).to_string());
                 }
             }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            Seg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
         }
     }
     out

@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::fmt::Write as _;
 
 /// A cron schedule a Kubernetes CronJob accepts, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +143,7 @@ fn err(message: impl Into<String>, help: impl Into<String>) -> CronError {
 ///
 /// # Errors
 /// The first problem found, with a fix.
-pub fn check(schedule: &str) -> Result<(), CronError> {
+pub(super) fn check(schedule: &str) -> Result<(), CronError> {
     let s = schedule.trim();
     if s.is_empty() {
         return Err(err("the schedule is empty", FORMAT_HELP));
@@ -194,7 +195,7 @@ fn check_field(part: &str, f: &Field) -> Result<(), CronError> {
 fn bounds_help(f: &Field) -> String {
     let mut h = format!("the {} field takes {}–{}", f.name, f.min, f.max);
     if let (Some(first), Some(last)) = (f.names.first(), f.names.last()) {
-        h.push_str(&format!(" or {first}–{last}"));
+        let _ = write!(h, " or {first}–{last}");
     }
     if f.name == "day-of-week" {
         h.push_str(" (Sunday is 0)");
@@ -273,10 +274,11 @@ fn value(v: &str, f: &Field) -> Result<u32, CronError> {
         ));
     };
     if n < f.min || n > f.max {
-        let mut help = bounds_help(f);
-        if f.name == "day-of-week" && n == 7 {
-            help = "write 0 (or SUN) for Sunday: Kubernetes refuses 7".to_owned();
-        }
+        let help = if f.name == "day-of-week" && n == 7 {
+            "write 0 (or SUN) for Sunday: Kubernetes refuses 7".to_owned()
+        } else {
+            bounds_help(f)
+        };
         return Err(err(
             format!("{} {n} is out of range {}–{}", f.name, f.min, f.max),
             help,

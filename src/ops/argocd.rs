@@ -8,6 +8,7 @@ use super::Error;
 use super::inputs::{DEFAULT_DIR, declares_environment, resolve_inputs};
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceMap;
+use std::fmt::Write as _;
 use std::path::{Component, PathBuf};
 
 /// A parameter from `ARGOCD_APP_PARAMETERS` (JSON), then `PARAM_<NAME>`, then `ARGOCD_ENV_<env>`.
@@ -189,7 +190,7 @@ pub fn one_line(d: &Diagnostic, sources: &SourceMap) -> String {
     let severity = if d.is_error() { "error" } else { "warning" };
     let mut line = format!("{at}{severity}[{}]: {}", d.code, d.message);
     if let Some(h) = &d.help {
-        line.push_str(&format!(" (help: {h})"));
+        let _ = write!(line, " (help: {h})");
     }
     line.replace(['\n', '\r'], " ")
 }

@@ -14,6 +14,7 @@ use crate::targets::Artifact;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
     for b in digest {
-        s.push_str(&format!("{b:02x}"));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
@@ -120,7 +121,7 @@ pub struct Change {
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub obstacle: fsafe::Obstacle,
-    /// `is a FIFO, expected a file`, or ``audit` is a symbolic link, expected a folder`.
+    /// `is a FIFO, expected a file`, or `` `audit` is a symbolic link, expected a folder ``.
     pub text: String,
 }
 

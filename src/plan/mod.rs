@@ -42,11 +42,11 @@ pub enum Health {
 /// Where a workload's `data` volume comes from.
 #[derive(Debug, Clone)]
 pub enum DataSource {
-    /// The StatefulSet's volumeClaimTemplate named `data`.
+    /// The `StatefulSet`'s volumeClaimTemplate named `data`.
     ClaimTemplate,
     /// A scratch volume: the workload keeps no state across restarts in this environment.
     EmptyDir,
-    /// An existing PersistentVolumeClaim, mounted read-only.
+    /// An existing `PersistentVolumeClaim`, mounted read-only.
     Claim(String),
 }
 
@@ -141,7 +141,7 @@ pub struct Workload<'a> {
     pub replicas: u32,
     /// Pods at the autoscaling maximum (`replicas` without autoscaling).
     pub max_replicas: u32,
-    /// PersistentVolumeClaims it creates (one per replica when persistence is on).
+    /// `PersistentVolumeClaims` it creates (one per replica when persistence is on).
     pub claims: u32,
     /// Workloads it connects to (names of other workloads).
     pub depends_on: Vec<String>,
@@ -190,7 +190,7 @@ impl Workload<'_> {
         }
     }
 
-    /// `service `doc-ingester``, `the consensus validators`, for messages.
+    /// `` service `doc-ingester` ``, `the consensus validators`, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
         match self.kind {
@@ -307,7 +307,7 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
     w.declared_env = Some(&s.env);
     w.env = s.env.clone();
     w.secrets = s.secrets.clone();
-    w.command = s.command.clone();
+    w.command.clone_from(&s.command);
     w.api_access = s.kubernetes_api_access;
     w.health = Health::Http(s.health_path.clone());
     w.depends_on.clone_from(&s.depends_on);
@@ -315,7 +315,7 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
     w
 }
 
-/// A storage backend: a StatefulSet with its `data` volume, a claim per replica when persistent.
+/// A storage backend: a `StatefulSet` with its `data` volume, a claim per replica when persistent.
 fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workload<'a> {
     let mut w = base(
         env,
@@ -389,7 +389,7 @@ fn storage_engine(s: &StorageBackend, w: &mut Workload<'_>) -> (&'static str, &'
     }
 }
 
-/// The blockchain nodes: a StatefulSet with a claim per replica when persistent.
+/// The blockchain nodes: a `StatefulSet` with a claim per replica when persistent.
 fn blockchain(env: &Environment) -> Workload<'_> {
     let b = &env.blockchain;
     let mut w = base(
@@ -454,12 +454,12 @@ fn data_source(persistent: bool) -> DataSource {
 /// A backup job's pod in the storage namespace with the environment's default resources; the
 /// caller sets its variables, command and data.
 #[must_use]
-pub fn backup_job(env: &Environment, name: String) -> Workload<'_> {
+pub fn backup_job<'a>(env: &'a Environment, name: &str) -> Workload<'a> {
     let b = &env.backup;
     let mut w = base(
         env,
         Kind::Backup,
-        &name,
+        name,
         NamespaceKey::Storage,
         &b.image,
         None,

@@ -1,6 +1,6 @@
 //! YAML 1.1 safety for every YAML file deaap-gen writes. The serializer follows YAML 1.2, where
 //! `yes`, `off`, `y`, `1_000`, `12:30` or `2024-01-01` are plain strings; Kubernetes, Helm,
-//! PyYAML and most other consumers read YAML 1.1, where they are booleans, numbers or timestamps
+//! `PyYAML` and most other consumers read YAML 1.1, where they are booleans, numbers or timestamps
 //! (`cannot unmarshal bool into ... of type string`, or an env value read as `true`). Every string
 //! scalar a YAML 1.1 reader would resolve to another type is therefore written single-quoted.
 
@@ -8,7 +8,7 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 /// The YAML 1.1 implicit types (bool, int, float, null, timestamp, merge, value), as resolved by
-/// PyYAML, plus the one-letter booleans `y`/`n` of the YAML 1.1 type repository. Words are matched
+/// `PyYAML`, plus the one-letter booleans `y`/`n` of the YAML 1.1 type repository. Words are matched
 /// in any case, which is stricter than any reader.
 static IMPLICIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(

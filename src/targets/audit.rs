@@ -7,9 +7,9 @@ use crate::targets::kit;
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
 
-pub struct Audit;
+pub(super) struct Audit;
 
-pub static TARGET: Audit = Audit;
+pub(super) static TARGET: Audit = Audit;
 
 const NAME: &str = "audit";
 

@@ -1,4 +1,4 @@
-//! The `backup` target: `batch/v1` CronJobs for the daily full backup of the data volume and for
+//! The `backup` target: `batch/v1` `CronJobs` for the daily full backup of the data volume and for
 //! each database backup (`[backup.databases.*]`), in the storage namespace, with the same hardened
 //! pod as every other workload and the bucket credentials injected by the Vault agent. The pod
 //! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-pub struct Backup;
+pub(super) struct Backup;
 
-pub static TARGET: Backup = Backup;
+pub(super) static TARGET: Backup = Backup;
 
 const NAME: &str = "backup";
 
@@ -59,7 +59,7 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
     ]);
     let base = |name: String, vars: BTreeMap<String, String>| Workload {
         env: vars,
-        ..plan::backup_job(env, name)
+        ..plan::backup_job(env, &name)
     };
     let mut vars = common.clone();
     let kind = match b.kind {

@@ -1,9 +1,9 @@
 //! The `istio/` target: the service mesh in front of and between the DEAAP services. A Gateway for
 //! the environment's domain (HTTPS with a cert-manager Certificate and an HTTP→HTTPS redirect, or
-//! plain HTTP when gateway TLS is off), one VirtualService routing each service's URI prefix to its
-//! Kubernetes Service, DestinationRules that guard routed services with a connection pool and
+//! plain HTTP when gateway TLS is off), one `VirtualService` routing each service's URI prefix to its
+//! Kubernetes Service, `DestinationRules` that guard routed services with a connection pool and
 //! outlier detection, and — only where `security.mesh` injects sidecars — mutual TLS on those
-//! rules and a PeerAuthentication per meshed namespace (without proxies nothing would terminate
+//! rules and a `PeerAuthentication` per meshed namespace (without proxies nothing would terminate
 //! it, and every route would fail).
 //!
 //! Istio objects use `networking.istio.io/v1beta1` and `security.istio.io/v1beta1`: the versions
@@ -17,10 +17,10 @@ use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub struct Istio;
+pub(super) struct Istio;
 
-/// Name of the Gateway, the VirtualService bound to it and the gateway Certificate.
-pub const GATEWAY: &str = "deaap-gateway";
+/// Name of the Gateway, the `VirtualService` bound to it and the gateway Certificate.
+pub(super) const GATEWAY: &str = "deaap-gateway";
 const NETWORKING: &str = "networking.istio.io/v1beta1";
 const SECURITY: &str = "security.istio.io/v1beta1";
 
@@ -64,7 +64,7 @@ impl Target for Istio {
 
 /// In-cluster DNS name of a service's Kubernetes Service (`<name>-service`).
 #[must_use]
-pub fn service_host(env: &Environment, name: &str, service: &Service) -> String {
+pub(super) fn service_host(env: &Environment, name: &str, service: &Service) -> String {
     format!(
         "{name}-service.{}.svc.cluster.local",
         env.namespace(service.namespace)
@@ -80,7 +80,7 @@ fn tls_secret() -> String {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CertificateSpec {
+pub(super) struct CertificateSpec {
     pub secret_name: String,
     pub dns_names: Vec<String>,
     pub issuer_ref: IssuerRef,
@@ -88,7 +88,7 @@ pub struct CertificateSpec {
 }
 
 #[derive(Debug, Serialize)]
-pub struct IssuerRef {
+pub(super) struct IssuerRef {
     pub name: String,
     pub kind: String,
     pub group: &'static str,
@@ -96,7 +96,7 @@ pub struct IssuerRef {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PrivateKey {
+pub(super) struct PrivateKey {
     pub algorithm: &'static str,
     pub size: u16,
     /// A fresh key on every renewal, so a leaked key expires with its certificate.
@@ -127,13 +127,13 @@ fn certificate(env: &Environment) -> Result<Object, TargetError> {
 // ── Gateway ─────────────────────────────────────────────────────────────────────────────────────
 
 #[derive(Debug, Serialize)]
-pub struct GatewaySpec {
+pub(super) struct GatewaySpec {
     pub selector: BTreeMap<String, String>,
     pub servers: Vec<Server>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Server {
+pub(super) struct Server {
     pub port: ServerPort,
     pub hosts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,7 +141,7 @@ pub struct Server {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ServerPort {
+pub(super) struct ServerPort {
     pub number: u16,
     pub name: &'static str,
     pub protocol: &'static str,
@@ -149,7 +149,7 @@ pub struct ServerPort {
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ServerTls {
+pub(super) struct ServerTls {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub https_redirect: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -204,14 +204,14 @@ fn gateway(env: &Environment) -> Result<Object, TargetError> {
 // ── VirtualService ──────────────────────────────────────────────────────────────────────────────
 
 #[derive(Debug, Serialize)]
-pub struct VirtualServiceSpec {
+pub(super) struct VirtualServiceSpec {
     pub hosts: Vec<String>,
     pub gateways: Vec<String>,
     pub http: Vec<HttpRoute>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct HttpRoute {
+pub(super) struct HttpRoute {
     pub name: String,
     #[serde(rename = "match")]
     pub matches: Vec<HttpMatch>,
@@ -219,28 +219,28 @@ pub struct HttpRoute {
 }
 
 #[derive(Debug, Serialize)]
-pub struct HttpMatch {
+pub(super) struct HttpMatch {
     pub uri: StringMatch,
 }
 
 #[derive(Debug, Serialize)]
-pub struct StringMatch {
+pub(super) struct StringMatch {
     pub prefix: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RouteDestination {
+pub(super) struct RouteDestination {
     pub destination: Destination,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Destination {
+pub(super) struct Destination {
     pub host: String,
     pub port: PortSelector,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PortSelector {
+pub(super) struct PortSelector {
     pub number: u16,
 }
 
@@ -297,14 +297,14 @@ fn virtual_service(env: &Environment) -> Result<Option<Object>, TargetError> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DestinationRuleSpec {
+pub(super) struct DestinationRuleSpec {
     pub host: String,
     pub traffic_policy: TrafficPolicy,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TrafficPolicy {
+pub(super) struct TrafficPolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ClientTls>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -314,26 +314,26 @@ pub struct TrafficPolicy {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ClientTls {
+pub(super) struct ClientTls {
     pub mode: &'static str,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ConnectionPool {
+pub(super) struct ConnectionPool {
     pub tcp: TcpPool,
     pub http: HttpPool,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TcpPool {
+pub(super) struct TcpPool {
     pub max_connections: u32,
     pub connect_timeout: &'static str,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HttpPool {
+pub(super) struct HttpPool {
     pub http1_max_pending_requests: u32,
     pub http2_max_requests: u32,
     pub idle_timeout: &'static str,
@@ -341,7 +341,7 @@ pub struct HttpPool {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutlierDetection {
+pub(super) struct OutlierDetection {
     pub consecutive_5xx_errors: u32,
     pub interval: &'static str,
     pub base_ejection_time: &'static str,
@@ -349,7 +349,7 @@ pub struct OutlierDetection {
 }
 
 /// One rule per enabled service. In meshed namespaces each pins the client side of mutual TLS to
-/// the mesh mode (without a sidecar in the server pod, ISTIO_MUTUAL would make every call fail);
+/// the mesh mode (without a sidecar in the server pod, `ISTIO_MUTUAL` would make every call fail);
 /// services the gateway routes to also get a bounded connection pool and outlier detection, so one
 /// failing replica is ejected instead of failing a share of public requests.
 fn destination_rules(env: &Environment) -> Result<Vec<Object>, TargetError> {
@@ -394,12 +394,12 @@ fn destination_rules(env: &Environment) -> Result<Vec<Object>, TargetError> {
 // ── PeerAuthentication ──────────────────────────────────────────────────────────────────────────
 
 #[derive(Debug, Serialize)]
-pub struct PeerAuthenticationSpec {
+pub(super) struct PeerAuthenticationSpec {
     pub mtls: PeerMtls,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PeerMtls {
+pub(super) struct PeerMtls {
     pub mode: &'static str,
 }
 

@@ -99,6 +99,10 @@ pub trait Target: Sync {
     fn name(&self) -> &'static str;
     /// Whether this target produces anything for the environment (e.g. compose only for compose).
     fn applies(&self, env: &Environment) -> bool;
+    /// The target's artifacts for the environment.
+    ///
+    /// # Errors
+    /// A model the target cannot express (a bug: validation refuses bad input first).
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError>;
 }
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Loads an environment file given relative to the crate root, panicking with its diagnostics.
-pub fn load(rel: &str) -> Environment {
+pub(crate) fn load(rel: &str) -> Environment {
     crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
         .unwrap_or_else(|e| panic!("{rel} loads: {e}"))
 }
 
 /// Runs `target` on `env`: each artifact's text by its path.
-pub fn generate(
+pub(crate) fn generate(
     target: &dyn Target,
     env: &Environment,
 ) -> Result<BTreeMap<String, String>, TargetError> {

@@ -11,6 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::load::{Entry, Seg, display_path};
 use crate::model::Environment;
 use crate::source::Span;
+use std::fmt::Write as _;
 
 /// Where diagnostics about the merged tree are recorded: locates a path in the tree and records a
 /// diagnostic at it. The typed-value check uses it alone; the semantic rules through
@@ -146,10 +147,11 @@ impl<'a> Report<'a> {
             d = d.with_label(prev.clone(), "overriding this earlier value");
         }
         if !full {
-            d.message.push_str(&format!(
+            let _ = write!(
+                d.message,
                 " (`{}` is not set; its default applies)",
                 display_path(path)
-            ));
+            );
         }
         self.record(d)
     }

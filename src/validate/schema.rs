@@ -208,7 +208,7 @@ fn found(v: &Value) -> &'static str {
 fn hint(path: &[Seg], key: &str) -> Option<String> {
     let norm: String = key
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_ascii_lowercase();
     let under = |k: &str| matches!(path.first(), Some(Seg::Key(p)) if p == k);

@@ -35,8 +35,11 @@ fn site(path: &[Seg]) -> Option<Site> {
     let resources =
         |r: &[Option<&str>]| matches!(r, [Some("requests" | "limits"), Some("cpu" | "memory")]);
     match keys.as_slice() {
-        [Some("defaults"), Some("resources"), r @ ..]
-        | [Some("blockchain" | "consensus"), Some("resources"), r @ ..]
+        [
+            Some("defaults" | "blockchain" | "consensus"),
+            Some("resources"),
+            r @ ..,
+        ]
         | [
             Some("services" | "storage"),
             Some(_),

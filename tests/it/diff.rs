@@ -11,7 +11,7 @@ use std::path::Path;
 const SUMMARY_CLEAN: &str = "0 files changed, 0 added, 0 removed\n";
 
 /// Every file under `dir`, by forward-slash path relative to it.
-pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let e = e.expect("walk");
@@ -27,7 +27,7 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Builds `environments/` of `dir` into `dir/<out>` and fails the test unless that worked.
-pub fn build(dir: &Path, out: &str) {
+pub(crate) fn build(dir: &Path, out: &str) {
     let o = run(dir, &["build", "environments/", "-o", out]);
     assert_eq!(o.status.code(), Some(0), "build failed:\n{}", stderr(&o));
 }
@@ -592,7 +592,7 @@ fn missing_output_folder_is_drift_with_a_hint() {
     );
 }
 
-/// Colour only on a terminal, never with NO_COLOR. A pseudo-terminal comes from `script(1)`; where
+/// Colour only on a terminal, never with `NO_COLOR`. A pseudo-terminal comes from `script(1)`; where
 /// it is missing the terminal half cannot run, and the test says so.
 #[test]
 fn diff_colours_only_on_a_terminal_without_no_color() {

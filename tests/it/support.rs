@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A `deaap-gen` command with a clean, colourless environment, run in `dir`.
-pub fn deaap_gen(dir: &Path) -> Command {
+pub(crate) fn deaap_gen(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deaap-gen"));
     c.current_dir(dir)
         .env("NO_COLOR", "1")
@@ -20,23 +20,23 @@ pub fn deaap_gen(dir: &Path) -> Command {
 }
 
 /// Runs `deaap-gen ARGS` in `dir`.
-pub fn run(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Output {
     deaap_gen(dir)
         .args(args)
         .output()
         .expect("the deaap-gen binary runs")
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A scratch folder holding a copy of `environments/` (as `environments/`).
-pub fn scratch_with_environments() -> tempfile::TempDir {
+pub(crate) fn scratch_with_environments() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let envs = dir.path().join("environments");
     std::fs::create_dir_all(&envs).expect("mkdir");
@@ -48,7 +48,7 @@ pub fn scratch_with_environments() -> tempfile::TempDir {
 }
 
 /// Replaces the first occurrence of `from` with `to` in a file, failing the test if absent.
-pub fn edit(path: &Path, from: &str, to: &str) {
+pub(crate) fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).expect("read");
     assert!(
         text.contains(from),

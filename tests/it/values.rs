@@ -8,7 +8,7 @@ use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
 
-/// PyYAML's implicit resolvers, verbatim, plus the one-letter booleans of the YAML 1.1 type
+/// `PyYAML`'s implicit resolvers, verbatim, plus the one-letter booleans of the YAML 1.1 type
 /// repository: how a YAML 1.1 reader types a plain scalar.
 fn yaml11_type(plain: &str) -> &'static str {
     static RES: LazyLock<Vec<(&str, Regex)>> = LazyLock::new(|| {
@@ -117,7 +117,7 @@ fn compile(text: &str) -> (tempfile::TempDir, deaap_gen::Compiled) {
 }
 
 /// The minimal model with `s` in every place a string reaches YAML: env values and names,
-/// labels, namespace names, commands, the PrometheusRule labels.
+/// labels, namespace names, commands, the `PrometheusRule` labels.
 fn with_string_everywhere(s: &str) -> String {
     let q = toml_str(s);
     minimal()

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 #[cfg(test)]
 mod tests;
 
-pub struct Compose;
+pub(super) struct Compose;
 
 impl Target for Compose {
     fn name(&self) -> &'static str {
@@ -56,7 +56,9 @@ impl Target for Compose {
 pub(crate) struct ComposeFile {
     pub name: String,
     pub services: BTreeMap<String, Service>,
+    /// Named volumes with Compose's defaults: each an empty mapping.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[allow(clippy::zero_sized_map_values)]
     pub volumes: BTreeMap<String, Volume>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, Secret>,
@@ -136,6 +138,7 @@ pub(crate) struct Secret {
 
 pub(crate) fn compose_file(env: &Environment) -> Result<ComposeFile, TargetError> {
     let mut secrets = Secrets::default();
+    #[allow(clippy::zero_sized_map_values)] // Compose writes each named volume as `{}`
     let mut volumes = BTreeMap::new();
     let mut services = BTreeMap::new();
 
@@ -228,7 +231,7 @@ fn pull_policy(p: PullPolicy) -> &'static str {
     }
 }
 
-/// Exec-form healthchecks (no shell, so model values are arguments, never code). PostgreSQL is
+/// Exec-form healthchecks (no shell, so model values are arguments, never code). `PostgreSQL` is
 /// probed over TCP: during first start its entrypoint runs a temporary server on the socket only,
 /// which must not count as ready. The vector database image has no client to probe with.
 fn healthcheck(b: &StorageBackend) -> Option<Healthcheck> {
@@ -336,6 +339,8 @@ impl Secrets {
                 }
             })
             .collect();
+        // Endless candidates, but the first unused or identical one always comes.
+        #[allow(clippy::maybe_infinite_iter)]
         let name = [base.clone(), format!("{owner}-{base}")]
             .into_iter()
             .chain((2..).map(|n| format!("{owner}-{base}-{n}")))

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 #[cfg(test)]
 mod tests;
 
-pub struct Falco;
+pub(super) struct Falco;
 
 impl Target for Falco {
     fn name(&self) -> &'static str {
@@ -60,7 +60,9 @@ pub(crate) struct Macro {
     pub condition: String,
 }
 
+/// One Falco rule; the field names are Falco's keys (`rule:` names the rule).
 #[derive(Debug, Serialize)]
+#[allow(clippy::struct_field_names)]
 pub(crate) struct Rule {
     pub rule: &'static str,
     pub desc: &'static str,

@@ -56,6 +56,7 @@ enum Tok {
     Op(String),
 }
 
+#[allow(clippy::many_single_char_names)] // a scanner's usual cursor names
 fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();

@@ -11,7 +11,7 @@ use crate::model::Environment;
 use crate::render;
 use crate::targets::{Artifact, Context, Target, TargetError};
 
-pub struct Helm;
+pub(super) struct Helm;
 
 impl Target for Helm {
     fn name(&self) -> &'static str {

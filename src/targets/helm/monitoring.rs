@@ -1,7 +1,7 @@
 //! `monitoring-values.yaml` for the kube-prometheus-stack chart: the seed's monitoring stack
 //! (retention, Prometheus storage, the `deaap-services` pod scrape job, Grafana persistence and
 //! the DEAAP dashboard provider) plus the `ruleSelector` that makes Prometheus load the generated
-//! PrometheusRule.
+//! `PrometheusRule`.
 
 use crate::model::{Environment, NamespaceKey};
 use crate::targets::kit;
@@ -12,23 +12,23 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
-pub struct MonitoringValues {
+pub(super) struct MonitoringValues {
     pub prometheus: PrometheusValues,
     pub grafana: GrafanaValues,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PrometheusValues {
+pub(super) struct PrometheusValues {
     pub prometheus_spec: PrometheusSpec,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PrometheusSpec {
+pub(super) struct PrometheusSpec {
     pub retention: String,
     pub storage_spec: StorageSpec,
-    /// Selects the generated PrometheusRule by its labels.
+    /// Selects the generated `PrometheusRule` by its labels.
     pub rule_selector: LabelSelector,
     /// With `false`, the chart uses `ruleSelector` as written instead of its own release label.
     pub rule_selector_nil_uses_helm_values: bool,
@@ -37,36 +37,36 @@ pub struct PrometheusSpec {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StorageSpec {
+pub(super) struct StorageSpec {
     pub volume_claim_template: VolumeClaimTemplate,
 }
 
 #[derive(Debug, Serialize)]
-pub struct VolumeClaimTemplate {
+pub(super) struct VolumeClaimTemplate {
     pub spec: PersistentVolumeClaimSpec,
 }
 
 /// A Prometheus `scrape_config` (Prometheus' own snake-case format).
 #[derive(Debug, Serialize)]
-pub struct ScrapeConfig {
+pub(super) struct ScrapeConfig {
     pub job_name: String,
     pub kubernetes_sd_configs: Vec<KubernetesSd>,
     pub relabel_configs: Vec<Relabel>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct KubernetesSd {
+pub(super) struct KubernetesSd {
     pub role: &'static str,
     pub namespaces: SdNamespaces,
 }
 
 #[derive(Debug, Serialize)]
-pub struct SdNamespaces {
+pub(super) struct SdNamespaces {
     pub names: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Relabel {
+pub(super) struct Relabel {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_labels: Vec<&'static str>,
     pub action: &'static str,
@@ -80,14 +80,14 @@ pub struct Relabel {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GrafanaValues {
+pub(super) struct GrafanaValues {
     pub persistence: GrafanaPersistence,
     pub dashboard_providers: BTreeMap<&'static str, DashboardProviders>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GrafanaPersistence {
+pub(super) struct GrafanaPersistence {
     pub enabled: bool,
     pub size: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,14 +96,14 @@ pub struct GrafanaPersistence {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DashboardProviders {
+pub(super) struct DashboardProviders {
     pub api_version: u8,
     pub providers: Vec<DashboardProvider>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DashboardProvider {
+pub(super) struct DashboardProvider {
     pub name: String,
     pub org_id: u8,
     pub folder: String,
@@ -115,13 +115,13 @@ pub struct DashboardProvider {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ProviderOptions {
+pub(super) struct ProviderOptions {
     pub path: String,
 }
 
 /// The kube-prometheus-stack values of one environment.
 #[must_use]
-pub fn values(env: &Environment) -> MonitoringValues {
+pub(super) fn values(env: &Environment) -> MonitoringValues {
     let mon = &env.monitoring;
     MonitoringValues {
         prometheus: PrometheusValues {

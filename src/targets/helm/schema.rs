@@ -31,7 +31,7 @@ const DIGEST: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$";
 ///
 /// # Errors
 /// Values that are not an object (a bug).
-pub fn schema(env: &Environment, values: &Value) -> Result<Value, TargetError> {
+pub(super) fn schema(env: &Environment, values: &Value) -> Result<Value, TargetError> {
     let top = values
         .as_object()
         .ok_or_else(|| TargetError("Helm values are not a map".to_owned()))?;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 /// Top-level keys that are not services; a service whose camelCase name is one of these would
 /// overwrite it.
-pub const RESERVED: [&str; 6] = [
+pub(super) const RESERVED: [&str; 6] = [
     "global",
     "blockchain",
     "consensus",
@@ -24,7 +24,7 @@ pub const RESERVED: [&str; 6] = [
 ];
 
 #[derive(Debug, Serialize)]
-pub struct Values {
+pub(super) struct Values {
     pub global: Global,
     /// Services by the camelCase of their name (`docIngester`, `apiGateway`, ...).
     #[serde(flatten)]
@@ -38,7 +38,7 @@ pub struct Values {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Global {
+pub(super) struct Global {
     pub environment: String,
     pub domain: String,
     pub image_registry: String,
@@ -48,7 +48,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Serialize)]
-pub struct NamespaceValues {
+pub(super) struct NamespaceValues {
     pub core: String,
     pub blockchain: String,
     pub storage: String,
@@ -57,19 +57,19 @@ pub struct NamespaceValues {
 
 /// Requests and limits, memory first as in the seed.
 #[derive(Debug, Serialize)]
-pub struct ResourceValues {
+pub(super) struct ResourceValues {
     pub requests: Quantities,
     pub limits: Quantities,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Quantities {
+pub(super) struct Quantities {
     pub memory: String,
     pub cpu: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImageValues {
+pub(super) struct ImageValues {
     pub repository: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -79,7 +79,7 @@ pub struct ImageValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ServiceValues {
+pub(super) struct ServiceValues {
     pub enabled: bool,
     pub image: ImageValues,
     pub namespace: String,
@@ -98,7 +98,7 @@ pub struct ServiceValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AutoscalingValues {
+pub(super) struct AutoscalingValues {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_replicas: Option<u32>,
@@ -117,7 +117,7 @@ pub struct AutoscalingValues {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MetricsValues {
+pub(super) struct MetricsValues {
     pub scrape: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -126,7 +126,7 @@ pub struct MetricsValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PersistenceValues {
+pub(super) struct PersistenceValues {
     pub enabled: bool,
     pub size: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ pub struct PersistenceValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BlockchainValues {
+pub(super) struct BlockchainValues {
     pub enabled: bool,
     pub image: ImageValues,
     pub port: u16,
@@ -148,7 +148,7 @@ pub struct BlockchainValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConsensusValues {
+pub(super) struct ConsensusValues {
     pub validators: u32,
     /// The seed's staging key; present (and `true`) only in test mode.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,7 +164,7 @@ pub struct ConsensusValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StorageValues {
+pub(super) struct StorageValues {
     pub enabled: bool,
     pub kind: &'static str,
     pub image: ImageValues,
@@ -181,9 +181,9 @@ pub struct StorageValues {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SecurityValues {
+pub(super) struct SecurityValues {
     pub network_policies: Toggle,
-    /// The seed's key. PodSecurityPolicy was removed in Kubernetes 1.25; the chart enforces
+    /// The seed's key. `PodSecurityPolicy` was removed in Kubernetes 1.25; the chart enforces
     /// `podSecurityStandard` through Pod Security Admission instead, and this stays `true` while
     /// that level is stricter than `privileged`.
     pub pod_security_policies: Toggle,
@@ -191,13 +191,13 @@ pub struct SecurityValues {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Toggle {
+pub(super) struct Toggle {
     pub enabled: bool,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MonitoringSummary {
+pub(super) struct MonitoringSummary {
     pub enabled: bool,
     pub namespace: String,
     pub scrape_job: String,
@@ -208,7 +208,7 @@ pub struct MonitoringSummary {
 
 /// `doc-ingester` → `docIngester`, `vector-db` → `vectorDb`.
 #[must_use]
-pub fn camel_case(name: &str) -> String {
+pub(super) fn camel_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = false;
     for c in name.chars() {
@@ -229,7 +229,7 @@ pub fn camel_case(name: &str) -> String {
 /// # Errors
 /// Two services (or two storage backends) whose names give the same key, or a service whose key
 /// is one of the chart's own top-level keys.
-pub fn values(env: &Environment) -> Result<Values, TargetError> {
+pub(super) fn values(env: &Environment) -> Result<Values, TargetError> {
     let mut services = BTreeMap::new();
     for (name, s) in &env.services {
         let key = camel_case(name);

@@ -25,7 +25,7 @@ pub const BUSINESS_UNIT: &str = "deaap.io/business-unit";
 /// belong to different owners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelSet<'a> {
-    /// The objects of one DEAAP component — its workload, ServiceAccount, Services, HPA, PDB,
+    /// The objects of one DEAAP component — its workload, `ServiceAccount`, Services, HPA, PDB,
     /// network policy and backup jobs — and the namespaces, quotas and policies of the
     /// environment: the recommended `app.kubernetes.io/*` identity (name, instance, component)
     /// plus the business unit. Pod templates and selectors key on the identity.
@@ -35,7 +35,7 @@ pub enum LabelSet<'a> {
     /// of DEAAP runs them, so they carry no `app.kubernetes.io` identity, only the ownership
     /// labels and the business unit.
     Addon,
-    /// Cluster-wide admission policy (Gatekeeper ConstraintTemplates and Constraints): they
+    /// Cluster-wide admission policy (Gatekeeper `ConstraintTemplates` and Constraints): they
     /// govern every namespace they match, whoever owns it, so they carry no business unit.
     Policy,
 }

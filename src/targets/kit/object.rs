@@ -37,8 +37,8 @@ pub enum Role {
     Resource,
     /// A Namespace: the namespaced objects live in it.
     Namespace,
-    /// It defines a kind that other objects are instances of (CustomResourceDefinition,
-    /// Gatekeeper ConstraintTemplate).
+    /// It defines a kind that other objects are instances of (`CustomResourceDefinition`,
+    /// Gatekeeper `ConstraintTemplate`).
     Definition,
     /// An instance of a kind a [`Role::Definition`] of the same environment defines (a
     /// Gatekeeper Constraint).
@@ -90,19 +90,19 @@ impl Kind {
     ) -> Result<Object, TargetError> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
-        struct Envelope<'a, S> {
+        struct Envelope<S> {
             api_version: &'static str,
             kind: &'static str,
-            metadata: &'a ObjectMeta,
+            metadata: ObjectMeta,
             spec: S,
         }
         let value = Envelope {
             api_version: self.api_version,
             kind: self.kind,
-            metadata: &metadata,
+            metadata,
             spec,
         };
-        Object::new(self, &metadata, &value)
+        Object::new(self, &value.metadata, &value)
     }
 }
 
@@ -125,7 +125,7 @@ where
 }
 
 /// The role of a k8s-openapi resource type: Namespaces hold the namespaced objects, and
-/// CustomResourceDefinitions define kinds; everything else is an ordinary object.
+/// `CustomResourceDefinitions` define kinds; everything else is an ordinary object.
 fn role_of<K: k8s_openapi::Resource>() -> Role {
     fn is<K: k8s_openapi::Resource, T: k8s_openapi::Resource>() -> bool {
         (K::API_VERSION, K::KIND) == (T::API_VERSION, T::KIND)

@@ -1,4 +1,4 @@
-//! The hardened pod template every DEAAP workload (Deployment, StatefulSet, CronJob) is built from,
+//! The hardened pod template every DEAAP workload (Deployment, `StatefulSet`, `CronJob`) is built from,
 //! so that a new workload is secure without anyone remembering to make it so: non-root with a fixed
 //! UID, read-only root filesystem with writable `emptyDir`s only where the process must write, no
 //! privilege escalation, no capabilities, the runtime's seccomp profile, no service-account token
@@ -23,6 +23,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// The UID and GID every DEAAP container runs as: non-zero, and above 10000 so it cannot collide
 /// with a user of the node.
@@ -207,8 +208,10 @@ fn checksum(env: &Environment, w: &Workload<'_>) -> Result<String, TargetError> 
     })?;
     Ok(Sha256::digest(&json)
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        }))
 }
 
 fn quantity(q: &crate::model::Quantity) -> Quantity {

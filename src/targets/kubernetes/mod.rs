@@ -1,6 +1,6 @@
 //! The `kubernetes` target: every core Kubernetes object of a Kubernetes environment (Namespaces,
-//! workloads with their ServiceAccounts, Services, HPAs and PDBs, ResourceQuotas and
-//! NetworkPolicies), built with `k8s-openapi` types and written under `kubernetes/`.
+//! workloads with their `ServiceAccounts`, Services, HPAs and PDBs, `ResourceQuotas` and
+//! `NetworkPolicies`), built with `k8s-openapi` types and written under `kubernetes/`.
 //!
 //! The building blocks every workload shares (the hardened pod template, Vault agent annotations,
 //! posture-scan waivers) live in [`pod`] so that the `backup` target produces pods that pass the
@@ -17,9 +17,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-pub struct Kubernetes;
+pub(crate) struct Kubernetes;
 
-pub static TARGET: Kubernetes = Kubernetes;
+pub(crate) static TARGET: Kubernetes = Kubernetes;
 
 const NAME: &str = "kubernetes";
 
@@ -81,7 +81,7 @@ fn namespaces(env: &Environment) -> Result<Vec<Object>, TargetError> {
         .collect()
 }
 
-/// One ResourceQuota per `[quotas.<namespace-key>]`, with the seed's six hard limits.
+/// One `ResourceQuota` per `[quotas.<namespace-key>]`, with the seed's six hard limits.
 fn resource_quotas(env: &Environment) -> Result<Vec<Object>, TargetError> {
     env.quotas
         .iter()

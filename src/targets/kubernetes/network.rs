@@ -1,4 +1,4 @@
-//! NetworkPolicies: every DEAAP namespace denies all traffic by default, then each workload gets one
+//! `NetworkPolicies`: every DEAAP namespace denies all traffic by default, then each workload gets one
 //! policy listing exactly what may reach it and what it may reach, derived from the model: the
 //! Istio ingress gateway → routed services, a workload → its `depends_on`, Prometheus → pods it
 //! scrapes (and, in meshed namespaces, Istio's merged-metrics port), sidecars → istiod, Vault
@@ -9,11 +9,11 @@
 //! allowed flow appears twice (egress at the client, ingress at the server) because both ends deny
 //! by default.
 
-use crate::plan::Workload;
-use crate::targets::kit::pod;
 use super::workloads::{self, Planned};
 use crate::model::{Environment, NamespaceKey};
+use crate::plan::Workload;
 use crate::targets::TargetError;
+use crate::targets::kit::pod;
 use crate::targets::kit::{self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Labels, Object, meta};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -136,7 +136,7 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
     (peer, port)
 }
 
-/// The backup jobs as a network endpoint (all backup CronJobs share the `backup` component).
+/// The backup jobs as a network endpoint (all backup `CronJobs` share the `backup` component).
 fn backup_pods(env: &Environment) -> Pods {
     Pods {
         namespace: env.namespace(NamespaceKey::Storage).to_owned(),
@@ -157,12 +157,12 @@ fn addon(namespace: &str, label: (&str, &str)) -> Pods {
     }
 }
 
-/// Every NetworkPolicy of the environment: the namespace-wide ones, then one per workload, then
+/// Every `NetworkPolicy` of the environment: the namespace-wide ones, then one per workload, then
 /// the backup jobs'.
 ///
 /// # Errors
 /// A dependency on a workload that does not exist.
-pub fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
+pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
     let plan = workloads::plan(env);
     let mut flows = Flows::new(env, &plan);
     for p in &plan {
@@ -171,7 +171,7 @@ pub fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
     flows.consensus();
     let backup = flows.backup();
 
-    let mut out = namespace_policies(env, flows.scrape.egress)?;
+    let mut out = namespace_policies(env, &flows.scrape.egress)?;
     for p in &plan {
         if let Some(r) = flows.rules.remove(&p.workload.name) {
             out.push(policy(
@@ -353,7 +353,7 @@ fn scrape_ports(env: &Environment, w: &Workload<'_>, me: &Endpoint) -> Option<Ve
 /// and the monitoring stack's own in its namespace.
 fn namespace_policies(
     env: &Environment,
-    scrape: Vec<NetworkPolicyEgressRule>,
+    scrape: &[NetworkPolicyEgressRule],
 ) -> Result<Vec<Object>, TargetError> {
     let mut out = Vec::new();
     for (key, namespace) in env.namespaces.iter() {
@@ -380,7 +380,7 @@ fn namespace_policies(
                 env,
                 namespace,
                 &prometheus(env),
-                scrape.clone(),
+                scrape.to_vec(),
             )?);
         }
     }
@@ -437,7 +437,7 @@ fn monitoring(
     Ok(out)
 }
 
-/// One NetworkPolicy. Its policy types are those it has rules for, except that a policy with no
+/// One `NetworkPolicy`. Its policy types are those it has rules for, except that a policy with no
 /// rules at all denies both directions (the default-deny).
 fn policy(
     env: &Environment,

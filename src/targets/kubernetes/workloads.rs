@@ -1,6 +1,6 @@
 //! The DEAAP workloads of a Kubernetes environment: each enabled service as a Deployment, each
-//! storage backend, the blockchain nodes and the consensus validators as StatefulSets, each with its
-//! ServiceAccount, Services, HPA and PDB. [`plan`] describes them once; the objects and the network
+//! storage backend, the blockchain nodes and the consensus validators as `StatefulSets`, each with its
+//! `ServiceAccount`, Services, HPA and PDB. [`plan`] describes them once; the objects and the network
 //! policies are both derived from that description.
 
 use crate::model::{Autoscaling, Environment, Persistence};
@@ -25,16 +25,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-pub use crate::plan::VALIDATOR;
+pub(crate) use crate::plan::VALIDATOR;
 
 /// How a planned workload is run.
 #[derive(Debug, Clone)]
-pub enum Controller<'a> {
+pub(crate) enum Controller<'a> {
     /// A Deployment behind the Service `<name>-service`.
     Deployment {
         autoscaling: Option<&'a Autoscaling>,
     },
-    /// A StatefulSet with a headless governing Service `<name>-headless` and a client Service
+    /// A `StatefulSet` with a headless governing Service `<name>-headless` and a client Service
     /// `<name>`, which is the host name the other workloads' URLs use.
     StatefulSet {
         persistence: Option<&'a Persistence>,
@@ -44,7 +44,7 @@ pub enum Controller<'a> {
 
 /// One workload and how Kubernetes runs it.
 #[derive(Debug, Clone)]
-pub struct Planned<'a> {
+pub(crate) struct Planned<'a> {
     pub workload: Workload<'a>,
     pub controller: Controller<'a>,
     /// Output file below `kubernetes/`.
@@ -54,14 +54,14 @@ pub struct Planned<'a> {
 impl Planned<'_> {
     /// The name of the Service clients use.
     #[must_use]
-    pub fn service_name(&self) -> String {
+    pub(crate) fn service_name(&self) -> String {
         self.workload.service_name()
     }
 }
 
 /// Every deployed workload of the environment's plan, in its order (services, storage,
 /// blockchain, validators), with the controller that runs it.
-pub fn plan(env: &Environment) -> Vec<Planned<'_>> {
+pub(crate) fn plan(env: &Environment) -> Vec<Planned<'_>> {
     plan::deployed(env)
         .into_iter()
         .filter_map(|w| match w.kind {
@@ -87,20 +87,20 @@ fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     }
 }
 
-/// A storage backend runs as a StatefulSet, with a claim per replica when it persists.
+/// A storage backend runs as a `StatefulSet`, with a claim per replica when it persists.
 fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     let persistence = env.storage[&w.name].persistence.as_ref();
     let file = format!("storage-{}.yaml", w.name);
     stateful(w, persistence.filter(|p| p.enabled), false, file)
 }
 
-/// The blockchain nodes run as a StatefulSet, with a claim per replica when they persist.
+/// The blockchain nodes run as a `StatefulSet`, with a claim per replica when they persist.
 fn blockchain<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     let persistence = Some(&env.blockchain.persistence).filter(|p| p.enabled);
     stateful(w, persistence, false, "blockchain.yaml".to_owned())
 }
 
-/// The validators run as a StatefulSet whose pods start in parallel.
+/// The validators run as a `StatefulSet` whose pods start in parallel.
 fn validators(w: Workload<'_>) -> Planned<'_> {
     stateful(w, None, true, "validators.yaml".to_owned())
 }
@@ -125,7 +125,7 @@ fn stateful<'a>(
 ///
 /// # Errors
 /// A secret that cannot be injected.
-pub fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
+pub(crate) fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
     plan(env)
         .iter()
         .map(|p| Ok((format!("kubernetes/{}", p.file), objects(env, p)?)))

@@ -1,5 +1,5 @@
 //! The `opa` target: the admission policies of `[security.opa]`, generated from the same model as
-//! the workloads they admit. Each enabled policy becomes a Gatekeeper ConstraintTemplate (its Rego,
+//! the workloads they admit. Each enabled policy becomes a Gatekeeper `ConstraintTemplate` (its Rego,
 //! Rego v1 syntax, plus the schema of its parameters) and a Constraint (enforcement action, the
 //! DEAAP namespaces and kinds it matches, and the parameters taken from the model), and the same
 //! Rego as a plain module of an OPA bundle (`opa/bundle/deaap/<policy>.rego`, package
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 #[cfg(test)]
 mod tests;
 
-pub struct Opa;
+pub(super) struct Opa;
 
 /// Gatekeeper's template kind: each template defines the Constraint kind of its policy.
 const CONSTRAINT_TEMPLATE: Kind = Kind::cluster(
@@ -32,7 +32,7 @@ const CONSTRAINT_TEMPLATE: Kind = Kind::cluster(
     Role::Definition,
 );
 
-/// Gatekeeper's admission target; the only one a ConstraintTemplate for Kubernetes objects uses.
+/// Gatekeeper's admission target; the only one a `ConstraintTemplate` for Kubernetes objects uses.
 const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 
 /// The Kubernetes controllers that delete objects on the cluster's behalf: the namespace
@@ -266,7 +266,7 @@ impl Policy {
         }
     }
 
-    /// The structural OpenAPI v3 schema of the parameters; Kubernetes checks every Constraint
+    /// The structural `OpenAPI` v3 schema of the parameters; Kubernetes checks every Constraint
     /// against it before Gatekeeper sees the values.
     fn schema(self) -> JSONSchemaProps {
         let properties: Vec<(&str, JSONSchemaProps)> = match self {

@@ -211,7 +211,7 @@ fn violations(engine: &mut regorus::Engine, rule: &str) -> Vec<String> {
         .collect()
 }
 
-/// What controllers create from a workload: a Deployment's ReplicaSet, a CronJob's Job, and the
+/// What controllers create from a workload: a Deployment's `ReplicaSet`, a `CronJob`'s Job, and the
 /// Pods of each. Gatekeeper reviews those too, so a template that would be refused is a workload
 /// that never runs.
 fn with_children(obj: &Value) -> Vec<Value> {

@@ -2,6 +2,7 @@
 //! evaluation times past an alert's `for`, and written back in the same notation.
 
 use crate::targets::TargetError;
+use std::fmt::Write as _;
 
 /// Units Prometheus accepts, largest first, in milliseconds.
 const UNITS: [(&str, u64); 7] = [
@@ -19,7 +20,7 @@ const UNITS: [(&str, u64); 7] = [
 ///
 /// # Errors
 /// Text that Prometheus would reject as a duration.
-pub fn parse_ms(text: &str) -> Result<u64, TargetError> {
+pub(crate) fn parse_ms(text: &str) -> Result<u64, TargetError> {
     let bad = || {
         TargetError(format!(
             "`{text}` is not a Prometheus duration (e.g. 30s, 5m, 1h30m)"
@@ -65,7 +66,7 @@ pub fn parse_ms(text: &str) -> Result<u64, TargetError> {
 
 /// Writes milliseconds as a Prometheus duration, e.g. `1020000` → `17m`, `5400000` → `1h30m`.
 #[must_use]
-pub fn format_ms(mut ms: u64) -> String {
+pub(crate) fn format_ms(mut ms: u64) -> String {
     if ms == 0 {
         return "0s".to_owned();
     }
@@ -73,7 +74,7 @@ pub fn format_ms(mut ms: u64) -> String {
     // Years and weeks read badly in test files; stop at days.
     for (unit, size) in UNITS.iter().skip(2) {
         if ms >= *size {
-            out.push_str(&format!("{}{unit}", ms / size));
+            let _ = write!(out, "{}{unit}", ms / size);
             ms %= size;
         }
     }

@@ -15,12 +15,12 @@ use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub struct Prometheus;
+pub(super) struct Prometheus;
 
 /// Group of the `[alerts.*]` table (the seed's `deaap.rules`).
-pub const ALERTS_GROUP: &str = "deaap.rules";
+pub(super) const ALERTS_GROUP: &str = "deaap.rules";
 /// Group of the `[[performance_targets]]` rows.
-pub const TARGETS_GROUP: &str = "deaap.performance-targets";
+pub(super) const TARGETS_GROUP: &str = "deaap.performance-targets";
 
 impl Target for Prometheus {
     fn name(&self) -> &'static str {
@@ -60,13 +60,13 @@ impl Target for Prometheus {
 /// refused as Prometheus refuses them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleFile {
+pub(super) struct RuleFile {
     pub groups: Vec<RuleGroup>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleGroup {
+pub(super) struct RuleGroup {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
@@ -75,7 +75,7 @@ pub struct RuleGroup {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AlertRule {
+pub(super) struct AlertRule {
     pub alert: String,
     pub expr: String,
     #[serde(rename = "for")]
@@ -87,7 +87,7 @@ pub struct AlertRule {
 /// The prometheus-operator's rule object.
 const PROMETHEUS_RULE: Kind = Kind::namespaced("monitoring.coreos.com/v1", "PrometheusRule");
 
-/// The spec of a PrometheusRule (only the fields deaap-gen writes).
+/// The spec of a `PrometheusRule` (only the fields deaap-gen writes).
 #[derive(Debug, Serialize)]
 struct PrometheusRuleSpec {
     groups: Vec<RuleGroup>,
@@ -95,7 +95,7 @@ struct PrometheusRuleSpec {
 
 /// One alert of the model with its name and group: the `[alerts.*]` entries, then every
 /// performance-target row.
-pub struct NamedAlert<'a> {
+pub(super) struct NamedAlert<'a> {
     pub name: &'a str,
     pub group: &'static str,
     pub alert: &'a Alert,

@@ -1,4 +1,4 @@
-//! PromQL for a structured alert: the one place that knows how each signal kind becomes a query,
+//! `PromQL` for a structured alert: the one place that knows how each signal kind becomes a query,
 //! and how names, label values and numbers are written so that any model value yields a query
 //! Prometheus parses as intended.
 
@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Range of the `rate()` windows. Five minutes spans several scrapes at any usual interval.
-pub const RATE_WINDOW: &str = "5m";
+pub(super) const RATE_WINDOW: &str = "5m";
 
 /// The alert's expression, e.g.
 /// `histogram_quantile(0.95, sum by (le) (rate(m_bucket{job="x"}[5m]))) > 300`.
 ///
 /// # Errors
 /// A metric or label name Prometheus cannot parse, or a threshold that is not a finite number.
-pub fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
+pub(super) fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
     let op = match alert.when {
         Comparison::Above => ">",
         Comparison::Below => "<",
@@ -45,7 +45,7 @@ pub fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
 
 /// The aggregation a `value` alert applies across series.
 #[must_use]
-pub fn value_aggregation(when: Comparison) -> &'static str {
+pub(super) fn value_aggregation(when: Comparison) -> &'static str {
     match when {
         Comparison::Above => "max",
         Comparison::Below => "min",
@@ -57,7 +57,10 @@ pub fn value_aggregation(when: Comparison) -> &'static str {
 ///
 /// # Errors
 /// A metric or label name outside Prometheus' name syntax.
-pub fn selector(metric: &str, labels: &BTreeMap<String, String>) -> Result<String, TargetError> {
+pub(super) fn selector(
+    metric: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<String, TargetError> {
     if !is_metric_name(metric) {
         return Err(TargetError(format!(
             "`{metric}` is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
@@ -85,10 +88,10 @@ pub fn selector(metric: &str, labels: &BTreeMap<String, String>) -> Result<Strin
     Ok(out)
 }
 
-/// A PromQL double-quoted string literal. PromQL unquotes with Go's rules, so quotes, backslashes
+/// A `PromQL` double-quoted string literal. `PromQL` unquotes with Go's rules, so quotes, backslashes
 /// and control characters are escaped; other characters, including non-ASCII, stand as they are.
 #[must_use]
-pub fn string_literal(value: &str) -> String {
+pub(super) fn string_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
@@ -109,12 +112,12 @@ pub fn string_literal(value: &str) -> String {
     out
 }
 
-/// A number as PromQL (and promtool's series notation) reads it: the shortest text that parses
+/// A number as `PromQL` (and promtool's series notation) reads it: the shortest text that parses
 /// back to the same value, e.g. `300`, `0.8`, `0.005`.
 ///
 /// # Errors
 /// NaN or an infinity: no alert threshold or quantile can be one.
-pub fn number(v: f64) -> Result<String, TargetError> {
+pub(super) fn number(v: f64) -> Result<String, TargetError> {
     if v.is_finite() {
         Ok(format!("{v}"))
     } else {

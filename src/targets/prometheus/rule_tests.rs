@@ -17,7 +17,7 @@ const OBSERVATIONS_PER_STEP: f64 = 10.0;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TestFile {
+pub(super) struct TestFile {
     pub rule_files: Vec<String>,
     pub evaluation_interval: String,
     pub tests: Vec<TestGroup>,
@@ -25,7 +25,7 @@ pub struct TestFile {
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TestGroup {
+pub(super) struct TestGroup {
     pub name: String,
     pub interval: String,
     pub input_series: Vec<InputSeries>,
@@ -34,14 +34,14 @@ pub struct TestGroup {
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InputSeries {
+pub(super) struct InputSeries {
     pub series: String,
     pub values: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AlertTest {
+pub(super) struct AlertTest {
     pub eval_time: String,
     pub alertname: String,
     pub exp_alerts: Vec<ExpAlert>,
@@ -49,7 +49,7 @@ pub struct AlertTest {
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExpAlert {
+pub(super) struct ExpAlert {
     pub exp_labels: BTreeMap<String, String>,
     pub exp_annotations: BTreeMap<String, String>,
 }
@@ -59,7 +59,7 @@ pub struct ExpAlert {
 /// # Errors
 /// An alert whose threshold no series can cross (e.g. a rate below a negative number) or a
 /// malformed duration.
-pub fn test_file(
+pub(super) fn test_file(
     env: &Environment,
     alerts: &[NamedAlert<'_>],
     rules_file: &str,

@@ -116,7 +116,7 @@ fn every_alert_has_severity_for_and_annotations() {
             assert!(!r.annotations["description"].is_empty());
             match &env.monitoring.runbook_base_url {
                 Some(base) => {
-                    assert_eq!(r.annotations["runbook_url"], format!("{base}/{}", r.alert))
+                    assert_eq!(r.annotations["runbook_url"], format!("{base}/{}", r.alert));
                 }
                 None => assert!(!r.annotations.contains_key("runbook_url")),
             }
@@ -385,8 +385,7 @@ fn every_signal_kind_and_direction_compiles() {
             .iter()
             .flat_map(|g| &g.rules)
             .find(|r| r.alert == name)
-            .map(|r| r.expr.clone())
-            .unwrap_or_else(|| panic!("no alert {name}"))
+            .map_or_else(|| panic!("no alert {name}"), |r| r.expr.clone())
     };
     assert_eq!(
         expr("LatencyBelow"),

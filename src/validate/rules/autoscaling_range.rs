@@ -1,4 +1,4 @@
-//! DG0104 autoscaling-range: an enabled HorizontalPodAutoscaler has a range it can work in.
+//! DG0104 autoscaling-range: an enabled `HorizontalPodAutoscaler` has a range it can work in.
 
 use super::{DiagnosticExt, is_prom_name, join};
 use crate::model::Amount;

@@ -1,4 +1,4 @@
-//! DG0107 cron-syntax: backup schedules are cron expressions a Kubernetes CronJob accepts.
+//! DG0107 cron-syntax: backup schedules are cron expressions a Kubernetes `CronJob` accepts.
 //! Checked where each is written, before the model is built (`validate::typed`), since the model
 //! holds them parsed.
 

@@ -73,7 +73,7 @@ pub fn all() -> Vec<&'static Rule> {
 
 /// The checks that run on the typed model, in code order. The rules not here find their problems
 /// on the merged tree before the model is built: literal secrets (the secret scan), quantities and
-/// schedules (`validate::typed`, as the model parses them) and PodSecurityPolicy (the schema's
+/// schedules (`validate::typed`, as the model parses them) and `PodSecurityPolicy` (the schema's
 /// unknown key, with the rule's explanation).
 #[must_use]
 pub fn checks() -> Vec<Check> {

@@ -1,4 +1,4 @@
-//! DG0113 quota-fits: what a namespace runs fits inside its ResourceQuota.
+//! DG0113 quota-fits: what a namespace runs fits inside its `ResourceQuota`.
 
 use super::{DiagnosticExt, Workload, join, workloads};
 use crate::load::Seg;
@@ -42,15 +42,14 @@ fn totals(env: &Environment, ws: &[Workload<'_>], ns: NamespaceKey, at_max: bool
     let mut t = Totals::default();
     for w in ws.iter().filter(|w| w.enabled && w.namespace_key == ns) {
         let n = if at_max { w.max_replicas } else { w.replicas };
-        let [mut rc, mut rm, mut lc, mut lm] = parts(w.resources);
+        let mut pod = parts(w.resources);
         // What the platform injects into each pod, beside the workload's own container.
         for sidecar in w.sidecars(env) {
-            let [a, b, c, d] = parts(&sidecar.resources);
-            rc = rc + a;
-            rm = rm + b;
-            lc = lc + c;
-            lm = lm + d;
+            for (total, amount) in pod.iter_mut().zip(parts(&sidecar.resources)) {
+                *total = *total + amount;
+            }
         }
+        let [rc, rm, lc, lm] = pod;
         t.requests_cpu = t.requests_cpu + rc.times(n);
         t.requests_memory = t.requests_memory + rm.times(n);
         t.limits_cpu = t.limits_cpu + lc.times(n);

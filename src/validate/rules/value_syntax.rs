@@ -209,7 +209,7 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
     (!ok).then_some((what, help))
 }
 
-/// A threshold PromQL and the generated unit tests can write: finite, not `-0.0`, at most 10^15.
+/// A threshold `PromQL` and the generated unit tests can write: finite, not `-0.0`, at most 10^15.
 fn usable_threshold(v: &Value) -> bool {
     match v {
         Value::Float(f) => {
