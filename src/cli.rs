@@ -21,6 +21,7 @@ Examples:
   deaap-gen build --check                          exit 1 if generated/ is stale (CI)
   deaap-gen validate environments/ --format json   diagnostics as JSON lines
   deaap-gen diff                                   show how generated/ differs from the model
+  deaap-gen check                                  prove admission, network flows and alerts
   deaap-gen render environments/staging.toml | kubectl apply -f -
   deaap-gen schema > deaap-environment.schema.json
   deaap-gen explain DG0201
@@ -82,6 +83,14 @@ pub enum Command {
         /// The environment file
         env_path: PathBuf,
     },
+    /// Prove that each environment works as one deployed system: its generated objects are
+    /// admitted, every flow the model needs is allowed and every alert can fire
+    Check {
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the environment-file JSON Schema
     Schema,
     /// Explain a diagnostic code, or list every code
@@ -138,6 +147,10 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Validate { inputs, format } => match workspace(&inputs, format) {
             Ok(_) => 0,
+            Err(code) => code,
+        },
+        Command::Check { inputs, format } => match workspace(&inputs, format) {
+            Ok(ws) => print_proofs(&ws, format),
             Err(code) => code,
         },
         Command::Diff {
@@ -216,6 +229,34 @@ fn workspace(inputs: &Inputs, format: Format) -> Result<Workspace, u8> {
     let compilation = ops::compile_all(&inputs.paths).map_err(|e| report(&e))?;
     print_compilation(&compilation, format);
     compilation.into_workspace().map_err(|e| report(&e))
+}
+
+/// `check`'s summary: one line (or JSON object) per environment on stdout.
+fn print_proofs(ws: &Workspace, format: Format) -> u8 {
+    let mut text = String::new();
+    for u in &ws.units {
+        let p = u.proof;
+        let env = &u.tree.environment;
+        let _ = match format {
+            Format::Human => writeln!(
+                text,
+                "{env}: {} objects admitted, {} flows proven, {} alerts proven",
+                p.admitted, p.flows, p.alerts
+            ),
+            Format::Json => writeln!(
+                text,
+                "{}",
+                serde_json::json!({
+                    "environment": env,
+                    "admitted": p.admitted,
+                    "flows": p.flows,
+                    "alerts": p.alerts,
+                })
+            ),
+        };
+    }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    0
 }
 
 /// Every file's diagnostics, then why it could not be used, in input order.

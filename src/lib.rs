@@ -17,6 +17,7 @@ pub mod model;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod proof;
 pub mod render;
 pub mod source;
 pub mod stream;
@@ -34,6 +35,9 @@ pub struct Compiled {
     pub diagnostics: Vec<Diagnostic>,
     /// The model; `Some` only when no error was found (warnings may remain).
     pub model: Option<model::Environment>,
+    /// The merged tree the model came from, which later diagnostics (the proofs') point into;
+    /// `Some` when the model is.
+    pub tree: Option<load::Entry>,
 }
 
 /// Loads, layers and validates one environment file.
@@ -46,19 +50,24 @@ pub fn compile(path: &Path) -> Compiled {
             sources,
             diagnostics: vec![d],
             model: None,
+            tree: None,
         };
     }
     let loaded = load::load(path, &mut sources, &mut diagnostics);
-    let model = match loaded {
+    let (model, tree) = match loaded {
         Some(l) if diagnostics.iter().all(|d| !d.is_error()) => {
-            validate::validate(&l.root, &mut diagnostics)
+            match validate::validate(&l.root, &mut diagnostics) {
+                Some(m) => (Some(m), Some(l.root)),
+                None => (None, None),
+            }
         }
-        _ => None,
+        _ => (None, None),
     };
     Compiled {
         sources,
         diagnostics,
         model,
+        tree,
     }
 }
 

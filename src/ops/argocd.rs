@@ -140,8 +140,26 @@ pub fn generate(warning: &mut dyn FnMut(&Diagnostic, &SourceMap)) -> Result<Mani
             file.display()
         )));
     }
-    let compiled = crate::compile(&file);
-    let Some(model) = compiled.model else {
+    let mut compiled = crate::compile(&file);
+    let artifacts = match (&compiled.model, &compiled.tree) {
+        (Some(model), Some(tree)) => {
+            let artifacts = crate::generate(model, &file).map_err(|source| Error::Generate {
+                path: file.clone(),
+                source,
+            })?;
+            compiled
+                .diagnostics
+                .extend(crate::proof::prove(tree, model, &artifacts).0);
+            Some(artifacts)
+        }
+        _ => None,
+    };
+    let (Some(model), Some(artifacts)) = (
+        compiled
+            .model
+            .filter(|_| !compiled.diagnostics.iter().any(Diagnostic::is_error)),
+        artifacts,
+    ) else {
         let errors: Vec<String> = compiled
             .diagnostics
             .iter()
@@ -159,10 +177,6 @@ pub fn generate(warning: &mut dyn FnMut(&Diagnostic, &SourceMap)) -> Result<Mani
     for w in compiled.diagnostics.iter().filter(|d| !d.is_error()) {
         warning(w, &compiled.sources);
     }
-    let artifacts = crate::generate(&model, &file).map_err(|source| Error::Generate {
-        path: file.clone(),
-        source,
-    })?;
     let objects = crate::stream::kubernetes_objects(&artifacts).map_err(Error::Stream)?;
     if objects.is_empty() {
         // Exit 0 with no objects would make Argo CD prune the whole application.

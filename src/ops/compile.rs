@@ -14,6 +14,8 @@ pub struct Unit {
     pub path: PathBuf,
     pub tree: output::Tree,
     pub artifacts: Vec<crate::targets::Artifact>,
+    /// What the proofs established about it.
+    pub proof: crate::proof::Summary,
 }
 
 /// How one input file fared.
@@ -116,16 +118,24 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     // Every environment name met so far, even of an environment that then failed to generate.
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for f in files {
-        let c = crate::compile(&f);
-        let status = match &c.model {
-            None => Status::Invalid,
-            Some(model) => match unit(&mut names, model, &f) {
-                Ok(u) => {
-                    compilation.units.push(u);
-                    Status::Compiled
+        let mut c = crate::compile(&f);
+        let status = match (&c.model, &c.tree) {
+            (Some(model), Some(tree)) => match unit(&mut names, model, &f) {
+                Ok(mut u) => {
+                    let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
+                    let refused = found.iter().any(Diagnostic::is_error);
+                    c.diagnostics.extend(found);
+                    u.proof = summary;
+                    if refused {
+                        Status::Invalid
+                    } else {
+                        compilation.units.push(u);
+                        Status::Compiled
+                    }
                 }
                 Err(e) => Status::Failed(e),
             },
+            _ => Status::Invalid,
         };
         compilation.files.push(FileReport {
             path: f,
@@ -161,5 +171,6 @@ fn unit(
         path: path.to_path_buf(),
         tree,
         artifacts,
+        proof: crate::proof::Summary::default(),
     })
 }
