@@ -1,12 +1,25 @@
 //! deaap-gen compiles one typed TOML model per DEAAP environment into every deployment artifact.
 //!
-//! The pipeline: [`load`] reads an environment file and the files it `extends`, merging them into a
-//! tree where every value remembers the file and span that set it; [`validate`] checks that tree
-//! against the generated JSON Schema and the semantic rules, collecting every problem as a
-//! [`diagnostic::Diagnostic`], and yields the typed [`model::Environment`]; [`targets`] turn the
-//! model into artifacts (path → bytes); [`output`] writes them atomically, compares them with a
-//! committed tree, or streams the Kubernetes objects. [`ops`] runs that pipeline for each command
-//! (README "Command line") and returns typed results; [`cli`] only parses, prints and exits.
+//! The pipeline, one module per stage (ARCHITECTURE.md says where a change goes):
+//!
+//! 1. [`load`] reads an environment file and the files it `extends` (through [`fsafe`]), merging
+//!    them into one tree where every value remembers the file and span that set it ([`source`]).
+//! 2. [`validate`] checks that tree: the secret scan, the JSON Schema generated from the model, the
+//!    values the model parses, then the semantic rules. Every problem is a
+//!    [`diagnostic::Diagnostic`] with a code from [`codes`].
+//! 3. [`model`] is the typed environment the tree becomes: quantities, schedules, durations and
+//!    secret references are parsed once, into types of their own.
+//! 4. [`plan`] lists every workload the environment runs, with its pods' facts: the one view that
+//!    rules and targets share.
+//! 5. [`targets`] turn the model and the plan into artifacts (path → bytes, with their Kubernetes
+//!    objects, built with `targets::kit`); [`render`] holds the serializers they share.
+//! 6. [`proof`] evaluates the artifacts the way the cluster would and reports what would fail there
+//!    on the model key that causes it.
+//! 7. [`output`] compares the artifacts with a committed tree or swaps them in under a lock;
+//!    [`stream`] prints their objects as one YAML stream.
+//!
+//! [`ops`] runs the stages for each command and returns typed results; [`cli`] only parses,
+//! prints and maps results to exit codes.
 
 pub mod cli;
 pub mod codes;

@@ -24,7 +24,7 @@ fn stage(o: &Object) -> u8 {
     }
 }
 
-/// Every Kubernetes object of the manifest artifacts, in stream order: by [`stage`], and within a
+/// Every Kubernetes object of the manifest artifacts, in stream order: by `stage`, and within a
 /// stage in artifact (path) and file order.
 ///
 /// # Errors

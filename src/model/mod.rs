@@ -5,6 +5,7 @@
 //! Keys are `snake_case`; maps keyed by name (`services`, `storage`, `metrics`, `alerts`, ...) are
 //! `BTreeMap`s so that every target emits them in one stable order.
 
+pub mod duration;
 mod observability;
 mod platform;
 mod quantity;

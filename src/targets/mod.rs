@@ -88,10 +88,10 @@ impl From<minijinja::Error> for TargetError {
     }
 }
 
-/// A Prometheus duration (`5m`, `1h30m`) in milliseconds; `None` when Prometheus would refuse it.
-#[must_use]
-pub fn prometheus_duration_ms(text: &str) -> Option<u64> {
-    prometheus::duration::parse_ms(text).ok()
+impl From<crate::model::duration::DurationError> for TargetError {
+    fn from(e: crate::model::duration::DurationError) -> Self {
+        Self(e.0)
+    }
 }
 
 pub trait Target: Sync {

@@ -100,7 +100,7 @@ impl<'a> Report<'a> {
         self.push(Diagnostic::error(code, message), path.as_ref(), label)
     }
 
-    /// As [`RuleContext::error`], for a warning.
+    /// As [`Report::error`], for a warning.
     pub fn warning(
         &mut self,
         code: &'static str,
@@ -123,7 +123,7 @@ impl<'a> Report<'a> {
         self.record(Diagnostic::error(code, message).with_label(span, label))
     }
 
-    /// As [`RuleContext::key_error`], for a warning.
+    /// As [`Report::key_error`], for a warning.
     pub fn key_warning(
         &mut self,
         code: &'static str,

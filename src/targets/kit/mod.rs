@@ -1,6 +1,6 @@
 //! The Kubernetes object kit every target builds its objects with: metadata and the named label
-//! sets ([`labels`]), typed objects with their scope and their serialized document, and the
-//! manifest artifact made of them ([`object`]), and the hardened pod template every workload's pods
+//! sets ([`labels`](mod@labels)), typed objects with their scope and their serialized document, and the
+//! manifest artifact made of them ([`object`](mod@object)), and the hardened pod template every workload's pods
 //! are built from ([`pod`]: the long-running workloads and the backup jobs alike). Targets take the
 //! conventions every object shares from here and the workloads from the plan, never from another
 //! target, so each is written once.

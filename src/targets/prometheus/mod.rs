@@ -4,11 +4,10 @@
 //! `ruleSelector`), and a `promtool test rules` file (`rules.test.yaml`) proving that each alert
 //! fires past its threshold and stays silent short of it.
 
-pub(crate) mod duration;
 mod promql;
 mod rule_tests;
 
-use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal};
+use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal, duration};
 use crate::render;
 use crate::targets::kit::{self, Kind, Object};
 use crate::targets::{Artifact, Context, Target, TargetError};

@@ -4,7 +4,8 @@
 //! computed from the threshold, so a wrong comparison, a wrong aggregation or a query over the
 //! wrong series fails the test.
 
-use super::{NamedAlert, alert_labels, annotations, duration, promql};
+use super::{NamedAlert, alert_labels, annotations, promql};
+use crate::model::duration;
 use crate::model::{Alert, Comparison, Environment, Signal};
 use crate::targets::TargetError;
 use serde::{Deserialize, Serialize};

@@ -200,7 +200,7 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
             "a process name such as `backup-agent`, without backslashes, quotes, spaces or `(),=`",
         ),
         "for" | "evaluation_interval" => (
-            crate::targets::prometheus_duration_ms(s).is_some_and(|ms| ms <= MAX_DURATION_MS),
+            crate::model::duration::parse_ms(s).is_ok_and(|ms| ms <= MAX_DURATION_MS),
             "is not a Prometheus duration of at most a year",
             "a duration such as `5m` or `1h30m`",
         ),

@@ -1,8 +1,21 @@
-//! Prometheus durations (`30s`, `5m`, `1h30m`): parsed so the unit-test generator can place its
-//! evaluation times past an alert's `for`, and written back in the same notation.
+//! Prometheus durations (`30s`, `5m`, `1h30m`), as the model's alert `for`, evaluation intervals
+//! and windows are written: parsed by one parser (the value check and the Prometheus target's
+//! rule tests, which place evaluation times past an alert's `for`), and written back in the same
+//! notation.
 
-use crate::targets::TargetError;
 use std::fmt::Write as _;
+
+/// Text that Prometheus would reject as a duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationError(pub String);
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DurationError {}
 
 /// Units Prometheus accepts, largest first, in milliseconds.
 const UNITS: [(&str, u64); 7] = [
@@ -20,9 +33,9 @@ const UNITS: [(&str, u64); 7] = [
 ///
 /// # Errors
 /// Text that Prometheus would reject as a duration.
-pub(crate) fn parse_ms(text: &str) -> Result<u64, TargetError> {
+pub fn parse_ms(text: &str) -> Result<u64, DurationError> {
     let bad = || {
-        TargetError(format!(
+        DurationError(format!(
             "`{text}` is not a Prometheus duration (e.g. 30s, 5m, 1h30m)"
         ))
     };
@@ -66,7 +79,7 @@ pub(crate) fn parse_ms(text: &str) -> Result<u64, TargetError> {
 
 /// Writes milliseconds as a Prometheus duration, e.g. `1020000` → `17m`, `5400000` → `1h30m`.
 #[must_use]
-pub(crate) fn format_ms(mut ms: u64) -> String {
+pub fn format_ms(mut ms: u64) -> String {
     if ms == 0 {
         return "0s".to_owned();
     }
