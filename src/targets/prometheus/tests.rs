@@ -116,7 +116,12 @@ fn every_alert_has_severity_for_and_annotations() {
             assert!(!r.annotations["description"].is_empty());
             match &env.monitoring.runbook_base_url {
                 Some(base) => {
-                    assert_eq!(r.annotations["runbook_url"], format!("{base}/{}", r.alert));
+                    assert_eq!(
+                        r.annotations["runbook_url"],
+                        format!("{base}/{}.md", r.alert)
+                    );
+                    let page = format!("runbooks/{}.md", r.alert);
+                    assert!(files(rel).contains_key(&page), "{rel}: no {page}");
                 }
                 None => assert!(!r.annotations.contains_key("runbook_url")),
             }
