@@ -214,7 +214,8 @@ fn isolate(c: &mut Compilation) {
         let d = Diagnostic::error(
             "DG0560",
             format!(
-                "`{}` (environment `{}`) and `{}` (environment `{}`) both deploy to cluster                  `{cluster}` and share {} object{}: {}{}",
+                "`{}` (environment `{}`) and `{}` (environment `{}`) both deploy to cluster \
+                 `{cluster}` and share {} object{}: {}{}",
                 earlier.path.display(),
                 earlier.tree.environment,
                 later.path.display(),
@@ -222,10 +223,17 @@ fn isolate(c: &mut Compilation) {
                 shared.len(),
                 super::plural(shared.len()),
                 examples.join(", "),
-                if shared.len() > examples.len() { ", …" } else { "" }
+                if shared.len() > examples.len() {
+                    ", …"
+                } else {
+                    ""
+                }
             ),
         )
-        .with_label(at.clone(), format!("shared with `{}`", earlier.path.display()));
+        .with_label(
+            at.clone(),
+            format!("shared with `{}`", earlier.path.display()),
+        );
         let mut d = d;
         d.help = Some(
             "deploy each environment to its own cluster (`[environment] cluster`), or give this \
