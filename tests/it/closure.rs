@@ -481,3 +481,23 @@ fn constraint_templates_sync_before_their_constraints() {
     }
     assert!(pairs >= 4, "{pairs}");
 }
+
+/// Without the monitoring stack there is no Prometheus and no adapter behind the HPA's metric.
+#[test]
+fn an_hpa_metric_without_the_monitoring_stack_is_refused() {
+    let dir = scratch();
+    let f = dir.path().join(FIXTURE);
+    edit(
+        &f,
+        "[monitoring]\nrunbook_base_url",
+        "[monitoring]\nenabled = false\nrunbook_base_url",
+    );
+    let line = line_of(dir.path(), FIXTURE, "[services.web]", "name = ");
+    refused(
+        dir.path(),
+        FIXTURE,
+        line,
+        "DG0545",
+        &["web_queue_size", "no"],
+    );
+}
