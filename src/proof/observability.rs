@@ -509,7 +509,7 @@ fn selector_text(metric: &str, selector: &BTreeMap<String, String>) -> String {
     }
     let inner: Vec<String> = selector
         .iter()
-        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .map(|(k, v)| format!("{k}=\"{}\"", v.escape_debug()))
         .collect();
     format!("{metric}{{{}}}", inner.join(","))
 }

@@ -501,3 +501,24 @@ fn an_hpa_metric_without_the_monitoring_stack_is_refused() {
         &["web_queue_size", "no"],
     );
 }
+
+/// The fixtures conformance builds together prove every alert and do not collide (the
+/// observability fixture shares minimal's namespaces, on a cluster of its own).
+#[test]
+fn the_conformance_fixtures_prove_together() {
+    let o = run(
+        &root(),
+        &[
+            "check",
+            "tests/fixtures/minimal.toml",
+            "tests/fixtures/prometheus-signals.toml",
+            "tests/fixtures/observability.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("prometheus-signals: ") && out.contains(" 11 alerts proven"),
+        "{out}"
+    );
+}
