@@ -104,6 +104,12 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     let world = World::read(s);
     let targets = world.targets();
     let plan = plan::workloads(env);
+    let scraped = Scraped {
+        env,
+        world: &world,
+        plan: &plan,
+        targets: &targets,
+    };
     // Without the monitoring stack nothing scrapes, serves or evaluates: no alert is proven,
     // and an HPA's Pods metric has no source.
     let alerting = if env.monitoring.enabled {
@@ -114,7 +120,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     for (p, name, alert) in alerting {
         let series = match alert.signal {
             Signal::Up => prove_up(&targets, &p, name, alert, report),
-            _ => prove_metric(env, &world, &plan, &targets, &p, name, alert, report),
+            _ => prove_metric(&scraped, &p, name, alert, report),
         };
         let runbook = env
             .monitoring
@@ -125,10 +131,10 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
             summary.alerts += 1;
         }
     }
-    prove_autoscalers(env, &world, &plan, &targets, report);
+    prove_autoscalers(&scraped, report);
 }
 
-/// Every alert with the model path of its `metric` key: `[alerts.*]`, then the performance targets.
+/// Every alert with the model path of its table: `[alerts.*]`, then the performance targets' `alert`.
 fn alerts(env: &Environment) -> Vec<(Vec<Seg>, &str, &Alert)> {
     let mut v: Vec<(Vec<Seg>, &str, &Alert)> = env
         .alerts
@@ -145,6 +151,7 @@ fn alerts(env: &Environment) -> Vec<(Vec<Seg>, &str, &Alert)> {
     v
 }
 
+/// `p` extended by `key`.
 fn with(p: &[Seg], key: &str) -> Vec<Seg> {
     let mut v = p.to_vec();
     v.push(Seg::from(key));
@@ -214,18 +221,24 @@ fn prove_up(
     true
 }
 
+/// What the metric and autoscaler proofs read: the model, the generated world, the workload plan
+/// and the scrape targets.
+struct Scraped<'a> {
+    env: &'a Environment,
+    world: &'a World,
+    plan: &'a [Workload<'a>],
+    targets: &'a [Target<'a>],
+}
+
 /// Proves an alert on a declared metric; `true` when its series exists as it should.
-#[allow(clippy::too_many_arguments)]
 fn prove_metric(
-    env: &Environment,
-    world: &World,
-    plan: &[Workload<'_>],
-    targets: &[Target<'_>],
+    cx: &Scraped<'_>,
     p: &[Seg],
     name: &str,
     alert: &Alert,
     report: &mut Report<'_>,
 ) -> bool {
+    let (env, world, plan, targets) = (cx.env, cx.world, cx.plan, cx.targets);
     let Some(def) = env.metrics.get(&alert.metric) else {
         return false; // DG0121 reports it
     };
@@ -422,13 +435,8 @@ fn prove_runbook(
     false
 }
 
-fn prove_autoscalers(
-    env: &Environment,
-    world: &World,
-    plan: &[Workload<'_>],
-    targets: &[Target<'_>],
-    report: &mut Report<'_>,
-) {
+fn prove_autoscalers(cx: &Scraped<'_>, report: &mut Report<'_>) {
+    let (env, world, plan, targets) = (cx.env, cx.world, cx.plan, cx.targets);
     for (svc, s) in env.enabled_services() {
         let Some(a) = s.autoscaling.as_ref().filter(|a| a.enabled) else {
             continue;
