@@ -17,6 +17,8 @@ pub enum Phase {
     /// A retired code that was split into several; it is no longer emitted and explains which
     /// codes replace it.
     Split,
+    /// The system proof: the generated objects evaluated together, the way the cluster would.
+    Proof,
 }
 
 impl Phase {
@@ -27,6 +29,7 @@ impl Phase {
             Self::Schema => "schema",
             Self::Rule => "rule",
             Self::Split => "split",
+            Self::Proof => "proof",
         }
     }
 }
@@ -40,6 +43,84 @@ pub struct Code {
     pub what: &'static str,
     pub why: &'static str,
 }
+
+/// The system proof's codes for observability (DG0540–DG0559) and isolation (DG0560–DG0569).
+const OBSERVABILITY_AND_ISOLATION: &[Code] = &[
+    Code {
+        code: "DG0540",
+        phase: Phase::Proof,
+        name: "alert-series-scraped",
+        what: "An alert's series is scraped by the generated Prometheus configuration: the \
+               workload its metric is `exposed_by` is a target of the scrape job (after Istio's \
+               injection and the job's relabelling), and for `up` some target has the labels \
+               the alert selects.",
+        why: "Prometheus alerts only on series that exist: an alert whose series is never \
+              scraped can never fire, and nothing tells you so.",
+    },
+    Code {
+        code: "DG0541",
+        phase: Phase::Proof,
+        name: "alert-exposer-runs",
+        what: "The workload or exporter a watched metric is `exposed_by` runs in the \
+               environment.",
+        why: "A series of a disabled workload never exists; the alert is dead weight that \
+              looks like coverage.",
+    },
+    Code {
+        code: "DG0542",
+        phase: Phase::Proof,
+        name: "scraped-own-port",
+        what: "An alert's series is scraped from the workload's own container port, not only \
+               through the Istio sidecar's merged-metrics port (15020).",
+        why: "Through the merged port, `up` reports the sidecar's agent, not the workload, and \
+              the series disappears when the mesh is switched off.",
+    },
+    Code {
+        code: "DG0543",
+        phase: Phase::Proof,
+        name: "scrape-not-refused",
+        what: "A scraped port of a meshed workload under STRICT mTLS bypasses the sidecar \
+               (a metrics port of its own, excluded from inbound capture).",
+        why: "Prometheus runs outside the mesh and scrapes in plain text; the sidecar refuses \
+              it, so the target is always down and every alert on it misfires.",
+    },
+    Code {
+        code: "DG0544",
+        phase: Phase::Proof,
+        name: "alert-selector-matches",
+        what: "A selector label that Prometheus attaches to targets (`job`, `namespace`, `app`, \
+               `pod`, `instance`) has a value some target of the exposing workload carries.",
+        why: "A selector that matches no series makes the alert silent for good.",
+    },
+    Code {
+        code: "DG0545",
+        phase: Phase::Proof,
+        name: "hpa-metric-source",
+        what: "An HPA's Pods metric is served by a generated prometheus-adapter rule over a \
+               declared metric the autoscaled service exposes and Prometheus scrapes with \
+               `namespace` and `pod` labels.",
+        why: "Without a source the custom metrics API has no value, and the HPA neither scales \
+              on the metric nor says why beyond an event.",
+    },
+    Code {
+        code: "DG0546",
+        phase: Phase::Proof,
+        name: "runbook-pages",
+        what: "Every alert's `runbook_url` names a runbook page deaap-gen generates \
+               (`runbooks/<Alert>.md`).",
+        why: "An on-call engineer follows the link at the worst moment; a link to nothing \
+              costs the minutes the runbook was meant to save.",
+    },
+    Code {
+        code: "DG0560",
+        phase: Phase::Proof,
+        name: "environment-isolation",
+        what: "Two environments deployed to one cluster (`[environment] cluster`) share no \
+               object: no namespaced kind/namespace/name and no cluster-scoped kind/name.",
+        why: "Argo CD would let the second environment overwrite the first one's objects, and \
+              pruning one would delete the other's.",
+    },
+];
 
 /// The codes raised outside the semantic rules.
 const OTHERS: &[Code] = &[
@@ -193,6 +274,7 @@ const SPLIT: &[Code] = &[Code {
 pub fn all() -> Vec<Code> {
     let mut v: Vec<Code> = OTHERS.to_vec();
     v.extend_from_slice(SPLIT);
+    v.extend_from_slice(OBSERVABILITY_AND_ISOLATION);
     v.extend(rules::all().into_iter().map(|r| Code {
         code: r.code,
         phase: Phase::Rule,

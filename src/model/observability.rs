@@ -60,7 +60,16 @@ pub struct MetricDef {
     /// Unit of the values: alert thresholds on this metric are written in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// Who exposes the series: a service or storage key, `blockchain`, `consensus` (the
+    /// validators), or an exporter kube-prometheus-stack runs (`kube-state-metrics`,
+    /// `node-exporter`, `kubelet`). Alerts on the metric are proven against that workload's
+    /// scrape configuration.
+    pub exposed_by: String,
 }
+
+/// The exporters kube-prometheus-stack runs and scrapes with its own monitors: a metric may be
+/// `exposed_by` one of them.
+pub const STACK_EXPORTERS: [&str; 3] = ["kube-state-metrics", "node-exporter", "kubelet"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

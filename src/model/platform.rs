@@ -19,6 +19,21 @@ pub struct Identity {
     /// Kubernetes version targeted by the generated objects, e.g. `1.33`.
     #[serde(default = "default_kube_version")]
     pub kubernetes_version: String,
+    /// The Argo CD cluster name the environment is deployed to (`in-cluster` when absent: the
+    /// cluster Argo CD itself runs in). Two environments on one cluster must not share an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// Argo CD's name of the cluster it runs in.
+pub const IN_CLUSTER: &str = "in-cluster";
+
+impl Identity {
+    /// The cluster the environment is deployed to.
+    #[must_use]
+    pub fn cluster(&self) -> &str {
+        self.cluster.as_deref().unwrap_or(IN_CLUSTER)
+    }
 }
 
 fn default_kube_version() -> String {

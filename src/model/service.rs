@@ -164,6 +164,10 @@ pub struct StorageBackend {
     /// Plain environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Prometheus scraping of the backend's own metrics endpoint (an engine with one, or an
+    /// exporter container in the image).
+    #[serde(default)]
+    pub metrics: Metrics,
 }
 
 fn storage_ns() -> NamespaceKey {
@@ -195,6 +199,9 @@ pub struct Blockchain {
     /// Prometheus job name of the nodes (the `BlockchainNodeDown` alert watches `up{job=…}`).
     #[serde(default = "default_bc_job")]
     pub metrics_job: String,
+    /// Prometheus scraping of the nodes' own metrics endpoint.
+    #[serde(default)]
+    pub metrics: Metrics,
 }
 
 fn default_bc_job() -> String {
@@ -216,6 +223,9 @@ pub struct Consensus {
     /// Service account allowed to write `deaap.io` consensus-validation resources.
     #[serde(default = "default_writer")]
     pub writer_service: String,
+    /// Prometheus scraping of the validators' own metrics endpoint.
+    #[serde(default)]
+    pub metrics: Metrics,
 }
 
 fn default_validator_port() -> u16 {

@@ -16,6 +16,8 @@ pub struct Unit {
     pub artifacts: Vec<crate::targets::Artifact>,
     /// What the proofs established about it.
     pub proof: crate::proof::Summary,
+    /// The cluster it is deployed to (Kubernetes only), and where the model says so.
+    pub cluster: Option<(String, crate::source::Span)>,
 }
 
 /// How one input file fared.
@@ -122,6 +124,11 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
         let status = match (&c.model, &c.tree) {
             (Some(model), Some(tree)) => match unit(&mut names, model, &f) {
                 Ok(mut u) => {
+                    u.cluster = model.is_kubernetes().then(|| {
+                        let at = crate::validate::Report::new(tree)
+                            .span(crate::path!["environment", "cluster"]);
+                        (model.environment.cluster().to_owned(), at)
+                    });
                     let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
                     let refused = found.iter().any(Diagnostic::is_error);
                     c.diagnostics.extend(found);
@@ -144,7 +151,102 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
             status,
         });
     }
+    isolate(&mut compilation);
     Ok(compilation)
+}
+
+/// DG0560: two compiled environments deployed to one cluster must not share an object (the same
+/// kind, namespace and name, or the same cluster-scoped kind and name): the second sync would
+/// overwrite the first environment's object, and pruning one would delete the other's. The later
+/// file is refused, with the first file and the shared objects named.
+fn isolate(c: &mut Compilation) {
+    type Key = (String, String, String, String);
+    let keys = |u: &Unit| -> Vec<Key> {
+        let mut v: Vec<Key> = u
+            .artifacts
+            .iter()
+            .filter(|a| a.manifest)
+            .flat_map(|a| &a.objects)
+            .map(|o| {
+                let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+                (
+                    group.to_owned(),
+                    o.kind().to_owned(),
+                    o.namespace().unwrap_or_default().to_owned(),
+                    o.name().to_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut refused: Vec<PathBuf> = Vec::new();
+    for (i, later) in c.units.iter().enumerate() {
+        let Some((cluster, at)) = &later.cluster else {
+            continue;
+        };
+        let mine = keys(later);
+        let Some((earlier, shared)) = c.units[..i]
+            .iter()
+            .filter(|u| !refused.contains(&u.path))
+            .filter(|u| u.cluster.as_ref().is_some_and(|(c, _)| c == cluster))
+            .map(|u| {
+                let theirs = keys(u);
+                let shared: Vec<&Key> = mine
+                    .iter()
+                    .filter(|k| theirs.binary_search(k).is_ok())
+                    .collect();
+                (u, shared)
+            })
+            .find(|(_, shared)| !shared.is_empty())
+        else {
+            continue;
+        };
+        let show = |k: &Key| {
+            if k.2.is_empty() {
+                format!("{} {}", k.1, k.3)
+            } else {
+                format!("{} {}/{}", k.1, k.2, k.3)
+            }
+        };
+        let examples: Vec<String> = shared.iter().take(3).map(|k| show(k)).collect();
+        let d = Diagnostic::error(
+            "DG0560",
+            format!(
+                "`{}` (environment `{}`) and `{}` (environment `{}`) both deploy to cluster \
+                 `{cluster}` and share {} object{}: {}{}",
+                earlier.path.display(),
+                earlier.tree.environment,
+                later.path.display(),
+                later.tree.environment,
+                shared.len(),
+                super::plural(shared.len()),
+                examples.join(", "),
+                if shared.len() > examples.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .with_label(
+            at.clone(),
+            format!("shared with `{}`", earlier.path.display()),
+        );
+        let mut d = d;
+        d.help = Some(
+            "deploy each environment to its own cluster (`[environment] cluster`), or give this \
+             one namespaces of its own (`[namespaces]`) and no cluster-scoped policies"
+                .to_owned(),
+        );
+        if let Some(f) = c.files.iter_mut().find(|f| f.path == later.path) {
+            f.diagnostics.push(d);
+            f.status = Status::Invalid;
+        }
+        refused.push(later.path.clone());
+    }
+    c.units.retain(|u| !refused.contains(&u.path));
 }
 
 /// The unit of one valid environment, unless an earlier file declares the same environment.
@@ -172,5 +274,6 @@ fn unit(
         tree,
         artifacts,
         proof: crate::proof::Summary::default(),
+        cluster: None,
     })
 }

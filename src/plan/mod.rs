@@ -272,6 +272,17 @@ fn base<'a>(
     }
 }
 
+/// Prometheus scraping of a workload whose first port is its serving port: a metrics port of
+/// its own becomes the named port `metrics`; without one the serving port is scraped.
+fn scraped(w: &mut Workload<'_>, m: &crate::model::Metrics) {
+    let serving = w.ports.first().map_or(0, |p| p.number);
+    let metrics_port = m.port.unwrap_or(serving);
+    if metrics_port != serving {
+        w.ports.push(port("metrics", metrics_port));
+    }
+    w.metrics = m.scrape.then(|| (metrics_port, m.path.clone()));
+}
+
 fn port(name: &str, number: u16) -> Port {
     Port {
         name: name.to_owned(),
@@ -295,14 +306,7 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
     w.enabled = s.enabled;
     w.deployed = s.enabled;
     w.ports.push(port("http", s.port));
-    let metrics_port = s.metrics.port.unwrap_or(s.port);
-    if metrics_port != s.port {
-        w.ports.push(port("metrics", metrics_port));
-    }
-    w.metrics = s
-        .metrics
-        .scrape
-        .then(|| (metrics_port, s.metrics.path.clone()));
+    scraped(&mut w, &s.metrics);
     w.gpu = s.gpu;
     w.declared_env = Some(&s.env);
     w.env = s.env.clone();
@@ -337,6 +341,7 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     w.secrets = s.secrets.clone();
     let (port_name, data_path) = storage_engine(s, &mut w);
     w.ports.push(port(port_name, s.port));
+    scraped(&mut w, &s.metrics);
     w.data = Some((data_path.to_owned(), data_source(persistent)));
     w
 }
@@ -407,6 +412,7 @@ fn blockchain(env: &Environment) -> Workload<'_> {
     w.peers = b.replicas > 1;
     w.claims = if b.persistence.enabled { b.replicas } else { 0 };
     w.ports.push(port("http-rpc", b.port));
+    scraped(&mut w, &b.metrics);
     w.data = Some(("/data".to_owned(), data_source(b.persistence.enabled)));
     w
 }
@@ -431,6 +437,7 @@ fn validators(env: &Environment) -> Workload<'_> {
     // Validators submit what they agree on to the chain.
     w.depends_on = vec!["blockchain".to_owned()];
     w.ports.push(port("http", c.port));
+    scraped(&mut w, &c.metrics);
     let mode = match c.mode {
         ConsensusMode::Test => "test",
         ConsensusMode::Production => "production",

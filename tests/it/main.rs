@@ -3,6 +3,7 @@
 //! notice: exit codes, messages, bytes written.
 
 mod argocd;
+mod closure;
 mod core;
 mod diff;
 mod generated;

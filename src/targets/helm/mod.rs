@@ -1,7 +1,8 @@
 //! The `helm/` target: values for the DEAAP umbrella chart (`values.yaml`, in the shape of the
 //! seed's staging and production values, extended to every service, storage backend and the
 //! monitoring stack), the `values.schema.json` Helm checks those values against on lint, template,
-//! install and upgrade, and `monitoring-values.yaml` for kube-prometheus-stack.
+//! install and upgrade, `monitoring-values.yaml` for kube-prometheus-stack and
+//! `prometheus-adapter-values.yaml`, which serves the HPAs' Pods metrics.
 
 mod monitoring;
 mod schema;
@@ -40,6 +41,14 @@ impl Target for Helm {
                 "helm/monitoring-values.yaml",
                 &monitoring::values(cx.env),
             )?);
+            if let Some(adapter) = monitoring::adapter_values(cx.env) {
+                out.push(render::yaml_artifact(
+                    cx,
+                    self.name(),
+                    "helm/prometheus-adapter-values.yaml",
+                    &adapter,
+                )?);
+            }
         }
         Ok(out)
     }

@@ -11,8 +11,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The kube-prometheus-stack release's object-name prefix, fixed so that the Prometheus Service
+/// prometheus-adapter queries has a known name.
+const STACK_FULLNAME: &str = "kube-prometheus-stack";
+
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct MonitoringValues {
+    pub fullname_override: &'static str,
     pub prometheus: PrometheusValues,
     pub grafana: GrafanaValues,
 }
@@ -124,6 +130,7 @@ pub(super) struct ProviderOptions {
 pub(super) fn values(env: &Environment) -> MonitoringValues {
     let mon = &env.monitoring;
     MonitoringValues {
+        fullname_override: STACK_FULLNAME,
         prometheus: PrometheusValues {
             prometheus_spec: PrometheusSpec {
                 retention: mon.retention.clone(),
@@ -268,4 +275,98 @@ fn regex_quote(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `prometheus-adapter-values.yaml`: the prometheus-adapter chart's values that serve every HPA's
+/// Pods metric from the scraped series of the same name, restricted to the autoscaled service's
+/// pods, through the custom metrics API. `None` when no HPA scales on a Pods metric.
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterValues {
+    pub prometheus: AdapterPrometheus,
+    pub rules: AdapterRules,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterPrometheus {
+    pub url: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterRules {
+    /// The chart's default rules expose every series; only the HPAs' metrics are served.
+    pub default: bool,
+    pub custom: Vec<AdapterRule>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AdapterRule {
+    pub series_query: String,
+    pub resources: AdapterResources,
+    pub name: AdapterName,
+    pub metrics_query: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterResources {
+    pub overrides: BTreeMap<&'static str, AdapterResource>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterResource {
+    pub resource: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct AdapterName {
+    pub matches: String,
+    #[serde(rename = "as")]
+    pub as_: String,
+}
+
+#[must_use]
+pub(super) fn adapter_values(env: &Environment) -> Option<AdapterValues> {
+    let custom: Vec<AdapterRule> = env
+        .enabled_services()
+        .filter_map(|(name, s)| {
+            let a = s.autoscaling.as_ref().filter(|a| a.enabled)?;
+            let m = a.pods_metric.as_ref()?;
+            let ns = env.namespace(s.namespace);
+            Some(AdapterRule {
+                // The scrape job's `namespace`, `pod` and `app` labels tie each series to a pod
+                // of this service.
+                series_query: format!("{}{{namespace=\"{ns}\",app=\"{name}\",pod!=\"\"}}", m.name),
+                resources: AdapterResources {
+                    overrides: BTreeMap::from([
+                        (
+                            "namespace",
+                            AdapterResource {
+                                resource: "namespace",
+                            },
+                        ),
+                        ("pod", AdapterResource { resource: "pod" }),
+                    ]),
+                },
+                name: AdapterName {
+                    matches: format!("^{}$", regex_quote(&m.name)),
+                    as_: m.name.clone(),
+                },
+                metrics_query: "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+            })
+        })
+        .collect();
+    (!custom.is_empty()).then(|| AdapterValues {
+        prometheus: AdapterPrometheus {
+            url: format!(
+                "http://{STACK_FULLNAME}-prometheus.{}.svc",
+                env.namespace(NamespaceKey::Monitoring)
+            ),
+            port: 9090,
+        },
+        rules: AdapterRules {
+            default: false,
+            custom,
+        },
+    })
 }

@@ -135,7 +135,12 @@ pub(crate) fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, Tar
 fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetError> {
     let w = &p.workload;
     let sel = kit::selector_labels(env, &w.name);
-    let template = pod::template(env, w)?;
+    let mut template = pod::template(env, w)?;
+    if let Some(m) = template.metadata.as_mut() {
+        m.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(own_port_scrape(env, w));
+    }
     let mut out = vec![obj(&ServiceAccount {
         metadata: meta(env, &w.name, Some(&w.namespace), w.component),
         automount_service_account_token: Some(w.api_access),
@@ -230,6 +235,34 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
         })?);
     }
     Ok(out)
+}
+
+/// Istio's annotation that keeps a pod's `prometheus.io/*` annotations as written instead of
+/// pointing them at the sidecar's merged-metrics port.
+pub(crate) const MERGE_METRICS: &str = "prometheus.istio.io/merge-metrics";
+/// Istio's annotation of inbound ports the sidecar does not intercept.
+pub(crate) const EXCLUDE_INBOUND: &str = "traffic.sidecar.istio.io/excludeInboundPorts";
+
+/// In a meshed namespace, what makes Prometheus (outside the mesh) scrape a workload on its own
+/// metrics port: Istio must not redirect the scrape annotations to its merged port, and a metrics
+/// port of its own bypasses the sidecar, which refuses plain text under STRICT mTLS. The serving
+/// port is never excluded: its traffic keeps mTLS.
+fn own_port_scrape(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    let Some((port, _)) = &w.metrics else {
+        return a;
+    };
+    if !plan::meshed(env, &w.namespace) || env.security.mesh.proxy().is_none() {
+        return a;
+    }
+    a.insert(MERGE_METRICS.to_owned(), "false".to_owned());
+    if w.ports
+        .iter()
+        .any(|p| p.name == "metrics" && p.number == *port)
+    {
+        a.insert(EXCLUDE_INBOUND.to_owned(), port.to_string());
+    }
+    a
 }
 
 fn count(n: u32) -> i32 {

@@ -37,6 +37,13 @@ const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 
 /// The Kubernetes controllers that delete objects on the cluster's behalf: the namespace
 /// controller when a namespace is deleted, the garbage collector when an owner is.
+/// Argo CD applies lower waves first and waits for them to be healthy: the templates (whose
+/// Constraint kinds Gatekeeper creates) before the Constraints, and both before the workloads
+/// (wave 0) they admit.
+const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+const TEMPLATE_WAVE: &str = "-2";
+const CONSTRAINT_WAVE: &str = "-1";
+
 const SYSTEM_DELETERS: [&str; 2] = [
     "system:serviceaccount:kube-system:namespace-controller",
     "system:serviceaccount:kube-system:generic-garbage-collector",
@@ -323,9 +330,13 @@ impl Policy {
     ) -> Result<Object, TargetError> {
         CONSTRAINT_TEMPLATE.object(
             annotated(
-                policy_meta(env, &self.kind().to_lowercase()),
-                "description",
-                self.description(),
+                annotated(
+                    policy_meta(env, &self.kind().to_lowercase()),
+                    "description",
+                    self.description(),
+                ),
+                SYNC_WAVE,
+                TEMPLATE_WAVE,
             ),
             TemplateSpec {
                 crd: Crd {
@@ -366,9 +377,13 @@ impl Policy {
             // The Constraint's kind exists only once Gatekeeper has read the template, so a dry
             // run before the first sync cannot know it.
             annotated(
-                policy_meta(env, &format!("deaap-{}", self.file_stem())),
-                "argocd.argoproj.io/sync-options",
-                "SkipDryRunOnMissingResource=true",
+                annotated(
+                    policy_meta(env, &format!("deaap-{}", self.file_stem())),
+                    "argocd.argoproj.io/sync-options",
+                    "SkipDryRunOnMissingResource=true",
+                ),
+                SYNC_WAVE,
+                CONSTRAINT_WAVE,
             ),
             ConstraintSpec {
                 enforcement_action: enforcement_action(env.security.opa.enforcement),

@@ -2,10 +2,12 @@
 //! rules file (`rules.yaml`, for `promtool` and any Prometheus), the same groups as a
 //! prometheus-operator `PrometheusRule` (`prometheusrule.yaml`, labelled for the Prometheus
 //! `ruleSelector`), and a `promtool test rules` file (`rules.test.yaml`) proving that each alert
-//! fires past its threshold and stays silent short of it.
+//! fires past its threshold and stays silent short of it; and a runbook page per alert
+//! (`runbooks/<Alert>.md`), which each rule's `runbook_url` links.
 
 mod promql;
 mod rule_tests;
+mod runbooks;
 
 use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal, duration};
 use crate::render;
@@ -42,6 +44,7 @@ impl Target for Prometheus {
                 &rule_tests::test_file(cx.env, &alerts, "rules.yaml")?,
             )?,
         ];
+        out.extend(runbooks::pages(cx, self.name(), &alerts)?);
         // Without the monitoring stack there is no prometheus-operator to own the CRD.
         if cx.env.monitoring.enabled {
             out.push(kit::manifest(
@@ -182,7 +185,11 @@ fn annotations(
     if let Some(base) = &env.monitoring.runbook_base_url {
         out.insert(
             "runbook_url".to_owned(),
-            format!("{}/{}", base.trim_end_matches('/'), a.name),
+            format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                runbooks::page_name(a.name)
+            ),
         );
     }
     Ok(out)

@@ -116,7 +116,12 @@ fn every_alert_has_severity_for_and_annotations() {
             assert!(!r.annotations["description"].is_empty());
             match &env.monitoring.runbook_base_url {
                 Some(base) => {
-                    assert_eq!(r.annotations["runbook_url"], format!("{base}/{}", r.alert));
+                    assert_eq!(
+                        r.annotations["runbook_url"],
+                        format!("{base}/{}.md", r.alert)
+                    );
+                    let page = format!("runbooks/{}.md", r.alert);
+                    assert!(files(rel).contains_key(&page), "{rel}: no {page}");
                 }
                 None => assert!(!r.annotations.contains_key("runbook_url")),
             }
@@ -400,7 +405,10 @@ fn every_signal_kind_and_direction_compiles() {
         expr("ErrorsAppear"),
         r#"sum(rate(requests_total{code="500"}[5m])) > 0"#
     );
-    assert_eq!(expr("WebDown"), r#"up{job="web",namespace="sig-core"} < 1"#);
+    assert_eq!(
+        expr("WebDown"),
+        r#"up{job="signals",namespace="sig-core"} < 1"#
+    );
     // The firing `up` alert carries the series' labels next to its severity.
     let tests = tests_of(&f);
     let down = tests
@@ -412,7 +420,7 @@ fn every_signal_kind_and_direction_compiles() {
     assert_eq!(
         labels,
         &BTreeMap::from([
-            ("job".to_owned(), "web".to_owned()),
+            ("job".to_owned(), "signals".to_owned()),
             ("namespace".to_owned(), "sig-core".to_owned()),
             ("severity".to_owned(), "critical".to_owned()),
         ])

@@ -20,6 +20,7 @@ pub mod consensus_writer;
 pub mod cron_syntax;
 pub mod dependencies_resolve;
 pub mod env_names;
+pub mod metric_exposers;
 pub mod pinned_images;
 pub mod pod_security_policy;
 pub mod production_posture;
@@ -74,6 +75,7 @@ pub fn checks() -> Vec<Check> {
         check(&backup_sources::RULE, backup_sources::check),
         check(&consensus_writer::RULE, consensus_writer::check),
         check(&waiver_workloads::RULE, waiver_workloads::check),
+        check(&metric_exposers::RULE, metric_exposers::check),
         check(
             &secret_reference_syntax::RULE,
             secret_reference_syntax::check,
