@@ -5,6 +5,7 @@
 mod argocd;
 mod core;
 mod diff;
+mod flows;
 mod generated;
 mod rules;
 mod safety;
