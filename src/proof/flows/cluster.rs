@@ -6,9 +6,9 @@
 
 use super::policy::{ContainerPort, Endpoint, Labels, Network, Place, Policy, Protocol};
 use crate::targets::Artifact;
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use serde_json::Value;
+use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The ports the injected Istio proxy listens on beside the application: merged Prometheus
@@ -38,53 +38,66 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
     let mut templates = Vec::new();
     for a in artifacts.iter().filter(|a| a.manifest) {
         for o in &a.objects {
-            let what = || format!("{} `{}` in {}", o.kind(), o.name(), a.path);
-            let read_doc = || -> Result<Value, String> {
-                serde_yaml::from_str(o.document()).map_err(|e| format!("{}: {e}", what()))
-            };
+            let what =
+                |e: serde_yaml::Error| format!("{} `{}` in {}: {e}", o.kind(), o.name(), a.path);
             match o.kind() {
                 "Namespace" => {
-                    let v = read_doc()?;
-                    let labels = labels_at(&v, &["metadata", "labels"]);
+                    let n: Namespace = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let labels = n.metadata.labels.unwrap_or_default();
                     g.network.namespace(o.name(), labels.clone());
                     g.namespaces.push((o.name().to_owned(), labels));
                 }
                 "NetworkPolicy" => {
-                    let p: NetworkPolicy = serde_json::from_value(read_doc()?)
-                        .map_err(|e| format!("{}: {e}", what()))?;
-                    g.network.policy(Policy {
-                        namespace: o.namespace().unwrap_or_default().to_owned(),
-                        name: o.name().to_owned(),
-                        spec: p.spec.unwrap_or_default(),
-                    });
+                    let p: NetworkPolicy = serde_yaml::from_str(o.document()).map_err(what)?;
+                    g.network.policy(Policy::new(
+                        o.namespace().unwrap_or_default(),
+                        o.name(),
+                        p.spec.unwrap_or_default(),
+                    ));
                 }
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-                    let v = read_doc()?;
-                    templates.push((o, v["spec"]["template"].clone()));
-                }
-                "CronJob" => {
-                    let v = read_doc()?;
-                    templates.push((o, v["spec"]["jobTemplate"]["spec"]["template"].clone()));
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
+                    let w: Workload = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let template = w
+                        .spec
+                        .template
+                        .or_else(|| w.spec.job_template.and_then(|j| j.spec.template))
+                        .unwrap_or_default();
+                    templates.push((o, template));
                 }
                 _ => {}
             }
         }
     }
     for (i, (o, t)) in templates.into_iter().enumerate() {
-        let t: PodTemplateSpec = serde_json::from_value(t)
-            .map_err(|e| format!("the pod template of {} `{}`: {e}", o.kind(), o.name()))?;
         let namespace = o.namespace().unwrap_or_default().to_owned();
         g.pods.push(pod(&g, i, namespace, o.name(), &t));
     }
     Ok(g)
 }
 
-fn labels_at(v: &Value, path: &[&str]) -> Labels {
-    let mut cur = v;
-    for p in path {
-        cur = &cur[*p];
-    }
-    serde_json::from_value(cur.clone()).unwrap_or_default()
+/// What a workload object says about its pods: the pod template of a Deployment, `StatefulSet`,
+/// `DaemonSet`, `ReplicaSet` or Job (`spec.template`), or of a `CronJob`'s Jobs
+/// (`spec.jobTemplate.spec.template`).
+#[derive(Deserialize)]
+struct Workload {
+    spec: WorkloadSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadSpec {
+    template: Option<PodTemplateSpec>,
+    job_template: Option<JobTemplate>,
+}
+
+#[derive(Deserialize)]
+struct JobTemplate {
+    spec: JobSpec,
+}
+
+#[derive(Deserialize)]
+struct JobSpec {
+    template: Option<PodTemplateSpec>,
 }
 
 /// The endpoint of the pods of one template: the template's labels and every container's ports;

@@ -20,6 +20,7 @@ use crate::targets::Artifact;
 use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt as _;
 use policy::{Endpoint, Place, Protocol, Verdict};
+use std::collections::{HashMap, HashSet};
 
 /// The reachability proof, listed in [`super::all`].
 pub const PROOF: Proof = Proof { name: "flows", run };
@@ -91,23 +92,27 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
     }
     let mut endpoints: Vec<Endpoint> = generated.pods.clone();
     endpoints.extend(model.addons.iter().cloned());
-    let find = |id: &str| endpoints.iter().find(|e| e.id == id);
     let mut out = Analysis {
         isolated: env.security.network_policies,
         ..Analysis::default()
     };
     for o in &model.owned {
-        if find(&o.id).is_none() {
+        if !endpoints.iter().any(|e| e.id == o.id) {
             out.missing.push((o.id.clone(), o.key.clone()));
         }
     }
     let net = &generated.network;
-    let mut needed = std::collections::BTreeSet::new();
+    let index: HashMap<&str, usize> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
     for n in &model.needs {
-        let (Some(from), Some(to)) = (find(&n.from), find(&n.to)) else {
+        let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
             continue;
         };
-        if !needed.insert((n.from.clone(), n.to.clone(), n.port, n.protocol)) {
+        if !judged.insert((i, j, n.port, n.protocol)) {
             continue;
         }
         out.flows.push(Flow {
@@ -119,27 +124,26 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
                 key: n.key.clone(),
                 why: n.why.clone(),
             },
-            verdict: net.verdict(from, to, n.port, n.protocol),
+            verdict: net.verdict(&endpoints[i], &endpoints[j], n.port, n.protocol),
         });
     }
     if out.isolated {
-        let owner = |id: &str| model.owned.iter().find(|o| o.id == id).map(|o| &o.key);
-        for from in endpoints
+        // Each endpoint's model key when it is a DEAAP workload's.
+        let owners: Vec<Option<&Vec<Seg>>> = endpoints
             .iter()
-            .filter(|e| matches!(e.place, Place::Pod { .. }))
-        {
-            for to in endpoints
-                .iter()
-                .filter(|e| matches!(e.place, Place::Pod { .. }))
-            {
-                let Some(key) = owner(&from.id).or_else(|| owner(&to.id)) else {
+            .map(|e| model.owned.iter().find(|o| o.id == e.id).map(|o| &o.key))
+            .collect();
+        let pods: Vec<usize> = (0..endpoints.len())
+            .filter(|i| matches!(endpoints[*i].place, Place::Pod { .. }))
+            .collect();
+        for &i in &pods {
+            for &j in &pods {
+                let Some(key) = owners[i].or(owners[j]) else {
                     continue;
                 };
+                let (from, to) = (&endpoints[i], &endpoints[j]);
                 for p in &to.ports {
-                    if needed.contains(&(from.id.clone(), to.id.clone(), p.number, p.protocol)) {
-                        continue;
-                    }
-                    if !needed.insert((from.id.clone(), to.id.clone(), p.number, p.protocol)) {
+                    if !judged.insert((i, j, p.number, p.protocol)) {
                         continue;
                     }
                     out.flows.push(Flow {

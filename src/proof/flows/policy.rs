@@ -116,11 +116,19 @@ pub struct Policy {
     pub namespace: String,
     pub name: String,
     pub spec: NetworkPolicySpec,
+    /// `namespace/name`, as verdicts name it.
+    label: String,
 }
 
 impl Policy {
-    fn label(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+    #[must_use]
+    pub fn new(namespace: &str, name: &str, spec: NetworkPolicySpec) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            spec,
+            label: format!("{namespace}/{name}"),
+        }
     }
 
     fn has_type(&self, direction: Direction) -> bool {
@@ -213,6 +221,8 @@ impl Verdict {
 pub struct Network {
     namespaces: BTreeMap<String, Labels>,
     policies: Vec<Policy>,
+    /// Namespace → the indices of its policies.
+    by_namespace: BTreeMap<String, Vec<usize>>,
 }
 
 impl Network {
@@ -231,6 +241,10 @@ impl Network {
 
     /// Adds a policy.
     pub fn policy(&mut self, policy: Policy) {
+        self.by_namespace
+            .entry(policy.namespace.clone())
+            .or_default()
+            .push(self.policies.len());
         self.policies.push(policy);
     }
 
@@ -269,15 +283,16 @@ impl Network {
         let Some(namespace) = subject.namespace() else {
             return Side::Unmanaged;
         };
-        let mut isolating = Vec::new();
-        for p in &self.policies {
-            if p.namespace != namespace
-                || !p.has_type(direction)
-                || !selects(p.spec.pod_selector.as_ref(), &subject.labels)
-            {
+        let mut isolating: Vec<&Policy> = Vec::new();
+        let own = self
+            .by_namespace
+            .get(namespace)
+            .map_or(&[][..], Vec::as_slice);
+        for p in own.iter().map(|i| &self.policies[*i]) {
+            if !p.has_type(direction) || !selects(p.spec.pod_selector.as_ref(), &subject.labels) {
                 continue;
             }
-            isolating.push(p.label());
+            isolating.push(p);
             let rules: Vec<Rule<'_>> = match direction {
                 Direction::Ingress => p
                     .spec
@@ -302,7 +317,7 @@ impl Network {
                 };
                 if peer_ok && ports_match(ports, dest, port, protocol) {
                     return Side::Allowed {
-                        policy: p.label(),
+                        policy: p.label.clone(),
                         rule: i,
                     };
                 }
@@ -311,7 +326,9 @@ impl Network {
         if isolating.is_empty() {
             Side::NotIsolated
         } else {
-            Side::Denied { isolating }
+            Side::Denied {
+                isolating: isolating.into_iter().map(|p| p.label.clone()).collect(),
+            }
         }
     }
 

@@ -29,11 +29,7 @@ fn network() -> Network {
 
 fn with(mut n: Network, namespace: &str, name: &str, spec: &str) -> Network {
     let spec: NetworkPolicySpec = serde_yaml::from_str(spec).expect("a valid spec");
-    n.policy(Policy {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        spec,
-    });
+    n.policy(Policy::new(namespace, name, spec));
     n
 }
 
