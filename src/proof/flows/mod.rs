@@ -101,7 +101,7 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
             out.missing.push((o.id.clone(), o.key.clone()));
         }
     }
-    let net = &generated.network;
+    let judge = generated.network.judge(&endpoints);
     let index: HashMap<&str, usize> = endpoints
         .iter()
         .enumerate()
@@ -124,7 +124,7 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
                 key: n.key.clone(),
                 why: n.why.clone(),
             },
-            verdict: net.verdict(&endpoints[i], &endpoints[j], n.port, n.protocol),
+            verdict: judge.verdict(i, j, n.port, n.protocol),
         });
     }
     if out.isolated {
@@ -152,7 +152,7 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
                         port: p.number,
                         protocol: p.protocol,
                         expect: Expect::Deny { key: key.clone() },
-                        verdict: net.verdict(from, to, p.number, p.protocol),
+                        verdict: judge.verdict(i, j, p.number, p.protocol),
                     });
                 }
             }

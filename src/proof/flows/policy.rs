@@ -142,12 +142,6 @@ impl Policy {
     }
 }
 
-/// A rule's peers and ports (`from`/`to` and `ports`), either direction.
-type Rule<'a> = (
-    Option<&'a Vec<NetworkPolicyPeer>>,
-    Option<&'a Vec<NetworkPolicyPort>>,
-);
-
 /// Which side of a connection a policy governs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -263,72 +257,70 @@ impl Network {
         port: u16,
         protocol: Protocol,
     ) -> Verdict {
-        Verdict {
-            egress: self.side(Direction::Egress, from, to, to, port, protocol),
-            ingress: self.side(Direction::Ingress, to, from, to, port, protocol),
-        }
+        let pair = [from.clone(), to.clone()];
+        self.judge(&pair).verdict(0, 1, port, protocol)
     }
 
-    /// How the policies of `subject` decide a connection with `peer` in `direction`; `dest` is
-    /// the connection's destination (named ports resolve against it).
-    fn side(
-        &self,
-        direction: Direction,
-        subject: &Endpoint,
-        peer: &Endpoint,
-        dest: &Endpoint,
-        port: u16,
-        protocol: Protocol,
-    ) -> Side {
-        let Some(namespace) = subject.namespace() else {
-            return Side::Unmanaged;
+    /// Prepares the judgement of connections among `endpoints`: which policies isolate each
+    /// endpoint in each direction and which endpoints each rule's peers match, computed once.
+    #[must_use]
+    pub fn judge<'a>(&'a self, endpoints: &'a [Endpoint]) -> Judge<'a> {
+        let isolating = |direction: Direction| -> Vec<Vec<usize>> {
+            endpoints
+                .iter()
+                .map(|e| {
+                    let Some(namespace) = e.namespace() else {
+                        return Vec::new();
+                    };
+                    self.by_namespace
+                        .get(namespace)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|i| {
+                            let p = &self.policies[*i];
+                            p.has_type(direction)
+                                && selects(p.spec.pod_selector.as_ref(), &e.labels)
+                        })
+                        .collect()
+                })
+                .collect()
         };
-        let mut isolating: Vec<&Policy> = Vec::new();
-        let own = self
-            .by_namespace
-            .get(namespace)
-            .map_or(&[][..], Vec::as_slice);
-        for p in own.iter().map(|i| &self.policies[*i]) {
-            if !p.has_type(direction) || !selects(p.spec.pod_selector.as_ref(), &subject.labels) {
-                continue;
-            }
-            isolating.push(p);
-            let rules: Vec<Rule<'_>> = match direction {
-                Direction::Ingress => p
+        let matched = |p: &Policy, peers: Option<&Vec<NetworkPolicyPeer>>| -> Option<Vec<bool>> {
+            let peers = peers.filter(|v| !v.is_empty())?;
+            Some(
+                endpoints
+                    .iter()
+                    .map(|e| peers.iter().any(|x| self.peer_matches(x, &p.namespace, e)))
+                    .collect(),
+            )
+        };
+        let rules = self
+            .policies
+            .iter()
+            .map(|p| {
+                let ingress = p
                     .spec
                     .ingress
                     .iter()
                     .flatten()
-                    .map(|r| (r.from.as_ref(), r.ports.as_ref()))
-                    .collect(),
-                Direction::Egress => p
+                    .map(|r| (matched(p, r.from.as_ref()), r.ports.as_deref()))
+                    .collect();
+                let egress = p
                     .spec
                     .egress
                     .iter()
                     .flatten()
-                    .map(|r| (r.to.as_ref(), r.ports.as_ref()))
-                    .collect(),
-            };
-            for (i, (peers, ports)) in rules.into_iter().enumerate() {
-                let peer_ok = match peers {
-                    None => true,
-                    Some(v) if v.is_empty() => true,
-                    Some(v) => v.iter().any(|x| self.peer_matches(x, &p.namespace, peer)),
-                };
-                if peer_ok && ports_match(ports, dest, port, protocol) {
-                    return Side::Allowed {
-                        policy: p.label.clone(),
-                        rule: i,
-                    };
-                }
-            }
-        }
-        if isolating.is_empty() {
-            Side::NotIsolated
-        } else {
-            Side::Denied {
-                isolating: isolating.into_iter().map(|p| p.label.clone()).collect(),
-            }
+                    .map(|r| (matched(p, r.to.as_ref()), r.ports.as_deref()))
+                    .collect();
+                [ingress, egress]
+            })
+            .collect();
+        Judge {
+            network: self,
+            endpoints,
+            isolating: [isolating(Direction::Ingress), isolating(Direction::Egress)],
+            rules,
         }
     }
 
@@ -363,6 +355,73 @@ impl Network {
     }
 }
 
+/// Connections among a fixed set of endpoints, judged by index ([`Network::judge`]).
+pub struct Judge<'a> {
+    network: &'a Network,
+    endpoints: &'a [Endpoint],
+    /// Per direction (ingress, egress), per endpoint: the policies that isolate it.
+    isolating: [Vec<Vec<usize>>; 2],
+    /// Per policy, per direction: each rule's peers as the endpoints they match (`None`: all),
+    /// and its ports.
+    rules: Vec<[Vec<JudgedRule<'a>>; 2]>,
+}
+
+/// A rule with its peers resolved against the endpoints of a [`Judge`].
+type JudgedRule<'a> = (Option<Vec<bool>>, Option<&'a [NetworkPolicyPort]>);
+
+impl Judge<'_> {
+    /// Whether endpoint `from` may open a connection to endpoint `to` on `port`/`protocol`.
+    #[must_use]
+    pub fn verdict(&self, from: usize, to: usize, port: u16, protocol: Protocol) -> Verdict {
+        Verdict {
+            egress: self.side(Direction::Egress, from, to, to, port, protocol),
+            ingress: self.side(Direction::Ingress, to, from, to, port, protocol),
+        }
+    }
+
+    /// How the policies of `subject` decide a connection with `peer` in `direction`; `dest` is
+    /// the connection's destination (named ports resolve against it).
+    fn side(
+        &self,
+        direction: Direction,
+        subject: usize,
+        peer: usize,
+        dest: usize,
+        port: u16,
+        protocol: Protocol,
+    ) -> Side {
+        if self.endpoints[subject].namespace().is_none() {
+            return Side::Unmanaged;
+        }
+        let d = match direction {
+            Direction::Ingress => 0,
+            Direction::Egress => 1,
+        };
+        let isolating = &self.isolating[d][subject];
+        for &p in isolating {
+            for (i, (peers, ports)) in self.rules[p][d].iter().enumerate() {
+                let peer_ok = peers.as_ref().is_none_or(|m| m[peer]);
+                if peer_ok && ports_match(*ports, &self.endpoints[dest], port, protocol) {
+                    return Side::Allowed {
+                        policy: self.network.policies[p].label.clone(),
+                        rule: i,
+                    };
+                }
+            }
+        }
+        if isolating.is_empty() {
+            Side::NotIsolated
+        } else {
+            Side::Denied {
+                isolating: isolating
+                    .iter()
+                    .map(|p| self.network.policies[*p].label.clone())
+                    .collect(),
+            }
+        }
+    }
+}
+
 /// Whether a label selector matches `labels`; an absent or empty selector matches everything. A
 /// requirement with an unknown operator matches nothing (the API server refuses it).
 #[must_use]
@@ -392,7 +451,7 @@ pub fn selects(selector: Option<&LabelSelector>, labels: &Labels) -> bool {
 /// Whether a rule's ports admit `port`/`protocol` on `dest`; no list, or an empty one, admits
 /// every port.
 fn ports_match(
-    ports: Option<&Vec<NetworkPolicyPort>>,
+    ports: Option<&[NetworkPolicyPort]>,
     dest: &Endpoint,
     port: u16,
     protocol: Protocol,
