@@ -108,24 +108,27 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
         .map(|(i, e)| (e.id.as_str(), i))
         .collect();
     let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
+    // Judges a connection unless it was judged already.
+    let mut judge_once = |i: usize, j: usize, port: u16, protocol: Protocol, expect: Expect| {
+        judged.insert((i, j, port, protocol)).then(|| Flow {
+            from: endpoints[i].id.clone(),
+            to: endpoints[j].id.clone(),
+            port,
+            protocol,
+            expect,
+            verdict: judge.verdict(i, j, port, protocol),
+        })
+    };
     for n in &model.needs {
         let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
             continue;
         };
-        if !judged.insert((i, j, n.port, n.protocol)) {
-            continue;
-        }
-        out.flows.push(Flow {
-            from: n.from.clone(),
-            to: n.to.clone(),
-            port: n.port,
-            protocol: n.protocol,
-            expect: Expect::Allow {
-                key: n.key.clone(),
-                why: n.why.clone(),
-            },
-            verdict: judge.verdict(i, j, n.port, n.protocol),
-        });
+        let expect = Expect::Allow {
+            key: n.key.clone(),
+            why: n.why.clone(),
+        };
+        out.flows
+            .extend(judge_once(i, j, n.port, n.protocol, expect));
     }
     if out.isolated {
         // Each endpoint's model key when it is a DEAAP workload's.
@@ -141,19 +144,10 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
                 let Some(key) = owners[i].or(owners[j]) else {
                     continue;
                 };
-                let (from, to) = (&endpoints[i], &endpoints[j]);
-                for p in &to.ports {
-                    if !judged.insert((i, j, p.number, p.protocol)) {
-                        continue;
-                    }
-                    out.flows.push(Flow {
-                        from: from.id.clone(),
-                        to: to.id.clone(),
-                        port: p.number,
-                        protocol: p.protocol,
-                        expect: Expect::Deny { key: key.clone() },
-                        verdict: judge.verdict(i, j, p.number, p.protocol),
-                    });
+                for p in &endpoints[j].ports {
+                    let expect = Expect::Deny { key: key.clone() };
+                    out.flows
+                        .extend(judge_once(i, j, p.number, p.protocol, expect));
                 }
             }
         }

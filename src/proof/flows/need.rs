@@ -12,6 +12,7 @@ use crate::load::Seg;
 use crate::model::{Environment, NamespaceKey};
 use crate::plan::{self, Kind, Workload};
 use crate::targets::Artifact;
+use crate::targets::kubernetes::network::vault_location;
 use serde_json::Value;
 
 /// The Istio control plane and ingress gateway run in Istio's default namespace.
@@ -80,19 +81,12 @@ fn serving(w: &Workload<'_>) -> Option<u16> {
     w.ports.first().map(|p| p.number)
 }
 
-/// Vault from `security.vault.address`: a pod of the namespace an in-cluster address names
-/// (`<service>.<namespace>.svc…`), else an address outside the cluster; and its port.
+/// Vault from `security.vault.address`: a pod of the namespace an in-cluster address names,
+/// else an address outside the cluster; and its port.
 fn vault(address: &str) -> (Endpoint, u16) {
-    let (scheme, rest) = address.split_once("://").unwrap_or(("https", address));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()),
-        None => (authority, None),
-    };
-    let port = port.unwrap_or(if scheme == "http" { 80 } else { 443 });
-    let labels: Vec<&str> = host.split('.').collect();
-    let endpoint = match labels.as_slice() {
-        [_, namespace, "svc", ..] => cluster::addon(
+    let at = vault_location(address);
+    let endpoint = match at.namespace {
+        Some(namespace) => cluster::addon(
             &format!("{namespace}/vault"),
             namespace,
             &[
@@ -101,14 +95,14 @@ fn vault(address: &str) -> (Endpoint, u16) {
                 ("component", "server"),
             ],
             &[
-                ("http", port, Protocol::Tcp),
+                ("http", at.port, Protocol::Tcp),
                 ("https-internal", 8201, Protocol::Tcp),
             ],
             cluster::pod_ip(9000),
         ),
-        _ => cluster::address(host, &[("vault", port)], EXTERNAL_VAULT_IP),
+        None => cluster::address(at.host, &[("vault", at.port)], EXTERNAL_VAULT_IP),
     };
-    (endpoint, port)
+    (endpoint, at.port)
 }
 
 /// The kube-prometheus-stack scrape targets on nodes and in `kube-system` that the generated

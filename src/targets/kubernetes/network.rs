@@ -126,9 +126,15 @@ fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
     }
 }
 
-/// Vault as a peer and port, from `security.vault.address`: an in-cluster address
-/// (`<service>.<namespace>.svc…`) becomes that namespace; anything else is allowed by port only.
-fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
+/// Where `security.vault.address` points: its host, the namespace of an in-cluster address
+/// (`<service>.<namespace>.svc…`), and its port (the scheme's default when it names none).
+pub(crate) struct VaultLocation<'a> {
+    pub host: &'a str,
+    pub namespace: Option<&'a str>,
+    pub port: u16,
+}
+
+pub(crate) fn vault_location(address: &str) -> VaultLocation<'_> {
     let (scheme, rest) = address.split_once("://").unwrap_or(("https", address));
     let authority = rest.split('/').next().unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {
@@ -137,14 +143,26 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
     };
     let port = port.unwrap_or(if scheme == "http" { 80 } else { 443 });
     let labels: Vec<&str> = host.split('.').collect();
-    let peer = match labels.as_slice() {
-        [_, namespace, "svc", ..] => Some(NetworkPolicyPeer {
-            namespace_selector: Some(namespace_selector(namespace)),
-            ..NetworkPolicyPeer::default()
-        }),
+    let namespace = match labels.as_slice() {
+        [_, namespace, "svc", ..] => Some(*namespace),
         _ => None,
     };
-    (peer, port)
+    VaultLocation {
+        host,
+        namespace,
+        port,
+    }
+}
+
+/// Vault as a peer and port: an in-cluster address becomes its namespace; anything else is
+/// allowed by port only.
+fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
+    let at = vault_location(address);
+    let peer = at.namespace.map(|namespace| NetworkPolicyPeer {
+        namespace_selector: Some(namespace_selector(namespace)),
+        ..NetworkPolicyPeer::default()
+    });
+    (peer, at.port)
 }
 
 /// The pods of the backup job `name` (each backup `CronJob`'s pods carry its name).
