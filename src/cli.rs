@@ -22,6 +22,8 @@ Examples:
   deaap-gen validate environments/ --format json   diagnostics as JSON lines
   deaap-gen diff                                   show how generated/ differs from the model
   deaap-gen check                                  prove admission, network flows and alerts
+  deaap-gen check --flows environments/staging.toml   every connection, allowed or denied, and why
+  deaap-gen graph environments/production.toml --format dot | dot -Tsvg > graph.svg
   deaap-gen render environments/staging.toml | kubectl apply -f -
   deaap-gen schema > deaap-environment.schema.json
   deaap-gen explain DG0201
@@ -88,8 +90,19 @@ pub enum Command {
     Check {
         #[command(flatten)]
         inputs: Inputs,
+        /// Also print the connection matrix: every flow the model needs and every other pair of
+        /// pods, with the verdict of the NetworkPolicies and why
+        #[arg(long)]
+        flows: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Write the service graph of one environment (its workloads and the flows the model needs)
+    Graph {
+        /// The environment file
+        env_path: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphStyle::Mermaid)]
+        format: GraphStyle,
     },
     /// Print the environment-file JSON Schema
     Schema,
@@ -126,6 +139,15 @@ pub enum Format {
     Json,
 }
 
+/// How `graph` writes the service graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphStyle {
+    /// A Mermaid flowchart (renders in Markdown on most forges)
+    Mermaid,
+    /// Graphviz DOT
+    Dot,
+}
+
 /// Runs the CLI and returns the process exit code.
 #[must_use]
 pub fn run(cli: Cli) -> u8 {
@@ -149,10 +171,24 @@ pub fn run(cli: Cli) -> u8 {
             Ok(_) => 0,
             Err(code) => code,
         },
-        Command::Check { inputs, format } => match workspace(&inputs, format) {
-            Ok(ws) => print_proofs(&ws, format),
+        Command::Check {
+            inputs,
+            flows,
+            format,
+        } => match workspace(&inputs, format) {
+            Ok(ws) => {
+                let show = if flows { Show::Matrix } else { Show::Summary };
+                print_proofs(&ws, show, format)
+            }
             Err(code) => code,
         },
+        Command::Graph { env_path, format } => {
+            let format = match format {
+                GraphStyle::Mermaid => ops::flows::GraphFormat::Mermaid,
+                GraphStyle::Dot => ops::flows::GraphFormat::Dot,
+            };
+            graph(env_path, format)
+        }
         Command::Diff {
             inputs,
             against,
@@ -189,6 +225,15 @@ enum Mode {
     Check,
     /// Write the output, waiting for another writer or not.
     Write(Wait),
+}
+
+/// What `check` prints per environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    /// The one-line summary.
+    Summary,
+    /// `--flows`: the summary and the connection matrix.
+    Matrix,
 }
 
 /// How much of the drift `diff` prints.
@@ -231,32 +276,100 @@ fn workspace(inputs: &Inputs, format: Format) -> Result<Workspace, u8> {
     compilation.into_workspace().map_err(|e| report(&e))
 }
 
-/// `check`'s summary: one line (or JSON object) per environment on stdout.
-fn print_proofs(ws: &Workspace, format: Format) -> u8 {
+/// `check`'s summary: one line (or JSON object) per environment on stdout; with `--flows` each
+/// followed by its connection matrix (in JSON, under `matrix`).
+fn print_proofs(ws: &Workspace, show: Show, format: Format) -> u8 {
+    let matrices = match show {
+        Show::Summary => Vec::new(),
+        Show::Matrix => match ops::flows::matrices(ws) {
+            Ok(m) => m,
+            Err(e) => return report(&e),
+        },
+    };
     let mut text = String::new();
-    for u in &ws.units {
+    for (i, u) in ws.units.iter().enumerate() {
         let p = u.proof;
         let env = &u.tree.environment;
+        let matrix = matrices.get(i);
         let _ = match format {
             Format::Human => writeln!(
                 text,
-                "{env}: {} objects admitted, {} flows proven, {} alerts proven",
-                p.admitted, p.flows, p.alerts
+                "{env}: {} object{} admitted, {} flow{} proven, {} alert{} proven",
+                p.admitted,
+                ops::plural(p.admitted),
+                p.flows,
+                ops::plural(p.flows),
+                p.alerts,
+                ops::plural(p.alerts)
             ),
-            Format::Json => writeln!(
-                text,
-                "{}",
-                serde_json::json!({
+            Format::Json => {
+                let mut v = serde_json::json!({
                     "environment": env,
                     "admitted": p.admitted,
                     "flows": p.flows,
                     "alerts": p.alerts,
-                })
-            ),
+                });
+                if let Some(m) = matrix {
+                    v["matrix"] = ops::flows::json(m);
+                }
+                writeln!(text, "{v}")
+            }
         };
+        if let (Format::Human, Some(m)) = (format, matrix) {
+            text.push_str(&matrix_table(m));
+        }
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     0
+}
+
+/// A connection matrix as an indented table, one connection a line.
+fn matrix_table(m: &ops::flows::Matrix) -> String {
+    let Some(a) = &m.analysis else {
+        return "  (no NetworkPolicies: not a Kubernetes environment)\n".to_owned();
+    };
+    let header = ["FROM", "TO", "PORT", "VERDICT", "MODEL", "WHY"].map(str::to_owned);
+    let rows: Vec<[String; 6]> = std::iter::once(header)
+        .chain(a.flows.iter().map(ops::flows::row))
+        .collect();
+    let mut width = [0usize; 6];
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for r in &rows {
+        text.push(' ');
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                let _ = write!(text, " {c}");
+            } else {
+                let _ = write!(text, " {c:<w$}", w = width[i]);
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// `graph`: compiles one environment and prints its service graph.
+fn graph(path: PathBuf, format: ops::flows::GraphFormat) -> u8 {
+    let inputs = Inputs { paths: vec![path] };
+    let ws = match workspace(&inputs, Format::Human) {
+        Ok(ws) => ws,
+        Err(code) => return code,
+    };
+    match ops::flows::graph(&ws) {
+        Ok(g) => match std::io::stdout()
+            .lock()
+            .write_all(g.render(format).as_bytes())
+        {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot write to stdout: {e}")),
+        },
+        Err(e) => report(&e),
+    }
 }
 
 /// Every file's diagnostics, then why it could not be used, in input order.

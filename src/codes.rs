@@ -253,6 +253,40 @@ const OTHERS: &[Code] = &[
     },
 ];
 
+/// The reachability proof's codes (`src/proof/flows`).
+const FLOWS: &[Code] = &[
+    Code {
+        code: "DG0520",
+        phase: Phase::Proof,
+        name: "flow-denied",
+        what: "A flow the model needs (the gateway to a routed service, a `depends_on`, \
+               Prometheus to a scrape target, DNS, istiod, Vault, the API server, a backup to \
+               the store it dumps, replicas to each other) is denied by the generated \
+               NetworkPolicies, evaluated with Kubernetes' semantics. The diagnostic points at \
+               the model key that needs the flow; its help names the policies that decided.",
+        why: "Every DEAAP namespace denies by default, so a flow no rule allows at both ends \
+              fails at run time as a timeout, long after every file passed its validator.",
+    },
+    Code {
+        code: "DG0521",
+        phase: Phase::Proof,
+        name: "flow-unneeded",
+        what: "The generated NetworkPolicies allow a connection between two pods, one of them \
+               a DEAAP workload, that no flow of the model needs. The diagnostic points at the \
+               workload that opens it (or receives it).",
+        why: "Default deny is only worth having when the allowed set is exactly what the model \
+              needs: an extra path lets a compromised pod reach data it has no business with.",
+    },
+    Code {
+        code: "DG0522",
+        phase: Phase::Proof,
+        name: "flow-unprovable",
+        what: "A workload the model deploys has no generated pod template, or a generated \
+               object does not read back, so its flows cannot be evaluated.",
+        why: "A defect of deaap-gen: the proof cannot vouch for flows it cannot evaluate.",
+    },
+];
+
 /// Retired codes, each split into several. Their entries list the codes that replace them, so
 /// `deaap-gen explain` still answers for a code found in an old log or CI configuration.
 const SPLIT: &[Code] = &[Code {
@@ -273,6 +307,7 @@ const SPLIT: &[Code] = &[Code {
 #[must_use]
 pub fn all() -> Vec<Code> {
     let mut v: Vec<Code> = OTHERS.to_vec();
+    v.extend_from_slice(FLOWS);
     v.extend_from_slice(SPLIT);
     v.extend_from_slice(OBSERVABILITY_AND_ISOLATION);
     v.extend(rules::all().into_iter().map(|r| Code {

@@ -9,12 +9,14 @@
 //! - [`diff`]: how an output folder differs from what the model compiles to (`diff`,
 //!   `build --check`);
 //! - [`render`]: the Kubernetes object stream of one environment;
-//! - [`argocd`]: the Argo CD config-management-plugin entry points.
+//! - [`argocd`]: the Argo CD config-management-plugin entry points;
+//! - [`flows`]: the connection matrix of `check --flows` and the service graph of `graph`.
 
 pub mod argocd;
 pub mod build;
 pub mod compile;
 pub mod diff;
+pub mod flows;
 pub mod inputs;
 pub mod render;
 
@@ -86,6 +88,10 @@ pub enum Error {
     /// The object stream could not be assembled (a generator bug, named in the message).
     #[error("{0}")]
     Stream(String),
+    /// The flows of an environment could not be evaluated (a generator bug, or a file changed
+    /// while it was read).
+    #[error("cannot evaluate the network of {0}")]
+    Flows(String),
     /// The Argo CD plugin refused its parameters or the chosen file (README "In a platform
     /// repository"); the message is the reason Argo CD shows.
     #[error("{0}")]

@@ -6,6 +6,7 @@ mod argocd;
 mod closure;
 mod core;
 mod diff;
+mod flows;
 mod generated;
 mod rules;
 mod safety;

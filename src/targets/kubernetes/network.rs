@@ -1,9 +1,13 @@
 //! `NetworkPolicies`: every DEAAP namespace denies all traffic by default, then each workload gets one
 //! policy listing exactly what may reach it and what it may reach, derived from the model: the
 //! Istio ingress gateway → routed services, a workload → its `depends_on`, Prometheus → pods it
-//! scrapes (and, in meshed namespaces, Istio's merged-metrics port), sidecars → istiod, Vault
-//! agents → Vault, API-calling services → the API server, backup jobs → the
-//! databases they dump and the object store, and DNS for everyone.
+//! scrapes (and, in meshed namespaces, Istio's merged-metrics port) and what kube-prometheus-stack
+//! scrapes outside them (kubelet, node-exporter, the control plane, the cluster DNS), sidecars → istiod,
+//! Vault agents → Vault, API-calling services → the API server, each backup job → the database it
+//! dumps and the object store, and DNS for everyone. Clients, the gateway and replicas reach a
+//! workload's serving port only; Prometheus its metrics port.
+//!
+//! `deaap-gen check` proves these policies against the model (the `flows` proof).
 //!
 //! Every rule names both sides (namespace and pod labels) so a policy reads on its own, and every
 //! allowed flow appears twice (egress at the client, ingress at the server) because both ends deny
@@ -32,6 +36,12 @@ const ISTIO_METRICS_PORT: u16 = 15020;
 /// Where cluster DNS runs.
 const DNS_NAMESPACE: &str = "kube-system";
 const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
+/// The cluster DNS' metrics port, which kube-prometheus-stack scrapes.
+const DNS_METRICS_PORT: u16 = 9153;
+/// What kube-prometheus-stack scrapes on the nodes, which no pod selector matches (host network):
+/// the kubelet (and cAdvisor), node-exporter, kube-proxy, the controller manager, the scheduler
+/// and etcd's metrics.
+const NODE_SCRAPE_PORTS: [u16; 6] = [10250, 9100, 10249, 10257, 10259, 2381];
 /// The Prometheus pods of kube-prometheus-stack.
 const PROMETHEUS_LABEL: (&str, &str) = (kit::labels::NAME, "prometheus");
 /// The API server is outside the pod network and its address is the cluster's, so it is allowed
@@ -99,10 +109,11 @@ impl Rules {
     }
 }
 
-/// A network endpoint: its pods and the ports it serves.
+/// A network endpoint: its pods and the port its clients connect to (its first; a separate
+/// metrics port is Prometheus' alone).
 struct Endpoint {
     pods: Pods,
-    ports: Vec<u16>,
+    serving: Vec<u16>,
 }
 
 fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
@@ -111,13 +122,19 @@ fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
             namespace: w.namespace.clone(),
             labels: kit::selector_labels(env, &w.name),
         },
-        ports: w.ports.iter().map(|p| p.number).collect(),
+        serving: w.ports.iter().take(1).map(|p| p.number).collect(),
     }
 }
 
-/// Vault as a peer and port, from `security.vault.address`: an in-cluster address
-/// (`<service>.<namespace>.svc…`) becomes that namespace; anything else is allowed by port only.
-fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
+/// Where `security.vault.address` points: its host, the namespace of an in-cluster address
+/// (`<service>.<namespace>.svc…`), and its port (the scheme's default when it names none).
+pub(crate) struct VaultLocation<'a> {
+    pub host: &'a str,
+    pub namespace: Option<&'a str>,
+    pub port: u16,
+}
+
+pub(crate) fn vault_location(address: &str) -> VaultLocation<'_> {
     let (scheme, rest) = address.split_once("://").unwrap_or(("https", address));
     let authority = rest.split('/').next().unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {
@@ -126,21 +143,33 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
     };
     let port = port.unwrap_or(if scheme == "http" { 80 } else { 443 });
     let labels: Vec<&str> = host.split('.').collect();
-    let peer = match labels.as_slice() {
-        [_, namespace, "svc", ..] => Some(NetworkPolicyPeer {
-            namespace_selector: Some(namespace_selector(namespace)),
-            ..NetworkPolicyPeer::default()
-        }),
+    let namespace = match labels.as_slice() {
+        [_, namespace, "svc", ..] => Some(*namespace),
         _ => None,
     };
-    (peer, port)
+    VaultLocation {
+        host,
+        namespace,
+        port,
+    }
 }
 
-/// The backup jobs as a network endpoint (all backup `CronJobs` share the `backup` component).
-fn backup_pods(env: &Environment) -> Pods {
+/// Vault as a peer and port: an in-cluster address becomes its namespace; anything else is
+/// allowed by port only.
+fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
+    let at = vault_location(address);
+    let peer = at.namespace.map(|namespace| NetworkPolicyPeer {
+        namespace_selector: Some(namespace_selector(namespace)),
+        ..NetworkPolicyPeer::default()
+    });
+    (peer, at.port)
+}
+
+/// The pods of the backup job `name` (each backup `CronJob`'s pods carry its name).
+fn backup_pods(env: &Environment, name: &str) -> Pods {
     Pods {
         namespace: env.namespace(NamespaceKey::Storage).to_owned(),
-        labels: kit::component_selector_labels(env, "backup"),
+        labels: kit::selector_labels(env, name),
     }
 }
 
@@ -169,7 +198,7 @@ pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
         flows.workload(p)?;
     }
     flows.consensus();
-    let backup = flows.backup();
+    let backups = flows.backups();
 
     let mut out = namespace_policies(env, &flows.scrape.egress)?;
     for p in &plan {
@@ -183,9 +212,9 @@ pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
             )?);
         }
     }
-    if let Some(r) = backup {
-        let namespace = env.namespace(NamespaceKey::Storage);
-        out.push(policy(env, &env.backup.name, namespace, Some("backup"), r)?);
+    let namespace = env.namespace(NamespaceKey::Storage);
+    for (name, r) in backups {
+        out.push(policy(env, &name, namespace, Some("backup"), r)?);
     }
     Ok(out)
 }
@@ -224,7 +253,7 @@ impl<'p, 'e> Flows<'p, 'e> {
     /// A flow from the pods of `from` to the endpoint of `to`: egress at one end, ingress at the
     /// other.
     fn edge(&mut self, from: (&str, &Pods), to: (&str, &Endpoint)) {
-        let ports = || tcp(to.1.ports.iter().copied());
+        let ports = || tcp(to.1.serving.iter().copied());
         self.rules_of(from.0)
             .allow_to(Some(to.1.pods.peer()), ports());
         self.rules_of(to.0).allow_from(Some(from.1.peer()), ports());
@@ -246,7 +275,7 @@ impl<'p, 'e> Flows<'p, 'e> {
                 .allow_to(Some(me.pods.peer()), tcp(ports.iter().copied()));
         }
         let (vault, vault_port) = (self.vault.clone(), self.vault_port);
-        let own_ports = || tcp(me.ports.iter().copied());
+        let own_ports = || tcp(me.serving.iter().copied());
         let r = self.rules_of(&w.name);
         if p.workload.routed {
             let gateway = addon(GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL);
@@ -300,36 +329,43 @@ impl<'p, 'e> Flows<'p, 'e> {
         }
     }
 
-    /// The backup jobs' rules (`None` without backups): to the databases they dump (which admit
-    /// them), the object store, and Vault when a backup or a dumped database has secrets.
-    fn backup(&mut self) -> Option<Rules> {
+    /// Each backup job's name and rules (none without backups): the full backup reaches the
+    /// object store, each database backup the database it dumps (which admits it) and the object
+    /// store; both reach Vault when they have secrets (a dump logs in with its database's).
+    fn backups(&mut self) -> Vec<(String, Rules)> {
         let env = self.env;
         if !env.backup.enabled {
-            return None;
+            return Vec::new();
         }
-        let pods = backup_pods(env);
-        let mut backup = Rules {
-            pods: Some(pods.clone()),
-            ..Rules::default()
-        };
-        for db in env.backup.databases.values() {
-            if let Some(t) = self.index.get(db.source.as_str()).copied() {
+        let b = &env.backup;
+        let mut jobs = vec![(b.name.clone(), None)];
+        jobs.extend(
+            b.databases
+                .iter()
+                .map(|(name, db)| (format!("{}-{name}", b.name), Some(db.source.as_str()))),
+        );
+        let mut out = Vec::new();
+        for (name, source) in jobs {
+            let pods = backup_pods(env, &name);
+            let mut rules = Rules {
+                pods: Some(pods.clone()),
+                ..Rules::default()
+            };
+            let mut secrets = !b.secrets.is_empty();
+            if let Some(t) = source.and_then(|s| self.index.get(s).copied()) {
                 let to = endpoint(env, &t.workload);
-                backup.allow_to(Some(to.pods.peer()), tcp(to.ports.iter().copied()));
-                self.rules_of(&db.source)
-                    .allow_from(Some(pods.peer()), tcp(to.ports.iter().copied()));
+                rules.allow_to(Some(to.pods.peer()), tcp(to.serving.iter().copied()));
+                self.rules_of(&t.workload.name)
+                    .allow_from(Some(pods.peer()), tcp(to.serving.iter().copied()));
+                secrets |= t.workload.uses_vault();
             }
+            rules.allow_to(None, tcp([OBJECT_STORE_PORT]));
+            if secrets {
+                rules.allow_to(self.vault.clone(), tcp([self.vault_port]));
+            }
+            out.push((name, rules));
         }
-        backup.allow_to(None, tcp([OBJECT_STORE_PORT]));
-        let db_secrets = env.backup.databases.values().any(|d| {
-            env.storage
-                .get(&d.source)
-                .is_some_and(|s| !s.secrets.is_empty())
-        });
-        if !env.backup.secrets.is_empty() || db_secrets {
-            backup.allow_to(self.vault.clone(), tcp([self.vault_port]));
-        }
-        Some(backup)
+        out
     }
 }
 
@@ -341,7 +377,7 @@ fn scrape_ports(env: &Environment, w: &Workload<'_>, me: &Endpoint) -> Option<Ve
         .metrics
         .as_ref()
         .map(|(port, _)| *port)
-        .or_else(|| (w.component == "blockchain").then(|| me.ports[0]))?;
+        .or_else(|| (w.component == "blockchain").then(|| me.serving[0]))?;
     let mut ports = vec![port];
     if pod::meshed(env, &w.namespace) {
         ports.push(ISTIO_METRICS_PORT);
@@ -426,14 +462,19 @@ fn monitoring(
         policy(env, "allow-same-namespace", namespace, None, internal)?,
         policy(env, "allow-kube-apiserver", namespace, None, api)?,
     ];
-    if !scrape.is_empty() {
-        let r = Rules {
-            pods: Some(prometheus.clone()),
-            egress: scrape,
-            ..Rules::default()
-        };
-        out.push(policy(env, "prometheus-scrape", namespace, None, r)?);
-    }
+    let mut r = Rules {
+        pods: Some(prometheus.clone()),
+        egress: scrape,
+        ..Rules::default()
+    };
+    // kube-prometheus-stack's own targets: host-network ones by port (nodes have no pod labels
+    // and their addresses are the cluster's), the cluster DNS by its pods.
+    r.allow_to(None, tcp(NODE_SCRAPE_PORTS));
+    r.allow_to(
+        Some(addon(DNS_NAMESPACE, DNS_LABEL).peer()),
+        tcp([DNS_METRICS_PORT]),
+    );
+    out.push(policy(env, "prometheus-scrape", namespace, None, r)?);
     Ok(out)
 }
 

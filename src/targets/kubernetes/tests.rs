@@ -355,9 +355,10 @@ fn network_policies_deny_by_default_and_allow_the_model() {
         named(ns, "allow-dns");
     }
     let db = serde_json::to_string(&named("mini-storage", "db")).unwrap();
-    // web depends on db; the backup job dumps it; worker does neither.
+    // web depends on db; its backup job dumps it (the full backup does not); worker does neither.
     assert!(db.contains("\"web\""));
-    assert!(db.contains("\"backup\""));
+    assert!(db.contains("\"backup-service-db\""));
+    assert!(!db.contains("\"backup-service\""));
     assert!(!db.contains("\"worker\""));
     let cache = serde_json::to_string(&named("mini-storage", "cache")).unwrap();
     assert!(cache.contains("\"web\""));

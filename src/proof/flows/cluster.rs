@@ -1,0 +1,223 @@
+//! The network the generated objects make: the Namespaces with their labels, the
+//! `NetworkPolicies`, and a pod endpoint per pod template (Deployments, `StatefulSets`,
+//! `DaemonSets`, Jobs, `CronJobs`) with its template's labels and container ports, read back from
+//! the generated documents; then the add-ons around them, with the labels and ports their upstream
+//! installations give their pods, and the addresses outside the pod network.
+
+use super::policy::{ContainerPort, Endpoint, Labels, Network, Place, Policy, Protocol};
+use crate::targets::Artifact;
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The ports the injected Istio proxy listens on beside the application: merged Prometheus
+/// metrics (15020), health (15021) and Envoy's own metrics (15090).
+pub const ISTIO_PROXY_PORTS: [(&str, u16); 3] = [
+    ("merged-metrics", 15020),
+    ("health", 15021),
+    ("http-envoy-prom", 15090),
+];
+
+/// The generated network: namespaces, policies and pod endpoints (in object order).
+#[derive(Debug, Default)]
+pub struct Generated {
+    pub network: Network,
+    /// Namespace name → labels, as generated (without the API server's name label).
+    pub namespaces: Vec<(String, Labels)>,
+    pub pods: Vec<Endpoint>,
+}
+
+/// Reads the generated objects; an object that does not read back is a generator defect,
+/// returned as its description.
+///
+/// # Errors
+/// A document that is not the object its kind says.
+pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
+    let mut g = Generated::default();
+    let mut templates = Vec::new();
+    for a in artifacts.iter().filter(|a| a.manifest) {
+        for o in &a.objects {
+            let what =
+                |e: serde_yaml::Error| format!("{} `{}` in {}: {e}", o.kind(), o.name(), a.path);
+            match o.kind() {
+                "Namespace" => {
+                    let n: Namespace = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let labels = n.metadata.labels.unwrap_or_default();
+                    g.network.namespace(o.name(), labels.clone());
+                    g.namespaces.push((o.name().to_owned(), labels));
+                }
+                "NetworkPolicy" => {
+                    let p: NetworkPolicy = serde_yaml::from_str(o.document()).map_err(what)?;
+                    g.network.policy(Policy::new(
+                        o.namespace().unwrap_or_default(),
+                        o.name(),
+                        p.spec.unwrap_or_default(),
+                    ));
+                }
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
+                    let w: Workload = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let template = w
+                        .spec
+                        .template
+                        .or_else(|| w.spec.job_template.and_then(|j| j.spec.template))
+                        .unwrap_or_default();
+                    templates.push((o, template));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, (o, t)) in templates.into_iter().enumerate() {
+        let namespace = o.namespace().unwrap_or_default().to_owned();
+        g.pods.push(pod(&g, i, namespace, o.name(), &t));
+    }
+    Ok(g)
+}
+
+/// What a workload object says about its pods: the pod template of a Deployment, `StatefulSet`,
+/// `DaemonSet`, `ReplicaSet` or Job (`spec.template`), or of a `CronJob`'s Jobs
+/// (`spec.jobTemplate.spec.template`).
+#[derive(Deserialize)]
+struct Workload {
+    spec: WorkloadSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadSpec {
+    template: Option<PodTemplateSpec>,
+    job_template: Option<JobTemplate>,
+}
+
+#[derive(Deserialize)]
+struct JobTemplate {
+    spec: JobSpec,
+}
+
+#[derive(Deserialize)]
+struct JobSpec {
+    template: Option<PodTemplateSpec>,
+}
+
+/// The endpoint of the pods of one template: the template's labels and every container's ports;
+/// in a namespace labelled for Istio injection (unless the pod opts out), the proxy's too. A
+/// host-network pod is its node's address.
+fn pod(
+    g: &Generated,
+    index: usize,
+    namespace: String,
+    name: &str,
+    t: &PodTemplateSpec,
+) -> Endpoint {
+    let meta = t.metadata.clone().unwrap_or_default();
+    let labels = meta.labels.unwrap_or_default();
+    let annotations = meta.annotations.unwrap_or_default();
+    let spec = t.spec.clone().unwrap_or_default();
+    let mut ports: Vec<ContainerPort> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| ContainerPort {
+            name: p.name.clone(),
+            number: u16::try_from(p.container_port).unwrap_or(0),
+            protocol: p
+                .protocol
+                .as_deref()
+                .map_or(Some(Protocol::Tcp), Protocol::parse)
+                .unwrap_or(Protocol::Tcp),
+        })
+        .collect();
+    let injected = g.namespaces.iter().any(|(n, l)| {
+        *n == namespace && l.get("istio-injection").map(String::as_str) == Some("enabled")
+    });
+    let opted_out = annotations
+        .get("sidecar.istio.io/inject")
+        .or_else(|| labels.get("sidecar.istio.io/inject"))
+        .is_some_and(|v| v == "false");
+    if injected && !opted_out {
+        ports.extend(ISTIO_PROXY_PORTS.iter().map(|(n, p)| ContainerPort {
+            name: Some((*n).to_owned()),
+            number: *p,
+            protocol: Protocol::Tcp,
+        }));
+    }
+    let host_network = spec.host_network == Some(true);
+    Endpoint {
+        id: format!("{namespace}/{name}"),
+        place: if host_network {
+            Place::Address
+        } else {
+            Place::Pod { namespace }
+        },
+        labels,
+        ports,
+        ip: if host_network { NODE_IP } else { pod_ip(index) },
+    }
+}
+
+/// The address of the `index`th pod endpoint, on a pod network of 10.244.0.0/16.
+#[must_use]
+pub fn pod_ip(index: usize) -> IpAddr {
+    let i = index + 2;
+    IpAddr::V4(Ipv4Addr::new(10, 244, (i / 250) as u8, (i % 250) as u8 + 1))
+}
+
+/// A node's address: the kubelet and host-network pods.
+pub const NODE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10));
+/// The API server's endpoint address.
+pub const API_SERVER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+/// The object store of the backups, outside the cluster.
+pub const OBJECT_STORE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
+/// A Vault outside the cluster.
+pub const EXTERNAL_VAULT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20));
+
+/// A pod of an add-on, in `namespace`, with its labels and ports.
+#[must_use]
+pub fn addon(
+    id: &str,
+    namespace: &str,
+    labels: &[(&str, &str)],
+    ports: &[(&str, u16, Protocol)],
+    ip: IpAddr,
+) -> Endpoint {
+    Endpoint {
+        id: id.to_owned(),
+        place: Place::Pod {
+            namespace: namespace.to_owned(),
+        },
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ports: ports
+            .iter()
+            .map(|(n, p, proto)| ContainerPort {
+                name: Some((*n).to_owned()),
+                number: *p,
+                protocol: *proto,
+            })
+            .collect(),
+        ip,
+    }
+}
+
+/// An address outside the pod network that serves `ports`.
+#[must_use]
+pub fn address(id: &str, ports: &[(&str, u16)], ip: IpAddr) -> Endpoint {
+    Endpoint {
+        id: id.to_owned(),
+        place: Place::Address,
+        labels: Labels::new(),
+        ports: ports
+            .iter()
+            .map(|(n, p)| ContainerPort {
+                name: Some((*n).to_owned()),
+                number: *p,
+                protocol: Protocol::Tcp,
+            })
+            .collect(),
+        ip,
+    }
+}

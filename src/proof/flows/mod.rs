@@ -1,0 +1,221 @@
+//! Reachability: the generated `NetworkPolicies`, evaluated with Kubernetes' semantics
+//! ([`policy`]) over the namespaces and pod templates generated beside them ([`cluster`]), must
+//! allow every flow the model needs ([`need`]) and deny every other connection between two pods
+//! where one of them is a DEAAP workload. A needed flow that is denied is DG0520 on the model key
+//! that needs it; a connection the model does not need that is allowed is DG0521 on the workload
+//! that opens it (or receives it); a workload whose pods were not generated is DG0522.
+//!
+//! Addresses outside the pod network (nodes, the API server, the object store, a Vault outside
+//! the cluster) are allowed by port because the model does not know their addresses: for them
+//! only the needed flows are checked.
+
+pub mod cluster;
+pub mod need;
+pub mod policy;
+
+use super::{Proof, Subject, Summary};
+use crate::load::Seg;
+use crate::model::Environment;
+use crate::targets::Artifact;
+use crate::validate::Report;
+use crate::validate::rules::DiagnosticExt as _;
+use policy::{Endpoint, Place, Protocol, Verdict};
+use std::collections::{HashMap, HashSet};
+
+/// The reachability proof, listed in [`super::all`].
+pub const PROOF: Proof = Proof { name: "flows", run };
+
+/// What the model says about one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// It needs it, for `why`, because of `key`.
+    Allow { key: Vec<Seg>, why: String },
+    /// It does not need it; `key` is the workload it concerns.
+    Deny { key: Vec<Seg> },
+}
+
+/// One connection: from an endpoint to a port of another, what the model expects and what the
+/// policies decide.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub expect: Expect,
+    pub verdict: Verdict,
+}
+
+impl Flow {
+    /// Whether the policies decide as the model expects.
+    #[must_use]
+    pub fn holds(&self) -> bool {
+        match self.expect {
+            Expect::Allow { .. } => self.verdict.allowed(),
+            Expect::Deny { .. } => !self.verdict.allowed(),
+        }
+    }
+}
+
+/// The reachability of one environment: its endpoints, every connection judged, and the
+/// workloads whose pods are missing from the generated objects.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub endpoints: Vec<Endpoint>,
+    pub flows: Vec<Flow>,
+    /// Workloads the model deploys without a generated pod template: (endpoint id, model key).
+    pub missing: Vec<(String, Vec<Seg>)>,
+    /// Whether connections the model does not need were judged (only with
+    /// `security.network_policies`; without policies everything is allowed).
+    pub isolated: bool,
+}
+
+/// Evaluates the generated policies of a Kubernetes environment; `None` for other platforms.
+///
+/// # Errors
+/// A generated object that does not read back (a generator defect).
+pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analysis>, String> {
+    if !env.is_kubernetes() {
+        return Ok(None);
+    }
+    let mut generated = cluster::read(artifacts)?;
+    let model = need::model(env, artifacts);
+    // The add-ons' namespaces exist in the cluster with the label the API server gives each.
+    for a in &model.addons {
+        if let Place::Pod { namespace } = &a.place
+            && !generated.network.has_namespace(namespace)
+        {
+            generated
+                .network
+                .namespace(namespace, policy::Labels::new());
+        }
+    }
+    let mut endpoints: Vec<Endpoint> = generated.pods.clone();
+    endpoints.extend(model.addons.iter().cloned());
+    let mut out = Analysis {
+        isolated: env.security.network_policies,
+        ..Analysis::default()
+    };
+    for o in &model.owned {
+        if !endpoints.iter().any(|e| e.id == o.id) {
+            out.missing.push((o.id.clone(), o.key.clone()));
+        }
+    }
+    let judge = generated.network.judge(&endpoints);
+    let index: HashMap<&str, usize> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
+    // Judges a connection unless it was judged already.
+    let mut judge_once = |i: usize, j: usize, port: u16, protocol: Protocol, expect: Expect| {
+        judged.insert((i, j, port, protocol)).then(|| Flow {
+            from: endpoints[i].id.clone(),
+            to: endpoints[j].id.clone(),
+            port,
+            protocol,
+            expect,
+            verdict: judge.verdict(i, j, port, protocol),
+        })
+    };
+    for n in &model.needs {
+        let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
+            continue;
+        };
+        let expect = Expect::Allow {
+            key: n.key.clone(),
+            why: n.why.clone(),
+        };
+        out.flows
+            .extend(judge_once(i, j, n.port, n.protocol, expect));
+    }
+    if out.isolated {
+        // Each endpoint's model key when it is a DEAAP workload's.
+        let owners: Vec<Option<&Vec<Seg>>> = endpoints
+            .iter()
+            .map(|e| model.owned.iter().find(|o| o.id == e.id).map(|o| &o.key))
+            .collect();
+        let pods: Vec<usize> = (0..endpoints.len())
+            .filter(|i| matches!(endpoints[*i].place, Place::Pod { .. }))
+            .collect();
+        for &i in &pods {
+            for &j in &pods {
+                let Some(key) = owners[i].or(owners[j]) else {
+                    continue;
+                };
+                for p in &endpoints[j].ports {
+                    let expect = Expect::Deny { key: key.clone() };
+                    out.flows
+                        .extend(judge_once(i, j, p.number, p.protocol, expect));
+                }
+            }
+        }
+    }
+    out.endpoints = endpoints;
+    Ok(Some(out))
+}
+
+fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
+    let analysis = match analyse(s.env, s.artifacts) {
+        Ok(Some(a)) => a,
+        Ok(None) => return,
+        Err(e) => {
+            report
+                .error(
+                    "DG0522",
+                    crate::path!["environment", "platform"],
+                    format!("the generated objects cannot be evaluated: {e}"),
+                    "the network of this environment",
+                )
+                .help("this is a defect of deaap-gen; please report it");
+            return;
+        }
+    };
+    for (id, key) in &analysis.missing {
+        report.error(
+            "DG0522",
+            key,
+            format!("no pod template was generated for `{id}`, so none of its flows can be proven"),
+            "deploys this workload",
+        );
+    }
+    for f in &analysis.flows {
+        match &f.expect {
+            Expect::Allow { .. } if f.verdict.allowed() => summary.flows += 1,
+            Expect::Allow { key, why } => {
+                report
+                    .error(
+                        "DG0520",
+                        key,
+                        format!(
+                            "the generated NetworkPolicies deny `{}` → `{}` on {}/{} ({why}), which the model needs",
+                            f.from, f.to, f.port, f.protocol
+                        ),
+                        "needs this flow",
+                    )
+                    .help(f.verdict.why());
+            }
+            Expect::Deny { key } if f.verdict.allowed() => {
+                report
+                    .error(
+                        "DG0521",
+                        key,
+                        format!(
+                            "the generated NetworkPolicies allow `{}` → `{}` on {}/{}, which the model does not need",
+                            f.from, f.to, f.port, f.protocol
+                        ),
+                        "this workload",
+                    )
+                    .help(format!(
+                        "{}; every connection the model does not need must be denied",
+                        f.verdict.why()
+                    ));
+            }
+            Expect::Deny { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,509 @@
+//! Kubernetes `NetworkPolicy` semantics (networking.k8s.io/v1, as the upstream "Network Policies"
+//! concept page states them), evaluated over a set of endpoints:
+//!
+//! - a policy selects the pods of its own namespace that its `podSelector` matches (`{}` selects
+//!   them all); its `policyTypes` default to `Ingress`, plus `Egress` when it has egress rules;
+//! - a pod is isolated for ingress (egress) only when some policy with that type selects it; a
+//!   pod that is not isolated in a direction allows everything in it, an isolated one allows
+//!   exactly the union of the rules of the policies that isolate it (default deny, union of
+//!   allows, no order and no deny rules);
+//! - a rule with no (or empty) `from`/`to` matches every peer, with no (or empty) `ports` every
+//!   port; a peer with only a `podSelector` means pods of the policy's namespace, with only a
+//!   `namespaceSelector` every pod of the matching namespaces, with both the matching pods of the
+//!   matching namespaces; an `ipBlock` matches addresses in its CIDR and outside its `except`s;
+//!   selectors never match what is not a pod (nodes, host-network pods, addresses outside the
+//!   cluster);
+//! - a port matches by protocol (default TCP) and number, a range from `port` to `endPort`, or a
+//!   name, resolved against the destination pod's container ports;
+//! - a connection needs the source's egress and the destination's ingress.
+//!
+//! Selectors combine `matchLabels` and `matchExpressions` (`In`, `NotIn`, `Exists`,
+//! `DoesNotExist`) with AND; a namespace always carries `kubernetes.io/metadata.name`.
+
+use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Labels: key → value.
+pub type Labels = BTreeMap<String, String>;
+
+/// The label the API server puts on every namespace, holding its name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// A transport protocol of `NetworkPolicy` ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The protocol as the API writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Sctp => "SCTP",
+        }
+    }
+
+    /// The protocol the API spells `s` (`None` for anything else).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "TCP" => Some(Self::Tcp),
+            "UDP" => Some(Self::Udp),
+            "SCTP" => Some(Self::Sctp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port a pod's container declares (or a process listens on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub number: u16,
+    pub protocol: Protocol,
+}
+
+/// What an endpoint is to `NetworkPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A pod on the pod network of a namespace: selectors can match it and policies of its
+    /// namespace can isolate it.
+    Pod { namespace: String },
+    /// An address no selector matches and no policy isolates: a node (and the host-network pods
+    /// on it), the API server, anything outside the cluster. Only `ipBlock` peers and rules
+    /// without peers match it.
+    Address,
+}
+
+/// One endpoint of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Stable identity, e.g. `deaap-core/doc-ingester` or `node`.
+    pub id: String,
+    pub place: Place,
+    pub labels: Labels,
+    pub ports: Vec<ContainerPort>,
+    pub ip: IpAddr,
+}
+
+impl Endpoint {
+    fn namespace(&self) -> Option<&str> {
+        match &self.place {
+            Place::Pod { namespace } => Some(namespace),
+            Place::Address => None,
+        }
+    }
+}
+
+/// One `NetworkPolicy`: where it lives and its spec.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub namespace: String,
+    pub name: String,
+    pub spec: NetworkPolicySpec,
+    /// `namespace/name`, as verdicts name it.
+    label: String,
+}
+
+impl Policy {
+    #[must_use]
+    pub fn new(namespace: &str, name: &str, spec: NetworkPolicySpec) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            spec,
+            label: format!("{namespace}/{name}"),
+        }
+    }
+
+    fn has_type(&self, direction: Direction) -> bool {
+        match &self.spec.policy_types {
+            Some(types) => types.iter().any(|t| t == direction.policy_type()),
+            None => match direction {
+                Direction::Ingress => true,
+                Direction::Egress => self.spec.egress.is_some(),
+            },
+        }
+    }
+}
+
+/// Which side of a connection a policy governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    fn policy_type(self) -> &'static str {
+        match self {
+            Self::Ingress => "Ingress",
+            Self::Egress => "Egress",
+        }
+    }
+}
+
+/// How one side of a connection decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    /// The endpoint is not a pod, so no policy governs this side.
+    Unmanaged,
+    /// No policy isolates the pod in this direction.
+    NotIsolated,
+    /// A rule of this policy (`namespace/name`, rule index from 0) allows it.
+    Allowed { policy: String, rule: usize },
+    /// These policies isolate the pod and none of their rules allows it.
+    Denied { isolating: Vec<String> },
+}
+
+impl Side {
+    #[must_use]
+    pub fn allows(&self) -> bool {
+        !matches!(self, Self::Denied { .. })
+    }
+}
+
+/// The verdict on one connection: both sides and the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub egress: Side,
+    pub ingress: Side,
+}
+
+impl Verdict {
+    #[must_use]
+    pub fn allowed(&self) -> bool {
+        self.egress.allows() && self.ingress.allows()
+    }
+
+    /// Why, in one line: which policy decided each side.
+    #[must_use]
+    pub fn why(&self) -> String {
+        let side = |s: &Side, dir: &str| match s {
+            Side::Unmanaged => format!("{dir}: not a pod"),
+            Side::NotIsolated => format!("{dir}: not isolated"),
+            Side::Allowed { policy, rule } => format!("{dir}: {policy} rule {}", rule + 1),
+            Side::Denied { isolating } => {
+                format!("{dir}: denied (isolated by {})", isolating.join(", "))
+            }
+        };
+        format!(
+            "{}; {}",
+            side(&self.egress, "egress"),
+            side(&self.ingress, "ingress")
+        )
+    }
+}
+
+/// The namespaces (name → labels) and policies a connection is judged against.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    namespaces: BTreeMap<String, Labels>,
+    policies: Vec<Policy>,
+    /// Namespace → the indices of its policies.
+    by_namespace: BTreeMap<String, Vec<usize>>,
+}
+
+impl Network {
+    /// Adds a namespace with its labels; `kubernetes.io/metadata.name` is set as the API server
+    /// sets it.
+    pub fn namespace(&mut self, name: &str, mut labels: Labels) {
+        labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned());
+        self.namespaces.insert(name.to_owned(), labels);
+    }
+
+    /// Whether the namespace `name` was added.
+    #[must_use]
+    pub fn has_namespace(&self, name: &str) -> bool {
+        self.namespaces.contains_key(name)
+    }
+
+    /// Adds a policy.
+    pub fn policy(&mut self, policy: Policy) {
+        self.by_namespace
+            .entry(policy.namespace.clone())
+            .or_default()
+            .push(self.policies.len());
+        self.policies.push(policy);
+    }
+
+    /// The policies, in the order they were added.
+    #[must_use]
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// Whether `from` may open a connection to `to` on `port`/`protocol`.
+    #[must_use]
+    pub fn verdict(
+        &self,
+        from: &Endpoint,
+        to: &Endpoint,
+        port: u16,
+        protocol: Protocol,
+    ) -> Verdict {
+        let pair = [from.clone(), to.clone()];
+        self.judge(&pair).verdict(0, 1, port, protocol)
+    }
+
+    /// Prepares the judgement of connections among `endpoints`: which policies isolate each
+    /// endpoint in each direction and which endpoints each rule's peers match, computed once.
+    #[must_use]
+    pub fn judge<'a>(&'a self, endpoints: &'a [Endpoint]) -> Judge<'a> {
+        let isolating = |direction: Direction| -> Vec<Vec<usize>> {
+            endpoints
+                .iter()
+                .map(|e| {
+                    let Some(namespace) = e.namespace() else {
+                        return Vec::new();
+                    };
+                    self.by_namespace
+                        .get(namespace)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|i| {
+                            let p = &self.policies[*i];
+                            p.has_type(direction)
+                                && selects(p.spec.pod_selector.as_ref(), &e.labels)
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let matched = |p: &Policy, peers: Option<&Vec<NetworkPolicyPeer>>| -> Option<Vec<bool>> {
+            let peers = peers.filter(|v| !v.is_empty())?;
+            Some(
+                endpoints
+                    .iter()
+                    .map(|e| peers.iter().any(|x| self.peer_matches(x, &p.namespace, e)))
+                    .collect(),
+            )
+        };
+        let rules = self
+            .policies
+            .iter()
+            .map(|p| {
+                let ingress = p
+                    .spec
+                    .ingress
+                    .iter()
+                    .flatten()
+                    .map(|r| (matched(p, r.from.as_ref()), r.ports.as_deref()))
+                    .collect();
+                let egress = p
+                    .spec
+                    .egress
+                    .iter()
+                    .flatten()
+                    .map(|r| (matched(p, r.to.as_ref()), r.ports.as_deref()))
+                    .collect();
+                [ingress, egress]
+            })
+            .collect();
+        Judge {
+            network: self,
+            endpoints,
+            isolating: [isolating(Direction::Ingress), isolating(Direction::Egress)],
+            rules,
+        }
+    }
+
+    /// Whether one peer of a rule of a policy in `policy_namespace` matches `e`.
+    fn peer_matches(&self, peer: &NetworkPolicyPeer, policy_namespace: &str, e: &Endpoint) -> bool {
+        if let Some(block) = &peer.ip_block {
+            return cidr_contains(&block.cidr, e.ip) == Some(true)
+                && !block
+                    .except
+                    .iter()
+                    .flatten()
+                    .any(|x| cidr_contains(x, e.ip) == Some(true));
+        }
+        if peer.namespace_selector.is_none() && peer.pod_selector.is_none() {
+            return false;
+        }
+        let Some(namespace) = e.namespace() else {
+            return false;
+        };
+        let namespace_ok = match &peer.namespace_selector {
+            Some(s) => self
+                .namespaces
+                .get(namespace)
+                .is_some_and(|labels| selects(Some(s), labels)),
+            None => namespace == policy_namespace,
+        };
+        namespace_ok
+            && peer
+                .pod_selector
+                .as_ref()
+                .is_none_or(|s| selects(Some(s), &e.labels))
+    }
+}
+
+/// Connections among a fixed set of endpoints, judged by index ([`Network::judge`]).
+pub struct Judge<'a> {
+    network: &'a Network,
+    endpoints: &'a [Endpoint],
+    /// Per direction (ingress, egress), per endpoint: the policies that isolate it.
+    isolating: [Vec<Vec<usize>>; 2],
+    /// Per policy, per direction: each rule's peers as the endpoints they match (`None`: all),
+    /// and its ports.
+    rules: Vec<[Vec<JudgedRule<'a>>; 2]>,
+}
+
+/// A rule with its peers resolved against the endpoints of a [`Judge`].
+type JudgedRule<'a> = (Option<Vec<bool>>, Option<&'a [NetworkPolicyPort]>);
+
+impl Judge<'_> {
+    /// Whether endpoint `from` may open a connection to endpoint `to` on `port`/`protocol`.
+    #[must_use]
+    pub fn verdict(&self, from: usize, to: usize, port: u16, protocol: Protocol) -> Verdict {
+        Verdict {
+            egress: self.side(Direction::Egress, from, to, to, port, protocol),
+            ingress: self.side(Direction::Ingress, to, from, to, port, protocol),
+        }
+    }
+
+    /// How the policies of `subject` decide a connection with `peer` in `direction`; `dest` is
+    /// the connection's destination (named ports resolve against it).
+    fn side(
+        &self,
+        direction: Direction,
+        subject: usize,
+        peer: usize,
+        dest: usize,
+        port: u16,
+        protocol: Protocol,
+    ) -> Side {
+        if self.endpoints[subject].namespace().is_none() {
+            return Side::Unmanaged;
+        }
+        let d = match direction {
+            Direction::Ingress => 0,
+            Direction::Egress => 1,
+        };
+        let isolating = &self.isolating[d][subject];
+        for &p in isolating {
+            for (i, (peers, ports)) in self.rules[p][d].iter().enumerate() {
+                let peer_ok = peers.as_ref().is_none_or(|m| m[peer]);
+                if peer_ok && ports_match(*ports, &self.endpoints[dest], port, protocol) {
+                    return Side::Allowed {
+                        policy: self.network.policies[p].label.clone(),
+                        rule: i,
+                    };
+                }
+            }
+        }
+        if isolating.is_empty() {
+            Side::NotIsolated
+        } else {
+            Side::Denied {
+                isolating: isolating
+                    .iter()
+                    .map(|p| self.network.policies[*p].label.clone())
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// Whether a label selector matches `labels`; an absent or empty selector matches everything. A
+/// requirement with an unknown operator matches nothing (the API server refuses it).
+#[must_use]
+pub fn selects(selector: Option<&LabelSelector>, labels: &Labels) -> bool {
+    let Some(s) = selector else {
+        return true;
+    };
+    let by_label = s
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    by_label
+        && s.match_expressions.iter().flatten().all(|r| {
+            let values = r.values.as_deref().unwrap_or_default();
+            let value = labels.get(&r.key);
+            match r.operator.as_str() {
+                "In" => value.is_some_and(|v| values.contains(v)),
+                "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                _ => false,
+            }
+        })
+}
+
+/// Whether a rule's ports admit `port`/`protocol` on `dest`; no list, or an empty one, admits
+/// every port.
+fn ports_match(
+    ports: Option<&[NetworkPolicyPort]>,
+    dest: &Endpoint,
+    port: u16,
+    protocol: Protocol,
+) -> bool {
+    let Some(ports) = ports.filter(|p| !p.is_empty()) else {
+        return true;
+    };
+    ports.iter().any(|p| {
+        let proto = p
+            .protocol
+            .as_deref()
+            .map_or(Some(Protocol::Tcp), Protocol::parse);
+        if proto != Some(protocol) {
+            return false;
+        }
+        match &p.port {
+            None => true,
+            Some(IntOrString::Int(n)) => {
+                let end = p.end_port.unwrap_or(*n);
+                *n <= i32::from(port) && i32::from(port) <= end
+            }
+            Some(IntOrString::String(name)) => dest.ports.iter().any(|c| {
+                c.name.as_deref() == Some(name.as_str())
+                    && c.protocol == protocol
+                    && c.number == port
+            }),
+        }
+    })
+}
+
+/// Whether `ip` lies in `cidr` (`a.b.c.d/n` or an IPv6 prefix); `None` when `cidr` does not parse.
+/// An address of the other family is outside.
+#[must_use]
+pub fn cidr_contains(cidr: &str, ip: IpAddr) -> Option<bool> {
+    let (addr, len) = cidr.split_once('/')?;
+    let net: IpAddr = addr.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            if len > 32 {
+                return None;
+            }
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            Some(u32::from(n) & mask == u32::from(a) & mask)
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            if len > 128 {
+                return None;
+            }
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            Some(u128::from(n) & mask == u128::from(a) & mask)
+        }
+        _ => Some(false),
+    }
+}
