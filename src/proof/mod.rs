@@ -7,6 +7,8 @@
 //! Each proof is one module with one [`Proof`] entry in [`all`]; `build`, `diff`, `render`,
 //! `argocd generate` and `check` run every one of them, and an error leaves nothing written.
 
+pub mod admission;
+
 use crate::diagnostic::Diagnostic;
 use crate::load::Entry;
 use crate::model::Environment;
@@ -41,7 +43,7 @@ pub struct Proof {
 /// Every proof, in the order they run. A new proof is one module plus one line here.
 #[must_use]
 pub fn all() -> Vec<Proof> {
-    vec![]
+    vec![admission::PROOF]
 }
 
 /// Runs every proof on one environment.
