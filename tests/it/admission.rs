@@ -344,3 +344,23 @@ fn check_admits_the_shipped_environments() {
         assert!(admitted > 100, "{line}");
     }
 }
+
+#[test]
+fn injected_images_are_pinned_like_every_other_image() {
+    let dir = crate::support::scratch_with_environments();
+    let prod = dir.path().join("environments/production.toml");
+    let mut text = std::fs::read_to_string(&prod).expect("read");
+    text.push_str(
+        "\n[security.mesh]\nproxy_image = { repository = \"istio/proxyv2\", tag = \"latest\" }\n\n[security.vault]\nagent_image = { repository = \"hashicorp/vault\", tag = \"dev\" }\n",
+    );
+    std::fs::write(&prod, text).expect("write");
+    let o = run(dir.path(), &["validate", "environments/production.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for want in [
+        "error[DG0111]: image `istio/proxyv2` of the injected Istio proxy uses the moving tag `latest`",
+        "error[DG0111]: image `hashicorp/vault` of the injected Vault agent uses the moving tag `dev`",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
