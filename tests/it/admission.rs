@@ -132,6 +132,13 @@ fn scratch(name: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Fails unless `err` contains every one of `wanted`.
+fn assert_mentions(err: &str, wanted: &[&str]) {
+    for want in wanted {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
 fn check(dir: &Path, file: &str) -> (Option<i32>, String, String) {
     let o = run(dir, &["check", file]);
     (o.status.code(), stdout(&o), stderr(&o))
@@ -159,18 +166,19 @@ fn injected_images_come_from_the_model_registry() {
     let (code, _, err) = check(dir.path(), "workloads.toml");
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("error[DG0502]"), "{err}");
-    for want in [
-        "container \"istio-proxy\" uses image \"docker.io/istio/proxyv2:1.24.2\" from a registry that is not allowed",
-        "init container \"istio-validation\" uses image \"docker.io/istio/proxyv2:1.24.2\"",
-        "container \"vault-agent\" uses image \"hashicorp/vault:1.18.1\" from a registry that is not allowed",
-        "init container \"vault-agent-init\" uses image \"hashicorp/vault:1.18.1\"",
-        "(`security.mesh.proxy_image` is not set; its default applies)",
-        "(`security.vault.agent_image` is not set; its default applies)",
-        "Deployment mini-core/web (as Pod)",
-        "CronJob mini-storage/backup-service (as Pod)",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in:\n{err}");
-    }
+    assert_mentions(
+        &err,
+        &[
+            "container \"istio-proxy\" uses image \"docker.io/istio/proxyv2:1.24.2\" from a registry that is not allowed",
+            "init container \"istio-validation\" uses image \"docker.io/istio/proxyv2:1.24.2\"",
+            "container \"vault-agent\" uses image \"hashicorp/vault:1.18.1\" from a registry that is not allowed",
+            "init container \"vault-agent-init\" uses image \"hashicorp/vault:1.18.1\"",
+            "(`security.mesh.proxy_image` is not set; its default applies)",
+            "(`security.vault.agent_image` is not set; its default applies)",
+            "Deployment mini-core/web (as Pod)",
+            "CronJob mini-storage/backup-service (as Pod)",
+        ],
+    );
 }
 
 #[test]
@@ -205,19 +213,20 @@ fn istio_init_is_refused_under_restricted_without_the_cni_agent() {
     );
     let (code, _, err) = check(dir.path(), "workloads.toml");
     assert_eq!(code, Some(2), "{err}");
-    for want in [
-        "error[DG0501]: Pod Security Admission at the `restricted` level refuses the pods of",
-        "container `istio-init` adds the capability NET_ADMIN (baseline control `Capabilities`)",
-        "container `istio-init` sets runAsUser: 0",
-        "Deployment mini-core/web (as Pod)",
-        "workloads.toml",
-        "cni = false",
-        "set `security.mesh.cni = true`",
-        // The generated non-root constraint refuses the same container.
-        "init container \"istio-init\" adds the capability NET_ADMIN; only NET_BIND_SERVICE may be added (DeaapNonRoot)",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in:\n{err}");
-    }
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0501]: Pod Security Admission at the `restricted` level refuses the pods of",
+            "container `istio-init` adds the capability NET_ADMIN (baseline control `Capabilities`)",
+            "container `istio-init` sets runAsUser: 0",
+            "Deployment mini-core/web (as Pod)",
+            "workloads.toml",
+            "cni = false",
+            "set `security.mesh.cni = true`",
+            // The generated non-root constraint refuses the same container.
+            "init container \"istio-init\" adds the capability NET_ADMIN; only NET_BIND_SERVICE may be added (DeaapNonRoot)",
+        ],
+    );
 }
 
 #[test]
@@ -232,17 +241,18 @@ fn the_monitoring_namespace_level_fits_the_chart_it_runs() {
     edit(&env, "level = \"privileged\"", "level = \"restricted\"");
     let (code, _, err) = check(dir.path(), "env.toml");
     assert_eq!(code, Some(2), "{err}");
-    for want in [
-        "error[DG0501]",
-        "Pod mini-monitoring/kube-prometheus-stack-prometheus-node-exporter",
-        "the pod sets hostNetwork: true (baseline control `Host Namespaces`)",
-        "the pod sets hostPID: true",
-        "volume `root` mounts the node's path \"/\" (baseline control `HostPath Volumes`)",
-        "binds the node's port 9100 (baseline control `Host Ports`)",
-        "level = \"restricted\"",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in:\n{err}");
-    }
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0501]",
+            "Pod mini-monitoring/kube-prometheus-stack-prometheus-node-exporter",
+            "the pod sets hostNetwork: true (baseline control `Host Namespaces`)",
+            "the pod sets hostPID: true",
+            "volume `root` mounts the node's path \"/\" (baseline control `HostPath Volumes`)",
+            "binds the node's port 9100 (baseline control `Host Ports`)",
+            "level = \"restricted\"",
+        ],
+    );
     // Baseline still refuses the node exporter: only privileged fits it.
     edit(&env, "level = \"restricted\"", "level = \"baseline\"");
     let (code, _, err) = check(dir.path(), "env.toml");
@@ -357,10 +367,11 @@ fn injected_images_are_pinned_like_every_other_image() {
     let o = run(dir.path(), &["validate", "environments/production.toml"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    for want in [
-        "error[DG0111]: image `istio/proxyv2` of the injected Istio proxy uses the moving tag `latest`",
-        "error[DG0111]: image `hashicorp/vault` of the injected Vault agent uses the moving tag `dev`",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in:\n{err}");
-    }
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0111]: image `istio/proxyv2` of the injected Istio proxy uses the moving tag `latest`",
+            "error[DG0111]: image `hashicorp/vault` of the injected Vault agent uses the moving tag `dev`",
+        ],
+    );
 }
