@@ -375,3 +375,36 @@ fn injected_images_are_pinned_like_every_other_image() {
         ],
     );
 }
+
+#[test]
+fn a_constraint_that_only_warns_is_a_warning_and_admits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = dir.path().join("env.toml");
+    std::fs::copy(root().join("tests/fixtures/minimal.toml"), &env).expect("copy");
+    edit(&env, "enforcement = \"deny\"", "enforcement = \"warn\"");
+    edit(
+        &env,
+        "image = { repository = \"acme/web\", tag = \"1.0.0\" }",
+        "image = { repository = \"acme/web\" }",
+    );
+    let (code, out, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(0), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "warning[DG0502]: the generated Gatekeeper constraints warn about Deployment mini-core/web",
+            "without a tag or digest",
+        ],
+    );
+    assert!(!err.contains("error["), "{err}");
+    assert!(out.starts_with("minimal: "), "{out}");
+    edit(&env, "enforcement = \"warn\"", "enforcement = \"deny\"");
+    let (code, _, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "error[DG0502]: the generated Gatekeeper constraints deny Deployment mini-core/web"
+        ),
+        "{err}"
+    );
+}

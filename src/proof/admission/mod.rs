@@ -100,7 +100,12 @@ impl Findings {
         let (path, help) = at;
         let key = (
             code,
-            format!("{}\u{0}{}", display_path(&path), refusal.what),
+            format!(
+                "{}\u{0}{}\u{0}{}",
+                display_path(&path),
+                refusal.what,
+                refusal.warning
+            ),
             refusal.top.to_owned(),
         );
         let Refusal {
@@ -436,7 +441,12 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
                     "DG0502",
                     locate(env, source, concern_of(&d.kind), o),
                     Refusal {
-                        what: "the generated Gatekeeper constraints deny".to_owned(),
+                        what: if warning {
+                            "the generated Gatekeeper constraints warn about"
+                        } else {
+                            "the generated Gatekeeper constraints deny"
+                        }
+                        .to_owned(),
                         top: &top_name,
                         object: &describe(o),
                         line: format!("{line} ({})", d.kind),
