@@ -206,6 +206,17 @@ const ADMISSION: &[Code] = &[
               workloads must agree.",
     },
     Code {
+        code: "DG0503",
+        phase: Phase::Proof,
+        name: "init-container-offline",
+        what: "In a meshed pod, the Vault agent's init container connects to Vault while Istio \
+               already redirects the pod's traffic (from the start with the CNI agent, after \
+               `istio-init` otherwise) to a proxy that does not run yet: neither a native \
+               sidecar before it nor Vault's port excluded from the redirection.",
+        why: "The connection is refused, the init container fails and the pod never starts, \
+              although every admission check passed.",
+    },
+    Code {
         code: "DG0519",
         phase: Phase::Proof,
         name: "admission-unevaluable",

@@ -171,6 +171,26 @@ pub struct Vault {
     pub agent_image: Option<Image>,
 }
 
+impl Vault {
+    /// The TCP port of `address`.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        Self::port_of(&self.address)
+    }
+
+    /// The TCP port of a Vault address: the one written, else the scheme's (443 for https, 80
+    /// for http).
+    #[must_use]
+    pub fn port_of(address: &str) -> u16 {
+        let (scheme, rest) = address.split_once("://").unwrap_or(("https", address));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        authority
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(if scheme == "http" { 80 } else { 443 })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VaultStorage {

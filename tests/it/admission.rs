@@ -408,3 +408,51 @@ fn a_constraint_that_only_warns_is_a_warning_and_admits() {
         "{err}"
     );
 }
+
+#[test]
+fn the_vault_agent_init_container_reaches_vault_in_meshed_pods() {
+    let pod = |annotations: Value| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "n", "annotations": annotations},
+            "spec": {"containers": [{"name": "app"}]},
+        })
+    };
+    let vault = json!({
+        "vault.hashicorp.com/agent-inject": "true",
+        "vault.hashicorp.com/service": "https://vault.vault.svc.cluster.local:8200",
+    });
+    let meshed = json!({"istio-injection": "enabled"});
+    let offline = |p: &Value, cni: bool| {
+        let istio = mutate::Istio { cni };
+        let (m, injected) = mutate::mutate(p, &meshed, istio);
+        mutate::offline_init_containers(&m, &injected, istio)
+    };
+    // Redirected from the start (CNI) or after istio-init, with no proxy running yet.
+    assert_eq!(offline(&pod(vault.clone()), true), ["vault-agent-init"]);
+    assert_eq!(offline(&pod(vault.clone()), false), ["vault-agent-init"]);
+    // Vault's port kept out of the redirection, or the proxy started first as a native sidecar.
+    let mut excluded = vault.clone();
+    excluded["traffic.sidecar.istio.io/excludeOutboundPorts"] = json!("15020,8200");
+    assert!(offline(&pod(excluded), true).is_empty());
+    let mut native = vault.clone();
+    native["sidecar.istio.io/nativeSidecar"] = json!("true");
+    assert!(offline(&pod(native), true).is_empty());
+    // Outside the mesh nothing is redirected.
+    let (m, injected) = mutate::mutate(&pod(vault), &json!({}), mutate::Istio { cni: true });
+    assert!(mutate::offline_init_containers(&m, &injected, mutate::Istio { cni: true }).is_empty());
+
+    // The generated meshed pods with secrets keep Vault's port out of the redirection.
+    let path = root().join("tests/fixtures/workloads.toml");
+    let env = deaap_gen::load_model(&path).expect("loads");
+    let artifacts = deaap_gen::generate(&env, &path).expect("generates");
+    let web = artifacts
+        .iter()
+        .find(|a| a.path == "kubernetes/web.yaml")
+        .expect("web");
+    let text = String::from_utf8_lossy(&web.bytes);
+    assert!(
+        text.contains("traffic.sidecar.istio.io/excludeOutboundPorts: '8200'"),
+        "{text}"
+    );
+}

@@ -377,6 +377,31 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
             let kind = o["kind"].as_str().unwrap_or_default();
             let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
             let mut refused = false;
+            if kind == "Pod" && !chart {
+                for name in mutate::offline_init_containers(o, &r.injected, istio) {
+                    refused = true;
+                    findings.add(
+                        "DG0503",
+                        (
+                            path!["security", "mesh", "sidecar_injection"],
+                            "the pod's traffic is redirected to the Istio proxy before the proxy \
+                             runs; keep Vault's port out of the redirection \
+                             (`traffic.sidecar.istio.io/excludeOutboundPorts`) or run the proxy \
+                             as a native sidecar (`sidecar.istio.io/nativeSidecar`)",
+                        ),
+                        Refusal {
+                            what: "the injected containers cannot start the pods of".to_owned(),
+                            top: &top_name,
+                            object: &describe(o),
+                            line: format!(
+                                "init container `{name}` connects to Vault while the pod's \
+                                 traffic goes to an Istio proxy that has not started"
+                            ),
+                            warning: false,
+                        },
+                    );
+                }
+            }
             if kind == "Pod" {
                 let labels = namespaces.get(ns).cloned().unwrap_or(Value::Null);
                 let level = level_of(labels["pod-security.kubernetes.io/enforce"].as_str());

@@ -310,3 +310,42 @@ pub fn mutate(pod: &Value, namespace_labels: &Value, istio_install: Istio) -> (V
     }
     (pod, injected)
 }
+
+/// The init containers of a mutated pod that connect out (the Vault agent's, to Vault) while
+/// Istio already redirects the pod's traffic to a proxy that is not running yet: their
+/// connections are refused and the pod never starts. Redirection is in place from the start with
+/// the CNI agent, else from `istio-init` on; a native `istio-proxy` (an init container that keeps
+/// running) is up for the init containers after it; the proxy's own UID and the ports in
+/// `traffic.sidecar.istio.io/excludeOutboundPorts` bypass it.
+#[must_use]
+pub fn offline_init_containers(pod: &Value, injected: &Injected, istio: Istio) -> Vec<String> {
+    let meshed = injected.iter().any(|(_, i)| *i == Injector::IstioProxy);
+    let Some(inits) = pod["spec"]["initContainers"].as_array().filter(|_| meshed) else {
+        return Vec::new();
+    };
+    let excluded: Vec<u16> = annotation(pod, "traffic.sidecar.istio.io/excludeOutboundPorts")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    let vault_port =
+        annotation(pod, "vault.hashicorp.com/service").map(crate::model::Vault::port_of);
+    let (mut redirected, mut proxy_up) = (istio.cni, false);
+    let mut out = Vec::new();
+    for c in inits {
+        let name = c["name"].as_str().unwrap_or_default();
+        match name {
+            "istio-init" => redirected = true,
+            "istio-proxy" => proxy_up = c["restartPolicy"] == "Always",
+            "vault-agent-init" => {
+                let bypass = c["securityContext"]["runAsUser"] == ISTIO_PROXY_UID
+                    || vault_port.is_some_and(|p| excluded.contains(&p));
+                if redirected && !proxy_up && !bypass {
+                    out.push(name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -36,9 +36,9 @@ const VAULT_SECRETS_DIR: &str = "/vault/secrets";
 const VAULT_TOKEN_VOLUME: &str = "vault-token";
 
 /// Istio injector annotations of a meshed pod: the `istio-proxy` container's requests and limits
-/// (the quota and the require-limits policy need both), its image from the model's registry, and
-/// for a Job's pod a native sidecar, which Kubernetes stops when the Job's container exits so the
-/// Job can complete.
+/// (the quota and the require-limits policy need both), its image from the model's registry, for
+/// a Job's pod a native sidecar, which Kubernetes stops when the Job's container exits so the Job
+/// can complete, and for other pods with the Vault agent Vault's port kept out of the redirection.
 fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     let Some(r) = sidecar(env, w, ISTIO_PROXY) else {
@@ -53,6 +53,13 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
     }
     if w.job {
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
+    } else if w.uses_vault() {
+        // The Vault agent's init container runs before the proxy starts, while the pod's traffic
+        // is already redirected to it: Vault's port bypasses the proxy (the connection is TLS).
+        a.insert(
+            "traffic.sidecar.istio.io/excludeOutboundPorts".to_owned(),
+            env.security.vault.port().to_string(),
+        );
     }
     a
 }
