@@ -183,7 +183,8 @@ fn group_of(obj: &Value) -> &str {
 }
 
 /// Gatekeeper's `spec.match`: kinds (with their API groups, `*` for any), `namespaces` and
-/// `excludedNamespaces` (exact, or a prefix ending in `*`).
+/// `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is matched by its own
+/// name).
 #[must_use]
 pub fn matches(matcher: &Value, obj: &Value) -> bool {
     let any = |list: &Value, want: &str| {
@@ -213,7 +214,9 @@ pub fn matches(matcher: &Value, obj: &Value) -> bool {
     let ns_ok = match (ns, matcher.get("namespaces")) {
         (_, None) => true,
         (Some(ns), Some(list)) => listed(list, ns),
-        (None, Some(_)) => false,
+        // A cluster-scoped object other than a Namespace is in no namespace: the namespace
+        // criteria do not apply to it.
+        (None, Some(_)) => true,
     };
     let excluded = ns.is_some_and(|ns| {
         matcher
