@@ -211,12 +211,11 @@ pub fn matches(matcher: &Value, obj: &Value) -> bool {
             })
         })
     };
+    // A cluster-scoped object other than a Namespace is in no namespace: the namespace criteria
+    // do not apply to it.
     let ns_ok = match (ns, matcher.get("namespaces")) {
-        (_, None) => true,
         (Some(ns), Some(list)) => listed(list, ns),
-        // A cluster-scoped object other than a Namespace is in no namespace: the namespace
-        // criteria do not apply to it.
-        (None, Some(_)) => true,
+        _ => true,
     };
     let excluded = ns.is_some_and(|ns| {
         matcher
