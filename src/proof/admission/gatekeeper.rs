@@ -18,7 +18,8 @@ pub struct Constraint {
     package: String,
     operations: Vec<String>,
     matcher: Value,
-    parameters: Value,
+    /// The Constraint's `spec.parameters`, converted for the engine once.
+    parameters: regorus::Value,
 }
 
 /// One violation of one Constraint.
@@ -104,7 +105,9 @@ impl Gatekeeper {
                 package,
                 operations,
                 matcher: doc["spec"]["match"].clone(),
-                parameters: doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
+                parameters: regorus::Value::from(
+                    doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
+                ),
             });
         }
         Ok(Self {
@@ -130,13 +133,25 @@ impl Gatekeeper {
         username: &str,
     ) -> Result<Vec<Denial>, String> {
         let mut out = Vec::new();
+        // The review is converted once; each Constraint's input shares it.
+        let mut review: Option<regorus::Value> = None;
         for c in &self.constraints {
             if !c.operations.iter().any(|o| o == operation || o == "*") || !matches(&c.matcher, obj)
             {
                 continue;
             }
             self.evaluations += 1;
-            let input = review_input(obj, operation, username, Some(&c.parameters));
+            let review = review
+                .get_or_insert_with(|| {
+                    regorus::Value::from(
+                        review_input(obj, operation, username, None)["review"].take(),
+                    )
+                })
+                .clone();
+            let input = BTreeMap::from([
+                (regorus::Value::from("review"), review),
+                (regorus::Value::from("parameters"), c.parameters.clone()),
+            ]);
             self.engine.set_input(regorus::Value::from(input));
             let rule = format!("{}.violation", c.package);
             let value = self
