@@ -14,11 +14,12 @@ pub enum Phase {
     /// A semantic rule on the typed model, or one of the rules that check the merged tree before
     /// it: the secrets scan and the syntax of the values the model parses.
     Rule,
+    /// The system proof after generation: the generated objects evaluated the way the cluster
+    /// would treat them.
+    Proof,
     /// A retired code that was split into several; it is no longer emitted and explains which
     /// codes replace it.
     Split,
-    /// The system proof: the generated objects evaluated together, the way the cluster would.
-    Proof,
 }
 
 impl Phase {
@@ -28,8 +29,8 @@ impl Phase {
             Self::Load => "load",
             Self::Schema => "schema",
             Self::Rule => "rule",
-            Self::Split => "split",
             Self::Proof => "proof",
+            Self::Split => "split",
         }
     }
 }
@@ -287,6 +288,57 @@ const FLOWS: &[Code] = &[
     },
 ];
 
+/// The admission proof's codes (`src/proof/admission`).
+const ADMISSION: &[Code] = &[
+    Code {
+        code: "DG0501",
+        phase: Phase::Proof,
+        name: "pod-security-admission",
+        what: "A pod the generated objects make the cluster run, after the Istio and Vault \
+               injectors have added their containers, fails a control of the Pod Security \
+               Standards at its namespace's `enforce` level (host namespaces, privileged, \
+               capabilities, hostPath, host ports, AppArmor, SELinux, /proc mount, seccomp, \
+               sysctls, volume types, privilege escalation, non-root, UID 0); also the \
+               monitoring chart's node exporter and Grafana pods. Reported on the setting that \
+               decides it: the namespace's level, `security.mesh.cni`, the injector's settings.",
+        why: "Pod Security Admission refuses such a pod when its controller creates it: the \
+              Deployment, StatefulSet or CronJob is accepted and then never runs a pod.",
+    },
+    Code {
+        code: "DG0502",
+        phase: Phase::Proof,
+        name: "gatekeeper-denies",
+        what: "A generated object, an object its controller creates from it, or a pod after \
+               injection violates a generated Gatekeeper constraint (evaluated with its own Rego \
+               and parameters); a warning where the constraint only warns. Reported on the \
+               model key behind it: an image, `security.mesh.proxy_image`, \
+               `security.vault.agent_image`, resources, the required labels.",
+        why: "Gatekeeper denies the object at admission (or the pods a controller creates, long \
+              after the workload was applied); the generated policies and the generated \
+              workloads must agree.",
+    },
+    Code {
+        code: "DG0503",
+        phase: Phase::Proof,
+        name: "init-container-offline",
+        what: "In a meshed pod, the Vault agent's init container connects to Vault while Istio \
+               already redirects the pod's traffic (from the start with the CNI agent, after \
+               `istio-init` otherwise) to a proxy that does not run yet: neither a native \
+               sidecar before it nor Vault's port excluded from the redirection.",
+        why: "The connection is refused, the init container fails and the pod never starts, \
+              although every admission check passed.",
+    },
+    Code {
+        code: "DG0519",
+        phase: Phase::Proof,
+        name: "admission-unevaluable",
+        what: "The generated objects or the generated Rego cannot be evaluated for admission \
+               (an object that does not parse, a template that does not compile).",
+        why: "A defect in deaap-gen itself: nothing generated is deployed unproven; please \
+              report it with the environment file.",
+    },
+];
+
 /// Retired codes, each split into several. Their entries list the codes that replace them, so
 /// `deaap-gen explain` still answers for a code found in an old log or CI configuration.
 const SPLIT: &[Code] = &[Code {
@@ -310,6 +362,7 @@ pub fn all() -> Vec<Code> {
     v.extend_from_slice(FLOWS);
     v.extend_from_slice(SPLIT);
     v.extend_from_slice(OBSERVABILITY_AND_ISOLATION);
+    v.extend_from_slice(ADMISSION);
     v.extend(rules::all().into_iter().map(|r| Code {
         code: r.code,
         phase: Phase::Rule,

@@ -13,6 +13,11 @@ pub struct Security {
     /// Pod Security Admission level enforced on every DEAAP namespace. (PodSecurityPolicy was
     /// removed in Kubernetes 1.25; this replaces the seed's `podSecurityPolicies`.)
     pub pod_security: PodSecurityLevel,
+    /// A different Pod Security Admission level for one namespace, with the reason: for a
+    /// namespace whose upstream components need more than `pod_security` allows (the monitoring
+    /// chart's node exporter reads the host's network, processes and filesystem).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_security_overrides: BTreeMap<NamespaceKey, PodSecurityOverride>,
     /// Istio mutual TLS mode between workloads.
     #[serde(default = "default_mtls")]
     pub mtls: MtlsMode,
@@ -30,6 +35,26 @@ pub struct Security {
     pub waivers: Vec<Waiver>,
 }
 
+/// A namespace's own Pod Security Admission level (`[security.pod_security_overrides.<ns>]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodSecurityOverride {
+    pub level: PodSecurityLevel,
+    /// Why this namespace needs its own level; written next to the label it sets.
+    pub reason: String,
+}
+
+impl Security {
+    /// The Pod Security Admission level enforced in a namespace: its override, else
+    /// `pod_security`.
+    #[must_use]
+    pub fn pod_security_of(&self, ns: NamespaceKey) -> PodSecurityLevel {
+        self.pod_security_overrides
+            .get(&ns)
+            .map_or(self.pod_security, |o| o.level)
+    }
+}
+
 /// The Istio data plane (`[security.mesh]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +67,17 @@ pub struct Mesh {
     /// Requests and limits of the injected `istio-proxy` container; a small default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_resources: Option<Resources>,
+    /// The cluster's Istio runs the CNI node agent, which sets up each pod's traffic redirection:
+    /// the injector then adds the unprivileged `istio-validation` init container instead of
+    /// `istio-init` (root with `NET_ADMIN` and `NET_RAW`, which restricted and baseline Pod Security
+    /// refuse).
+    #[serde(default)]
+    pub cni: bool,
+    /// The image of the injected `istio-proxy` (and its init container), below `images.registry`
+    /// (`sidecar.istio.io/proxyImage`); pin it like every other image. Without it the injector
+    /// pulls Istio's upstream image, which the allowed-registries policy refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_image: Option<Image>,
 }
 
 impl Mesh {
@@ -128,6 +164,31 @@ pub struct Vault {
     pub storage: Option<VaultStorage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<VaultSeal>,
+    /// The image of the injected Vault agent, below `images.registry`
+    /// (`vault.hashicorp.com/agent-image`); pin it like every other image. Without it the
+    /// injector pulls HashiCorp's upstream image, which the allowed-registries policy refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_image: Option<Image>,
+}
+
+impl Vault {
+    /// The TCP port of `address`.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        Self::port_of(&self.address)
+    }
+
+    /// The TCP port of a Vault address: the one written, else the scheme's (443 for https, 80
+    /// for http).
+    #[must_use]
+    pub fn port_of(address: &str) -> u16 {
+        let (scheme, rest) = address.split_once("://").unwrap_or(("https", address));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        authority
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(if scheme == "http" { 80 } else { 443 })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

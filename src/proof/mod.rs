@@ -7,6 +7,7 @@
 //! Each proof is one module with one [`Proof`] entry in [`all`]; `build`, `diff`, `render`,
 //! `argocd generate` and `check` run every one of them, and an error leaves nothing written.
 
+pub mod admission;
 pub mod flows;
 
 use crate::diagnostic::Diagnostic;
@@ -45,7 +46,7 @@ pub struct Proof {
 /// Every proof, in the order they run. A new proof is one module plus one line here.
 #[must_use]
 pub fn all() -> Vec<Proof> {
-    vec![flows::PROOF, observability::PROOF]
+    vec![admission::PROOF, flows::PROOF, observability::PROOF]
 }
 
 /// Runs every proof on one environment.

@@ -2,6 +2,7 @@
 //! binary (or the library pipeline) the way a user or a consumer would and asserts what they would
 //! notice: exit codes, messages, bytes written.
 
+mod admission;
 mod argocd;
 mod closure;
 mod core;

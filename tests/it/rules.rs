@@ -1044,13 +1044,22 @@ fn dg0111_staging_warns_development_does_not_care() {
         "image = { repository = \"deaap/mineru\" }",
     );
     let (code, diags) = validate(dir.path(), STAGING);
-    assert_eq!(code, 0, "{diags:#?}");
     expect(
         &diags,
         "DG0111",
         "warning",
         &at(dir.path(), BASE, "[services.mineru]", "{ repository"),
         &["image `deaap/mineru` of service `mineru` has no tag or digest"],
+    );
+    // The rule only warns in staging, but the generated allowed-registries constraint denies an
+    // untagged image at admission, and the admission proof says so on the same key.
+    assert_eq!(code, 2, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0502",
+        "error",
+        &at(dir.path(), BASE, "[services.mineru]", "{ repository"),
+        &["Deployment deaap-core/mineru", "without a tag or digest"],
     );
     let (code, diags) = validate(dir.path(), PROD);
     assert_eq!(code, 2);

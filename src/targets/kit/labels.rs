@@ -95,7 +95,7 @@ pub fn pod_labels(env: &Environment, name: &str, component: &str) -> Labels {
 #[must_use]
 pub fn namespace_labels(env: &Environment, key: NamespaceKey, name: &str) -> Labels {
     let mut out = labels(env, name, "namespace");
-    let level = env.security.pod_security.as_str();
+    let level = env.security.pod_security_of(key).as_str();
     let version = format!(
         "v{}",
         env.environment.kubernetes_version.trim_start_matches('v')

@@ -36,8 +36,9 @@ const VAULT_SECRETS_DIR: &str = "/vault/secrets";
 const VAULT_TOKEN_VOLUME: &str = "vault-token";
 
 /// Istio injector annotations of a meshed pod: the `istio-proxy` container's requests and limits
-/// (the quota and the require-limits policy need both), and for a Job's pod a native sidecar,
-/// which Kubernetes stops when the Job's container exits so the Job can complete.
+/// (the quota and the require-limits policy need both), its image from the model's registry, for
+/// a Job's pod a native sidecar, which Kubernetes stops when the Job's container exits so the Job
+/// can complete, and for other pods with the Vault agent Vault's port kept out of the redirection.
 fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     let Some(r) = sidecar(env, w, ISTIO_PROXY) else {
@@ -47,8 +48,18 @@ fn mesh_annotations(env: &Environment, w: &Workload<'_>) -> BTreeMap<String, Str
     let cpu = ["proxyCPU", "proxyCPULimit"];
     let memory = ["proxyMemory", "proxyMemoryLimit"];
     a.extend(sized(p, cpu, memory, &r));
+    if let Some(image) = &env.security.mesh.proxy_image {
+        a.insert(format!("{p}/proxyImage"), env.image_ref(image));
+    }
     if w.job {
         a.insert(format!("{p}/nativeSidecar"), "true".to_owned());
+    } else if w.uses_vault() {
+        // The Vault agent's init container runs before the proxy starts, while the pod's traffic
+        // is already redirected to it: Vault's port bypasses the proxy (the connection is TLS).
+        a.insert(
+            "traffic.sidecar.istio.io/excludeOutboundPorts".to_owned(),
+            env.security.vault.port().to_string(),
+        );
     }
     a
 }
@@ -159,6 +170,9 @@ fn vault_annotations(
     a.insert(format!("{p}/agent-inject"), "true".to_owned());
     a.insert(format!("{p}/role"), vault.role.clone());
     a.insert(format!("{p}/service"), vault.address.clone());
+    if let Some(image) = &vault.agent_image {
+        a.insert(format!("{p}/agent-image"), env.image_ref(image));
+    }
     if let Some(r) = sidecar(env, w, VAULT_AGENT) {
         let cpu = ["agent-requests-cpu", "agent-limits-cpu"];
         let memory = ["agent-requests-mem", "agent-limits-mem"];

@@ -153,10 +153,17 @@ impl Policy {
 
     fn description(self) -> &'static str {
         match self {
-            Self::RequireLimits => "Every container and init container sets CPU and memory limits.",
+            Self::RequireLimits => {
+                "Every container and init container sets CPU and memory limits above zero, with \
+                 requests within them."
+            }
             Self::NonRoot => {
-                "Containers run as non-root with the restricted security context: runAsNonRoot, \
-                 no privilege escalation, not privileged, all capabilities dropped."
+                "Pods and pod templates meet the restricted Pod Security Standard, control by \
+                 control: no host namespaces, host processes, privileged containers, hostPath \
+                 volumes or host ports; only NET_BIND_SERVICE added and ALL dropped; AppArmor, \
+                 SELinux, /proc mount and sysctls as baseline allows; only the restricted volume \
+                 types; no privilege escalation; non-root, never UID 0; seccomp RuntimeDefault or \
+                 Localhost."
             }
             Self::AllowedRegistries => {
                 "Images come only from the allowed registries and are pinned: never :latest, \

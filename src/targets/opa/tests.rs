@@ -5,6 +5,7 @@
 
 use super::{Opa, Policy, rego_str, templates};
 use crate::model::{Enforcement, Environment};
+use crate::proof::admission::{self, gatekeeper::review_input, gatekeeper::with_children};
 use crate::targets::testkit::load;
 use crate::targets::{Artifact, Context, Target, generate_all, registry};
 use serde::Deserialize;
@@ -52,150 +53,57 @@ const POD_KINDS: [&str; 7] = [
 /// Who applies deaap-gen's output in a cluster.
 const DEPLOYER: &str = "system:serviceaccount:argocd:argocd-application-controller";
 
-struct Loaded {
-    policy: Policy,
-    package: String,
-    operations: Vec<String>,
-    matcher: Value,
-    parameters: Value,
-}
-
-/// A small Gatekeeper: the generated templates loaded into regorus, the generated Constraints
-/// deciding which templates see which review.
+/// The library's Gatekeeper (the one the admission proof runs), answering with the policy of each
+/// violation.
 struct Gatekeeper {
-    engine: regorus::Engine,
-    constraints: Vec<Loaded>,
-    /// How many (object, constraint) pairs were evaluated.
-    evaluations: usize,
+    inner: admission::Gatekeeper,
 }
 
 impl Gatekeeper {
     fn new(artifacts: &[Artifact]) -> Self {
-        let mut engine = regorus::Engine::new();
-        let mut templates = BTreeMap::new();
-        let mut constraints = Vec::new();
         for a in artifacts
             .iter()
             .filter(|a| a.path.starts_with("opa/gatekeeper/"))
         {
             assert!(a.manifest, "{} is not streamed as a manifest", a.path);
             for doc in yaml_docs(text(a)) {
-                match doc["kind"].as_str().unwrap() {
-                    "ConstraintTemplate" => {
-                        let kind = doc["spec"]["crd"]["spec"]["names"]["kind"]
-                            .as_str()
-                            .unwrap();
-                        assert_eq!(doc["metadata"]["name"], kind.to_lowercase());
-                        let target = &doc["spec"]["targets"][0];
-                        assert_eq!(target["target"], "admission.k8s.gatekeeper.sh");
-                        let code = &target["code"][0];
-                        assert_eq!(code["engine"], "Rego");
-                        assert_eq!(code["source"]["version"], "v1");
-                        let rego = code["source"]["rego"].as_str().unwrap().to_owned();
-                        let package = engine
-                            .add_policy(format!("{kind}.rego"), rego)
-                            .unwrap_or_else(|e| panic!("{kind} does not compile: {e}"));
-                        let ops = target["operations"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|o| o.as_str().unwrap().to_owned())
-                            .collect::<Vec<_>>();
-                        templates.insert(kind.to_owned(), (package, ops));
-                    }
-                    _ => constraints.push(doc),
+                if doc["kind"] == "ConstraintTemplate" {
+                    let kind = doc["spec"]["crd"]["spec"]["names"]["kind"]
+                        .as_str()
+                        .unwrap();
+                    assert_eq!(doc["metadata"]["name"], kind.to_lowercase());
+                    let target = &doc["spec"]["targets"][0];
+                    assert_eq!(target["target"], "admission.k8s.gatekeeper.sh");
+                    assert_eq!(target["code"][0]["engine"], "Rego");
+                    assert_eq!(target["code"][0]["source"]["version"], "v1");
                 }
             }
         }
-        let constraints = constraints
-            .into_iter()
-            .map(|c| {
-                let kind = c["kind"].as_str().unwrap();
-                let (package, operations) = templates
-                    .get(kind)
-                    .unwrap_or_else(|| panic!("constraint {kind} has no template"))
-                    .clone();
-                Loaded {
-                    policy: *Policy::ALL.iter().find(|p| p.kind() == kind).unwrap(),
-                    package,
-                    operations,
-                    matcher: c["spec"]["match"].clone(),
-                    parameters: c["spec"].get("parameters").cloned().unwrap_or(json!({})),
-                }
-            })
-            .collect();
         Self {
-            engine,
-            constraints,
-            evaluations: 0,
+            inner: admission::Gatekeeper::from_artifacts(artifacts).unwrap(),
         }
+    }
+
+    fn constraints(&self) -> usize {
+        self.inner.constraints().len()
+    }
+
+    fn evaluations(&self) -> usize {
+        self.inner.evaluations
     }
 
     /// Every violation of every constraint that matches the review, as (policy, message).
     fn review(&mut self, obj: &Value, operation: &str, username: &str) -> Vec<(Policy, String)> {
-        let mut out = Vec::new();
-        for c in &self.constraints {
-            if !c.operations.iter().any(|o| o == operation) || !matches(&c.matcher, obj) {
-                continue;
-            }
-            self.evaluations += 1;
-            let input = review_input(obj, operation, username, Some(&c.parameters));
-            self.engine
-                .set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-            for msg in violations(&mut self.engine, &format!("{}.violation", c.package)) {
-                out.push((c.policy, msg));
-            }
-        }
-        out
-    }
-}
-
-/// Gatekeeper's `spec.match` on kinds (with API group) and namespaces.
-fn matches(matcher: &Value, obj: &Value) -> bool {
-    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    let kind = obj["kind"].as_str().unwrap_or_default();
-    let kind_ok = matcher["kinds"].as_array().unwrap().iter().any(|k| {
-        k["apiGroups"]
-            .as_array()
+        self.inner
+            .review(obj, operation, username)
             .unwrap()
-            .iter()
-            .any(|g| g == group)
-            && k["kinds"].as_array().unwrap().iter().any(|k| k == kind)
-    });
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    let ns_ok = matcher["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|n| n == ns);
-    kind_ok && ns_ok
-}
-
-/// Gatekeeper's input document for one admission review.
-fn review_input(obj: &Value, operation: &str, username: &str, parameters: Option<&Value>) -> Value {
-    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let (object, old) = if operation == "DELETE" {
-        (Value::Null, obj.clone())
-    } else {
-        (obj.clone(), Value::Null)
-    };
-    let mut input = json!({
-        "review": {
-            "kind": {"group": group, "version": version, "kind": obj["kind"]},
-            "operation": operation,
-            "namespace": obj["metadata"]["namespace"],
-            "name": obj["metadata"]["name"],
-            "userInfo": {"username": username, "groups": ["system:authenticated"]},
-            "object": object,
-            "oldObject": old,
-        }
-    });
-    if let Some(p) = parameters {
-        input["parameters"] = p.clone();
+            .into_iter()
+            .map(|d| {
+                let policy = *Policy::ALL.iter().find(|p| p.kind() == d.kind).unwrap();
+                (policy, d.message)
+            })
+            .collect()
     }
-    input
 }
 
 fn violations(engine: &mut regorus::Engine, rule: &str) -> Vec<String> {
@@ -209,60 +117,6 @@ fn violations(engine: &mut regorus::Engine, rule: &str) -> Vec<String> {
         .iter()
         .map(|v| v["msg"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// What controllers create from a workload: a Deployment's `ReplicaSet`, a `CronJob`'s Job, and the
-/// Pods of each. Gatekeeper reviews those too, so a template that would be refused is a workload
-/// that never runs.
-fn with_children(obj: &Value) -> Vec<Value> {
-    let mut out = vec![obj.clone()];
-    let ns = &obj["metadata"]["namespace"];
-    let name = obj["metadata"]["name"].as_str().unwrap_or("generated");
-    let pod_from = |template: &Value, suffix: &str| {
-        json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": format!("{name}-{suffix}"),
-                "namespace": ns,
-                "labels": template["metadata"].get("labels").cloned().unwrap_or(json!({})),
-            },
-            "spec": template["spec"],
-        })
-    };
-    match obj["kind"].as_str().unwrap_or_default() {
-        "Deployment" => {
-            let template = &obj["spec"]["template"];
-            out.push(json!({
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": format!("{name}-5d8f7c9b6"),
-                    "namespace": ns,
-                    "labels": template["metadata"].get("labels").cloned().unwrap_or(json!({})),
-                },
-                "spec": {"template": template},
-            }));
-            out.push(pod_from(template, "5d8f7c9b6-x2x9q"));
-        }
-        "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            out.push(pod_from(&obj["spec"]["template"], "0"));
-        }
-        "CronJob" => {
-            let job = &obj["spec"]["jobTemplate"];
-            let mut metadata = job.get("metadata").cloned().unwrap_or(json!({}));
-            metadata["name"] = json!(format!("{name}-29000000"));
-            metadata["namespace"] = ns.clone();
-            out.extend(with_children(&json!({
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": metadata,
-                "spec": job["spec"],
-            })));
-        }
-        _ => {}
-    }
-    out
 }
 
 #[derive(Deserialize)]
@@ -310,7 +164,7 @@ fn generated_workloads_of_staging_and_production_are_admitted() {
         })
         .unwrap();
         let mut gk = Gatekeeper::new(&artifacts);
-        assert_eq!(gk.constraints.len(), 5, "{name}: every policy is enabled");
+        assert_eq!(gk.constraints(), 5, "{name}: every policy is enabled");
         let mut denied = Vec::new();
         let (mut workloads, mut reviewed) = (0, 0);
         for a in artifacts.iter().filter(|a| {
@@ -335,7 +189,7 @@ fn generated_workloads_of_staging_and_production_are_admitted() {
             "{name}: {workloads} generated workloads, {reviewed} objects reviewed (with the \
              ReplicaSets, Jobs and Pods their controllers create), {} policy evaluations, {} \
              violations",
-            gk.evaluations,
+            gk.evaluations(),
             denied.len()
         );
         assert!(
@@ -350,7 +204,7 @@ fn generated_workloads_of_staging_and_production_are_admitted() {
             );
             // Each object is seen by the four pod-level policies: none slipped past the match.
             assert_eq!(
-                gk.evaluations,
+                gk.evaluations(),
                 reviewed * 4,
                 "{name}: objects outside the constraints' match"
             );
@@ -669,7 +523,7 @@ fn hostile_model_strings_cannot_inject_rego() {
             "spec": {"containers": [{
                 "name": "c", "image": image,
                 "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
+                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
             }]}
         })
     };

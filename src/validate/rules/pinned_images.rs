@@ -10,8 +10,9 @@ pub static RULE: Rule = Rule {
     code: "DG0111",
     name: "pinned-images",
     what: "In production every image of an enabled service, storage backend, the blockchain nodes, \
-           the consensus validators and the backup job is pinned: a `digest`, or a version-like \
-           `tag` (`1.4.2`, `v1.11.3`, `16.4-alpine`: at least major.minor). A missing tag (which \
+           the consensus validators, the backup job and the injected Istio proxy and Vault agent \
+           (`security.mesh.proxy_image`, `security.vault.agent_image`) is pinned: a `digest`, or \
+           a version-like `tag` (`1.4.2`, `v1.11.3`, `16.4-alpine`: at least major.minor). A missing tag (which \
            means `latest`), `latest`, `latest-*` and moving names such as `dev`, `main`, `master`, \
            `stable`, `edge` or `nightly` are errors in production and warnings in staging; \
            development may use anything. A malformed tag or digest is an error in every tier.",
@@ -57,6 +58,23 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             path!["backup", "image"],
             &env.backup.image,
             "the backup job".to_owned(),
+        ));
+    }
+    // The images the injectors add to pods, when the model names them.
+    let mesh = &env.security.mesh;
+    if let Some(image) = mesh.proxy_image.as_ref().filter(|_| mesh.sidecar_injection) {
+        images.push((
+            path!["security", "mesh", "proxy_image"],
+            image,
+            "the injected Istio proxy".to_owned(),
+        ));
+    }
+    let vault = &env.security.vault;
+    if let Some(image) = vault.agent_image.as_ref().filter(|_| vault.enabled) {
+        images.push((
+            path!["security", "vault", "agent_image"],
+            image,
+            "the injected Vault agent".to_owned(),
         ));
     }
     for (p, image, who) in images {

@@ -1,0 +1,335 @@
+//! A small Gatekeeper: the generated `ConstraintTemplates`' Rego loaded into regorus, an
+//! independent Rego engine, and the generated Constraints deciding which template sees which
+//! object (their `match` on kinds and namespaces, their operations and their parameters), with
+//! the input Gatekeeper builds (`input.review`, `input.parameters`) and its `violation[{"msg"}]`
+//! result. The Rego evaluated is the generated Rego itself.
+
+use crate::targets::Artifact;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// One generated Constraint, with what its template compiled to.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// The Constraint's kind (`DeaapNonRoot`), which its template defines.
+    pub kind: String,
+    /// `deny`, `warn` or `dryrun`.
+    pub enforcement: String,
+    package: String,
+    operations: Vec<String>,
+    matcher: Value,
+    /// The Constraint's `spec.parameters`, converted for the engine once.
+    parameters: regorus::Value,
+}
+
+/// One violation of one Constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The Constraint's kind.
+    pub kind: String,
+    /// Its enforcement action: only `deny` refuses the object.
+    pub enforcement: String,
+    pub message: String,
+}
+
+/// The generated templates and Constraints of one environment, ready to review objects.
+pub struct Gatekeeper {
+    engine: regorus::Engine,
+    constraints: Vec<Constraint>,
+    /// How many (object, Constraint) pairs were evaluated.
+    pub evaluations: usize,
+}
+
+impl Gatekeeper {
+    /// Loads every `ConstraintTemplate` and Constraint among the artifacts' objects.
+    ///
+    /// # Errors
+    /// A template whose Rego does not compile, or a Constraint without its template (defects of
+    /// the generator, reported rather than trusted).
+    pub fn from_artifacts(artifacts: &[Artifact]) -> Result<Self, String> {
+        let docs = artifacts
+            .iter()
+            .flat_map(|a| &a.objects)
+            .filter(|o| {
+                o.kind() == "ConstraintTemplate"
+                    || o.api_version().starts_with("constraints.gatekeeper.sh/")
+            })
+            .map(|o| parse(o.document()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_documents(&docs)
+    }
+
+    /// As [`Gatekeeper::from_artifacts`], from the objects as JSON values.
+    ///
+    /// # Errors
+    /// As [`Gatekeeper::from_artifacts`].
+    pub fn from_documents(docs: &[Value]) -> Result<Self, String> {
+        let mut engine = regorus::Engine::new();
+        // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
+        engine.set_strict_builtin_errors(false);
+        let mut templates: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        for doc in docs.iter().filter(|d| d["kind"] == "ConstraintTemplate") {
+            let kind = str_at(doc, &["spec", "crd", "spec", "names", "kind"])?;
+            let target = &doc["spec"]["targets"][0];
+            let code = target["code"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["engine"] == "Rego"))
+                .ok_or_else(|| format!("ConstraintTemplate for {kind} has no Rego code"))?;
+            let rego = str_at(code, &["source", "rego"])?;
+            let package = engine
+                .add_policy(format!("{kind}.rego"), rego.to_owned())
+                .map_err(|e| format!("the Rego of {kind} does not compile: {e}"))?;
+            let operations = target["operations"].as_array().map_or_else(
+                || vec!["CREATE".to_owned(), "UPDATE".to_owned()],
+                |ops| {
+                    ops.iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect()
+                },
+            );
+            templates.insert(kind.to_owned(), (package, operations));
+        }
+        let mut constraints = Vec::new();
+        for doc in docs.iter().filter(|d| d["kind"] != "ConstraintTemplate") {
+            let kind = str_at(doc, &["kind"])?;
+            let (package, operations) = templates
+                .get(kind)
+                .ok_or_else(|| format!("the Constraint {kind} has no ConstraintTemplate"))?
+                .clone();
+            constraints.push(Constraint {
+                kind: kind.to_owned(),
+                enforcement: doc["spec"]["enforcementAction"]
+                    .as_str()
+                    .unwrap_or("deny")
+                    .to_owned(),
+                package,
+                operations,
+                matcher: doc["spec"]["match"].clone(),
+                parameters: regorus::Value::from(
+                    doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
+                ),
+            });
+        }
+        Ok(Self {
+            engine,
+            constraints,
+            evaluations: 0,
+        })
+    }
+
+    #[must_use]
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
+    }
+
+    /// Every violation of every Constraint that matches the review of `obj`.
+    ///
+    /// # Errors
+    /// A policy that fails to evaluate.
+    pub fn review(
+        &mut self,
+        obj: &Value,
+        operation: &str,
+        username: &str,
+    ) -> Result<Vec<Denial>, String> {
+        let mut out = Vec::new();
+        // The review is converted once; each Constraint's input shares it.
+        let mut review: Option<regorus::Value> = None;
+        for c in &self.constraints {
+            if !c.operations.iter().any(|o| o == operation || o == "*") || !matches(&c.matcher, obj)
+            {
+                continue;
+            }
+            self.evaluations += 1;
+            let review = review
+                .get_or_insert_with(|| {
+                    regorus::Value::from(
+                        review_input(obj, operation, username, None)["review"].take(),
+                    )
+                })
+                .clone();
+            let input = BTreeMap::from([
+                (regorus::Value::from("review"), review),
+                (regorus::Value::from("parameters"), c.parameters.clone()),
+            ]);
+            self.engine.set_input(regorus::Value::from(input));
+            let rule = format!("{}.violation", c.package);
+            let value = self
+                .engine
+                .eval_rule(rule.clone())
+                .map_err(|e| format!("{} does not evaluate: {e}", c.kind))?;
+            let value: Value = value
+                .to_json_str()
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(Value::Null);
+            let Some(set) = value.as_array() else {
+                return Err(format!("{rule} is not a set: {value}"));
+            };
+            for v in set {
+                out.push(Denial {
+                    kind: c.kind.clone(),
+                    enforcement: c.enforcement.clone(),
+                    message: v["msg"].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse(document: &str) -> Result<Value, String> {
+    serde_yaml::from_str(document).map_err(|e| format!("a generated object does not parse: {e}"))
+}
+
+fn str_at<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, String> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("a Gatekeeper object has no `{}`", path.join(".")))
+}
+
+/// The API group of an object's `apiVersion` (`""` for the core group).
+fn group_of(obj: &Value) -> &str {
+    obj["apiVersion"]
+        .as_str()
+        .and_then(|v| v.rsplit_once('/'))
+        .map_or("", |(g, _)| g)
+}
+
+/// Gatekeeper's `spec.match`: kinds (with their API groups, `*` for any), `namespaces` and
+/// `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is matched by its own
+/// name).
+#[must_use]
+pub fn matches(matcher: &Value, obj: &Value) -> bool {
+    let any = |list: &Value, want: &str| {
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
+    };
+    let group = group_of(obj);
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    let kind_ok = matcher["kinds"].as_array().is_none_or(|kinds| {
+        kinds
+            .iter()
+            .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
+    });
+    let ns = if kind == "Namespace" {
+        obj["metadata"]["name"].as_str()
+    } else {
+        obj["metadata"]["namespace"].as_str()
+    };
+    let listed = |list: &Value, ns: &str| {
+        list.as_array().is_some_and(|l| {
+            l.iter().filter_map(Value::as_str).any(|p| {
+                p.strip_suffix('*')
+                    .map_or(p == ns, |prefix| ns.starts_with(prefix))
+            })
+        })
+    };
+    // A cluster-scoped object other than a Namespace is in no namespace: the namespace criteria
+    // do not apply to it.
+    let ns_ok = match (ns, matcher.get("namespaces")) {
+        (Some(ns), Some(list)) => listed(list, ns),
+        _ => true,
+    };
+    let excluded = ns.is_some_and(|ns| {
+        matcher
+            .get("excludedNamespaces")
+            .is_some_and(|l| listed(l, ns))
+    });
+    kind_ok && ns_ok && !excluded
+}
+
+/// Gatekeeper's input document for one admission review.
+#[must_use]
+pub fn review_input(
+    obj: &Value,
+    operation: &str,
+    username: &str,
+    parameters: Option<&Value>,
+) -> Value {
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let (object, old) = if operation == "DELETE" {
+        (Value::Null, obj.clone())
+    } else {
+        (obj.clone(), Value::Null)
+    };
+    let mut input = json!({
+        "review": {
+            "kind": {"group": group, "version": version, "kind": obj["kind"]},
+            "operation": operation,
+            "namespace": obj["metadata"]["namespace"],
+            "name": obj["metadata"]["name"],
+            "userInfo": {"username": username, "groups": ["system:authenticated"]},
+            "object": object,
+            "oldObject": old,
+        }
+    });
+    if let Some(p) = parameters {
+        input["parameters"] = p.clone();
+    }
+    input
+}
+
+/// What controllers create from a workload, without mutation: a Deployment's `ReplicaSet`, a
+/// `CronJob`'s Job, and the Pod of each (one stands for all replicas). Admission reviews those
+/// too, so a template that would be refused is a workload that never runs.
+#[must_use]
+pub fn with_children(obj: &Value) -> Vec<Value> {
+    let mut out = vec![obj.clone()];
+    let ns = &obj["metadata"]["namespace"];
+    let name = obj["metadata"]["name"].as_str().unwrap_or("generated");
+    let labels_of = |template: &Value| template["metadata"].get("labels").cloned();
+    let pod_from = |template: &Value, suffix: &str| pod(template, &format!("{name}-{suffix}"), ns);
+    match obj["kind"].as_str().unwrap_or_default() {
+        "Deployment" => {
+            let template = &obj["spec"]["template"];
+            out.push(json!({
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": format!("{name}-5d8f7c9b6"),
+                    "namespace": ns,
+                    "labels": labels_of(template).unwrap_or(json!({})),
+                },
+                "spec": {"template": template},
+            }));
+            out.push(pod_from(template, "5d8f7c9b6-x2x9q"));
+        }
+        "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            out.push(pod_from(&obj["spec"]["template"], "0"));
+        }
+        "CronJob" => {
+            let job = &obj["spec"]["jobTemplate"];
+            let mut metadata = job.get("metadata").cloned().unwrap_or(json!({}));
+            metadata["name"] = json!(format!("{name}-29000000"));
+            metadata["namespace"] = ns.clone();
+            out.extend(with_children(&json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": metadata,
+                "spec": job["spec"],
+            })));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The Pod a controller creates from a pod template: its labels and annotations, its spec.
+#[must_use]
+pub fn pod(template: &Value, name: &str, namespace: &Value) -> Value {
+    let mut metadata = json!({"name": name, "namespace": namespace});
+    for key in ["labels", "annotations"] {
+        if let Some(v) = template["metadata"].get(key) {
+            metadata[key] = v.clone();
+        }
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": template["spec"],
+    })
+}

@@ -1,0 +1,458 @@
+//! The admission proof: pods mutated by the injectors the model enables, then Pod Security
+//! Admission at each namespace's level and the generated Gatekeeper constraints. One pod per Pod
+//! Security control and level is refused, a compliant pod is admitted, and each admission defect
+//! the shipped environments had is caught on a fixture that reproduces it.
+
+use crate::support::{edit, root, run, stderr, stdout};
+use deaap_gen::model::PodSecurityLevel;
+use deaap_gen::proof::admission::{Gatekeeper, mutate, pss};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// RFC 7386 JSON merge patch: objects merge, `null` removes a key, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let t = target.as_object_mut().expect("an object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
+fn level(s: &str) -> PodSecurityLevel {
+    match s {
+        "baseline" => PodSecurityLevel::Baseline,
+        "restricted" => PodSecurityLevel::Restricted,
+        other => panic!("unknown level {other}"),
+    }
+}
+
+/// The generated Gatekeeper of tests/fixtures/security.toml (every policy on).
+fn gatekeeper() -> Gatekeeper {
+    let path = root().join("tests/fixtures/security.toml");
+    let env = deaap_gen::load_model(&path).expect("the fixture loads");
+    let artifacts = deaap_gen::generate(&env, &path).expect("generates");
+    let gk = Gatekeeper::from_artifacts(&artifacts).expect("the generated Rego compiles");
+    assert_eq!(gk.constraints().len(), 5);
+    gk
+}
+
+const DEPLOYER: &str = deaap_gen::proof::admission::DEPLOYER;
+
+#[test]
+fn one_pod_per_pod_security_control_is_refused_and_a_compliant_pod_admitted() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/admission/pss-pods.yaml"))
+        .expect("fixture");
+    let fixture: Value = serde_yaml::from_str(&text).expect("fixture parses");
+    let compliant = &fixture["compliant"];
+    let mut gk = gatekeeper();
+
+    assert_eq!(
+        pss::evaluate(compliant),
+        vec![],
+        "the compliant pod fails a control"
+    );
+    assert_eq!(
+        gk.review(compliant, "CREATE", DEPLOYER).expect("evaluates"),
+        vec![],
+        "the generated constraints deny the compliant pod"
+    );
+
+    let cases = fixture["cases"].as_array().expect("cases");
+    let mut covered = std::collections::BTreeSet::new();
+    for (i, case) in cases.iter().enumerate() {
+        let control = case["control"].as_str().expect("control");
+        let at = level(case["level"].as_str().expect("level"));
+        let mut pod = compliant.clone();
+        pod["metadata"]["name"] = json!(format!("case-{i}"));
+        if case.get("pod").is_some() {
+            merge(&mut pod, &case["pod"]);
+        }
+        if case.get("container").is_some() {
+            merge(&mut pod["spec"]["containers"][0], &case["container"]);
+        }
+        let failures = pss::evaluate(&pod);
+        let what = format!("case {i} ({control}, {})", at.as_str());
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.control == control && f.level == at),
+            "{what}: the control does not fail: {failures:#?}"
+        );
+        // Exactly that control fails, so each case proves its own control.
+        assert!(
+            failures.iter().all(|f| f.control == control),
+            "{what}: other controls fail too: {failures:#?}"
+        );
+        let refused_at = |enforce| failures.iter().any(|f| pss::refuses(enforce, f.level));
+        assert!(refused_at(at), "{what}: admitted at its own level");
+        assert!(
+            refused_at(PodSecurityLevel::Restricted),
+            "{what}: admitted at restricted"
+        );
+        assert!(!refused_at(PodSecurityLevel::Privileged), "{what}");
+        if at == PodSecurityLevel::Restricted {
+            assert!(
+                !refused_at(PodSecurityLevel::Baseline),
+                "{what}: a restricted control refused at baseline"
+            );
+        }
+        // The generated non-root constraint covers every control of the restricted profile.
+        let denied = gk.review(&pod, "CREATE", DEPLOYER).expect("evaluates");
+        assert!(
+            !denied.is_empty() && denied.iter().all(|d| d.kind == "DeaapNonRoot"),
+            "{what}: the generated constraints answer {denied:#?}"
+        );
+        covered.insert((control, at.as_str()));
+    }
+    for (control, at) in pss::CONTROLS {
+        assert!(
+            covered.contains(&(control, at.as_str())),
+            "no pod for {control} at {}",
+            at.as_str()
+        );
+    }
+}
+
+/// A scratch folder with the minimal fixture and `name` (which extends it).
+fn scratch(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["minimal.toml", name] {
+        std::fs::copy(root().join("tests/fixtures").join(f), dir.path().join(f)).expect("copy");
+    }
+    dir
+}
+
+/// Fails unless `err` contains every one of `wanted`.
+fn assert_mentions(err: &str, wanted: &[&str]) {
+    for want in wanted {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
+fn check(dir: &Path, file: &str) -> (Option<i32>, String, String) {
+    let o = run(dir, &["check", file]);
+    (o.status.code(), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn injected_images_come_from_the_model_registry() {
+    let dir = scratch("workloads.toml");
+    let (code, out, err) = check(dir.path(), "workloads.toml");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("workloads: "), "{out}");
+
+    // Without the model's images the injectors pull their upstream defaults, which the generated
+    // allowed-registries constraint refuses on every meshed pod and every pod with secrets.
+    edit(
+        &dir.path().join("workloads.toml"),
+        "proxy_image = { repository = \"istio/proxyv2\", tag = \"1.24.2\" }\n",
+        "",
+    );
+    edit(
+        &dir.path().join("minimal.toml"),
+        ", agent_image = { repository = \"hashicorp/vault\", tag = \"1.18.1\" }",
+        "",
+    );
+    let (code, _, err) = check(dir.path(), "workloads.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("error[DG0502]"), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "container \"istio-proxy\" uses image \"docker.io/istio/proxyv2:1.24.2\" from a registry that is not allowed",
+            "init container \"istio-validation\" uses image \"docker.io/istio/proxyv2:1.24.2\"",
+            "container \"vault-agent\" uses image \"hashicorp/vault:1.18.1\" from a registry that is not allowed",
+            "init container \"vault-agent-init\" uses image \"hashicorp/vault:1.18.1\"",
+            "(`security.mesh.proxy_image` is not set; its default applies)",
+            "(`security.vault.agent_image` is not set; its default applies)",
+            "Deployment mini-core/web (as Pod)",
+            "CronJob mini-storage/backup-service (as Pod)",
+        ],
+    );
+}
+
+#[test]
+fn generated_pods_name_the_injected_images() {
+    let path = root().join("tests/fixtures/workloads.toml");
+    let env = deaap_gen::load_model(&path).expect("loads");
+    let artifacts = deaap_gen::generate(&env, &path).expect("generates");
+    let web = artifacts
+        .iter()
+        .find(|a| a.path == "kubernetes/web.yaml")
+        .expect("web");
+    let text = String::from_utf8_lossy(&web.bytes);
+    assert!(
+        text.contains("sidecar.istio.io/proxyImage: registry.example.com/istio/proxyv2:1.24.2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "vault.hashicorp.com/agent-image: registry.example.com/hashicorp/vault:1.18.1"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn istio_init_is_refused_under_restricted_without_the_cni_agent() {
+    let dir = scratch("workloads.toml");
+    edit(
+        &dir.path().join("workloads.toml"),
+        "cni = true",
+        "cni = false",
+    );
+    let (code, _, err) = check(dir.path(), "workloads.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0501]: Pod Security Admission at the `restricted` level refuses the pods of",
+            "container `istio-init` adds the capability NET_ADMIN (baseline control `Capabilities`)",
+            "container `istio-init` sets runAsUser: 0",
+            "Deployment mini-core/web (as Pod)",
+            "workloads.toml",
+            "cni = false",
+            "set `security.mesh.cni = true`",
+            // The generated non-root constraint refuses the same container.
+            "init container \"istio-init\" adds the capability NET_ADMIN; only NET_BIND_SERVICE may be added (DeaapNonRoot)",
+        ],
+    );
+}
+
+#[test]
+fn the_monitoring_namespace_level_fits_the_chart_it_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        root().join("tests/fixtures/minimal.toml"),
+        dir.path().join("env.toml"),
+    )
+    .expect("copy");
+    let env = dir.path().join("env.toml");
+    edit(&env, "level = \"privileged\"", "level = \"restricted\"");
+    let (code, _, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0501]",
+            "Pod mini-monitoring/kube-prometheus-stack-prometheus-node-exporter",
+            "the pod sets hostNetwork: true (baseline control `Host Namespaces`)",
+            "the pod sets hostPID: true",
+            "volume `root` mounts the node's path \"/\" (baseline control `HostPath Volumes`)",
+            "binds the node's port 9100 (baseline control `Host Ports`)",
+            "level = \"restricted\"",
+        ],
+    );
+    // Baseline still refuses the node exporter: only privileged fits it.
+    edit(&env, "level = \"restricted\"", "level = \"baseline\"");
+    let (code, _, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("hostNetwork"), "{err}");
+    // Grafana's init container, root with CHOWN, is refused only at restricted.
+    assert!(!err.contains("init-chown-data"), "{err}");
+}
+
+#[test]
+fn grafana_init_container_is_refused_at_restricted_when_grafana_persists() {
+    let values =
+        json!({"grafana": {"persistence": {"enabled": true}}, "nodeExporter": {"enabled": false}});
+    let pods = deaap_gen::proof::admission::chart::pods(&values, "mon");
+    assert_eq!(pods.len(), 1);
+    let failures = pss::evaluate(&pods[0]);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.container.as_deref() == Some("init-chown-data")
+                && f.control == "Running as Non-root user"),
+        "{failures:#?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| !pss::refuses(PodSecurityLevel::Baseline, f.level))
+    );
+    let without =
+        json!({"grafana": {"persistence": {"enabled": false}}, "nodeExporter": {"enabled": false}});
+    let pods = deaap_gen::proof::admission::chart::pods(&without, "mon");
+    assert_eq!(pss::evaluate(&pods[0]), vec![]);
+}
+
+#[test]
+fn the_injectors_mutate_pods_as_the_cluster_would() {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "n", "annotations": {
+            "vault.hashicorp.com/agent-inject": "true",
+            "vault.hashicorp.com/agent-pre-populate-only": "true",
+            "sidecar.istio.io/nativeSidecar": "true",
+            "sidecar.istio.io/proxyCPULimit": "300m",
+        }},
+        "spec": {"containers": [{"name": "app"}]},
+    });
+    let meshed = json!({"istio-injection": "enabled"});
+    let (m, injected) = mutate::mutate(&pod, &meshed, mutate::Istio { cni: true });
+    let names = |field: &str| -> Vec<String> {
+        m["spec"][field]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|c| c["name"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        names("initContainers"),
+        ["istio-validation", "istio-proxy", "vault-agent-init"]
+    );
+    assert_eq!(names("containers"), ["app"]);
+    assert_eq!(injected.len(), 3);
+    let proxy = &m["spec"]["initContainers"][1];
+    assert_eq!(proxy["restartPolicy"], "Always");
+    assert_eq!(proxy["resources"]["limits"]["cpu"], "300m");
+    assert_eq!(proxy["image"], mutate::ISTIO_DEFAULT_IMAGE);
+    // Outside a meshed namespace only Vault injects; without pre-populate-only it adds the agent.
+    let mut plain = pod.clone();
+    plain["metadata"]["annotations"]
+        .as_object_mut()
+        .expect("annotations")
+        .remove("vault.hashicorp.com/agent-pre-populate-only");
+    let (m, _) = mutate::mutate(&plain, &json!({}), mutate::Istio { cni: false });
+    assert_eq!(m["spec"]["initContainers"][0]["name"], "vault-agent-init");
+    assert_eq!(m["spec"]["containers"][1]["name"], "vault-agent");
+    assert_eq!(
+        m["spec"]["containers"][1]["securityContext"]["runAsUser"],
+        100
+    );
+}
+
+#[test]
+fn check_admits_the_shipped_environments() {
+    let o = run(&root(), &["check", "environments/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for env in ["staging", "production"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{env}: ")))
+            .unwrap_or_else(|| panic!("no line for {env}: {out}"));
+        let admitted: usize = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("a count");
+        assert!(admitted > 100, "{line}");
+    }
+}
+
+#[test]
+fn injected_images_are_pinned_like_every_other_image() {
+    let dir = crate::support::scratch_with_environments();
+    let prod = dir.path().join("environments/production.toml");
+    let mut text = std::fs::read_to_string(&prod).expect("read");
+    text.push_str(
+        "\n[security.mesh]\nproxy_image = { repository = \"istio/proxyv2\", tag = \"latest\" }\n\n[security.vault]\nagent_image = { repository = \"hashicorp/vault\", tag = \"dev\" }\n",
+    );
+    std::fs::write(&prod, text).expect("write");
+    let o = run(dir.path(), &["validate", "environments/production.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0111]: image `istio/proxyv2` of the injected Istio proxy uses the moving tag `latest`",
+            "error[DG0111]: image `hashicorp/vault` of the injected Vault agent uses the moving tag `dev`",
+        ],
+    );
+}
+
+#[test]
+fn a_constraint_that_only_warns_is_a_warning_and_admits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = dir.path().join("env.toml");
+    std::fs::copy(root().join("tests/fixtures/minimal.toml"), &env).expect("copy");
+    edit(&env, "enforcement = \"deny\"", "enforcement = \"warn\"");
+    edit(
+        &env,
+        "image = { repository = \"acme/web\", tag = \"1.0.0\" }",
+        "image = { repository = \"acme/web\" }",
+    );
+    let (code, out, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(0), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "warning[DG0502]: the generated Gatekeeper constraints warn about Deployment mini-core/web",
+            "without a tag or digest",
+        ],
+    );
+    assert!(!err.contains("error["), "{err}");
+    assert!(out.starts_with("minimal: "), "{out}");
+    edit(&env, "enforcement = \"warn\"", "enforcement = \"deny\"");
+    let (code, _, err) = check(dir.path(), "env.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "error[DG0502]: the generated Gatekeeper constraints deny Deployment mini-core/web"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_vault_agent_init_container_reaches_vault_in_meshed_pods() {
+    let pod = |annotations: Value| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "n", "annotations": annotations},
+            "spec": {"containers": [{"name": "app"}]},
+        })
+    };
+    let vault = json!({
+        "vault.hashicorp.com/agent-inject": "true",
+        "vault.hashicorp.com/service": "https://vault.vault.svc.cluster.local:8200",
+    });
+    let meshed = json!({"istio-injection": "enabled"});
+    let offline = |p: &Value, cni: bool| {
+        let istio = mutate::Istio { cni };
+        let (m, injected) = mutate::mutate(p, &meshed, istio);
+        mutate::offline_init_containers(&m, &injected, istio)
+    };
+    // Redirected from the start (CNI) or after istio-init, with no proxy running yet.
+    assert_eq!(offline(&pod(vault.clone()), true), ["vault-agent-init"]);
+    assert_eq!(offline(&pod(vault.clone()), false), ["vault-agent-init"]);
+    // Vault's port kept out of the redirection, or the proxy started first as a native sidecar.
+    let mut excluded = vault.clone();
+    excluded["traffic.sidecar.istio.io/excludeOutboundPorts"] = json!("15020,8200");
+    assert!(offline(&pod(excluded), true).is_empty());
+    let mut native = vault.clone();
+    native["sidecar.istio.io/nativeSidecar"] = json!("true");
+    assert!(offline(&pod(native), true).is_empty());
+    // Outside the mesh nothing is redirected.
+    let (m, injected) = mutate::mutate(&pod(vault), &json!({}), mutate::Istio { cni: true });
+    assert!(mutate::offline_init_containers(&m, &injected, mutate::Istio { cni: true }).is_empty());
+
+    // The generated meshed pods with secrets keep Vault's port out of the redirection.
+    let path = root().join("tests/fixtures/workloads.toml");
+    let env = deaap_gen::load_model(&path).expect("loads");
+    let artifacts = deaap_gen::generate(&env, &path).expect("generates");
+    let web = artifacts
+        .iter()
+        .find(|a| a.path == "kubernetes/web.yaml")
+        .expect("web");
+    let text = String::from_utf8_lossy(&web.bytes);
+    assert!(
+        text.contains("traffic.sidecar.istio.io/excludeOutboundPorts: '8200'"),
+        "{text}"
+    );
+}
