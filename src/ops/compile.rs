@@ -119,33 +119,33 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     };
     // Every environment name met so far, even of an environment that then failed to generate.
     let mut names: Vec<(String, PathBuf)> = Vec::new();
-    for f in files {
-        let mut c = crate::compile(&f);
-        let status = match (&c.model, &c.tree) {
-            (Some(model), Some(tree)) => match unit(&mut names, model, &f) {
-                Ok(mut u) => {
-                    u.cluster = model.is_kubernetes().then(|| {
-                        let at = crate::validate::Report::new(tree)
-                            .span(crate::path!["environment", "cluster"]);
-                        (model.environment.cluster().to_owned(), at)
-                    });
-                    let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
-                    let refused = found.iter().any(Diagnostic::is_error);
-                    c.diagnostics.extend(found);
-                    u.proof = summary;
-                    if refused {
-                        Status::Invalid
-                    } else {
-                        compilation.units.push(u);
-                        Status::Compiled
+    for (f, (c, outcome)) in files.iter().zip(in_parallel(&files, |f| compile_one(f))) {
+        let status = match (&c.model, outcome) {
+            (Some(model), Some(outcome)) => {
+                let name = &model.environment.name;
+                if let Some((_, other)) = names.iter().find(|(n, _)| n == name) {
+                    Status::Failed(Error::DuplicateEnvironment {
+                        name: name.clone(),
+                        first: other.clone(),
+                        second: f.clone(),
+                    })
+                } else {
+                    names.push((name.clone(), f.clone()));
+                    match outcome {
+                        // A proof refused it.
+                        Ok(_) if c.diagnostics.iter().any(Diagnostic::is_error) => Status::Invalid,
+                        Ok(u) => {
+                            compilation.units.push(u);
+                            Status::Compiled
+                        }
+                        Err(e) => Status::Failed(e),
                     }
                 }
-                Err(e) => Status::Failed(e),
-            },
+            }
             _ => Status::Invalid,
         };
         compilation.files.push(FileReport {
-            path: f,
+            path: f.clone(),
             sources: c.sources,
             diagnostics: c.diagnostics,
             status,
@@ -153,6 +153,59 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     }
     isolate(&mut compilation);
     Ok(compilation)
+}
+
+/// `work` on every item, spread over the machine's cores; the results in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, work(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// One environment file loaded, validated, generated and proven; the unit is `None` when the file
+/// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
+fn compile_one(f: &Path) -> (crate::Compiled, Option<Result<Unit, Error>>) {
+    let mut c = crate::compile(f);
+    let outcome = match (&c.model, &c.tree) {
+        (Some(model), Some(tree)) => Some(unit(model, f).map(|mut u| {
+            u.cluster = model.is_kubernetes().then(|| {
+                let at =
+                    crate::validate::Report::new(tree).span(crate::path!["environment", "cluster"]);
+                (model.environment.cluster().to_owned(), at)
+            });
+            let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
+            c.diagnostics.extend(found);
+            u.proof = summary;
+            u
+        })),
+        _ => None,
+    };
+    (c, outcome)
 }
 
 /// DG0560: two compiled environments deployed to one cluster must not share an object (the same
@@ -249,21 +302,8 @@ fn isolate(c: &mut Compilation) {
     c.units.retain(|u| !refused.contains(&u.path));
 }
 
-/// The unit of one valid environment, unless an earlier file declares the same environment.
-fn unit(
-    names: &mut Vec<(String, PathBuf)>,
-    model: &crate::model::Environment,
-    path: &Path,
-) -> Result<Unit, Error> {
-    let name = &model.environment.name;
-    if let Some((_, other)) = names.iter().find(|(n, _)| n == name) {
-        return Err(Error::DuplicateEnvironment {
-            name: name.clone(),
-            first: other.clone(),
-            second: path.to_path_buf(),
-        });
-    }
-    names.push((name.clone(), path.to_path_buf()));
+/// The unit of one valid environment: its artifacts and their index.
+fn unit(model: &crate::model::Environment, path: &Path) -> Result<Unit, Error> {
     let artifacts = crate::generate(model, path).map_err(|source| Error::Generate {
         path: path.to_path_buf(),
         source,

@@ -537,9 +537,7 @@ impl World {
         let mut templates = Vec::new();
         for a in s.artifacts {
             for o in &a.objects {
-                let Ok(doc) = serde_yaml::from_str::<Value>(o.document()) else {
-                    continue;
-                };
+                let doc = o.value();
                 match o.kind() {
                     "Namespace" if doc["metadata"]["labels"]["istio-injection"] == "enabled" => {
                         w.meshed.push(o.name().to_owned());
@@ -554,7 +552,7 @@ impl World {
                         let ns = o.namespace().unwrap_or_default().to_owned();
                         templates.push((ns, doc["spec"]["template"].clone()));
                     }
-                    "PrometheusRule" => w.read_runbooks(&doc),
+                    "PrometheusRule" => w.read_runbooks(doc),
                     _ => {}
                 }
             }

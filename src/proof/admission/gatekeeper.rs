@@ -54,8 +54,8 @@ impl Gatekeeper {
                 o.kind() == "ConstraintTemplate"
                     || o.api_version().starts_with("constraints.gatekeeper.sh/")
             })
-            .map(|o| parse(o.document()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|o| o.value().clone())
+            .collect::<Vec<_>>();
         Self::from_documents(&docs)
     }
 
@@ -176,10 +176,6 @@ impl Gatekeeper {
         }
         Ok(out)
     }
-}
-
-fn parse(document: &str) -> Result<Value, String> {
-    serde_yaml::from_str(document).map_err(|e| format!("a generated object does not parse: {e}"))
 }
 
 fn str_at<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, String> {

@@ -351,9 +351,7 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
         .filter(|a| a.manifest)
         .flat_map(|a| &a.objects)
     {
-        let v: Value = serde_yaml::from_str(o.document())
-            .map_err(|e| format!("{} {} does not parse: {e}", o.kind(), o.name()))?;
-        objects.push(v);
+        objects.push(o.value().clone());
     }
     let namespaces: BTreeMap<String, Value> = objects
         .iter()

@@ -39,16 +39,17 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
     for a in artifacts.iter().filter(|a| a.manifest) {
         for o in &a.objects {
             let what =
-                |e: serde_yaml::Error| format!("{} `{}` in {}: {e}", o.kind(), o.name(), a.path);
+                |e: serde_json::Error| format!("{} `{}` in {}: {e}", o.kind(), o.name(), a.path);
             match o.kind() {
                 "Namespace" => {
-                    let n: Namespace = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let n: Namespace = serde_json::from_value(o.value().clone()).map_err(what)?;
                     let labels = n.metadata.labels.unwrap_or_default();
                     g.network.namespace(o.name(), labels.clone());
                     g.namespaces.push((o.name().to_owned(), labels));
                 }
                 "NetworkPolicy" => {
-                    let p: NetworkPolicy = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let p: NetworkPolicy =
+                        serde_json::from_value(o.value().clone()).map_err(what)?;
                     g.network.policy(Policy::new(
                         o.namespace().unwrap_or_default(),
                         o.name(),
@@ -56,7 +57,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                     ));
                 }
                 "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
-                    let w: Workload = serde_yaml::from_str(o.document()).map_err(what)?;
+                    let w: Workload = serde_json::from_value(o.value().clone()).map_err(what)?;
                     let template = w
                         .spec
                         .template

@@ -150,9 +150,17 @@ pub struct Object {
     scope: Scope,
     role: Role,
     document: String,
+    /// The object as data: what the proofs read, so nothing parses the document back.
+    value: serde_json::Value,
 }
 
 impl Object {
+    /// The object as data, the same as its document says.
+    #[must_use]
+    pub fn value(&self) -> &serde_json::Value {
+        &self.value
+    }
+
     #[must_use]
     pub fn api_version(&self) -> &'static str {
         self.api_version
@@ -214,7 +222,8 @@ impl Object {
             }
             _ => {}
         }
-        let mut json = serde_json::to_value(value)?;
+        let value = serde_json::to_value(value)?;
+        let mut marked = value.clone();
         Ok(Self {
             api_version: kind.api_version,
             kind: kind.kind,
@@ -222,7 +231,8 @@ impl Object {
             namespace: metadata.namespace.clone(),
             scope: kind.scope,
             role: kind.role,
-            document: render::yaml11::json_to_string(&mut json).map_err(TargetError)?,
+            document: render::yaml11::json_to_string(&mut marked).map_err(TargetError)?,
+            value,
         })
     }
 }
