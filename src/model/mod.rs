@@ -5,6 +5,34 @@
 //! Keys are `snake_case`; maps keyed by name (`services`, `storage`, `metrics`, `alerts`, ...) are
 //! `BTreeMap`s so that every target emits them in one stable order.
 
+/// Deserialize and `JsonSchema` for a model type written as a string and parsed by its `parse`:
+/// the environment file and the schema see a plain string, whose syntax the validation step
+/// checks with a located diagnostic before the model is built.
+macro_rules! parsed_from_string {
+    ($t:ty) => {
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl schemars::JsonSchema for $t {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <String as schemars::JsonSchema>::schema_name()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <String as schemars::JsonSchema>::json_schema(generator)
+            }
+        }
+    };
+}
+
 pub mod duration;
 mod observability;
 mod platform;

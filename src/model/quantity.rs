@@ -11,8 +11,7 @@
 //!            | (e | E) [+-] digits                             (decimal exponent)
 //! ```
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// A Kubernetes quantity as written in the model, parsed: targets emit the text unchanged, rules
@@ -65,27 +64,7 @@ impl Serialize for Quantity {
     }
 }
 
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A string in the schema, like any other value: its syntax is checked with a located diagnostic.
-impl JsonSchema for Quantity {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        String::schema_name()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(generator)
-    }
-}
+parsed_from_string!(Quantity);
 
 /// A parsed quantity, held exactly in billionths of the unit (nano-cores, nano-bytes). The API
 /// server rounds anything finer up to its smallest unit; so does this.

@@ -5,8 +5,7 @@
 //! Day of week is 0–6 (Sunday = 0); `7` is refused by Kubernetes even though some crons accept it.
 //! [`Schedule`] is the model's value: a schedule that passed [`check`], kept as written.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -43,27 +42,7 @@ impl Serialize for Schedule {
     }
 }
 
-impl<'de> Deserialize<'de> for Schedule {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A string in the schema, like any other value: its syntax is checked with a located diagnostic.
-impl JsonSchema for Schedule {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        String::schema_name()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(generator)
-    }
-}
+parsed_from_string!(Schedule);
 
 /// Why a schedule is refused; `Display` is the message, `help` the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,7 @@
 //! is built; the syntax check on the merged tree (DG0110) and the load-time secret scan use the
 //! same parser.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// Where a secret comes from: `vault:<path>#<key>`, `file:<path>` or `env:<VARIABLE>`.
@@ -163,27 +162,7 @@ impl Serialize for SecretRef {
     }
 }
 
-impl<'de> Deserialize<'de> for SecretRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A string in the schema, like any other value: its syntax is checked with a located diagnostic.
-impl JsonSchema for SecretRef {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        String::schema_name()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(generator)
-    }
-}
+parsed_from_string!(SecretRef);
 
 #[cfg(test)]
 mod tests {

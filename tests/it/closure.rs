@@ -72,21 +72,6 @@ fn the_fixture_proves_every_alert() {
     assert_eq!(summary["alerts"], 5);
 }
 
-#[test]
-fn shipped_environments_prove_every_alert() {
-    let dir = scratch_with_environments();
-    let o = run(dir.path(), &["check", "environments/"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = stdout(&o);
-    for env in ["staging", "production"] {
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with(&format!("{env}: ")) && l.ends_with(" 9 alerts proven")),
-            "{out}"
-        );
-    }
-}
-
 /// `BlockchainNodeDown` without the mesh: the nodes carry no scrape annotation, so
 /// `up{job=…}` never exists and the alert can never fire.
 #[test]
