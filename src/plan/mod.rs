@@ -190,6 +190,14 @@ impl Workload<'_> {
         }
     }
 
+    /// A workload that always runs `replicas` pods (no autoscaling), replicating among them when
+    /// there is more than one.
+    fn fixed_size(&mut self, replicas: u32) {
+        self.replicas = replicas;
+        self.max_replicas = replicas;
+        self.peers = replicas > 1;
+    }
+
     /// `` service `doc-ingester` ``, `the consensus validators`, for messages.
     #[must_use]
     pub fn describe(&self) -> String {
@@ -331,9 +339,7 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     );
     w.enabled = s.enabled;
     w.deployed = s.enabled;
-    w.replicas = s.replicas;
-    w.max_replicas = s.replicas;
-    w.peers = s.replicas > 1;
+    w.fixed_size(s.replicas);
     let persistent = s.persistence.as_ref().is_some_and(|p| p.enabled);
     w.claims = if persistent { s.replicas } else { 0 };
     w.declared_env = Some(&s.env);
@@ -407,9 +413,7 @@ fn blockchain(env: &Environment) -> Workload<'_> {
     );
     w.enabled = b.enabled;
     w.deployed = b.enabled;
-    w.replicas = b.replicas;
-    w.max_replicas = b.replicas;
-    w.peers = b.replicas > 1;
+    w.fixed_size(b.replicas);
     w.claims = if b.persistence.enabled { b.replicas } else { 0 };
     w.ports.push(port("http-rpc", b.port));
     scraped(&mut w, &b.metrics);
@@ -431,9 +435,7 @@ fn validators(env: &Environment) -> Workload<'_> {
     );
     w.enabled = c.validators > 0;
     w.deployed = w.enabled && env.blockchain.enabled;
-    w.replicas = c.validators;
-    w.max_replicas = c.validators;
-    w.peers = c.validators > 1;
+    w.fixed_size(c.validators);
     // Validators submit what they agree on to the chain.
     w.depends_on = vec!["blockchain".to_owned()];
     w.ports.push(port("http", c.port));
