@@ -105,7 +105,12 @@ pub enum Command {
         format: GraphStyle,
     },
     /// Print the environment-file JSON Schema
-    Schema,
+    Schema {
+        /// Print the JSON Schema of the deaap chart's values files instead (the chart's
+        /// values.schema.json)
+        #[arg(long)]
+        chart: bool,
+    },
     /// Explain a diagnostic code, or list every code
     Explain {
         /// e.g. DG0201 (leave out to list every code)
@@ -206,9 +211,21 @@ pub fn run(cli: Cli) -> u8 {
             }
         }
         Command::Render { env_path } => render_stream(env_path),
-        Command::Schema => {
+        Command::Schema { chart: false } => {
             print!("{}", crate::validate::schema::schema_text());
             0
+        }
+        Command::Schema { chart: true } => {
+            match serde_json::to_string_pretty(&crate::targets::chart_values_schema()) {
+                Ok(text) => {
+                    println!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
         }
         Command::Explain { code } => explain(code.as_deref()),
         Command::Argocd { command } => match command {

@@ -1,6 +1,4 @@
 // Helpers of 20-helm.sh, using js-yaml.
-//   node 20-helm.mjs bad-values VALUES DIR   writes DIR/replica-count-string.yaml (the first service's
-//       replicaCount as "five", docIngester when present) and DIR/unknown-key.yaml (a misspelt key)
 //   node 20-helm.mjs monitoring VALUES OUT   checks kube-prometheus-stack's prometheusSpec against
 //       the Prometheus CRD schema (@kubernetes-models/prometheus-operator) and writes OUT, a
 //       prometheus.yml with the additionalScrapeConfigs, for `promtool check config`, and beside it
@@ -15,15 +13,7 @@ const yaml = require("js-yaml");
 const [mode, input, output] = process.argv.slice(2);
 const values = yaml.load(readFileSync(input, "utf8"));
 
-if (mode === "bad-values") {
-  const reserved = new Set(["global", "blockchain", "consensus", "storage", "security", "monitoring"]);
-  const services = Object.keys(values).filter((k) => !reserved.has(k));
-  const svc = services.includes("docIngester") ? "docIngester" : services[0];
-  if (!svc) throw new Error("values.yaml has no service");
-  writeFileSync(`${output}/replica-count-string.yaml`, yaml.dump({ [svc]: { replicaCount: "five" } }));
-  writeFileSync(`${output}/unknown-key.yaml`, yaml.dump({ [svc]: { replicaCont: 3 } }));
-  console.log(svc);
-} else if (mode === "monitoring") {
+if (mode === "monitoring") {
   const { Prometheus } = await importFromNodePath("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/Prometheus.js");
   const ps = values.prometheus.prometheusSpec;
   // kube-prometheus-stack copies these prometheusSpec keys into the Prometheus object's spec

@@ -9,6 +9,7 @@ mod backup;
 mod compose;
 mod falco;
 mod helm;
+pub use helm::chart::values_schema as chart_values_schema;
 mod istio;
 pub mod kit;
 pub(crate) mod kubernetes;
@@ -132,6 +133,11 @@ pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         if t.applies(cx.env) {
             out.extend(t.generate(cx)?);
         }
+    }
+    // The chart's values carry every object the targets above generated.
+    if cx.env.is_kubernetes() {
+        let values = helm::chart::values(cx, &out)?;
+        out.push(values);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(w) = out.windows(2).find(|w| w[0].path == w[1].path) {

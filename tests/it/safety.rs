@@ -200,7 +200,9 @@ fn orphan_clean_up_never_deletes_through_a_link() {
 fn diff_never_prints_a_file_from_outside_the_tree() {
     let dir = built();
     let (outside, file) = victim();
-    let values = dir.path().join("generated/production/helm/values.yaml");
+    let values = dir
+        .path()
+        .join("generated/production/helm/values-production.yaml");
     std::fs::remove_file(&values).expect("rm");
     symlink(&file, &values).expect("link");
     let kube = dir.path().join("generated/staging/kubernetes");
@@ -214,7 +216,9 @@ fn diff_never_prints_a_file_from_outside_the_tree() {
         "a file outside the tree was printed"
     );
     assert!(
-        out.contains("a/production/helm/values.yaml\t(is a symbolic link, expected a file)"),
+        out.contains(
+            "a/production/helm/values-production.yaml\t(is a symbolic link, expected a file)"
+        ),
         "{out}"
     );
     assert!(
@@ -232,7 +236,7 @@ fn diff_never_prints_a_file_from_outside_the_tree() {
             .as_array()
             .expect("files")
             .iter()
-            .any(|f| f["path"] == "production/helm/values.yaml"
+            .any(|f| f["path"] == "production/helm/values-production.yaml"
                 && f["problem"] == "is a symbolic link, expected a file"),
         "{v}"
     );
@@ -242,7 +246,9 @@ fn diff_never_prints_a_file_from_outside_the_tree() {
 fn a_link_to_identical_content_is_drift() {
     let dir = built();
     let copy = tempfile::tempdir().expect("temp dir");
-    let values = dir.path().join("generated/production/helm/values.yaml");
+    let values = dir
+        .path()
+        .join("generated/production/helm/values-production.yaml");
     let same = copy.path().join("values.yaml");
     std::fs::copy(&values, &same).expect("copy");
     std::fs::remove_file(&values).expect("rm");
@@ -265,7 +271,9 @@ fn fifos_and_devices_in_the_tree_neither_hang_nor_exhaust_memory() {
         rustix::fs::Mode::from_bits_truncate(0o600),
     )
     .expect("fifo");
-    let zero = dir.path().join("generated/staging/helm/values.yaml");
+    let zero = dir
+        .path()
+        .join("generated/staging/helm/values-staging.yaml");
     std::fs::remove_file(&zero).expect("rm");
     symlink("/dev/zero", &zero).expect("link");
     let o = run_bounded(dir.path(), &["diff", "environments/", "--stat"], 30);

@@ -1,12 +1,10 @@
-//! The `helm/` target: values for the DEAAP umbrella chart (`values.yaml`, in the shape of the
-//! seed's staging and production values, extended to every service, storage backend and the
-//! monitoring stack), the `values.schema.json` Helm checks those values against on lint, template,
-//! install and upgrade, `monitoring-values.yaml` for kube-prometheus-stack and
+//! The `helm/` target: `values-<environment>.yaml` for the repository's `deaap` chart
+//! (`charts/deaap/`, see [`chart`]; written after every other target, since it carries their
+//! objects), `monitoring-values.yaml` for kube-prometheus-stack and
 //! `prometheus-adapter-values.yaml`, which serves the HPAs' Pods metrics.
 
+pub(super) mod chart;
 mod monitoring;
-mod schema;
-mod values;
 
 use crate::model::Environment;
 use crate::render;
@@ -24,16 +22,7 @@ impl Target for Helm {
     }
 
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
-        let values = values::values(cx.env)?;
-        let as_json = serde_json::to_value(&values)?;
-        let mut out = vec![
-            render::yaml_artifact(cx, self.name(), "helm/values.yaml", &values)?,
-            Artifact::file(
-                self.name(),
-                "helm/values.schema.json",
-                render::json_bytes(&schema::schema(cx.env, &as_json)?)?,
-            ),
-        ];
+        let mut out = Vec::new();
         if cx.env.monitoring.enabled {
             out.push(render::yaml_artifact(
                 cx,

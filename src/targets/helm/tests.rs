@@ -1,7 +1,6 @@
-use super::values::camel_case;
 use super::*;
-use crate::model::{Environment, PodSecurityLevel};
-use crate::targets::testkit;
+use crate::model::Environment;
+use crate::targets::{Context, generate_all, testkit};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -21,27 +20,11 @@ fn yaml(text: &str) -> Value {
     serde_yaml::from_str(text).expect("YAML parses")
 }
 
-/// The generated values and a validator for the generated schema.
-fn values_and_schema(f: &BTreeMap<String, String>) -> (Value, jsonschema::Validator) {
-    let schema: Value = serde_json::from_str(&f["helm/values.schema.json"]).expect("JSON");
-    let validator = jsonschema::draft7::new(&schema).expect("the schema compiles");
-    (yaml(&f["helm/values.yaml"]), validator)
-}
-
 const WORKLOADS: &str = "tests/fixtures/workloads.toml";
-
-const ALL: [&str; 4] = [
-    "environments/staging.toml",
-    "environments/production.toml",
-    "tests/fixtures/minimal.toml",
-    WORKLOADS,
-];
 
 #[test]
 fn snapshots_minimal() {
     let f = files("tests/fixtures/minimal.toml");
-    insta::assert_snapshot!("minimal_values", f["helm/values.yaml"]);
-    insta::assert_snapshot!("minimal_values_schema", f["helm/values.schema.json"]);
     insta::assert_snapshot!(
         "minimal_monitoring_values",
         f["helm/monitoring-values.yaml"]
@@ -54,117 +37,10 @@ fn snapshots_minimal() {
 #[test]
 fn snapshots_workloads() {
     let f = files(WORKLOADS);
-    insta::assert_snapshot!("workloads_values", f["helm/values.yaml"]);
-    insta::assert_snapshot!("workloads_values_schema", f["helm/values.schema.json"]);
     insta::assert_snapshot!(
         "workloads_monitoring_values",
         f["helm/monitoring-values.yaml"]
     );
-}
-
-#[test]
-fn production_values_have_the_seed_shape() {
-    let v = yaml(&files("environments/production.toml")["helm/values.yaml"]);
-    assert_eq!(v["global"]["environment"], "production");
-    assert_eq!(
-        v["global"]["resources"],
-        json!({"requests": {"memory": "2Gi", "cpu": "1"}, "limits": {"memory": "8Gi", "cpu": "4"}})
-    );
-    assert_eq!(v["docIngester"]["replicaCount"], 5);
-    assert_eq!(
-        v["docIngester"]["autoscaling"],
-        json!({"enabled": true, "minReplicas": 5, "maxReplicas": 50,
-               "targetCPUUtilizationPercentage": 70, "targetMemoryUtilizationPercentage": 80})
-    );
-    assert_eq!(
-        v["blockchain"]["persistence"],
-        json!({"enabled": true, "size": "1Ti", "storageClass": "fast-ssd"})
-    );
-    assert_eq!(v["consensus"]["validators"], 7);
-    assert_eq!(v["consensus"]["productionMode"], true);
-    assert!(v["consensus"].get("testMode").is_none());
-    assert_eq!(v["security"]["networkPolicies"]["enabled"], true);
-    assert_eq!(v["security"]["podSecurityPolicies"]["enabled"], true);
-    assert_eq!(v["security"]["podSecurityStandard"], "restricted");
-    // Every service under its camelCase name, with its own image and port.
-    assert_eq!(v["apiGateway"]["port"], 8080);
-    assert_eq!(
-        v["dataProcessor"]["image"]["repository"],
-        "deaap/data-processor"
-    );
-    assert_eq!(v["mockConsensus"]["enabled"], false);
-    assert_eq!(v["storage"]["vectorDb"]["kind"], "vector-db");
-    assert_eq!(v["monitoring"]["retention"], "30d");
-}
-
-#[test]
-fn staging_values_have_the_seed_shape() {
-    let v = yaml(&files("environments/staging.toml")["helm/values.yaml"]);
-    assert_eq!(v["global"]["environment"], "staging");
-    assert_eq!(v["docIngester"]["replicaCount"], 2);
-    assert_eq!(v["docIngester"]["autoscaling"]["minReplicas"], 2);
-    assert_eq!(v["docIngester"]["autoscaling"]["maxReplicas"], 10);
-    assert_eq!(
-        v["blockchain"]["persistence"],
-        json!({"enabled": true, "size": "100Gi"})
-    );
-    assert_eq!(v["consensus"]["validators"], 3);
-    assert_eq!(v["consensus"]["testMode"], true);
-    assert!(v["consensus"].get("productionMode").is_none());
-}
-
-#[test]
-fn values_satisfy_their_schema() {
-    for rel in ALL {
-        let f = files(rel);
-        let (values, v) = values_and_schema(&f);
-        let errors: Vec<String> = v.iter_errors(&values).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{rel}: {errors:?}");
-        let schema: Value = serde_json::from_str(&f["helm/values.schema.json"]).expect("JSON");
-        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
-    }
-}
-
-/// Applies `edit` to the production values and says whether the schema still accepts them.
-fn accepts_after(edit: impl FnOnce(&mut Value)) -> bool {
-    let f = files("environments/production.toml");
-    let (mut values, v) = values_and_schema(&f);
-    edit(&mut values);
-    v.is_valid(&values)
-}
-
-#[test]
-fn schema_rejects_hand_edits_the_chart_cannot_use() {
-    assert!(accepts_after(
-        |v| v["docIngester"]["replicaCount"] = json!(6)
-    ));
-    assert!(!accepts_after(
-        |v| v["docIngester"]["replicaCount"] = json!("five")
-    ));
-    assert!(!accepts_after(
-        |v| v["docIngester"]["replicaCount"] = json!(-1)
-    ));
-    assert!(!accepts_after(
-        |v| v["docIngester"]["replicaCont"] = json!(3)
-    ));
-    assert!(!accepts_after(|v| v["docIngestor"] = json!({})));
-    assert!(!accepts_after(
-        |v| v["global"]["resources"]["limits"]["memory"] = json!("8 GB")
-    ));
-    assert!(!accepts_after(
-        |v| v["global"]["resources"]["requests"]["cpu"] = json!("lots")
-    ));
-    assert!(!accepts_after(
-        |v| v["blockchain"]["persistence"]["size"] = json!(100)
-    ));
-    assert!(!accepts_after(|v| v["consensus"]["testMode"] = json!(true)));
-    assert!(!accepts_after(
-        |v| v["security"]["podSecurityStandard"] = json!("strict")
-    ));
-    assert!(!accepts_after(|v| v["apiGateway"]["port"] = json!(70000)));
-    assert!(!accepts_after(|v| {
-        v.as_object_mut().map(|o| o.remove("global"));
-    }));
 }
 
 #[test]
@@ -238,31 +114,175 @@ fn without_monitoring_there_are_no_monitoring_values() {
     env.monitoring.enabled = false;
     let f = generate(&env).expect("generates");
     assert!(!f.contains_key("helm/monitoring-values.yaml"));
-    assert_eq!(yaml(&f["helm/values.yaml"])["monitoring"]["enabled"], false);
+}
+
+// ── The chart's values ──────────────────────────────────────────────────────────────────────────
+
+/// Every environment with a Kubernetes platform among the shipped ones and the fixtures.
+const KUBERNETES: [&str; 5] = [
+    "environments/staging.toml",
+    "environments/production.toml",
+    "tests/fixtures/minimal.toml",
+    WORKLOADS,
+    "tests/fixtures/istio.toml",
+];
+
+/// Every artifact of `rel`, and the chart values among them, parsed.
+fn chart_values(rel: &str) -> (Vec<crate::targets::Artifact>, Value) {
+    let env = load(rel);
+    let artifacts = generate_all(&Context {
+        env: &env,
+        source_name: "test.toml",
+    })
+    .expect("generates");
+    let path = format!("helm/values-{}.yaml", env.environment.name);
+    let values = artifacts.iter().find(|a| a.path == path).map_or_else(
+        || panic!("{rel}: no {path}"),
+        |a| yaml(std::str::from_utf8(&a.bytes).expect("UTF-8")),
+    );
+    (artifacts, values)
+}
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::draft202012::new(&chart::values_schema()).expect("the chart schema compiles")
+}
+
+/// Entries of a values section: namespaced and constraint sections are two levels deep.
+fn entries(section: &Value, nested: bool) -> usize {
+    let map = section.as_object().expect("a section is a map");
+    if nested {
+        map.values()
+            .map(|inner| inner.as_object().expect("a map").len())
+            .sum()
+    } else {
+        map.len()
+    }
 }
 
 #[test]
-fn privileged_pods_switch_the_legacy_policy_key_off() {
-    let mut env = load("tests/fixtures/minimal.toml");
-    env.security.pod_security = PodSecurityLevel::Privileged;
-    let v = yaml(&generate(&env).expect("generates")["helm/values.yaml"]);
-    assert_eq!(v["security"]["podSecurityPolicies"]["enabled"], false);
-    assert_eq!(v["security"]["podSecurityStandard"], "privileged");
+fn the_committed_chart_schema_is_the_generated_one() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/deaap/values.schema.json");
+    let mut want = serde_json::to_string_pretty(&chart::values_schema()).expect("JSON");
+    want.push('\n');
+    if std::env::var_os("DEAAP_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &want).expect("writes the chart schema");
+    }
+    let have = std::fs::read_to_string(&path).expect("charts/deaap/values.schema.json exists");
+    assert!(
+        have == want,
+        "charts/deaap/values.schema.json is stale: refresh it with `deaap-gen schema --chart > charts/deaap/values.schema.json` (or DEAAP_BLESS=1 cargo test)"
+    );
 }
 
 #[test]
-fn a_service_named_like_a_chart_key_is_an_error() {
-    let mut env = load("tests/fixtures/minimal.toml");
-    let web = env.services["web"].clone();
-    env.services.insert("storage".to_owned(), web);
-    let e = generate(&env).expect_err("refused");
-    assert!(e.0.contains("`storage`"), "{e}");
+fn the_chart_is_versioned_with_the_tool() {
+    let chart = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/deaap/Chart.yaml"),
+    )
+    .expect("Chart.yaml");
+    let chart = yaml(&chart);
+    assert_eq!(chart["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(chart["appVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(chart["name"], "deaap");
 }
 
 #[test]
-fn names_become_camel_case_keys() {
-    assert_eq!(camel_case("doc-ingester"), "docIngester");
-    assert_eq!(camel_case("vector-db"), "vectorDb");
-    assert_eq!(camel_case("web"), "web");
-    assert_eq!(camel_case("a-b-c2"), "aBC2");
+fn chart_values_hold_every_object_and_satisfy_the_schema() {
+    let v = validator();
+    for rel in KUBERNETES {
+        let (artifacts, values) = chart_values(rel);
+        let errors: Vec<String> = v
+            .iter_errors(&values)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{rel}: {errors:?}");
+        let objects = crate::stream::kubernetes_objects(&artifacts)
+            .expect("a stream")
+            .into_iter()
+            .filter(|o| o.kind() != "CustomResourceDefinition")
+            .count();
+        let held: usize = values
+            .as_object()
+            .expect("a map")
+            .iter()
+            .filter(|(k, _)| *k != "environment")
+            .map(|(k, section)| {
+                entries(
+                    section,
+                    !matches!(k.as_str(), "namespaces" | "constraintTemplates"),
+                )
+            })
+            .sum();
+        assert_eq!(
+            held, objects,
+            "{rel}: every object of the stream is in the values"
+        );
+    }
+}
+
+#[test]
+fn workloads_lift_replicas_images_and_resources() {
+    let (_, v) = chart_values("environments/production.toml");
+    assert_eq!(v["environment"], "production");
+    let gateway = &v["deployments"]["deaap-core"]["api-gateway"];
+    assert_eq!(gateway["replicas"], 2);
+    assert_eq!(
+        gateway["images"]["api-gateway"],
+        "registry.deaap.company.com/deaap/api-gateway:1.8.0"
+    );
+    assert_eq!(
+        gateway["resources"]["api-gateway"]["limits"]["memory"],
+        "3Gi"
+    );
+    let container = &gateway["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "api-gateway");
+    assert!(container.get("image").is_none() && container.get("resources").is_none());
+    assert!(gateway["spec"].get("replicas").is_none());
+    // Helm writes its own managed-by label.
+    assert!(
+        gateway["labels"]
+            .get("app.kubernetes.io/managed-by")
+            .is_none()
+    );
+    assert_eq!(gateway["labels"]["app.kubernetes.io/name"], "api-gateway");
+    // Under an HPA, the Deployment leaves replicas to it.
+    let ingester = &v["deployments"]["deaap-core"]["doc-ingester"];
+    assert!(ingester.get("replicas").is_none(), "{ingester}");
+    // Constraints by kind, cluster-scoped objects by name.
+    assert!(v["constraints"]["DeaapNonRoot"]["deaap-non-root"].is_object());
+    assert!(v["namespaces"]["deaap-core"]["labels"].is_object());
+}
+
+#[test]
+fn the_chart_schema_refuses_what_the_chart_cannot_use() {
+    let v = validator();
+    let (_, values) = chart_values("environments/production.toml");
+    let accepts = |edit: &dyn Fn(&mut Value)| {
+        let mut values = values.clone();
+        edit(&mut values);
+        v.is_valid(&values)
+    };
+    assert!(accepts(
+        &|v| v["deployments"]["deaap-core"]["api-gateway"]["replicas"] = json!(3)
+    ));
+    assert!(!accepts(
+        &|v| v["deployments"]["deaap-core"]["api-gateway"]["replicas"] = json!("five")
+    ));
+    assert!(!accepts(
+        &|v| v["deployments"]["deaap-core"]["api-gateway"]["replcias"] = json!(3)
+    ));
+    assert!(!accepts(
+        &|v| v["deployments"]["deaap-core"]["api-gateway"]["replicas"] = json!(-1)
+    ));
+    assert!(!accepts(&|v| v["servcies"] = json!({})));
+    assert!(!accepts(
+        &|v| v["services"]["deaap-core"]["api-gateway-service"]["labels"]["a"] = json!(1)
+    ));
+    assert!(!accepts(
+        &|v| v["deployments"]["deaap-core"]["api-gateway"]["images"]["api-gateway"] = json!("")
+    ));
+    assert!(!accepts(
+        &|v| v["deployments"]["Not A Namespace"] = json!({})
+    ));
 }
