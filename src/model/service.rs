@@ -151,6 +151,11 @@ pub struct StorageBackend {
     pub namespace: NamespaceKey,
     #[serde(default = "one")]
     pub replicas: u32,
+    /// How the replicas of a store with `replicas > 1` keep one copy of the data: `sentinel`
+    /// (Redis: a primary, replicas and Redis Sentinel for automatic failover) or `cloudnative-pg`
+    /// (PostgreSQL: a CloudNativePG `Cluster`). `none`, the default, allows only one replica.
+    #[serde(default)]
+    pub replication: Replication,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +177,31 @@ pub struct StorageBackend {
 
 fn storage_ns() -> NamespaceKey {
     NamespaceKey::Storage
+}
+
+/// How a replicated store keeps its replicas in step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Replication {
+    /// No replication: a single server.
+    #[default]
+    None,
+    /// Redis: one primary, asynchronous replicas and Redis Sentinel electing a new primary.
+    Sentinel,
+    /// PostgreSQL: a CloudNativePG `Cluster` (streaming replication, automated failover).
+    CloudnativePg,
+}
+
+impl Replication {
+    /// The key's value as written in an environment file.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Sentinel => "sentinel",
+            Self::CloudnativePg => "cloudnative-pg",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

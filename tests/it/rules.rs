@@ -1435,3 +1435,50 @@ fn dg0117_env_names_and_duplicates() {
     );
     assert_eq!(d["labels"][1]["text"], "secret reference");
 }
+
+#[test]
+fn dg0130_replicated_store_without_replication() {
+    let fixture = "tests/fixtures/invalid/replicated-store.toml";
+    let (code, diags) = validate(&root(), fixture);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0130",
+        "error",
+        &at(&root(), fixture, "replicas = 3", "3"),
+        &[
+            "store `cache` runs 3 replicas with no replication mode",
+            "independent copies",
+        ],
+    );
+    assert!(help(d).contains("replication = \"sentinel\""), "{d:#}");
+    assert_eq!(codes(&diags), ["DG0130"]);
+
+    // A mode belongs to its engine.
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(
+        &env,
+        "port = 6379\n",
+        "port = 6379\nreplicas = 2\nreplication = \"cloudnative-pg\"\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0130",
+        "error",
+        &at(dir.path(), "env.toml", "replication", "\"cloudnative-pg\""),
+        &["`cloudnative-pg` replication does not apply to store `cache` (redis)"],
+    );
+    assert!(help(d).contains("\"sentinel\""), "{d:#}");
+
+    // With its engine's mode, replicas are fine.
+    edit(
+        &env,
+        "replication = \"cloudnative-pg\"",
+        "replication = \"sentinel\"",
+    );
+    let (_, diags) = validate(dir.path(), "env.toml");
+    assert!(!codes(&diags).contains(&"DG0130"), "{diags:#?}");
+}

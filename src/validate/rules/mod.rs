@@ -28,6 +28,7 @@ pub mod quantity_syntax;
 pub mod quota_fits;
 pub mod quota_namespaces;
 pub mod references_resolve;
+pub mod replicated_stores;
 pub mod requests_within_limits;
 pub mod secret_reference_syntax;
 pub mod secrets;
@@ -86,6 +87,7 @@ pub fn checks() -> Vec<Check> {
         check(&audit_secrets::RULE, audit_secrets::check),
         check(&compose_platform::RULE, compose_platform::check),
         check(&env_names::RULE, env_names::check),
+        check(&replicated_stores::RULE, replicated_stores::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
     ];
