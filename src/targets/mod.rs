@@ -7,6 +7,7 @@ use crate::model::Environment;
 mod audit;
 mod backup;
 mod compose;
+mod crds;
 mod falco;
 mod helm;
 mod istio;
@@ -111,6 +112,7 @@ pub trait Target: Sync {
 pub fn registry() -> Vec<&'static dyn Target> {
     vec![
         &kubernetes::TARGET,
+        &crds::TARGET,
         &backup::TARGET,
         &audit::TARGET,
         &compose::Compose,
