@@ -18,11 +18,15 @@
 //! 7. [`output`] compares the artifacts with a committed tree or swaps them in under a lock;
 //!    [`stream`] prints their objects as one YAML stream.
 //!
+//! [`crds`] holds the platform's own `CustomResourceDefinitions` (`deaap.io`), compiled in from
+//! their hand-written source, for the target that writes them and the rules that check names.
+//!
 //! [`ops`] runs the stages for each command and returns typed results; [`cli`] only parses,
 //! prints and maps results to exit codes.
 
 pub mod cli;
 pub mod codes;
+pub mod crds;
 pub mod diagnostic;
 pub mod fsafe;
 pub mod load;

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Core Kubernetes objects (kubernetes/, backup/) against the upstream OpenAPI schemas of the
-# targeted Kubernetes version, the whole tree of each environment against checkov's posture checks
-# (findings are accepted only through `security.waivers`, rendered as per-object annotations, so no
-# check is skipped here), and the YAML style of kubernetes/, backup/ and audit/.
+# Core Kubernetes objects (kubernetes/, backup/, and the deaap.io CustomResourceDefinitions of
+# charts/deaap/crds/) against the upstream OpenAPI schemas of the targeted Kubernetes version, the
+# whole tree of each environment against checkov's posture checks (findings are accepted only
+# through `security.waivers`, rendered as per-object annotations, so no check is skipped here), and
+# the YAML style of kubernetes/, backup/ and audit/.
 # Sourced by scripts/conformance.sh, which provides $OUT, $BIN, check and kube_envs.
 
 # The minimal fixture is no shipped environment; it is built beside them (a dot folder, so other
@@ -40,6 +41,10 @@ for tree in $(kube_trees); do
   check "yamllint $env_name kubernetes/ backup/ audit/" \
     yamllint -d relaxed $(kube_objects "$tree") $(find "$tree/audit" -name '*.yaml' 2>/dev/null)
 done
+
+# The deaap.io CustomResourceDefinitions as written, in the chart's crds/ folder (each Kubernetes
+# environment's kubernetes/crds.yaml, validated above, holds the same objects).
+check "kubernetes-validate charts/deaap/crds/" kube_validate "$ROOT"/charts/deaap/crds/*.yaml
 
 for e in $(kube_envs); do
   check "checkov $e" checkov -d "$OUT/$e" --framework kubernetes --compact --quiet --skip-download

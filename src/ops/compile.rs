@@ -6,6 +6,8 @@ use super::Error;
 use crate::diagnostic::Diagnostic;
 use crate::output;
 use crate::source::SourceMap;
+use crate::targets::kit::{Object, Role};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A compiled, valid environment ready for the targets.
@@ -208,47 +210,56 @@ fn compile_one(f: &Path) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     (c, outcome)
 }
 
+/// An object's identity on a cluster: API group, kind, namespace (empty when cluster-scoped), name.
+type Key = (String, String, String, String);
+
 /// DG0560: two compiled environments deployed to one cluster must not share an object (the same
 /// kind, namespace and name, or the same cluster-scoped kind and name): the second sync would
 /// overwrite the first environment's object, and pruning one would delete the other's. The later
 /// file is refused, with the first file and the shared objects named.
+///
+/// A `CustomResourceDefinition` both environments hold identically is no conflict: a kind is
+/// defined once per cluster, and the `deaap.io` definitions are the same in every environment
+/// (neither environment can overwrite the other's, and Argo CD never prunes or deletes them).
 fn isolate(c: &mut Compilation) {
-    type Key = (String, String, String, String);
-    let keys = |u: &Unit| -> Vec<Key> {
-        let mut v: Vec<Key> = u
-            .artifacts
+    fn objects(u: &Unit) -> BTreeMap<Key, &Object> {
+        u.artifacts
             .iter()
             .filter(|a| a.manifest)
             .flat_map(|a| &a.objects)
             .map(|o| {
                 let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);
-                (
+                let key = (
                     group.to_owned(),
                     o.kind().to_owned(),
                     o.namespace().unwrap_or_default().to_owned(),
                     o.name().to_owned(),
-                )
+                );
+                (key, o)
             })
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+            .collect()
+    }
+    let one_definition = |a: &Object, b: &Object| {
+        a.kind() == "CustomResourceDefinition"
+            && a.role() == Role::Definition
+            && a.value() == b.value()
     };
     let mut refused: Vec<PathBuf> = Vec::new();
     for (i, later) in c.units.iter().enumerate() {
         let Some((cluster, at)) = &later.cluster else {
             continue;
         };
-        let mine = keys(later);
+        let mine = objects(later);
         let Some((earlier, shared)) = c.units[..i]
             .iter()
             .filter(|u| !refused.contains(&u.path))
             .filter(|u| u.cluster.as_ref().is_some_and(|(c, _)| c == cluster))
             .map(|u| {
-                let theirs = keys(u);
+                let theirs = objects(u);
                 let shared: Vec<&Key> = mine
                     .iter()
-                    .filter(|k| theirs.binary_search(k).is_ok())
+                    .filter(|(k, o)| theirs.get(*k).is_some_and(|t| !one_definition(o, t)))
+                    .map(|(k, _)| k)
                     .collect();
                 (u, shared)
             })
@@ -316,4 +327,76 @@ fn unit(model: &crate::model::Environment, path: &Path) -> Result<Unit, Error> {
         proof: crate::proof::Summary::default(),
         cluster: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FileId, Span};
+    use crate::targets::kit::Kind;
+
+    /// The minimal fixture as if it were the file `name`, deployed to cluster `c`, with only its
+    /// `CustomResourceDefinitions`.
+    fn definitions_only(name: &str) -> Unit {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal.toml");
+        let model = crate::load_model(&fixture).expect("the fixture loads");
+        let mut u = unit(&model, Path::new(name)).expect("it generates");
+        u.artifacts.retain(|a| a.path == "kubernetes/crds.yaml");
+        assert_eq!(u.artifacts.len(), 1);
+        u.cluster = Some(("c".to_owned(), Span::new(FileId(0), 0..0)));
+        u
+    }
+
+    fn compilation(units: Vec<Unit>) -> Compilation {
+        Compilation {
+            inputs: Vec::new(),
+            files: units
+                .iter()
+                .map(|u| FileReport {
+                    path: u.path.clone(),
+                    sources: SourceMap::default(),
+                    diagnostics: Vec::new(),
+                    status: Status::Compiled,
+                })
+                .collect(),
+            units,
+        }
+    }
+
+    #[test]
+    fn identical_definitions_are_shared_and_different_ones_are_refused() {
+        let mut c = compilation(vec![definitions_only("a.toml"), definitions_only("b.toml")]);
+        isolate(&mut c);
+        assert_eq!(c.units.len(), 2, "{:#?}", c.files[1].diagnostics);
+        assert!(c.files.iter().all(|f| f.diagnostics.is_empty()));
+
+        // The same definition name with another schema: one environment would replace the
+        // other's kind.
+        let mut other = definitions_only("b.toml");
+        let first = &other.artifacts[0].objects[0];
+        let mut spec = first.value()["spec"].clone();
+        spec["versions"][0]["name"] = "v1".into();
+        let changed = Kind::cluster(first.api_version(), first.kind(), Role::Definition)
+            .object(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some(first.name().to_owned()),
+                    ..Default::default()
+                },
+                spec,
+            )
+            .expect("an object");
+        other.artifacts[0].objects[0] = changed;
+        let mut c = compilation(vec![definitions_only("a.toml"), other]);
+        isolate(&mut c);
+        assert_eq!(c.units.len(), 1);
+        let d = &c.files[1].diagnostics;
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].code, "DG0560");
+        assert!(
+            d[0].message
+                .contains("share 1 object: CustomResourceDefinition consensusvalidations.deaap.io"),
+            "{}",
+            d[0].message
+        );
+    }
 }

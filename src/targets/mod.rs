@@ -7,6 +7,7 @@ use crate::model::Environment;
 mod audit;
 mod backup;
 mod compose;
+mod crds;
 mod falco;
 mod helm;
 pub use helm::chart::values_schema as chart_values_schema;
@@ -112,6 +113,7 @@ pub trait Target: Sync {
 pub fn registry() -> Vec<&'static dyn Target> {
     vec![
         &kubernetes::TARGET,
+        &crds::TARGET,
         &backup::TARGET,
         &audit::TARGET,
         &compose::Compose,

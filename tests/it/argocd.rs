@@ -161,8 +161,8 @@ fn assert_refused(o: &Output, what: &str) {
 }
 
 /// For every shipped environment and every way of choosing it, stdout is exactly the objects of
-/// the built tree's manifest files, as parsed values and as a multiset, Namespaces first; or, when
-/// the environment has none, a refusal.
+/// the built tree's manifest files, as parsed values and as a multiset, Namespaces first, then the
+/// CustomResourceDefinitions; or, when the environment has none, a refusal.
 #[test]
 fn generate_prints_exactly_the_trees_objects() {
     let dir = scratch_with_environments();
@@ -213,6 +213,12 @@ fn generate_prints_exactly_the_trees_objects() {
                 kinds[first_other..].iter().all(|k| *k != "Namespace"),
                 "{what}: Namespaces come first: {kinds:?}"
             );
+            // Then the deaap.io CustomResourceDefinitions, before anything else.
+            let definitions = kinds[first_other..]
+                .iter()
+                .take_while(|k| **k == "CustomResourceDefinition")
+                .count();
+            assert_eq!(definitions, 2, "{what}: definitions right after: {kinds:?}");
             let is_constraint = |o: &serde_yaml::Value| {
                 o["apiVersion"]
                     .as_str()

@@ -332,6 +332,20 @@ fn with_qa() -> tempfile::TempDir {
     dir
 }
 
+/// As [`with_qa`], with `text` appended to qa.toml.
+fn with_qa_and(text: &str) -> tempfile::TempDir {
+    let dir = with_qa();
+    let qa = dir.path().join("environments/qa.toml");
+    let mut toml = std::fs::read_to_string(&qa).expect("read");
+    toml.push_str(text);
+    std::fs::write(&qa, toml).expect("write");
+    dir
+}
+
+/// Namespaces of qa's own, none of staging's.
+const QA_NAMESPACES: &str = "\n[namespaces]\ncore = \"qa-core\"\nblockchain = \"qa-blockchain\"\n\
+                             storage = \"qa-storage\"\nmonitoring = \"qa-monitoring\"\n";
+
 #[test]
 fn two_environments_on_one_cluster_may_not_share_objects() {
     let dir = with_qa();
@@ -342,13 +356,19 @@ fn two_environments_on_one_cluster_may_not_share_objects() {
         .find(|d| d["code"] == "DG0560")
         .unwrap_or_else(|| panic!("{diags:#?}"));
     let message = d["message"].as_str().unwrap_or_default();
-    // Every object staging renders is one of qa's.
+    // Every object staging renders is one of qa's; the deaap.io CustomResourceDefinitions, the
+    // same in both, are no conflict.
     let staging = run(dir.path(), &["render", "environments/staging.toml"]);
-    let objects = stdout(&staging)
-        .lines()
-        .filter(|l| l.starts_with("kind: "))
+    let stream = stdout(&staging);
+    let kinds: Vec<&str> = stream.lines().filter(|l| l.starts_with("kind: ")).collect();
+    let definitions = kinds
+        .iter()
+        .filter(|k| **k == "kind: CustomResourceDefinition")
         .count();
+    assert_eq!(definitions, 2, "{kinds:?}");
+    let objects = kinds.len() - definitions;
     assert!(objects > 100, "{objects}");
+    assert!(!message.contains("CustomResourceDefinition"), "{message}");
     let shared = format!("share {objects} objects");
     for part in [
         "qa.toml",
@@ -399,14 +419,7 @@ fn an_environment_on_its_own_cluster_is_isolated() {
 /// Gatekeeper policies.
 #[test]
 fn own_namespaces_still_share_cluster_scoped_policies() {
-    let dir = with_qa();
-    let qa = dir.path().join("environments/qa.toml");
-    let mut text = std::fs::read_to_string(&qa).expect("read");
-    text.push_str(
-        "\n[namespaces]\ncore = \"qa-core\"\nblockchain = \"qa-blockchain\"\n\
-         storage = \"qa-storage\"\nmonitoring = \"qa-monitoring\"\n",
-    );
-    std::fs::write(&qa, text).expect("write");
+    let dir = with_qa_and(QA_NAMESPACES);
     let (exit, diags, _) = check(dir.path(), "environments/");
     assert_eq!(exit, 2, "{diags:#?}");
     let d = diags
@@ -416,6 +429,31 @@ fn own_namespaces_still_share_cluster_scoped_policies() {
     let message = d["message"].as_str().unwrap_or_default();
     assert!(message.contains("DeaapAllowedRegistries"), "{message}");
     assert!(!message.contains("Namespace "), "{message}");
+}
+
+/// Two environments on one cluster, each with its own namespaces, no Gatekeeper policies and no
+/// gateway certificate, share only the deaap.io CustomResourceDefinitions, which are identical:
+/// that is one definition per cluster, not a conflict.
+#[test]
+fn environments_on_one_cluster_share_identical_definitions() {
+    let dir = with_qa_and(&format!(
+        "{QA_NAMESPACES}\n[security.opa]\nenabled = false\n\n[security.gateway_tls]\nenabled = false\n"
+    ));
+    let (exit, diags, out) = check(dir.path(), "environments/");
+    assert_eq!(exit, 0, "{diags:#?}");
+    assert!(out.contains("\"environment\":\"qa\""), "{out}");
+    let definitions = |env: &str| -> Vec<String> {
+        let o = run(dir.path(), &["render", &format!("environments/{env}.toml")]);
+        let stream = stdout(&o);
+        serde_yaml::Deserializer::from_str(&stream)
+            .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("YAML"))
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+            .map(|d| d.to_string())
+            .collect()
+    };
+    let shared = definitions("qa");
+    assert_eq!(shared.len(), 2);
+    assert_eq!(shared, definitions("staging"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The semantic rules (DG0101–DG0125) as a user meets them: each mistake in a scratch copy of the
+//! The semantic rules (DG0101–DG0127) as a user meets them: each mistake in a scratch copy of the
 //! shipped environments (or of the minimal fixture) gives the rule's code, at the key that caused
 //! it, with a message that names the problem; warnings keep the exit code at 0. A few renderings
 //! are pinned as snapshots, and the shipped environments stay free of errors and warnings.
@@ -117,7 +117,7 @@ fn shipped_environments_have_no_errors_and_no_warnings() {
 #[test]
 fn every_rule_is_explained() {
     // DG0109 was split into DG0120–DG0125; it only explains (see `dg0109_explains_its_split`).
-    let expected: Vec<String> = (101..=125)
+    let expected: Vec<String> = (101..=127)
         .filter(|n| *n != 109)
         .map(|n| format!("DG0{n}"))
         .collect();
@@ -1324,6 +1324,74 @@ fn dg0114_secrets_already_caught_earlier_do_not_leak_and_dead_rules_warn() {
     assert_eq!(d["labels"][1]["text"], "this earlier rule wins");
     // Rule 4 logs requests without bodies (get, list) at Request: nothing leaks.
     assert_eq!(diags.len(), 1, "{diags:#?}");
+}
+
+// ── DG0127 audit-deaap-resources ─────────────────────────────────────────────────────────────
+
+/// tests/fixtures/audit-deaap-resources.toml names four `deaap.io` resources no definition
+/// serves, each reported where it is written, and three that are served.
+#[test]
+fn dg0127_audit_rules_name_only_defined_deaap_resources() {
+    const FIXTURE: &str = "tests/fixtures/audit-deaap-resources.toml";
+    let (code, diags) = validate(&root(), FIXTURE);
+    assert_eq!(code, 2);
+    assert_eq!(codes(&diags), ["DG0127"; 4], "{diags:#?}");
+    let rule2 = "level = \"RequestResponse\"";
+    let rule3 = "namespaces = [\"blockchain\"]";
+    // (rule, name, words of the message, help)
+    let cases = [
+        (
+            rule2,
+            "consensusvalidation",
+            "audit rule 2 names `consensusvalidation` in API group `deaap.io`, which no \
+             CustomResourceDefinition of charts/deaap/crds/deaap.io.yaml defines",
+            "did you mean `consensusvalidations`? audit rules name a resource by its plural",
+        ),
+        (
+            rule3,
+            "agentdeploymnts",
+            "audit rule 3 names `agentdeploymnts`",
+            "did you mean `agentdeployments`?",
+        ),
+        (
+            rule3,
+            "widgets",
+            "audit rule 3 names `widgets`",
+            "the deaap.io resources are consensusvalidations, agentdeployments (defined in \
+             charts/deaap/crds/deaap.io.yaml)",
+        ),
+        (
+            rule3,
+            "consensusvalidations/scale",
+            "`consensusvalidations` has no subresource `scale`",
+            "`consensusvalidations` serves the subresources status",
+        ),
+    ];
+    for (rule, name, words, want) in cases {
+        let loc = at(&root(), FIXTURE, rule, &format!("\"{name}\""));
+        let d = expect(&diags, "DG0127", "error", &loc, &[words]);
+        assert_eq!(help(d), want, "{name}");
+    }
+    // The location, written out once: line and column of the misnamed subresource.
+    assert_eq!(
+        at(&root(), FIXTURE, rule3, "\"consensusvalidations/scale\""),
+        format!("{FIXTURE}:28:68")
+    );
+}
+
+/// The shipped audit policy's `deaap.io` rule, misspelt in base.toml, fails every environment
+/// built from it.
+#[test]
+fn dg0127_misspelt_shipped_audit_resource() {
+    misspelling_gets_a_suggestion(&Misspelling {
+        code: "DG0127",
+        line: "resources = [\"consensusvalidations\", \"agentdeployments\"]",
+        typo: "resources = [\"consensusvalidations\", \"agentdeploymnts\"]",
+        anchor: "group = \"deaap.io\"",
+        name: "agentdeploymnts",
+        words: "audit rule 2 names `agentdeploymnts` in API group `deaap.io`",
+        suggestion: "agentdeployments",
+    });
 }
 
 // ── DG0115 pod-security-policy ───────────────────────────────────────────────────────────────

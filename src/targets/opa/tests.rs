@@ -561,7 +561,7 @@ fn hostile_model_strings_cannot_inject_rego() {
     );
 
     let validation = json!({
-        "apiVersion": "deaap.io/v1", "kind": "ConsensusValidation",
+        "apiVersion": "deaap.io/v1alpha1", "kind": "ConsensusValidation",
         "metadata": {"name": "v", "namespace": env.namespaces.core}
     });
     let writer = format!(
@@ -634,4 +634,63 @@ fn snapshot_minimal() {
 #[test]
 fn snapshot_security() {
     insta::assert_snapshot!(snapshot_text(&opa(&load("tests/fixtures/security.toml"))));
+}
+
+/// The Gatekeeper policies match custom kinds only where the `deaap.io` CustomResourceDefinitions
+/// define them: a Constraint matching a kind no definition defines would guard nothing. The test
+/// objects of those kinds are written in a version the definitions serve.
+#[test]
+fn the_custom_kinds_the_constraints_match_are_defined() {
+    let env = load("environments/production.toml");
+    let core_groups = ["", "apps", "batch"];
+    let mut custom = Vec::new();
+    for a in opa(&env)
+        .iter()
+        .filter(|a| a.path.ends_with("-constraint.yaml"))
+    {
+        for doc in yaml_docs(text(a)) {
+            for m in doc["spec"]["match"]["kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                for group in m["apiGroups"].as_array().into_iter().flatten() {
+                    let group = group.as_str().unwrap();
+                    if core_groups.contains(&group) {
+                        continue;
+                    }
+                    for kind in m["kinds"].as_array().into_iter().flatten() {
+                        let kind = kind.as_str().unwrap();
+                        assert!(
+                            crate::crds::defines_kind(group, kind),
+                            "{} matches {group} {kind}, which no CustomResourceDefinition defines",
+                            doc["kind"]
+                        );
+                        custom.push(format!("{group}/{kind}"));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(custom, ["deaap.io/ConsensusValidation"]);
+    let resources = crate::crds::resources().unwrap();
+    let mut written = 0;
+    for name in ["good-objects.yaml", "bad-objects.yaml"] {
+        let cases: Vec<Case> = fixture(name);
+        for c in &cases {
+            let api_version = c.object["apiVersion"].as_str().unwrap_or_default();
+            let Some(("deaap.io", version)) = api_version.split_once('/') else {
+                continue;
+            };
+            let kind = c.object["kind"].as_str().unwrap_or_default();
+            assert!(
+                resources
+                    .iter()
+                    .any(|r| r.kind == kind && r.versions.contains(&version)),
+                "{name}: {api_version} {kind} is not served"
+            );
+            written += 1;
+        }
+    }
+    assert!(written > 0);
 }

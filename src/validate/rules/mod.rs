@@ -12,6 +12,7 @@ pub(crate) use crate::plan::{Kind, Workload, workloads};
 use crate::source::Span;
 
 pub mod alerts_resolve;
+pub mod audit_deaap_resources;
 pub mod audit_secrets;
 pub mod autoscaling_range;
 pub mod backup_sources;
@@ -85,6 +86,7 @@ pub fn checks() -> Vec<Check> {
         check(&production_posture::RULE, production_posture::check),
         check(&quota_fits::RULE, quota_fits::check),
         check(&audit_secrets::RULE, audit_secrets::check),
+        check(&audit_deaap_resources::RULE, audit_deaap_resources::check),
         check(&compose_platform::RULE, compose_platform::check),
         check(&env_names::RULE, env_names::check),
         check(&replicated_stores::RULE, replicated_stores::check),
