@@ -84,3 +84,21 @@ PY
       kubernetes-validate --strict -k 1.33.0 "$obs_chart/../prometheus-claim.yaml"
   fi
 done
+
+# A new environment as README's "Adding an environment" writes it (the toml block after the
+# new-environment marker, taken from README itself): it builds, and the unchanged chart lints and
+# templates it with the values deaap-gen wrote for it.
+new_env_chart() {
+  local scratch
+  scratch=$(mktemp -d "$OUT/.new-env-XXXXXX")
+  cp -R "$ROOT/environments" "$scratch/"
+  awk '/<!-- new-environment/ {on=1; next} on && /^```toml/ {inside=1; next} inside && /^```/ {exit} inside' \
+    "$ROOT/README.md" >"$scratch/environments/qa.toml"
+  grep -q '^name = "qa"' "$scratch/environments/qa.toml" || { echo "README has no qa environment block"; return 1; }
+  (cd "$scratch" && "$BIN" build environments/) || return 1
+  [ -f "$scratch/generated/qa/helm/values-qa.yaml" ] || { echo "no values-qa.yaml"; return 1; }
+  helm lint --strict "$CHART" -f "$scratch/generated/qa/helm/values-qa.yaml" || return 1
+  helm template deaap-qa "$CHART" -f "$scratch/generated/qa/helm/values-qa.yaml" >"$scratch/qa.yaml" || return 1
+  grep -q '^kind: Deployment' "$scratch/qa.yaml"
+}
+check "helm: a new environment as README adds it (qa) gets values the chart renders" new_env_chart
