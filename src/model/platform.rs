@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 pub struct Identity {
     /// Environment name (DNS-1123 label); the output folder and the `deaap.io/environment` label.
     pub name: String,
+    /// The environment's tier: `development`, `staging` or `production`. Production turns on the
+    /// strictest checks (pinned images, TLS, Vault TLS, enforced policies).
     pub tier: Tier,
+    /// Where the environment runs: `compose` (Docker Compose files) or `kubernetes` (Kubernetes
+    /// objects, Helm values, Istio, policies, alerts).
     pub platform: PlatformKind,
     /// Public domain served by the gateway, e.g. `deaap.company.com`.
     pub domain: String,
@@ -74,9 +78,16 @@ pub enum PlatformKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Namespaces {
+    /// Kubernetes namespace of the core services (gateway, ingestion, agents, consensus manager),
+    /// e.g. `deaap-core`.
     pub core: String,
+    /// Kubernetes namespace of the blockchain nodes, validators and Cartesi runtime, e.g. `deaap-
+    /// blockchain`.
     pub blockchain: String,
+    /// Kubernetes namespace of the storage backends and backup jobs, e.g. `deaap-storage`.
     pub storage: String,
+    /// Kubernetes namespace of the monitoring stack (Prometheus, Grafana, Alertmanager), e.g.
+    /// `deaap-monitoring`.
     pub monitoring: String,
 }
 
@@ -215,6 +226,7 @@ impl Image {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    /// Requests and limits of every container that does not set its own `resources`.
     pub resources: Resources,
 }
 
@@ -222,7 +234,10 @@ pub struct Defaults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// What the scheduler reserves for the container: `cpu` and `memory` quantities.
     pub requests: CpuMemory,
+    /// The most the container may use: `cpu` (throttled above) and `memory` (killed above); at
+    /// least the requests.
     pub limits: CpuMemory,
 }
 
@@ -239,6 +254,8 @@ pub struct CpuMemory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Persistence {
+    /// Whether the data lives on a persistent volume claim (`false`: an ephemeral volume, lost with
+    /// the pod).
     #[serde(default = "crate::model::yes")]
     pub enabled: bool,
     /// Volume size, e.g. `100Gi`.
@@ -274,11 +291,18 @@ impl Quotas {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
+    /// The namespace's total CPU requests (`requests.cpu`), e.g. `20`.
     pub requests_cpu: Quantity,
+    /// The namespace's total memory requests (`requests.memory`), e.g. `40Gi`.
     pub requests_memory: Quantity,
+    /// The namespace's total CPU limits (`limits.cpu`), e.g. `40`.
     pub limits_cpu: Quantity,
+    /// The namespace's total memory limits (`limits.memory`), e.g. `80Gi`.
     pub limits_memory: Quantity,
+    /// How many persistent volume claims the namespace may hold.
     pub persistent_volume_claims: u32,
+    /// How many pods the namespace may run (`count/pods`), sidecar-injected and autoscaled ones
+    /// included.
     pub pods: u32,
     /// Why autoscaled workloads in this namespace may reach the quota before their
     /// `max_replicas` (the autoscaler is then capped). Without it deaap-gen warns (DG0113).

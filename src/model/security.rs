@@ -26,8 +26,11 @@ pub struct Security {
     pub mesh: Mesh,
     /// TLS on the public gateway (a cert-manager Certificate).
     pub gateway_tls: GatewayTls,
+    /// HashiCorp Vault, which resolves every `vault:` secret reference.
     pub vault: Vault,
+    /// Falco runtime-security rules.
     pub falco: Falco,
+    /// OPA Gatekeeper admission policies.
     pub opa: Opa,
     /// Accepted findings of the Kubernetes posture scan, each with a reason; rendered as checkov
     /// skip annotations on the objects they concern.
@@ -39,6 +42,8 @@ pub struct Security {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PodSecurityOverride {
+    /// The Pod Security Admission level of this namespace: `privileged`, `baseline` or
+    /// `restricted`.
     pub level: PodSecurityLevel,
     /// Why this namespace needs its own level; written next to the label it sets.
     pub reason: String,
@@ -139,9 +144,12 @@ pub enum MtlsMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayTls {
+    /// Whether the public gateway serves TLS with a cert-manager certificate (required in
+    /// production).
     pub enabled: bool,
     /// cert-manager issuer of the gateway certificate.
     pub issuer: String,
+    /// The issuer's kind: `ClusterIssuer` or `Issuer`.
     #[serde(default = "default_issuer_kind")]
     pub issuer_kind: String,
 }
@@ -154,14 +162,20 @@ fn default_issuer_kind() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vault {
+    /// Whether secrets are injected by the Vault agent (required when any secret reference is
+    /// `vault:`).
     pub enabled: bool,
+    /// Vault's address, e.g. `https://vault.deaap.company.com:8200`; its port is opened in the
+    /// NetworkPolicies.
     pub address: String,
     /// Vault Kubernetes-auth role the agent injector logs in with.
     pub role: String,
     /// TLS on Vault's listener. `false` is the seed's `tls_disable = 1`; refused in production.
     pub tls: bool,
+    /// Vault's storage backend (documentation of the Vault deployment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<VaultStorage>,
+    /// Vault's auto-unseal key (documentation of the Vault deployment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<VaultSeal>,
     /// The image of the injected Vault agent, below `images.registry`
@@ -196,7 +210,9 @@ impl Vault {
 pub struct VaultStorage {
     /// Storage backend type, e.g. `consul`.
     pub kind: String,
+    /// The storage backend's address.
     pub address: String,
+    /// The path Vault keeps its data under in the backend.
     pub path: String,
 }
 
@@ -205,9 +221,13 @@ pub struct VaultStorage {
 pub struct VaultSeal {
     /// Seal type, e.g. `gcpckms`.
     pub kind: String,
+    /// The cloud project of the seal key.
     pub project: String,
+    /// The region of the seal key.
     pub region: String,
+    /// The key ring of the seal key.
     pub key_ring: String,
+    /// The seal key's name.
     pub crypto_key: String,
 }
 
@@ -215,6 +235,7 @@ pub struct VaultSeal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Falco {
+    /// Whether Falco rules are generated.
     pub enabled: bool,
     /// The DEAAP data directory inside containers, e.g. `/app/data`.
     pub data_path: String,
@@ -230,10 +251,15 @@ pub struct Falco {
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct FalcoRules {
+    /// Alert when a process other than the data readers opens a file below `data_path`.
     pub unauthorized_data_access: bool,
+    /// Alert when a validator's binaries or configuration are written to.
     pub consensus_tampering: bool,
+    /// Alert when a shell starts in a DEAAP container.
     pub shell_in_container: bool,
+    /// Alert when a DEAAP container writes below `/etc`.
     pub write_below_etc: bool,
+    /// Alert when a validator connects outside the cluster.
     pub consensus_outbound: bool,
 }
 
@@ -241,8 +267,13 @@ pub struct FalcoRules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Opa {
+    /// Whether the Gatekeeper ConstraintTemplates and Constraints (and the plain Rego bundle) are
+    /// generated.
     pub enabled: bool,
+    /// What a violation does: `deny` (refused at admission), `warn` (admitted with a warning) or
+    /// `dryrun` (only audited).
     pub enforcement: Enforcement,
+    /// Which policies to generate.
     pub policies: OpaPolicies,
     /// Labels every workload must carry.
     #[serde(default)]
@@ -261,10 +292,16 @@ pub enum Enforcement {
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct OpaPolicies {
+    /// Every container sets CPU and memory limits above zero, and requests within them.
     pub require_limits: bool,
+    /// Every pod meets the Pod Security Standards' restricted profile (non-root, no privilege
+    /// escalation, seccomp, no host namespaces).
     pub non_root: bool,
+    /// Every image comes from `images.registry`.
     pub allowed_registries: bool,
+    /// Every workload carries `opa.required_labels`.
     pub required_labels: bool,
+    /// Only `consensus.writer_service` may write `deaap.io` consensus validations.
     pub consensus_writers: bool,
 }
 
@@ -277,6 +314,7 @@ pub struct Waiver {
     /// Workloads it applies to (service names); all when empty.
     #[serde(default)]
     pub workloads: Vec<String>,
+    /// Why the finding is accepted; written into the skip annotation.
     pub reason: String,
 }
 
@@ -284,14 +322,18 @@ pub struct Waiver {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
+    /// Whether the backup jobs are generated.
     pub enabled: bool,
+    /// The backup container image, below `images.registry`.
     pub image: Image,
     /// Five-field cron schedule of the full backup, e.g. `0 2 * * *`.
     pub schedule: Schedule,
+    /// `full` or `incremental` backups of the data volume.
     #[serde(rename = "type")]
     pub kind: BackupType,
     /// Object-storage bucket.
     pub bucket: String,
+    /// How many days backups are kept in the bucket.
     pub retention_days: u32,
     /// Name of the backup job and of its process (Falco lets it read the data directory).
     #[serde(default = "default_backup_name")]
@@ -318,6 +360,7 @@ pub enum BackupType {
 pub struct DatabaseBackup {
     /// What is dumped: a storage backend name, or `blockchain`.
     pub source: String,
+    /// Five-field cron schedule of this backup, e.g. `30 2 * * *`.
     pub schedule: Schedule,
     /// The command run by the backup container.
     pub command: Vec<String>,
@@ -327,6 +370,7 @@ pub struct DatabaseBackup {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Audit {
+    /// The audit policy's rules, in order: the first rule that matches a request decides its level.
     #[serde(default)]
     pub rules: Vec<AuditRule>,
 }
@@ -334,12 +378,16 @@ pub struct Audit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRule {
+    /// How much of a matching request is logged: `None`, `Metadata`, `Request` or
+    /// `RequestResponse`.
     pub level: AuditLevel,
     /// Logical namespaces (keys of `[namespaces]`); all when empty.
     #[serde(default)]
     pub namespaces: Vec<super::NamespaceKey>,
+    /// API verbs the rule matches (`create`, `update`, `patch`, `delete`, ...); all when empty.
     #[serde(default)]
     pub verbs: Vec<String>,
+    /// API groups and resources the rule matches; all when empty.
     #[serde(default)]
     pub resources: Vec<AuditResources>,
     /// Written reason for logging Secrets above `Metadata`; without it that is an error.
@@ -362,6 +410,8 @@ pub enum AuditLevel {
 pub struct AuditResources {
     /// API group; `""` is the core group.
     pub group: String,
+    /// Resource names (plural, e.g. `deployments`, `consensusvalidations`), optionally with a
+    /// subresource (`pods/exec`).
     pub resources: Vec<String>,
 }
 

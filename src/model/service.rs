@@ -18,6 +18,8 @@ pub struct Service {
     /// Whether the service is deployed in this environment (a layer may switch a base service off).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The container image, below `images.registry`: `{ repository = "deaap/api-gateway", tag =
+    /// "1.8.0" }`.
     pub image: Image,
     /// Container port the service listens on; the Kubernetes Service `<name>-service` exposes it.
     pub port: u16,
@@ -29,6 +31,7 @@ pub struct Service {
     /// Replica count (the starting count when autoscaling).
     #[serde(default = "one")]
     pub replicas: u32,
+    /// Horizontal pod autoscaling (Kubernetes); `replicas` is then the starting count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<Autoscaling>,
     /// The container's own resources; the environment's defaults when absent.
@@ -59,6 +62,7 @@ pub struct Service {
     /// HTTP path of the liveness and readiness probes.
     #[serde(default = "default_health_path")]
     pub health_path: String,
+    /// Prometheus scraping of the service's metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
     /// Storage backends and services this one connects to (network policy allows, Compose
@@ -86,9 +90,12 @@ fn default_health_path() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
+    /// Whether the horizontal pod autoscaler is generated (a layer may switch it off).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The fewest replicas the autoscaler keeps.
     pub min_replicas: u32,
+    /// The most replicas the autoscaler may run; the namespace quota must hold them (DG0113).
     pub max_replicas: u32,
     /// Target average CPU utilisation, percent of requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +127,7 @@ pub struct Metrics {
     /// Port of the metrics endpoint; the service port when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// HTTP path of the metrics endpoint.
     #[serde(default = "default_metrics_path")]
     pub path: String,
 }
@@ -142,13 +150,19 @@ fn default_metrics_path() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageBackend {
+    /// Whether the backend is deployed in this environment (a layer may switch a base backend off).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The engine: `redis`, `postgresql` or `vector-db` (Qdrant).
     pub kind: StorageKind,
+    /// The server image, below `images.registry`.
     pub image: Image,
+    /// The port clients connect to, e.g. `6379` or `5432`.
     pub port: u16,
+    /// Logical namespace the backend runs in.
     #[serde(default = "storage_ns")]
     pub namespace: NamespaceKey,
+    /// Number of servers; above 1 needs a `replication` mode (DG0130).
     #[serde(default = "one")]
     pub replicas: u32,
     /// How the replicas of a store with `replicas > 1` keep one copy of the data: `sentinel`
@@ -156,8 +170,10 @@ pub struct StorageBackend {
     /// (PostgreSQL: a CloudNativePG `Cluster`). `none`, the default, allows only one replica.
     #[serde(default)]
     pub replication: Replication,
+    /// The server's own resources; the environment's defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// The data volume of each server; ephemeral when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<Persistence>,
     /// Database name (PostgreSQL).
@@ -216,15 +232,20 @@ pub enum StorageKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Blockchain {
+    /// Whether blockchain nodes are deployed in this environment.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The node image, below `images.registry`.
     pub image: Image,
     /// JSON-RPC port, e.g. 8545.
     pub port: u16,
+    /// Number of blockchain nodes.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// The nodes' own resources; the environment's defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// The chain data volume of each node.
     pub persistence: Persistence,
     /// Prometheus job name of the nodes (the `BlockchainNodeDown` alert watches `up{job=…}`).
     #[serde(default = "default_bc_job")]
@@ -244,10 +265,14 @@ fn default_bc_job() -> String {
 pub struct Consensus {
     /// Number of validator pods (`bu-validator`).
     pub validators: u32,
+    /// `test` (validators accept test transactions) or `production`.
     pub mode: ConsensusMode,
+    /// The validator image, below `images.registry`.
     pub image: Image,
+    /// The validators' port.
     #[serde(default = "default_validator_port")]
     pub port: u16,
+    /// The validators' own resources; the environment's defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     /// Service account allowed to write `deaap.io` consensus-validation resources.

@@ -23,10 +23,111 @@ pub fn schema() -> &'static J {
     })
 }
 
-/// The schema file's text, exactly as checked in (pretty JSON plus a newline).
+/// Where the editor schema is published; its `$id`.
+pub const SCHEMA_ID: &str = "https://deaap.company.com/schemas/deaap-environment.schema.json";
+
+/// The schema editors use (`schema/deaap-environment.schema.json`, `deaap-gen schema`): the
+/// model's schema with nothing required, since a file that `extends` another is partial and
+/// deaap-gen checks required keys itself after layering. Unknown keys and wrong types are still
+/// errors. Every property has a description: a property whose type is a documented definition
+/// takes that definition's, and a tagged variant's tag takes its variant's.
+#[must_use]
+pub fn editor_schema() -> J {
+    let mut editor = schema().clone();
+    let definitions = editor.get("definitions").cloned().unwrap_or(J::Null);
+    relax(&mut editor, &definitions, None);
+    for (definition, property, examples) in EXAMPLES {
+        if let Some(p) =
+            editor.pointer_mut(&format!("/definitions/{definition}/properties/{property}"))
+        {
+            p["examples"] = serde_json::from_str(examples).unwrap_or(J::Null);
+        }
+    }
+    if let Some(map) = editor.as_object_mut() {
+        // `$id` after `$schema`, as editors show it.
+        let mut out = serde_json::Map::new();
+        for (k, v) in std::mem::take(map) {
+            let schema_key = k == "$schema";
+            out.insert(k, v);
+            if schema_key {
+                out.insert("$id".into(), J::from(SCHEMA_ID));
+            }
+        }
+        *map = out;
+    }
+    editor
+}
+
+/// Example values editors offer for the keys written most often (definition, property, JSON).
+const EXAMPLES: [(&str, &str, &str); 14] = [
+    ("Identity", "name", r#"["production", "staging", "qa"]"#),
+    ("Identity", "domain", r#"["deaap.company.com"]"#),
+    ("Identity", "kubernetes_version", r#"["1.33"]"#),
+    ("Identity", "cluster", r#"["deaap-production"]"#),
+    ("Image", "repository", r#"["deaap/api-gateway"]"#),
+    ("Image", "tag", r#"["1.8.0"]"#),
+    ("CpuMemory", "cpu", r#"["500m", "2"]"#),
+    ("CpuMemory", "memory", r#"["512Mi", "4Gi"]"#),
+    ("Service", "route", r#"["/api/v1/documents"]"#),
+    ("Persistence", "size", r#"["100Gi"]"#),
+    ("Persistence", "storage_class", r#"["fast-ssd"]"#),
+    ("Monitoring", "retention", r#"["30d"]"#),
+    ("Alert", "for", r#"["5m"]"#),
+    ("Backup", "schedule", r#"["0 2 * * *"]"#),
+];
+
+/// Removes `required` everywhere and fills in property descriptions (see [`editor_schema`]).
+fn relax(node: &mut J, definitions: &J, branch: Option<&str>) {
+    match node {
+        J::Object(map) => {
+            map.remove("required");
+            let own = map
+                .get("description")
+                .and_then(J::as_str)
+                .map(str::to_owned);
+            if let Some(J::Object(props)) = map.get_mut("properties") {
+                for prop in props.values_mut() {
+                    if prop.get("description").is_none()
+                        && let Some(text) = inherited(prop, definitions, own.as_deref().or(branch))
+                    {
+                        prop["description"] = J::from(text);
+                    }
+                }
+            }
+            let here = own.as_deref().or(branch).map(str::to_owned);
+            for v in map.values_mut() {
+                relax(v, definitions, here.as_deref());
+            }
+        }
+        J::Array(items) => {
+            for v in items {
+                relax(v, definitions, branch);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A description for an undocumented property: its definition's, or for a tag (a `const`) the
+/// description of the variant it selects.
+fn inherited(prop: &J, definitions: &J, branch: Option<&str>) -> Option<String> {
+    let reference = prop
+        .get("$ref")
+        .or_else(|| prop.pointer("/allOf/0/$ref"))
+        .and_then(J::as_str);
+    if let Some(name) = reference.and_then(|r| r.strip_prefix("#/definitions/")) {
+        return definitions[name]["description"].as_str().map(str::to_owned);
+    }
+    if let (Some(tag), Some(text)) = (prop.get("const").and_then(J::as_str), branch) {
+        return Some(format!("`{tag}`: {text}"));
+    }
+    None
+}
+
+/// The editor schema's text, exactly as checked in (pretty JSON plus a newline).
 #[must_use]
 pub fn schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(schema()).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&editor_schema()).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -301,4 +402,88 @@ fn expand<'a>(root: &'a J, node: &'a J) -> Vec<&'a J> {
         out.push(n);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every property of `node`, with its JSON pointer.
+    fn properties<'a>(node: &'a J, at: &str, out: &mut Vec<(String, &'a J)>) {
+        match node {
+            J::Object(map) => {
+                if let Some(J::Object(props)) = map.get("properties") {
+                    for (k, v) in props {
+                        out.push((format!("{at}/properties/{k}"), v));
+                    }
+                }
+                for (k, v) in map {
+                    properties(v, &format!("{at}/{k}"), out);
+                }
+            }
+            J::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    properties(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_editor_property_is_described_and_nothing_is_required() {
+        let editor = editor_schema();
+        let mut all = Vec::new();
+        properties(&editor, "", &mut all);
+        assert!(all.len() > 200, "{}", all.len());
+        let undocumented: Vec<&String> = all
+            .iter()
+            .filter(|(_, p)| p["description"].as_str().is_none_or(str::is_empty))
+            .map(|(at, _)| at)
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "document these model fields: {undocumented:#?}"
+        );
+        let text = editor.to_string();
+        assert!(
+            !text.contains("\"required\""),
+            "the editor schema requires keys"
+        );
+        assert_eq!(editor["$id"], SCHEMA_ID);
+        for (definition, property, _) in EXAMPLES {
+            let p = &editor["definitions"][definition]["properties"][property];
+            assert!(
+                p["examples"].is_array(),
+                "{definition}.{property} has no examples"
+            );
+        }
+        // Unknown keys stay errors for editors.
+        assert_eq!(
+            editor["definitions"]["Service"]["additionalProperties"],
+            J::Bool(false)
+        );
+    }
+
+    #[test]
+    fn the_validating_schema_keeps_required_keys() {
+        assert!(
+            schema()["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|k| k == "environment"))
+        );
+    }
+
+    #[test]
+    fn a_partial_layer_is_valid_for_editors() {
+        let editor = editor_schema();
+        let validator = jsonschema::draft7::new(&editor).expect("compiles");
+        let layer = serde_json::json!({
+            "extends": "staging.toml",
+            "services": {"doc-ingester": {"replicas": 3}},
+        });
+        assert!(validator.is_valid(&layer));
+        let typo = serde_json::json!({"services": {"doc-ingester": {"replcias": 3}}});
+        assert!(!validator.is_valid(&typo));
+    }
 }
