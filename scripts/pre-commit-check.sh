@@ -4,8 +4,10 @@
 # by $1 (deaap-gen-diff by default) through `pre-commit try-repo`, which installs it the way users
 # get it, and shows that
 #   (a) a commit whose environment files and generated output agree passes,
-#   (b) an environment edited without regenerating is blocked, with the diff shown,
-#   (c) after `deaap-gen build` the commit passes.
+#   (b) an environment edited without regenerating is blocked: the diff hooks show the diff; the
+#       build hooks rewrite generated/ in the working tree (and fail because they changed it),
+#   (c) after `deaap-gen build` (diff hooks) or staging what the hook wrote (build hooks), the
+#       commit passes.
 # Prints one line per case; exits non-zero when any case fails.
 #
 # try-repo only sees committed (or staged and tracked) files of this repository.
@@ -32,13 +34,13 @@ if [ -z "$BIN" ]; then
 fi
 HOOK=${1:-deaap-gen-diff}
 case "$HOOK" in
-  deaap-gen-diff)
+  deaap-gen-diff | deaap-gen-build)
     export CARGO_TARGET_DIR=${DEAAP_PRECOMMIT_TARGET:-$TOOLS/pre-commit-target}
     export CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-0}
     export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-256}
     mkdir -p "$CARGO_TARGET_DIR"
     ;;
-  deaap-gen-diff-system)
+  deaap-gen-diff-system | deaap-gen-build-system)
     PATH="$(cd "$(dirname "$BIN")" && pwd):$PATH"
     export PATH
     ;;
@@ -96,6 +98,13 @@ mv "$WORK/production.toml" "$REPO/environments/production.toml"
 (cd "$REPO" && git add environments/production.toml)
 if hook; then
   fail "(b) environment edited without regenerating: the hook should block the commit"
+elif [[ $HOOK == deaap-gen-build* ]]; then
+  if grep -q "files were modified by this hook" "$LOG" &&
+    ! (cd "$REPO" && git diff --quiet -- generated/production); then
+    echo "ok    (b) environment edited without regenerating: commit blocked, generated/ rewritten"
+  else
+    fail "(b) the hook failed but did not rewrite generated/production"
+  fi
 elif grep -q "^--- a/production/" "$LOG" && grep -q "^+++ b/production/" "$LOG" &&
   grep -q "^@@ " "$LOG" && grep -q "files\? changed, [0-9]* added, [0-9]* removed" "$LOG" &&
   grep -q "deaap-gen build" "$LOG"; then
@@ -104,8 +113,12 @@ else
   fail "(b) the hook failed but did not show the diff and the fix"
 fi
 
-# (c) Regenerated and staged: the same commit now passes.
-(cd "$REPO" && "$BIN" build environments/ 2>/dev/null && git add -A)
+# (c) Regenerated (by hand, or by the build hook in (b)) and staged: the same commit now passes.
+if [[ $HOOK == deaap-gen-build* ]]; then
+  (cd "$REPO" && git add -A)
+else
+  (cd "$REPO" && "$BIN" build environments/ 2>/dev/null && git add -A)
+fi
 if hook && grep -q "Passed" "$LOG" && commit "production: one Redis replica fewer"; then
   echo "ok    (c) after deaap-gen build: commit passes"
 else

@@ -111,6 +111,17 @@ pub enum Command {
         #[arg(long)]
         chart: bool,
     },
+    /// Start a platform repository in DIR (default: the current folder): environments, the
+    /// editor schema, pre-commit, an Argo CD Application, a README. Never overwrites a file
+    Init { dir: Option<PathBuf> },
+    /// Add environment NAME as a layer on an existing environment file, next to it
+    NewEnv {
+        /// The new environment's name (a DNS-1123 label, e.g. `qa`)
+        name: String,
+        /// The environment file it extends, e.g. environments/staging.toml
+        #[arg(long)]
+        extends: PathBuf,
+    },
     /// Explain a diagnostic code, or list every code
     Explain {
         /// e.g. DG0201 (leave out to list every code)
@@ -227,6 +238,29 @@ pub fn run(cli: Cli) -> u8 {
                 }
             }
         }
+        Command::Init { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            match ops::scaffold::init(&dir) {
+                Ok(files) => {
+                    for f in files {
+                        eprintln!("created {}", dir.join(f).display());
+                    }
+                    eprintln!(
+                        "next: cd {} && deaap-gen build environments/ && git init && pre-commit install",
+                        dir.display()
+                    );
+                    0
+                }
+                Err(e) => report(&e),
+            }
+        }
+        Command::NewEnv { name, extends } => match ops::scaffold::new_env(&name, &extends) {
+            Ok(path) => {
+                eprintln!("created {}", path.display());
+                0
+            }
+            Err(e) => report(&e),
+        },
         Command::Explain { code } => explain(code.as_deref()),
         Command::Argocd { command } => match command {
             ArgoCommand::Generate => argocd_generate(),

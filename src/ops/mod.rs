@@ -19,6 +19,7 @@ pub mod diff;
 pub mod flows;
 pub mod inputs;
 pub mod render;
+pub mod scaffold;
 
 pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all};
 
@@ -96,6 +97,22 @@ pub enum Error {
     /// repository"); the message is the reason Argo CD shows.
     #[error("{0}")]
     Plugin(String),
+    /// `init` or `new-env` would overwrite files.
+    #[error(
+        "{} already exist{}: {}; nothing was written",
+        if paths.len() == 1 { "a file" } else { "files" },
+        if paths.len() == 1 { "s" } else { "" },
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Exists { paths: Vec<PathBuf> },
+    /// A file of `init` or `new-env` could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+    /// `new-env` was given a name that cannot name an environment.
+    #[error(
+        "`{name}` cannot name an environment: use lowercase letters, digits and `-` (a DNS-1123 label, at most 63 characters)"
+    )]
+    EnvName { name: String },
 }
 
 impl Error {

@@ -9,6 +9,7 @@ mod core;
 mod diff;
 mod flows;
 mod generated;
+mod quickstart;
 mod rules;
 mod safety;
 mod support;
