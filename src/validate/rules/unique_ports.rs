@@ -1,4 +1,4 @@
-//! DG0102 unique-ports: no two deployed services listen on one port.
+//! DG0102 unique-ports: on Docker Compose, no two deployed containers publish one host port.
 
 use super::DiagnosticExt;
 use crate::load::Seg;
@@ -10,18 +10,18 @@ use std::collections::BTreeMap;
 pub static RULE: Rule = Rule {
     code: "DG0102",
     name: "unique-ports",
-    what: "No two enabled services share a `port`. On `platform = \"compose\"` the enabled storage \
-           backends and the blockchain nodes take part too, since every port is published on the \
-           one host.",
+    what: "On `platform = \"compose\"`, no two enabled services, storage backends or blockchain \
+           nodes share a `port`, since every port is published on the one host. On Kubernetes \
+           each workload has its own pods and Service, so services may share a port.",
     why: "Compose publishes each port on the host, so the second container fails to start with \
-          \"port is already allocated\". On Kubernetes the gateway, the network policies and the \
-          health checks identify a service by its port; two services on one port make the seed's \
-          `:8080/health` mix-up easy to repeat.",
+          \"port is already allocated\".",
 };
 
 pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
-    let compose = env.environment.platform == PlatformKind::Compose;
+    if env.environment.platform != PlatformKind::Compose {
+        return;
+    }
     let mut users: Vec<(u16, String, Vec<Seg>)> = env
         .enabled_services()
         .map(|(n, s)| {
@@ -32,21 +32,19 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             )
         })
         .collect();
-    if compose {
-        users.extend(env.enabled_storage().map(|(n, s)| {
-            (
-                s.port,
-                format!("storage backend `{n}`"),
-                path!["storage", n, "port"],
-            )
-        }));
-        if env.blockchain.enabled {
-            users.push((
-                env.blockchain.port,
-                "the blockchain nodes".to_owned(),
-                path!["blockchain", "port"],
-            ));
-        }
+    users.extend(env.enabled_storage().map(|(n, s)| {
+        (
+            s.port,
+            format!("storage backend `{n}`"),
+            path!["storage", n, "port"],
+        )
+    }));
+    if env.blockchain.enabled {
+        users.push((
+            env.blockchain.port,
+            "the blockchain nodes".to_owned(),
+            path!["blockchain", "port"],
+        ));
     }
     let mut first: BTreeMap<u16, (String, Vec<Seg>)> = BTreeMap::new();
     for (port, who, p) in users {
@@ -57,15 +55,14 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             Some((owner, owner_path)) => {
                 let other = cx.span(owner_path);
                 let owner = owner.clone();
-                let published = if compose { " on the host" } else { "" };
                 cx.error(
                     RULE.code,
                     &p,
-                    format!("{who} uses port {port}{published}, already used by {owner}"),
+                    format!("{who} uses port {port} on the host, already used by {owner}"),
                     "port already in use",
                 )
                 .also(other, format!("{owner} uses it here"))
-                .help("give each service its own port; the Kubernetes Service and the gateway route follow it");
+                .help("give each container its own port: Compose publishes every port on the one host");
             }
         }
     }
