@@ -268,7 +268,9 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
             }
         }
     }
-    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    // What the model changed first, by path; the index, whose hashes follow every other change,
+    // last.
+    changes.sort_by(|a, b| (a.path == INDEX, &a.path).cmp(&(b.path == INDEX, &b.path)));
     Ok(changes)
 }
 
@@ -699,8 +701,8 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                (INDEX, ChangeKind::Modified),
-                ("old/deep/gone.yaml", ChangeKind::Removed)
+                ("old/deep/gone.yaml", ChangeKind::Removed),
+                (INDEX, ChangeKind::Modified)
             ]
         );
         write(out.path(), &next).expect("write");
