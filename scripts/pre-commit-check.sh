@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Proves a pre-commit hook of this repository with the real pre-commit. In a scratch git repository
-# holding a copy of environments/ and a generated/ tree built by deaap-gen, it runs the hook named
+# Proves a pre-commit hook of this repository with the real pre-commit. In a scratch platform
+# repository made as README's quick start makes one (`deaap-gen init`, then `deaap-gen new-env qa
+# --extends environments/staging.toml`, then `deaap-gen build`), under git, it runs the hook named
 # by $1 (deaap-gen-diff by default) through `pre-commit try-repo`, which installs it the way users
 # get it, and shows that
 #   (a) a commit whose environment files and generated output agree passes,
@@ -53,10 +54,10 @@ esac
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 REPO=$WORK/platform
-mkdir -p "$REPO"
-cp -R "$ROOT/environments" "$REPO/environments"
 (
-  cd "$REPO" &&
+  "$BIN" init "$REPO" 2>/dev/null &&
+    cd "$REPO" &&
+    "$BIN" new-env qa --extends environments/staging.toml 2>/dev/null &&
     git init -q &&
     git config user.email "ci@deaap.invalid" &&
     git config user.name "deaap-gen pre-commit check" &&
@@ -86,26 +87,19 @@ else
   fail "(a) consistent environments and generated output: the hook should pass"
 fi
 
-# (b) A replica count changed by hand (production's Redis, one fewer), output not regenerated.
-awk '/^\[/ { redis = ($0 == "[storage.redis]") }
-  redis && /^replicas = [0-9]+$/ { print "replicas = " $3 - 1; next } { print }' \
-  "$REPO/environments/production.toml" >"$WORK/production.toml"
-if cmp -s "$WORK/production.toml" "$REPO/environments/production.toml"; then
-  echo "FAIL  (b) production.toml has no [storage.redis] replicas to change"
-  exit 1
-fi
-mv "$WORK/production.toml" "$REPO/environments/production.toml"
-(cd "$REPO" && git add environments/production.toml)
+# (b) A replica count changed by hand in qa (api-gateway, 2 in staging), output not regenerated.
+printf '\n[services.api-gateway]\nreplicas = 3\n' >>"$REPO/environments/qa.toml"
+(cd "$REPO" && git add environments/qa.toml)
 if hook; then
   fail "(b) environment edited without regenerating: the hook should block the commit"
 elif [[ $HOOK == deaap-gen-build* ]]; then
   if grep -q "files were modified by this hook" "$LOG" &&
-    ! (cd "$REPO" && git diff --quiet -- generated/production); then
+    ! (cd "$REPO" && git diff --quiet -- generated/qa); then
     echo "ok    (b) environment edited without regenerating: commit blocked, generated/ rewritten"
   else
-    fail "(b) the hook failed but did not rewrite generated/production"
+    fail "(b) the hook failed but did not rewrite generated/qa"
   fi
-elif grep -q "^--- a/production/" "$LOG" && grep -q "^+++ b/production/" "$LOG" &&
+elif grep -q "^--- a/qa/" "$LOG" && grep -q "^+++ b/qa/" "$LOG" &&
   grep -q "^@@ " "$LOG" && grep -q "files\? changed, [0-9]* added, [0-9]* removed" "$LOG" &&
   grep -q "deaap-gen build" "$LOG"; then
   echo "ok    (b) environment edited without regenerating: commit blocked, diff shown"
@@ -119,8 +113,8 @@ if [[ $HOOK == deaap-gen-build* ]]; then
 else
   (cd "$REPO" && "$BIN" build environments/ 2>/dev/null && git add -A)
 fi
-if hook && grep -q "Passed" "$LOG" && commit "production: one Redis replica fewer"; then
-  echo "ok    (c) after deaap-gen build: commit passes"
+if hook && grep -q "Passed" "$LOG" && commit "qa: three api-gateway replicas"; then
+  echo "ok    (c) after regenerating (${HOOK%-system}: $([[ $HOOK == deaap-gen-build* ]] && echo "what the hook wrote, staged" || echo "deaap-gen build")): commit passes"
 else
   fail "(c) after deaap-gen build: the hook should pass"
 fi
