@@ -89,6 +89,7 @@ pub enum Command {
         /// Fail at once instead of waiting when another build is writing the output folder
         #[arg(long)]
         no_wait: bool,
+        /// How diagnostics (and drift) are reported: human on stderr, the others on stdout
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -96,6 +97,7 @@ pub enum Command {
     Validate {
         #[command(flatten)]
         inputs: Inputs,
+        /// How diagnostics (and drift) are reported: human on stderr, the others on stdout
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -115,6 +117,7 @@ pub enum Command {
         /// With --update: fail at once instead of waiting when another build is writing
         #[arg(long)]
         no_wait: bool,
+        /// How diagnostics (and drift) are reported: human on stderr, the others on stdout
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -132,6 +135,7 @@ pub enum Command {
         /// pods, with the verdict of the NetworkPolicies and why
         #[arg(long)]
         flows: bool,
+        /// How diagnostics (and drift) are reported: human on stderr, the others on stdout
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
