@@ -1,12 +1,16 @@
 //! Diagnostics are data: every stage of the pipeline collects them instead of stopping at the first
-//! problem, and they are rendered only at the edge (`render::human` for people, `render::json` for
-//! tools).
+//! problem, and they are rendered only at the edge: [`report`] gathers a run's diagnostics once
+//! (resolved to lines and columns, one shared by several environments kept once), then
+//! `render::human` renders them for people, `render::json` as JSON lines, and [`ci`] as GitHub
+//! workflow commands, a GitLab Code Quality report or a SARIF log.
 
+pub mod ci;
 pub mod render;
+pub mod report;
 
 use crate::source::Span;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,

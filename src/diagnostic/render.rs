@@ -1,6 +1,7 @@
-//! Renders diagnostics for people (source snippet with a caret, colour only on a terminal and never
-//! with `NO_COLOR`) and for tools (one JSON object per line).
+//! Renders diagnostics for people (source snippet with a caret, in colour when asked) and for tools
+//! (one JSON object per line); the CI formats are in [`super::ci`].
 
+use super::report::{Place, Reported};
 use super::{Diagnostic, Severity};
 use crate::source::SourceMap;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
@@ -68,26 +69,44 @@ fn clamp(r: &std::ops::Range<usize>, len: usize, text: &str) -> std::ops::Range<
     start..end
 }
 
-/// The JSON object of one diagnostic: where (primary label), what, and every label.
+/// The JSON object of one diagnostic (`--format json`, one a line): what, where (the primary
+/// label, with where it ends), every label, and the environments it applies to: `environments`
+/// lists them all, `environment` is the one when there is exactly one (else `null`).
 #[must_use]
-pub fn json(d: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
-    let loc = |s: &crate::source::Span| {
-        let (file, line, column) = sources.locate(s);
-        serde_json::json!({ "file": file, "line": line, "column": column })
+pub fn json(r: &Reported) -> serde_json::Value {
+    let at = |p: Option<&Place>| {
+        serde_json::json!({
+            "file": p.map(|p| p.file.clone()),
+            "line": p.map(|p| p.line),
+            "column": p.map(|p| p.column),
+            "end_line": p.map(|p| p.end_line),
+            "end_column": p.map(|p| p.end_column),
+        })
     };
-    let primary = d.labels.first().map(|l| sources.locate(&l.span));
-    serde_json::json!({
-        "code": d.code,
-        "severity": d.severity,
-        "message": d.message,
-        "file": primary.as_ref().map(|p| p.0.clone()),
-        "line": primary.as_ref().map(|p| p.1),
-        "column": primary.as_ref().map(|p| p.2),
-        "help": d.help,
-        "labels": d.labels.iter().map(|l| {
-            let mut v = loc(&l.span);
+    let mut v = serde_json::json!({
+        "kind": "diagnostic",
+        "code": r.code,
+        "severity": r.severity,
+        "message": r.message,
+    });
+    let primary = at(r.primary());
+    for (k, x) in primary.as_object().into_iter().flatten() {
+        v[k] = x.clone();
+    }
+    v["help"] = serde_json::json!(r.help);
+    v["labels"] = r
+        .labels
+        .iter()
+        .map(|l| {
+            let mut v = at(Some(&l.place));
             v["text"] = serde_json::Value::String(l.text.clone());
             v
-        }).collect::<Vec<_>>(),
-    })
+        })
+        .collect();
+    v["environment"] = match r.environments.as_slice() {
+        [one] => serde_json::Value::String(one.clone()),
+        _ => serde_json::Value::Null,
+    };
+    v["environments"] = serde_json::json!(r.environments);
+    v
 }

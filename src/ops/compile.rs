@@ -1,6 +1,6 @@
 //! Compiling the named inputs: every environment file is loaded, validated and generated, and its
-//! diagnostics are kept with their sources for the caller to render (README "Command line":
-//! diagnostics go to stderr). Nothing may be written unless every input compiled.
+//! diagnostics are kept with their sources, and the environment they belong to, for the caller to
+//! render (README "Command line": formats). Nothing may be written unless every input compiled.
 
 use super::Error;
 use crate::diagnostic::Diagnostic;
@@ -37,6 +37,9 @@ pub enum Status {
 #[derive(Debug)]
 pub struct FileReport {
     pub path: PathBuf,
+    /// The environment it declares (`[environment] name`), or the file's stem when that cannot be
+    /// read: what a diagnostic found while compiling it applies to.
+    pub environment: String,
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
     pub status: Status,
@@ -148,6 +151,10 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
         };
         compilation.files.push(FileReport {
             path: f.clone(),
+            environment: c
+                .model
+                .as_ref()
+                .map_or_else(|| declared_name(f), |m| m.environment.name.clone()),
             sources: c.sources,
             diagnostics: c.diagnostics,
             status,
@@ -155,6 +162,24 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     }
     isolate(&mut compilation);
     Ok(compilation)
+}
+
+/// The environment a file that did not compile declares, read leniently: `[environment] name` when
+/// the file parses as TOML, else the file's stem.
+fn declared_name(f: &Path) -> String {
+    crate::load::read_input(f)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .and_then(|t| {
+            t.get("environment")?
+                .get("name")?
+                .as_str()
+                .map(ToOwned::to_owned)
+        })
+        .unwrap_or_else(|| {
+            f.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        })
 }
 
 /// `work` on every item, spread over the machine's cores; the results in the items' order.
@@ -354,6 +379,7 @@ mod tests {
                 .iter()
                 .map(|u| FileReport {
                     path: u.path.clone(),
+                    environment: u.tree.environment.clone(),
                     sources: SourceMap::default(),
                     diagnostics: Vec::new(),
                     status: Status::Compiled,

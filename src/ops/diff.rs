@@ -33,6 +33,31 @@ impl Drift {
     }
 }
 
+/// How many lines a change adds and removes (`diff --stat`), counted by the same line diff that
+/// `diff` prints; `None` when the old side could not be read.
+#[must_use]
+pub fn line_counts(c: &Change) -> Option<(usize, usize)> {
+    if c.problem.is_some() {
+        return None;
+    }
+    let (old, new) = (text(c.old.as_deref()), text(c.new.as_deref()));
+    let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
+    let (mut added, mut removed) = (0, 0);
+    for op in diff.iter_all_changes() {
+        match op.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    Some((added, removed))
+}
+
+/// A side of a change as text (empty when absent).
+fn text(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
+    bytes.map(String::from_utf8_lossy).unwrap_or_default()
+}
+
 /// Compares `out` with what every environment of `ws` compiles to; writes nothing.
 ///
 /// # Errors

@@ -43,6 +43,22 @@ pub fn resolve_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// The one environment file `command` (`render`, `graph`) compiles: `path` itself, unless it is a
+/// folder.
+///
+/// # Errors
+/// [`Error::FolderNotFile`], naming the environment files in the folder.
+pub fn one_file(command: &'static str, path: &Path) -> Result<PathBuf, Error> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    Err(Error::FolderNotFile {
+        command,
+        path: path.to_path_buf(),
+        found: resolve_inputs(&[path.to_path_buf()]).unwrap_or_default(),
+    })
+}
+
 /// Whether a TOML file declares an environment (partials such as `base.toml` do not). A file that
 /// does not parse counts as one, so its errors are reported rather than silently skipped.
 #[must_use]

@@ -80,6 +80,18 @@ pub enum Error {
     /// An orphaned environment's generated files could not be removed.
     #[error("removing {}: {source}", path.display())]
     RemoveOrphan { path: PathBuf, source: io::Error },
+    /// A command that compiles one environment (`render`, `graph`) was given a folder.
+    #[error(
+        "`{command}` takes one environment file, and `{}` is a folder{}",
+        path.display(),
+        folder_listing(command, found)
+    )]
+    FolderNotFile {
+        command: &'static str,
+        path: PathBuf,
+        /// The environment files in the folder.
+        found: Vec<PathBuf>,
+    },
     /// `render` was given nothing to compile.
     #[error("no environment compiled")]
     NothingCompiled,
@@ -121,6 +133,19 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         2
     }
+}
+
+/// What [`Error::FolderNotFile`] says of the folder's environment files.
+fn folder_listing(command: &str, found: &[PathBuf]) -> String {
+    let Some(first) = found.first() else {
+        return " without environment files".to_owned();
+    };
+    let names: Vec<String> = found.iter().map(|f| format!("`{}`", f.display())).collect();
+    format!(
+        " holding {}: name one, e.g. `deaap-gen {command} {}`",
+        names.join(", "),
+        first.display()
+    )
 }
 
 /// `s` unless there is exactly one.

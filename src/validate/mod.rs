@@ -176,15 +176,21 @@ pub struct Check {
     pub run: fn(&mut RuleContext<'_>),
 }
 
-/// Validates the merged tree: secrets and schema first; if the tree fits the schema, the values
-/// the model parses, where they are written; if they parse, the typed model and every check on
-/// it. Returns the model when no error was found.
+/// Validates the merged tree: secrets and schema first; if the tree fits the schema (once unknown
+/// keys, reported, are left out), the values the model parses, where they are written; if they
+/// parse, the typed model and every check on it. Returns the model when no error was found.
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
     rules::secrets::scan_tree(tree, out);
     let before = out.len();
     let mut json = tree.to_json();
     schema::check(tree, &json, out);
-    if out[before..].iter().any(Diagnostic::is_error) {
+    // Unknown keys (typos, settings that moved) do not stop the rules: the model is built without
+    // them, so one run reports a typo and, say, a port clash together. Any other schema error
+    // leaves no model to check.
+    let mut schema_errors = out[before..].iter().filter(|d| d.is_error()).peekable();
+    if schema_errors.peek().is_some()
+        && (schema_errors.any(|d| d.code != "DG0051") || !schema::without_unknown_keys(&mut json))
+    {
         return None;
     }
     // The model parses quantities, schedules and secret references: check them where they are

@@ -153,6 +153,53 @@ pub fn check(tree: &Entry, json: &J, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Takes out of `json` every key the schema does not know (each one reported by [`check`] as
+/// DG0051), so that the model can still be built from the rest and its rules run in the same
+/// pass. Returns whether what remains fits the schema.
+pub fn without_unknown_keys(json: &mut J) -> bool {
+    let Some(v) = validator() else {
+        return false;
+    };
+    let mut unknown = Vec::new();
+    for e in v.iter_errors(json) {
+        unknown_keys(&e, &mut unknown);
+    }
+    for (pointer, key) in unknown {
+        if let Some(J::Object(table)) = json.pointer_mut(&pointer) {
+            table.shift_remove(&key);
+        }
+    }
+    v.is_valid(json)
+}
+
+/// The unknown keys an error reports, as (JSON pointer of the table, key); through the branch of
+/// an `anyOf` that [`report`] reports too.
+fn unknown_keys(e: &jsonschema::ValidationError<'_>, out: &mut Vec<(String, String)>) {
+    match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            for key in unexpected {
+                out.push((e.instance_path().as_str().to_owned(), key.clone()));
+            }
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            for inner in closest_branch(context) {
+                unknown_keys(inner, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The errors of the `anyOf`/`oneOf` branch that came closest to matching (the fewest errors, at
+/// least one): the form the user meant.
+fn closest_branch<T>(context: &[Vec<T>]) -> &[T] {
+    context
+        .iter()
+        .filter(|c| !c.is_empty())
+        .min_by_key(|c| c.len())
+        .map_or(&[], Vec::as_slice)
+}
+
 fn pointer_to_path(tree: &Entry, pointer: &str) -> Vec<Seg> {
     let mut path = Vec::new();
     for raw in pointer.split('/').skip(1) {
@@ -250,11 +297,8 @@ fn report(
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             // Report the branch that came closest (fewest errors), which is what the user meant.
-            if let Some(best) = context
-                .iter()
-                .filter(|c| !c.is_empty())
-                .min_by_key(|c| c.len())
-            {
+            let best = closest_branch(context);
+            if !best.is_empty() {
                 for inner in best {
                     report(tree, inner, out, seen);
                 }

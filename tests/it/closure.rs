@@ -4,7 +4,7 @@
 //! `deaap-gen check` at the model key that causes it; the fixture and the shipped environments as
 //! they are prove every alert.
 
-use crate::support::{edit, root, run, scratch_with_environments, stderr, stdout};
+use crate::support::{edit, json_of_kind, root, run, scratch_with_environments, stderr, stdout};
 use serde_json::Value;
 use std::path::Path;
 
@@ -19,15 +19,19 @@ fn scratch() -> tempfile::TempDir {
     dir
 }
 
-/// `check TARGET --format json` in `dir`: exit code, diagnostics, stdout.
+/// `check TARGET --format json` in `dir`: exit code, diagnostics, and the proof summaries (one JSON
+/// line each).
 fn check(dir: &Path, target: &str) -> (i32, Vec<Value>, String) {
     let o = run(dir, &["check", target, "--format", "json"]);
-    let diags = stderr(&o)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+    let proofs = json_of_kind(&o, "proof")
+        .iter()
+        .map(|v| v.to_string() + "\n")
         .collect();
-    (o.status.code().unwrap_or(-1), diags, stdout(&o))
+    (
+        o.status.code().unwrap_or(-1),
+        json_of_kind(&o, "diagnostic"),
+        proofs,
+    )
 }
 
 /// The line of the first `needle` after the first `anchor` in `file`.

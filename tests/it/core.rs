@@ -1,7 +1,7 @@
 //! The compiler core as a user meets it: building, located diagnostics, secrets never echoed,
 //! `extends` confinement, provenance through layers, the checked-in schema, and robustness.
 
-use crate::support::{edit, run, scratch_with_environments, stderr, stdout};
+use crate::support::{edit, json_lines, run, scratch_with_environments, stderr, stdout};
 
 #[test]
 fn build_production_writes_the_index() {
@@ -92,10 +92,7 @@ fn five_independent_errors_in_one_run() {
         ],
     );
     assert_eq!(o.status.code(), Some(2));
-    let objects: Vec<serde_json::Value> = stderr(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let objects = json_lines(&o);
     assert_eq!(objects.len(), 5, "{objects:#?}");
     for o in &objects {
         for key in ["file", "line", "column", "code", "severity", "message"] {

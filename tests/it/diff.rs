@@ -4,7 +4,7 @@
 //! Every test derives what it expects from trees the binary built, so it holds for any set of
 //! targets.
 
-use crate::support::{deaap_gen, edit, run, scratch_with_environments, stderr, stdout};
+use crate::support::{deaap_gen, edit, json_lines, run, scratch_with_environments, stderr, stdout};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -188,7 +188,7 @@ fn summary_counts(line: &str) -> (usize, usize, usize) {
 }
 
 /// One replica count changed in production.toml: Redis, 3 → 2 (a change every rule accepts).
-const REDIS_REPLICAS: (&str, &str) = (
+pub(crate) const REDIS_REPLICAS: (&str, &str) = (
     "[storage.redis]\nreplicas = 3\n",
     "[storage.redis]\nreplicas = 2\n",
 );
@@ -224,9 +224,19 @@ fn clean_tree_has_no_drift() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = run(dir.path(), &["diff", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-    assert_eq!(v["drift"], false);
-    assert_eq!(v["files"], serde_json::json!([]));
+    let (files, summary) = drift_json(&o);
+    assert_eq!(summary["drift"], false);
+    assert!(files.is_empty());
+}
+
+/// `diff --format json` (and `build --check --format json`): the drift objects, one per changed
+/// file, and the summary that closes them.
+pub(crate) fn drift_json(o: &std::process::Output) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let lines = json_lines(o);
+    let (summary, files) = lines.split_last().expect("a summary line");
+    assert_eq!(summary["kind"], "drift_summary", "{lines:#?}");
+    assert!(files.iter().all(|f| f["kind"] == "drift"), "{lines:#?}");
+    (files.to_vec(), summary.clone())
 }
 
 /// The diff shows every changed file and only those, and within each file exactly the changed
@@ -324,11 +334,9 @@ fn json_lists_exactly_the_changed_files() {
     );
     let o = run(dir.path(), &["diff", "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
-    assert_eq!(v["drift"], true);
-    let listed: BTreeMap<String, &str> = v["files"]
-        .as_array()
-        .expect("files")
+    let (files, summary) = drift_json(&o);
+    assert_eq!(summary["drift"], true);
+    let listed: BTreeMap<String, &str> = files
         .iter()
         .map(|f| {
             assert_eq!(f["environment"], "production");
@@ -344,20 +352,66 @@ fn json_lists_exactly_the_changed_files() {
         .collect();
     assert_eq!(listed, expected);
     assert_eq!(
-        v["summary"]["modified"].as_u64(),
+        summary["modified"].as_u64(),
         Some(expected.values().filter(|k| **k == "modified").count() as u64)
     );
 }
 
+/// `diff --stat` lists every changed file as `git diff --stat` does, with how many lines it adds
+/// and removes, then the summary with the totals.
 #[test]
-fn stat_prints_only_the_summary() {
+fn stat_lists_every_changed_file_with_its_line_counts() {
     let dir = scratch_with_replica_change();
+    let (before, after) = (
+        dir.path().join("generated/production"),
+        dir.path().join("expected/production"),
+    );
+    let expected = expected_changes(&before, &after);
     let o = run(dir.path(), &["diff", "--stat"]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert_eq!(out.lines().count(), 1, "{out}");
-    let (modified, ..) = summary_counts(out.trim_end());
-    assert!(modified >= 1);
+    let lines: Vec<&str> = out.lines().collect();
+    let (summary, rows) = lines.split_last().expect("a summary line");
+    let row = regex::Regex::new(r"^ (\S+) +\| +(\d+) (\+*)(-*)$").expect("regex");
+    let (mut plus, mut minus) = (0, 0);
+    let mut listed = Vec::new();
+    for l in rows {
+        let c = row
+            .captures(l)
+            .unwrap_or_else(|| panic!("not a stat row: {l:?}\n{out}"));
+        let name = c[1].strip_prefix("production/").expect("only production");
+        let old = std::fs::read_to_string(before.join(name)).unwrap_or_default();
+        let new = std::fs::read_to_string(after.join(name)).unwrap_or_default();
+        let (old, new): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+        let common = lcs(&old, &new);
+        let (added, removed) = (new.len() - common, old.len() - common);
+        assert_eq!(c[2].parse::<usize>().ok(), Some(added + removed), "{l}");
+        if added + removed <= 40 {
+            assert_eq!((c[3].len(), c[4].len()), (added, removed), "{l}");
+        }
+        plus += added;
+        minus += removed;
+        listed.push(name.to_owned());
+    }
+    assert_eq!(listed, index_last(expected.keys().cloned().collect()));
+    let (counts, totals) = summary
+        .split_once(" removed, ")
+        .unwrap_or_else(|| panic!("summary: {summary:?}"));
+    let (modified, added, removed) = summary_counts(&format!("{counts} removed"));
+    let count = |k| expected.values().filter(|v| **v == k).count();
+    assert_eq!(
+        (modified, added, removed),
+        (count("modified"), count("added"), count("removed"))
+    );
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    assert_eq!(
+        totals,
+        format!(
+            "{plus} insertion{}(+), {minus} deletion{}(-)",
+            s(plus),
+            s(minus)
+        )
+    );
 }
 
 #[test]
@@ -412,7 +466,17 @@ fn invalid_input_exits_2_with_nothing_on_stdout() {
     ] {
         let o = run(dir.path(), args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+        if args.contains(&"json") {
+            // Only the diagnostics, which machine formats print on stdout: no drift.
+            let lines = json_lines(&o);
+            assert!(!lines.is_empty());
+            assert!(
+                lines.iter().all(|v| v["kind"] == "diagnostic"),
+                "{lines:#?}"
+            );
+        } else {
+            assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+        }
     }
 }
 
@@ -525,15 +589,10 @@ fn no_longer_generated_file_is_shown_as_removed() {
         out.ends_with("1 file changed, 0 added, 1 removed\n"),
         "{out}"
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&stdout(&run(dir.path(), &["diff", "--format", "json"])))
-            .expect("JSON");
+    let (files, _) = drift_json(&run(dir.path(), &["diff", "--format", "json"]));
     assert!(
-        v["files"]
-            .as_array()
-            .expect("files")
-            .contains(&serde_json::json!({"environment": "production", "path": "production/retired/old.yaml", "change": "removed"})),
-        "{v}"
+        files.contains(&serde_json::json!({"kind": "drift", "environment": "production", "path": "production/retired/old.yaml", "change": "removed"})),
+        "{files:#?}"
     );
 }
 
@@ -551,10 +610,8 @@ fn output_of_a_deleted_environment_is_stale() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let o = run(dir.path(), &["diff", "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-    let listed: Vec<&str> = v["files"]
-        .as_array()
-        .expect("files")
+    let (files, _) = drift_json(&o);
+    let listed: Vec<&str> = files
         .iter()
         .map(|f| {
             assert_eq!(f["change"], "removed");

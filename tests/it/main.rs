@@ -8,6 +8,7 @@ mod closure;
 mod core;
 mod diff;
 mod flows;
+mod formats;
 mod generated;
 mod quickstart;
 mod rules;

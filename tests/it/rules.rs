@@ -3,19 +3,17 @@
 //! it, with a message that names the problem; warnings keep the exit code at 0. A few renderings
 //! are pinned as snapshots, and the shipped environments stay free of errors and warnings.
 
-use crate::support::{edit, root, run, scratch_with_environments, stderr, stdout};
+use crate::support::{edit, json_of_kind, root, run, scratch_with_environments, stderr, stdout};
 use serde_json::Value;
 use std::path::Path;
 
 /// `validate TARGET --format json` in `dir`: the exit code and every diagnostic.
 fn validate(dir: &Path, target: &str) -> (i32, Vec<Value>) {
     let o = run(dir, &["validate", target, "--format", "json"]);
-    let diags = stderr(&o)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
-    (o.status.code().unwrap_or(-1), diags)
+    (
+        o.status.code().unwrap_or(-1),
+        json_of_kind(&o, "diagnostic"),
+    )
 }
 
 /// The human rendering (what a user sees), for snapshots.

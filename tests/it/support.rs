@@ -57,3 +57,19 @@ pub(crate) fn edit(path: &Path, from: &str, to: &str) {
     );
     std::fs::write(path, text.replacen(from, to, 1)).expect("write");
 }
+
+/// Every JSON object a run printed on stdout (`--format json` prints one a line).
+pub(crate) fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The objects of one `kind` (`diagnostic`, `drift`, `drift_summary`, `proof`) among them.
+pub(crate) fn json_of_kind(o: &Output, kind: &str) -> Vec<serde_json::Value> {
+    json_lines(o)
+        .into_iter()
+        .filter(|v| v["kind"] == kind)
+        .collect()
+}

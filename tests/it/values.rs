@@ -2,7 +2,7 @@
 //! file name cannot inject header lines, credentials never reach a manifest or a diagnostic, values
 //! the API server would refuse are refused first, and no input makes generation fail internally.
 
-use crate::support::{root, run, stderr};
+use crate::support::{json_of_kind, root, run, stderr, stdout};
 use proptest::prelude::*;
 use regex::Regex;
 use std::path::Path;
@@ -234,12 +234,10 @@ proptest! {
 /// `validate` in `dir` as JSON: exit code and (code, line, message) of each diagnostic.
 fn diagnostics(dir: &Path, file: &str) -> (Option<i32>, Vec<(String, u64, String)>, String) {
     let o = run(dir, &["validate", file, "--format", "json"]);
-    let err = stderr(&o);
-    let diags = err
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    let diags = json_of_kind(&o, "diagnostic")
+        .iter()
+        .map(|v| {
             (
                 v["code"].as_str().unwrap_or("").to_owned(),
                 v["line"].as_u64().unwrap_or(0),
@@ -265,7 +263,7 @@ fn a_control_character_in_the_file_name_is_refused_and_never_reaches_a_header() 
     std::fs::write(envs.join(name), minimal()).expect("write");
     let o = run(dir.path(), &["build", "environments/", "--format", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("DG0007"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("DG0007"), "{}", stdout(&o));
     assert!(!dir.path().join("generated/minimal").exists());
 }
 
