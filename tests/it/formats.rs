@@ -244,10 +244,7 @@ fn github_annotations_are_well_formed_workflow_commands() {
     let dir = scratch_with_problems();
     let o = run(dir.path(), &["validate", "--format", "github"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let command = Regex::new(
-        r"^::(error|warning) file=[^,:\r\n]+,line=[1-9]\d*,col=[1-9]\d*,endLine=[1-9]\d*,endColumn=[1-9]\d*,title=DG\d{4}::[^\r\n]+$",
-    )
-    .expect("regex");
+    let command = github_command();
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.len() >= 3, "{out}");
@@ -369,7 +366,15 @@ fn sarif_validator() -> jsonschema::Validator {
     jsonschema::draft4::new(&schema).expect("the SARIF schema compiles")
 }
 
-fn assert_valid_sarif(log: &Value) {
+/// One GitHub Actions workflow command for a diagnostic, as `--format github` prints it.
+pub(crate) fn github_command() -> Regex {
+    Regex::new(
+        r"^::(error|warning) file=[^,:\r\n]+,line=[1-9]\d*,col=[1-9]\d*,endLine=[1-9]\d*,endColumn=[1-9]\d*,title=DG\d{4}::[^\r\n]+$",
+    )
+    .expect("regex")
+}
+
+pub(crate) fn assert_valid_sarif(log: &Value) {
     let errors: Vec<String> = sarif_validator()
         .iter_errors(log)
         .map(|e| format!("{} at {}", e, e.instance_path()))

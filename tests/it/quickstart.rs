@@ -58,6 +58,28 @@ fn a_platform_repository_from_init_to_a_clean_diff() {
     let o = run(&repo, &["diff"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 
+    // CI output: a warning of qa's (an autoscaling target above 100% of requests) as SARIF and
+    // as GitHub workflow commands.
+    std::fs::write(
+        &qa,
+        std::fs::read_to_string(&qa).expect("qa.toml")
+            + "autoscaling = { min_replicas = 2, max_replicas = 10, cpu_percent = 70, memory_percent = 150 }\n",
+    )
+    .expect("write qa.toml");
+    let o = run(&repo, &["validate", "--format", "sarif"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let log: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one SARIF document");
+    crate::formats::assert_valid_sarif(&log);
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert!(results.iter().any(|r| r["ruleId"] == "DG0104"), "{log:#}");
+    let o = run(&repo, &["validate", "--format", "github"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let github = stdout(&o);
+    assert!(github.lines().count() >= 1, "{github}");
+    for line in github.lines() {
+        assert!(crate::formats::github_command().is_match(line), "{line:?}");
+    }
+
     let o = run(dir.path(), &["init", repo_arg]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
