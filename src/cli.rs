@@ -635,7 +635,9 @@ fn print_compilation(compilation: &Compilation, ui: &Ui) -> usize {
             report(e);
         }
     }
-    all.iter().filter(|r| !r.is_error()).count()
+    all.iter()
+        .filter(|r| r.severity == crate::diagnostic::Severity::Warning)
+        .count()
 }
 
 fn print_diagnostics(all: &[Reported], ui: &Ui) {
@@ -653,7 +655,10 @@ fn print_diagnostics(all: &[Reported], ui: &Ui) {
                 }
             }
             let errors = all.iter().filter(|r| r.is_error()).count();
-            let warnings = all.len() - errors;
+            let warnings = all
+                .iter()
+                .filter(|r| r.severity == crate::diagnostic::Severity::Warning)
+                .count();
             if errors > 0 {
                 let _ = writeln!(
                     err,

@@ -126,6 +126,18 @@ const OBSERVABILITY_AND_ISOLATION: &[Code] = &[
 /// The codes raised outside the semantic rules.
 const OTHERS: &[Code] = &[
     Code {
+        code: "DG0131",
+        phase: Phase::Rule,
+        name: "waivers",
+        what: "Each `[[waivers]]` entry names a rule's or a proof's code, a key written in the \
+               environment where that code is reported, and a reason; its optional `expires` is a \
+               `YYYY-MM-DD` date. A waiver whose diagnostic is no longer reported there is stale \
+               (an error); after its date it stops waiving (a warning).",
+        why: "A waiver accepts a finding for a reason that holds today. One that outlives the \
+              finding hides the next problem on that key; one that never expires turns an \
+              exception into policy without anyone deciding it.",
+    },
+    Code {
         code: "DG0001",
         phase: Phase::Load,
         name: "toml-syntax",

@@ -50,6 +50,7 @@ pub fn github(r: &Reported) -> String {
     let command = match r.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "notice",
     };
     let mut props = format!("file={}", escape_property(r.file()));
     if let Some(p) = r.primary() {
@@ -66,12 +67,13 @@ pub fn github(r: &Reported) -> String {
     )
 }
 
-/// GitLab's severity of a diagnostic: an error is `major`, a warning `minor`.
+/// GitLab's severity of a diagnostic: an error is `major`, a warning `minor`, a waived one `info`.
 #[must_use]
 pub fn gitlab_severity(s: Severity) -> &'static str {
     match s {
         Severity::Error => "major",
         Severity::Warning => "minor",
+        Severity::Note => "info",
     }
 }
 
@@ -215,6 +217,7 @@ pub fn sarif(all: &[Reported]) -> Value {
                 "level": match r.severity {
                     Severity::Error => "error",
                     Severity::Warning => "warning",
+                    Severity::Note => "note",
                 },
                 "message": { "text": full_message(r, false) },
                 "locations": [location],

@@ -15,6 +15,8 @@ use crate::source::Span;
 pub enum Severity {
     Error,
     Warning,
+    /// A finding waived in the model (`[[waivers]]`): shown, never counted or failing.
+    Note,
 }
 
 /// A span with a short note shown under the caret.

@@ -13,6 +13,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     let level = match d.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
     };
     // Group labels by file, keeping the order in which files first appear (primary file first).
     let mut order: Vec<crate::source::FileId> = Vec::new();

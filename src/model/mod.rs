@@ -110,6 +110,29 @@ pub struct Environment {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Quota>")]
     pub quotas: Quotas,
+    /// Diagnostics accepted on purpose, each on one key with a reason (and an optional expiry):
+    /// shown as waived instead of failing or warning. A waiver whose diagnostic no longer fires
+    /// there is an error (DG0131), so none outlives its reason unnoticed.
+    #[serde(default)]
+    pub waivers: Vec<DiagnosticWaiver>,
+}
+
+/// One accepted diagnostic (`[[waivers]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosticWaiver {
+    /// The code waived, e.g. `DG0113`: a rule's or a proof's warning or error.
+    pub code: String,
+    /// The key it is waived on, as a dotted path through the merged environment, e.g.
+    /// `services.doc-ingester.autoscaling.memory_percent` (array items by index:
+    /// `performance_targets.0.alert`).
+    pub key: String,
+    /// Why the finding is accepted; shown with it.
+    pub reason: String,
+    /// The last day the waiver holds, `YYYY-MM-DD` (UTC); after it the diagnostic is reported
+    /// again, with a warning that the waiver expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl Environment {

@@ -227,6 +227,12 @@ fn compile_one(f: &Path) -> (crate::Compiled, Option<Result<Unit, Error>>) {
             });
             let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
             c.diagnostics.extend(found);
+            crate::validate::waivers::apply(
+                model,
+                tree,
+                &mut c.diagnostics,
+                crate::codes::Phase::Proof,
+            );
             u.proof = summary;
             u
         })),

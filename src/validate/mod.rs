@@ -6,6 +6,7 @@
 pub mod rules;
 pub mod schema;
 pub mod typed;
+pub mod waivers;
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{Entry, Seg, display_path};
@@ -220,6 +221,7 @@ pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> 
         (check.run)(&mut cx);
     }
     out.extend(cx.into_diagnostics());
+    waivers::apply(&env, tree, out, crate::codes::Phase::Rule);
     if out.iter().any(Diagnostic::is_error) {
         None
     } else {

@@ -1554,3 +1554,156 @@ fn dg0130_replicated_store_without_replication() {
     let (_, diags) = validate(dir.path(), "env.toml");
     assert!(!codes(&diags).contains(&"DG0130"), "{diags:#?}");
 }
+
+// ── DG0131 waivers ───────────────────────────────────────────────────────────────────────────
+
+const WAIVE_MEMORY: &str = "\n[[waivers]]\ncode = \"DG0104\"\nkey = \"services.doc-ingester.autoscaling.memory_percent\"\nreason = \"load test until the queue metric lands\"\n";
+
+#[test]
+fn dg0131_a_waived_warning_is_a_note_where_waived_and_a_warning_elsewhere() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(BASE),
+        "memory_percent = 80",
+        "memory_percent = 150",
+    );
+    append(&dir.path().join(PROD), WAIVE_MEMORY);
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "DG0104")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert_eq!(d["severity"], "note", "{d:#}");
+    let message = d["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("waived: ")
+            && message.contains("load test until the queue metric lands"),
+        "{message}"
+    );
+    // Not a warning: --deny-warnings passes, and `check` shows the waived finding.
+    let o = run(dir.path(), &["--deny-warnings", "validate", PROD]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(dir.path(), &["check", PROD]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note[DG0104]: waived"),
+        "{}",
+        stderr(&o)
+    );
+    // Staging has no waiver: still a warning there.
+    let (_, diags) = validate(dir.path(), STAGING);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d["code"] == "DG0104" && d["severity"] == "warning"),
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn dg0131_stale_expired_and_unwaivable_waivers() {
+    // Stale: nothing to waive on that key.
+    let dir = scratch_with_environments();
+    append(&dir.path().join(PROD), WAIVE_MEMORY);
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0131",
+        "error",
+        &at(dir.path(), PROD, "[[waivers]]", "\"DG0104\""),
+        &[
+            "stale waiver: DG0104 is not reported on `services.doc-ingester.autoscaling.memory_percent`",
+        ],
+    );
+
+    // Expired: the warning is back, with a warning about the waiver.
+    edit(
+        &dir.path().join(BASE),
+        "memory_percent = 80",
+        "memory_percent = 150",
+    );
+    append(&dir.path().join(PROD), "expires = \"2020-01-31\"\n");
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    expect(
+        &diags,
+        "DG0131",
+        "warning",
+        &at(dir.path(), PROD, "expires", "\"2020-01-31\""),
+        &["expired on 2020-01-31"],
+    );
+    assert!(
+        diags
+            .iter()
+            .any(|d| d["code"] == "DG0104" && d["severity"] == "warning")
+    );
+
+    // A schema code cannot be waived; a key must be written; a date must be a date.
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(PROD),
+        "\n[[waivers]]\ncode = \"DG0051\"\nkey = \"services\"\nreason = \"r\"\n\n[[waivers]]\ncode = \"DG0104\"\nkey = \"services.nope\"\nreason = \"r\"\n\n[[waivers]]\ncode = \"DG0104\"\nkey = \"services.doc-ingester\"\nreason = \"r\"\nexpires = \"tomorrow\"\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0131",
+        "error",
+        &at(dir.path(), PROD, "[[waivers]]", "\"DG0051\""),
+        &["DG0051 cannot be waived"],
+    );
+    expect(
+        &diags,
+        "DG0131",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "key = \"services.nope",
+            "\"services.nope\"",
+        ),
+        &["`services.nope` is not written"],
+    );
+    expect(
+        &diags,
+        "DG0131",
+        "error",
+        &at(dir.path(), PROD, "expires = \"tomorrow", "\"tomorrow\""),
+        &["not a date"],
+    );
+}
+
+/// An error may be waived too (the model then compiles), and a proof's code is judged after the
+/// proof: a waiver of a proof finding that does not occur is stale.
+#[test]
+fn dg0131_waived_errors_compile_and_proof_waivers_are_judged_after_the_proof() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(&prod, "replication = \"sentinel\"\n", "");
+    append(
+        &prod,
+        "\n[[waivers]]\ncode = \"DG0130\"\nkey = \"storage.redis.replicas\"\nreason = \"a cache: every copy may differ\"\n",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 0, "{diags:#?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d["code"] == "DG0130" && d["severity"] == "note")
+    );
+
+    append(
+        &prod,
+        "\n[[waivers]]\ncode = \"DG0520\"\nkey = \"services.api-gateway\"\nreason = \"r\"\n",
+    );
+    let o = run(dir.path(), &["check", PROD, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("stale waiver: DG0520 is not reported on `services.api-gateway`"),
+        "{}",
+        stdout(&o)
+    );
+}
