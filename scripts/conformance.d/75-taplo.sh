@@ -5,7 +5,7 @@
 # tests/fixtures/editor/typos.toml reports exactly its four typos (`tier = "stagin"`, `replcias`,
 # `port = "8080"`, `[servises...]`), each at its line. taplo repeats an unknown-key error on every
 # line of the table that holds the key, so errors are counted by message.
-# Sourced by scripts/conformance.sh, which provides $ROOT, $TOOLS and check.
+# Sourced by scripts/conformance.sh, which provides $ROOT, $TOOLS, $OUT, $BIN and check.
 
 TAPLO="$TOOLS/node/node_modules/.bin/taplo"
 
@@ -58,4 +58,14 @@ sys.exit(1 if problems else 0)
 for f in "$ROOT"/environments/*.toml; do
   check "taplo: $(basename "$f") has no errors against the editor schema" taplo_clean "$f"
 done
+# The files a new platform repository starts with (`init`, then `new-env qa`), against the schema
+# init wrote next to them.
+taplo_scaffold() {
+  local repo
+  repo=$(mktemp -d "$OUT/.taplo-XXXXXX")/platform
+  "$BIN" init "$repo" 2>/dev/null || return 1
+  (cd "$repo" && "$BIN" new-env qa --extends environments/staging.toml 2>/dev/null) || return 1
+  taplo_clean "$repo"/environments/*.toml
+}
+check "taplo: the files of deaap-gen init and new-env have no errors" taplo_scaffold
 check "taplo: the four typos of tests/fixtures/editor/typos.toml, each at its line" taplo_typos
