@@ -4,7 +4,9 @@
 //! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
 //! labels, metadata and the objects' conversion come from the kit.
 
-use crate::model::Environment;
+mod redis;
+
+use crate::model::{Environment, StorageKind};
 use crate::plan::{self, DataSource, Workload};
 use crate::targets::kit::{self, meta, pod};
 use crate::targets::{Artifact, Context, Target, TargetError};
@@ -33,20 +35,18 @@ impl Target for Backup {
 
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         let mut objects = Vec::new();
-        for (schedule, w) in jobs(cx.env)? {
+        let jobs = jobs(cx.env)?;
+        for (schedule, w) in &jobs {
             objects.push(kit::object(&ServiceAccount {
                 metadata: meta(cx.env, &w.name, Some(&w.namespace), w.component),
                 automount_service_account_token: Some(false),
                 ..ServiceAccount::default()
             })?);
-            objects.push(kit::object(&cron_job(cx.env, schedule, &w)?)?);
+            objects.push(kit::object(&cron_job(cx.env, schedule, w)?)?);
         }
-        Ok(vec![kit::manifest(
-            cx,
-            NAME,
-            "backup/cronjobs.yaml",
-            objects,
-        )])
+        let mut out = vec![kit::manifest(cx, NAME, "backup/cronjobs.yaml", objects)];
+        out.extend(restores(cx, &jobs)?);
+        Ok(out)
     }
 }
 
@@ -98,14 +98,56 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         {
             vars.insert("BACKUP_DATABASE".to_owned(), database.clone());
         }
-        if let Some(p) = source.ports.first() {
-            vars.insert("BACKUP_PORT".to_owned(), p.number.to_string());
+        // The port of the Service in BACKUP_HOST (a Sentinel set's: the sentinels').
+        if let Some(p) = source.client_ports().last() {
+            vars.insert("BACKUP_PORT".to_owned(), p.to_string());
         }
         let mut w = base(format!("{}-{name}", b.name), vars);
         w.command.clone_from(&db.command);
         // A dump logs in with the database's own credentials.
         w.secrets.extend(source.secrets.clone());
+        if db.command.is_empty() {
+            if redis_store(env, &db.source) {
+                w.command = redis::dump(name, &w, source);
+                w.scratch.push(("backup", redis::DUMP_DIR.to_owned()));
+            } else {
+                return Err(TargetError(format!(
+                    "backup `{name}` has no command and deaap-gen writes none for `{}`",
+                    db.source
+                )));
+            }
+        }
         out.push((db.schedule.as_str(), w));
+    }
+    Ok(out)
+}
+
+/// Whether `source` is a Redis store.
+fn redis_store(env: &Environment, source: &str) -> bool {
+    env.storage
+        .get(source)
+        .is_some_and(|s| s.kind == StorageKind::Redis)
+}
+
+/// The restore files of the database backups whose commands deaap-gen wrote
+/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them.
+fn restores(cx: &Context<'_>, jobs: &[(&str, Workload<'_>)]) -> Result<Vec<Artifact>, TargetError> {
+    let env = cx.env;
+    let b = &env.backup;
+    let plan = plan::deployed(env);
+    let mut out = Vec::new();
+    for (name, db) in &b.databases {
+        let job_name = format!("{}-{name}", b.name);
+        let job = jobs.iter().map(|(_, w)| w).find(|w| w.name == job_name);
+        let source = plan.iter().find(|w| w.name == db.source);
+        if let (true, true, Some(job), Some(source)) = (
+            db.command.is_empty(),
+            redis_store(env, &db.source),
+            job,
+            source,
+        ) {
+            out.extend(redis::restore(cx, name, job, source)?);
+        }
     }
     Ok(out)
 }
