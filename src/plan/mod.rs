@@ -609,4 +609,40 @@ mod tests {
         assert_eq!(names(find(&plan, "mineru")), [ISTIO_PROXY]);
         assert_eq!(vault_agent().resources.limits.memory.as_str(), "64Mi");
     }
+
+    /// A Sentinel set is reached through its sentinels: its clients get where they answer, and
+    /// its pods carry a sentinel that counts like an injected container.
+    #[test]
+    fn a_sentinel_set_names_its_sentinels_to_its_clients() {
+        let env = load("tests/fixtures/sentinel.toml");
+        let plan = workloads(&env);
+        let cache = find(&plan, "cache");
+        assert!(cache.sentinels());
+        assert_eq!(cache.service_name(), "cache-sentinel");
+        assert_eq!(cache.client_ports(), [6379, SENTINEL_PORT]);
+        assert!(cache.sidecars(&env).iter().any(|s| s.name == SENTINEL));
+        let web = find(&plan, "web");
+        assert_eq!(web.client_ports(), [8080]);
+        assert_eq!(
+            web.env["CACHE_SENTINELS"],
+            "cache-sentinel.mini-storage.svc.cluster.local:26379"
+        );
+        assert_eq!(web.env["CACHE_MASTER_NAME"], "cache");
+        // The model's own variables stay the model's.
+        assert!(!web.declared_env.unwrap().contains_key("CACHE_SENTINELS"));
+
+        // A single server is its own Service, and its clients get nothing more.
+        let env = load("tests/fixtures/minimal.toml");
+        let plan = workloads(&env);
+        let cache = find(&plan, "cache");
+        assert_eq!(cache.service_name(), "cache");
+        assert_eq!(cache.client_ports(), [6379]);
+        assert!(client_env(&env, "cache").is_empty());
+        assert!(
+            !find(&plan, "web")
+                .env
+                .keys()
+                .any(|k| k.starts_with("CACHE_"))
+        );
+    }
 }

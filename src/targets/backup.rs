@@ -239,4 +239,57 @@ mod tests {
         assert_eq!(t.matches("kind: CronJob").count(), 1);
         insta::assert_snapshot!("backup_minimal_enabled", t);
     }
+
+    /// A Redis backup without a command gets the generated one: the primary found through the
+    /// sentinels, dumped with `redis-cli --rdb` and uploaded; and the restore Job beside it, a
+    /// file that is no manifest (never streamed), loading a dump into the first pod's volume.
+    #[test]
+    fn redis_dump_and_restore() {
+        let env = load("tests/fixtures/sentinel.toml");
+        let cx = Context {
+            env: &env,
+            source_name: "sentinel.toml",
+        };
+        let a = TARGET.generate(&cx).unwrap();
+        let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, ["backup/cronjobs.yaml", "backup/restore-cache.yaml"]);
+        let cron = String::from_utf8(a[0].bytes.clone()).unwrap();
+        for line in [
+            "primary=$(redis-cli -h cache-sentinel.mini-storage.svc.cluster.local -p 26379 --raw SENTINEL get-master-addr-by-name cache | head -n 1)",
+            "redis-cli -h \"$primary\" -p 6379 --rdb /backup/cache.rdb",
+            "aws s3 cp /backup/cache.rdb \"s3://$S3_BUCKET/cache/latest.rdb\"",
+            "export AWS_ACCESS_KEY_ID=\"$(cat \"$AWS_ACCESS_KEY_ID_FILE\")\"",
+        ] {
+            assert!(cron.contains(line), "{line}");
+        }
+        assert!(!cron.contains("/scripts/backup-redis.sh"));
+        let restore = &a[1];
+        assert!(!restore.manifest && restore.objects.is_empty());
+        assert_eq!(restore.kinds, ["Job"]);
+        let text = String::from_utf8(restore.bytes.clone()).unwrap();
+        assert!(text.contains("kubectl -n mini-storage scale statefulset/cache --replicas=0"));
+        let job: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let spec = &job["spec"]["template"]["spec"];
+        assert_eq!(spec["initContainers"][0]["name"], "fetch");
+        assert_eq!(spec["containers"][0]["name"], "load");
+        assert_eq!(
+            spec["containers"][0]["image"],
+            "registry.example.com/library/redis:7.2.5"
+        );
+        let claim = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "data")
+            .unwrap();
+        assert_eq!(claim["persistentVolumeClaim"]["claimName"], "data-cache-0");
+        assert!(claim["persistentVolumeClaim"].get("readOnly").is_none());
+        let annotations = &job["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(annotations["vault.hashicorp.com/agent-init-first"], "true");
+        assert_eq!(
+            annotations["traffic.sidecar.istio.io/excludeOutboundPorts"],
+            "8200"
+        );
+        insta::assert_snapshot!("backup_restore_cache", text);
+    }
 }
