@@ -84,9 +84,10 @@ else
   fail "(a) consistent environments and generated output: the hook should pass"
 fi
 
-# (b) A replica count changed by hand (production's Redis, one fewer), output not regenerated.
+# (b) A replica count changed by hand (production's Redis, two more: a Sentinel set stays odd),
+# output not regenerated.
 awk '/^\[/ { redis = ($0 == "[storage.redis]") }
-  redis && /^replicas = [0-9]+$/ { print "replicas = " $3 - 1; next } { print }' \
+  redis && /^replicas = [0-9]+$/ { print "replicas = " $3 + 2; next } { print }' \
   "$REPO/environments/production.toml" >"$WORK/production.toml"
 if cmp -s "$WORK/production.toml" "$REPO/environments/production.toml"; then
   echo "FAIL  (b) production.toml has no [storage.redis] replicas to change"

@@ -26,10 +26,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// How long a sentinel waits before it calls a silent server down.
-pub(crate) const DOWN_AFTER_MS: u32 = 5000;
+const DOWN_AFTER_MS: u32 = 5000;
 /// How long one failover may take before another sentinel tries again; also how long a restarted
 /// pod that the sentinels still name as the primary waits for them to promote a replica.
-pub(crate) const FAILOVER_TIMEOUT_MS: u32 = 60_000;
+const FAILOVER_TIMEOUT_MS: u32 = 60_000;
 /// Replicas that resynchronise with a new primary at once (the others keep serving reads).
 const PARALLEL_SYNCS: u32 = 1;
 /// A primary refuses writes when fewer replicas than `min-replicas-to-write` acknowledged
