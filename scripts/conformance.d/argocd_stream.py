@@ -45,6 +45,9 @@ def main():
     expected = []
     for entry in index["files"]:
         path = entry["path"]
+        # Restore Jobs (backup/restore-*.yaml) are run by hand, never streamed.
+        if path.startswith("backup/restore-"):
+            continue
         if path.startswith(MANIFEST_DIRS) or path == "prometheus/prometheusrule.yaml":
             with open(os.path.join(tree, path), encoding="utf-8") as f:
                 expected.extend(load_docs(f.read()))

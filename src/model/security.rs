@@ -362,7 +362,10 @@ pub struct DatabaseBackup {
     pub source: String,
     /// Five-field cron schedule of this backup, e.g. `30 2 * * *`.
     pub schedule: Schedule,
-    /// The command run by the backup container.
+    /// The command run by the backup container. Left out for a Redis store: deaap-gen then
+    /// writes the dump (`redis-cli --rdb` from the primary) and the upload, and
+    /// `backup/restore-<name>.yaml`, the Job that loads such a dump back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
 }
 

@@ -6,8 +6,8 @@
 //! own view of the model, so effective replicas, injected containers and names are decided here.
 
 use crate::model::{
-    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Resources, SecretRef,
-    StorageBackend, StorageKind,
+    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Replication, Resources,
+    SecretRef, StorageBackend, StorageKind,
 };
 use std::collections::BTreeMap;
 
@@ -70,12 +70,28 @@ pub const VAULT_AGENT: &str = "vault-agent";
 /// The Istio proxy's container name.
 pub const ISTIO_PROXY: &str = "istio-proxy";
 
+/// The Redis Sentinel container's name in each pod of a Redis replicated with Sentinel.
+pub const SENTINEL: &str = "sentinel";
+
+/// The port Redis Sentinel answers on.
+pub const SENTINEL_PORT: u16 = 26379;
+
 /// The Vault agent only renders static key/value secrets to files, so it is sized small; its
 /// requests and limits count against the namespace quota.
 #[must_use]
 pub fn vault_agent() -> Sidecar {
     Sidecar {
         name: VAULT_AGENT,
+        resources: resources(("50m", "32Mi"), ("100m", "64Mi")),
+    }
+}
+
+/// Redis Sentinel beside each server of a Redis replicated with Sentinel: it watches the servers,
+/// gossips with the other sentinels and answers clients, with a few megabytes of state.
+#[must_use]
+pub fn sentinel() -> Sidecar {
+    Sidecar {
+        name: SENTINEL,
         resources: resources(("50m", "32Mi"), ("100m", "64Mi")),
     }
 }
@@ -137,6 +153,9 @@ pub struct Workload<'a> {
     pub data: Option<(String, DataSource)>,
     /// Prometheus scraping: (port, path).
     pub metrics: Option<(u16, String)>,
+    /// How a storage backend's replicas keep one copy of the data (`none` for every other
+    /// workload).
+    pub replication: Replication,
     /// Pods when it starts (the autoscaling minimum if it is higher).
     pub replicas: u32,
     /// Pods at the autoscaling maximum (`replicas` without autoscaling).
@@ -161,8 +180,9 @@ impl Workload<'_> {
         !self.secrets.is_empty()
     }
 
-    /// The containers the platform injects into each pod: the Istio proxy in meshed namespaces
-    /// and the Vault agent where there are secrets.
+    /// The containers the platform adds to each pod beside the workload's own: the Istio proxy in
+    /// meshed namespaces, the Vault agent where there are secrets and Redis Sentinel in a Redis
+    /// replicated with Sentinel.
     #[must_use]
     pub fn sidecars(&self, env: &Environment) -> Vec<Sidecar> {
         let proxy = env
@@ -177,17 +197,37 @@ impl Workload<'_> {
         proxy
             .into_iter()
             .chain(self.uses_vault().then(vault_agent))
+            .chain(self.sentinels().then(sentinel))
             .collect()
     }
 
+    /// Whether it is a Redis replicated with Sentinel: its pods run a sentinel beside the server,
+    /// and clients ask the sentinels where the primary is.
+    #[must_use]
+    pub fn sentinels(&self) -> bool {
+        self.replication == Replication::Sentinel
+    }
+
     /// The name of the Service its clients connect to: `<name>-service` for a service (a
-    /// Deployment), the workload's own name for the stateful ones (their headless Service).
+    /// Deployment), `<name>-sentinel` for a Redis replicated with Sentinel (the sentinels, which
+    /// name the current primary), the workload's own name for the other stateful ones.
     #[must_use]
     pub fn service_name(&self) -> String {
         match self.kind {
             Kind::Service => format!("{}-service", self.name),
+            _ if self.sentinels() => format!("{}-sentinel", self.name),
             _ => self.name.clone(),
         }
+    }
+
+    /// The ports its clients, its replicas and its backup job connect to: its serving port (the
+    /// first), and for a Redis replicated with Sentinel the sentinels' (a client asks them for the
+    /// primary, then connects to it; the sentinels watch the servers and each other).
+    #[must_use]
+    pub fn client_ports(&self) -> Vec<u16> {
+        let serving = self.ports.first().map(|p| p.number);
+        let sentinel = self.sentinels().then_some(SENTINEL_PORT);
+        serving.into_iter().chain(sentinel).collect()
     }
 
     /// A workload that always runs `replicas` pods (no autoscaling), replicating among them when
@@ -270,6 +310,7 @@ fn base<'a>(
         scratch: Vec::new(),
         data: None,
         metrics: None,
+        replication: Replication::None,
         replicas: 1,
         max_replicas: 1,
         claims: 0,
@@ -323,8 +364,39 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
     w.api_access = s.kubernetes_api_access;
     w.health = Health::Http(s.health_path.clone());
     w.depends_on.clone_from(&s.depends_on);
+    for dep in &s.depends_on {
+        w.env.extend(client_env(env, dep));
+    }
     w.routed = s.route.is_some();
     w
+}
+
+/// The variables the platform gives a service that depends on `store` so it finds it, beside
+/// those the model declares: for a Redis replicated with Sentinel, where the sentinels answer
+/// (`<STORE>_SENTINELS`, `host:port` of their Service) and the name they know its primary by
+/// (`<STORE>_MASTER_NAME`); nothing for any other dependency, whose Service is its address.
+/// `<STORE>` is the store's name in capitals, `-` as `_` (`REDIS_SENTINELS` for `redis`).
+#[must_use]
+pub fn client_env(env: &Environment, store: &str) -> BTreeMap<String, String> {
+    let Some(s) = env.storage.get(store).filter(|s| s.enabled) else {
+        return BTreeMap::new();
+    };
+    if s.replication != Replication::Sentinel {
+        return BTreeMap::new();
+    }
+    let w = storage(env, store, s);
+    let prefix = store.to_uppercase().replace('-', "_");
+    BTreeMap::from([
+        (
+            format!("{prefix}_SENTINELS"),
+            format!(
+                "{}.{}.svc.cluster.local:{SENTINEL_PORT}",
+                w.service_name(),
+                w.namespace
+            ),
+        ),
+        (format!("{prefix}_MASTER_NAME"), store.to_owned()),
+    ])
 }
 
 /// A storage backend: a `StatefulSet` with its `data` volume, a claim per replica when persistent.
@@ -345,8 +417,12 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     w.declared_env = Some(&s.env);
     w.env = s.env.clone();
     w.secrets = s.secrets.clone();
+    w.replication = s.replication;
     let (port_name, data_path) = storage_engine(s, &mut w);
     w.ports.push(port(port_name, s.port));
+    if w.sentinels() {
+        w.ports.push(port("tcp-sentinel", SENTINEL_PORT));
+    }
     scraped(&mut w, &s.metrics);
     w.data = Some((data_path.to_owned(), data_source(persistent)));
     w
@@ -532,5 +608,41 @@ mod tests {
         );
         assert_eq!(names(find(&plan, "mineru")), [ISTIO_PROXY]);
         assert_eq!(vault_agent().resources.limits.memory.as_str(), "64Mi");
+    }
+
+    /// A Sentinel set is reached through its sentinels: its clients get where they answer, and
+    /// its pods carry a sentinel that counts like an injected container.
+    #[test]
+    fn a_sentinel_set_names_its_sentinels_to_its_clients() {
+        let env = load("tests/fixtures/sentinel.toml");
+        let plan = workloads(&env);
+        let cache = find(&plan, "cache");
+        assert!(cache.sentinels());
+        assert_eq!(cache.service_name(), "cache-sentinel");
+        assert_eq!(cache.client_ports(), [6379, SENTINEL_PORT]);
+        assert!(cache.sidecars(&env).iter().any(|s| s.name == SENTINEL));
+        let web = find(&plan, "web");
+        assert_eq!(web.client_ports(), [8080]);
+        assert_eq!(
+            web.env["CACHE_SENTINELS"],
+            "cache-sentinel.mini-storage.svc.cluster.local:26379"
+        );
+        assert_eq!(web.env["CACHE_MASTER_NAME"], "cache");
+        // The model's own variables stay the model's.
+        assert!(!web.declared_env.unwrap().contains_key("CACHE_SENTINELS"));
+
+        // A single server is its own Service, and its clients get nothing more.
+        let env = load("tests/fixtures/minimal.toml");
+        let plan = workloads(&env);
+        let cache = find(&plan, "cache");
+        assert_eq!(cache.service_name(), "cache");
+        assert_eq!(cache.client_ports(), [6379]);
+        assert!(client_env(&env, "cache").is_empty());
+        assert!(
+            !find(&plan, "web")
+                .env
+                .keys()
+                .any(|k| k.starts_with("CACHE_"))
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
 //! labels, metadata and the objects' conversion come from the kit.
 
-use crate::model::Environment;
+mod redis;
+
+use crate::model::{Environment, StorageKind};
 use crate::plan::{self, DataSource, Workload};
 use crate::targets::kit::{self, meta, pod};
 use crate::targets::{Artifact, Context, Target, TargetError};
@@ -33,20 +35,18 @@ impl Target for Backup {
 
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         let mut objects = Vec::new();
-        for (schedule, w) in jobs(cx.env)? {
+        let jobs = jobs(cx.env)?;
+        for (schedule, w) in &jobs {
             objects.push(kit::object(&ServiceAccount {
                 metadata: meta(cx.env, &w.name, Some(&w.namespace), w.component),
                 automount_service_account_token: Some(false),
                 ..ServiceAccount::default()
             })?);
-            objects.push(kit::object(&cron_job(cx.env, schedule, &w)?)?);
+            objects.push(kit::object(&cron_job(cx.env, schedule, w)?)?);
         }
-        Ok(vec![kit::manifest(
-            cx,
-            NAME,
-            "backup/cronjobs.yaml",
-            objects,
-        )])
+        let mut out = vec![kit::manifest(cx, NAME, "backup/cronjobs.yaml", objects)];
+        out.extend(restores(cx, &jobs)?);
+        Ok(out)
     }
 }
 
@@ -98,14 +98,56 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         {
             vars.insert("BACKUP_DATABASE".to_owned(), database.clone());
         }
-        if let Some(p) = source.ports.first() {
-            vars.insert("BACKUP_PORT".to_owned(), p.number.to_string());
+        // The port of the Service in BACKUP_HOST (a Sentinel set's: the sentinels').
+        if let Some(p) = source.client_ports().last() {
+            vars.insert("BACKUP_PORT".to_owned(), p.to_string());
         }
         let mut w = base(format!("{}-{name}", b.name), vars);
         w.command.clone_from(&db.command);
         // A dump logs in with the database's own credentials.
         w.secrets.extend(source.secrets.clone());
+        if db.command.is_empty() {
+            if redis_store(env, &db.source) {
+                w.command = redis::dump(name, &w, source);
+                w.scratch.push(("backup", redis::DUMP_DIR.to_owned()));
+            } else {
+                return Err(TargetError(format!(
+                    "backup `{name}` has no command and deaap-gen writes none for `{}`",
+                    db.source
+                )));
+            }
+        }
         out.push((db.schedule.as_str(), w));
+    }
+    Ok(out)
+}
+
+/// Whether `source` is a Redis store.
+fn redis_store(env: &Environment, source: &str) -> bool {
+    env.storage
+        .get(source)
+        .is_some_and(|s| s.kind == StorageKind::Redis)
+}
+
+/// The restore files of the database backups whose commands deaap-gen wrote
+/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them.
+fn restores(cx: &Context<'_>, jobs: &[(&str, Workload<'_>)]) -> Result<Vec<Artifact>, TargetError> {
+    let env = cx.env;
+    let b = &env.backup;
+    let plan = plan::deployed(env);
+    let mut out = Vec::new();
+    for (name, db) in &b.databases {
+        let job_name = format!("{}-{name}", b.name);
+        let job = jobs.iter().map(|(_, w)| w).find(|w| w.name == job_name);
+        let source = plan.iter().find(|w| w.name == db.source);
+        if let (true, true, Some(job), Some(source)) = (
+            db.command.is_empty(),
+            redis_store(env, &db.source),
+            job,
+            source,
+        ) {
+            out.extend(redis::restore(cx, name, job, source)?);
+        }
     }
     Ok(out)
 }
@@ -196,5 +238,58 @@ mod tests {
         let t = text(&on, "minimal.toml");
         assert_eq!(t.matches("kind: CronJob").count(), 1);
         insta::assert_snapshot!("backup_minimal_enabled", t);
+    }
+
+    /// A Redis backup without a command gets the generated one: the primary found through the
+    /// sentinels, dumped with `redis-cli --rdb` and uploaded; and the restore Job beside it, a
+    /// file that is no manifest (never streamed), loading a dump into the first pod's volume.
+    #[test]
+    fn redis_dump_and_restore() {
+        let env = load("tests/fixtures/sentinel.toml");
+        let cx = Context {
+            env: &env,
+            source_name: "sentinel.toml",
+        };
+        let a = TARGET.generate(&cx).unwrap();
+        let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, ["backup/cronjobs.yaml", "backup/restore-cache.yaml"]);
+        let cron = String::from_utf8(a[0].bytes.clone()).unwrap();
+        for line in [
+            "primary=$(redis-cli -h cache-sentinel.mini-storage.svc.cluster.local -p 26379 --raw SENTINEL get-master-addr-by-name cache | head -n 1)",
+            "redis-cli -h \"$primary\" -p 6379 --rdb /backup/cache.rdb",
+            "aws s3 cp /backup/cache.rdb \"s3://$S3_BUCKET/cache/latest.rdb\"",
+            "export AWS_ACCESS_KEY_ID=\"$(cat \"$AWS_ACCESS_KEY_ID_FILE\")\"",
+        ] {
+            assert!(cron.contains(line), "{line}");
+        }
+        assert!(!cron.contains("/scripts/backup-redis.sh"));
+        let restore = &a[1];
+        assert!(!restore.manifest && restore.objects.is_empty());
+        assert_eq!(restore.kinds, ["Job"]);
+        let text = String::from_utf8(restore.bytes.clone()).unwrap();
+        assert!(text.contains("kubectl -n mini-storage scale statefulset/cache --replicas=0"));
+        let job: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let spec = &job["spec"]["template"]["spec"];
+        assert_eq!(spec["initContainers"][0]["name"], "fetch");
+        assert_eq!(spec["containers"][0]["name"], "load");
+        assert_eq!(
+            spec["containers"][0]["image"],
+            "registry.example.com/library/redis:7.2.5"
+        );
+        let claim = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "data")
+            .unwrap();
+        assert_eq!(claim["persistentVolumeClaim"]["claimName"], "data-cache-0");
+        assert!(claim["persistentVolumeClaim"].get("readOnly").is_none());
+        let annotations = &job["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(annotations["vault.hashicorp.com/agent-init-first"], "true");
+        assert_eq!(
+            annotations["traffic.sidecar.istio.io/excludeOutboundPorts"],
+            "8200"
+        );
+        insta::assert_snapshot!("backup_restore_cache", text);
     }
 }

@@ -1707,3 +1707,93 @@ fn dg0131_waived_errors_compile_and_proof_waivers_are_judged_after_the_proof() {
         stdout(&o)
     );
 }
+
+#[test]
+fn dg0133_backup_without_a_command() {
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(
+        &env,
+        "[backup]\nenabled = false",
+        "[backup]\nenabled = true",
+    );
+    edit(
+        &env,
+        "[[audit.rules]]",
+        "[backup.databases.cache]\nsource = \"cache\"\nschedule = \"0 1 * * *\"\n\n[backup.databases.chain]\nsource = \"blockchain\"\nschedule = \"0 2 * * *\"\n\n[[audit.rules]]",
+    );
+    edit(
+        &env,
+        "[blockchain]\nenabled = false",
+        "[blockchain]\nenabled = true",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    // deaap-gen writes the Redis dump; nothing for the blockchain nodes.
+    let d = expect(
+        &diags,
+        "DG0133",
+        "error",
+        &at(
+            dir.path(),
+            "env.toml",
+            "[backup.databases.chain]",
+            "[backup",
+        ),
+        &["database backup `chain` of `blockchain` has no `command`"],
+    );
+    assert!(help(d).contains("command = [...]"), "{d:#}");
+    assert_eq!(codes(&diags), ["DG0133"]);
+}
+
+#[test]
+fn dg0134_sentinel_sets() {
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(
+        &env,
+        "port = 6379\n",
+        "port = 6379\nreplicas = 2\nreplication = \"sentinel\"\n",
+    );
+    edit(
+        &env,
+        "depends_on = [\"cache\"]\n",
+        "depends_on = [\"cache\"]\nenv = { CACHE_URL = \"redis://cache.mini-storage.svc.cluster.local:6379\", CACHE_MASTER_NAME = \"x\" }\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0134",
+        "error",
+        &at(dir.path(), "env.toml", "replicas = 2", "2"),
+        &["Sentinel set `cache` runs 2 replica(s)", "cannot fail over"],
+    );
+    assert!(help(d).contains("replicas = 3"), "{d:#}");
+    let d = expect(
+        &diags,
+        "DG0134",
+        "error",
+        &at(dir.path(), "env.toml", "CACHE_URL", "\"redis://"),
+        &["`CACHE_URL` of service `web` addresses `cache` as one server"],
+    );
+    assert!(help(d).contains("CACHE_SENTINELS"), "{d:#}");
+    expect(
+        &diags,
+        "DG0134",
+        "error",
+        &at(dir.path(), "env.toml", "CACHE_MASTER_NAME", "\"x\""),
+        &["`CACHE_MASTER_NAME` of service `web` is set by deaap-gen"],
+    );
+    assert_eq!(codes(&diags), ["DG0134", "DG0134", "DG0134"]);
+
+    // Three replicas and no address of its own: nothing to say.
+    edit(&env, "replicas = 2\n", "replicas = 3\n");
+    edit(
+        &env,
+        "env = { CACHE_URL = \"redis://cache.mini-storage.svc.cluster.local:6379\", CACHE_MASTER_NAME = \"x\" }\n",
+        "",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 0, "{diags:#?}");
+}

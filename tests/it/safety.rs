@@ -69,7 +69,7 @@ fn change_production(dir: &Path) {
     edit(
         &dir.join("environments/production.toml"),
         "replicas = 3",
-        "replicas = 2",
+        "replicas = 5",
     );
 }
 

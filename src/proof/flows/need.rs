@@ -1,7 +1,8 @@
 //! The flows the model needs, each with the model key that implies it, derived from the model and
 //! the workload plan alone (never from the generated policies they are checked against): the
-//! ingress gateway → each routed service, each `depends_on`, the consensus writer → the
-//! validators, replicas → each other, Prometheus → every scrape target (the workloads, and what
+//! ingress gateway → each routed service, each `depends_on` (to a Sentinel set: its servers and
+//! its sentinels), the consensus writer → the validators, replicas → each other (in a Sentinel
+//! set: servers and sentinels), Prometheus → every scrape target (the workloads, and what
 //! kube-prometheus-stack scrapes: kubelet, node-exporter, the control plane, the cluster DNS), DNS,
 //! istiod where sidecars run, workloads with secrets → Vault, API callers → the API server, and
 //! backup jobs → the stores they dump and the object store.
@@ -266,15 +267,19 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
                 Kind::Consensus => key(&["consensus", "validators"]),
                 _ => under(w, "replicas"),
             };
-            needs.add(&me, &me, port, tcp, k, "replicas talk to each other");
+            for p in w.client_ports() {
+                needs.add(&me, &me, p, tcp, k.clone(), "replicas talk to each other");
+            }
         }
         for dep in &w.depends_on {
-            if let Some(d) = by_name(dep).and_then(|d| Some((id(d), serving(d)?))) {
+            if let Some(d) = by_name(dep) {
                 let k = match w.kind {
                     Kind::Consensus => key(&["consensus", "validators"]),
                     _ => under(w, "depends_on"),
                 };
-                needs.add(&me, &d.0, d.1, tcp, k, "depends_on");
+                for p in d.client_ports() {
+                    needs.add(&me, &id(d), p, tcp, k.clone(), "depends_on");
+                }
             }
         }
         if w.api_access {
@@ -377,15 +382,17 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
                 key(&["backup", "bucket"]),
                 "backup upload",
             );
-            if let Some((to, port)) = source.and_then(|s| Some((id(s), serving(s)?))) {
-                needs.add(
-                    &job,
-                    &to,
-                    port,
-                    tcp,
-                    key(&["backup", "databases", name, "source"]),
-                    "database dump",
-                );
+            if let Some(s) = source {
+                for port in s.client_ports() {
+                    needs.add(
+                        &job,
+                        &id(s),
+                        port,
+                        tcp,
+                        key(&["backup", "databases", name, "source"]),
+                        "database dump",
+                    );
+                }
             }
         }
     }

@@ -434,15 +434,19 @@ fn flow<'a>(a: &'a Analysis, from: &str, to: &str, port: u16) -> &'a Flow {
         .unwrap_or_else(|| panic!("no flow {from} → {to}:{port}"))
 }
 
-#[test]
-fn every_flow_of_the_fixture_holds() {
-    let a = analysis("tests/fixtures/flows.toml");
-    let broken: Vec<String> = a
-        .flows
+/// The flows the policies decide otherwise than the model expects, described.
+fn broken(a: &Analysis) -> Vec<String> {
+    a.flows
         .iter()
         .filter(|f| !f.holds())
         .map(|f| format!("{} → {}:{} {}", f.from, f.to, f.port, f.verdict.why()))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_flow_of_the_fixture_holds() {
+    let a = analysis("tests/fixtures/flows.toml");
+    let broken = broken(&a);
     assert!(broken.is_empty(), "{broken:#?}");
     assert!(a.missing.is_empty(), "{:?}", a.missing);
 }
@@ -590,4 +594,24 @@ fn a_pod_template_that_was_not_generated_is_reported() {
         .expect("kubernetes");
     assert_eq!(a.missing.len(), 1);
     assert_eq!(a.missing[0].0, "mini-storage/cache");
+}
+
+/// A Sentinel set: its pods reach each other's servers (replication) and sentinels (gossip), its
+/// clients and its backup job reach both, and nothing else reaches the sentinels.
+#[test]
+fn a_sentinel_set_replicates_gossips_and_answers_its_clients() {
+    let a = analysis("tests/fixtures/sentinel.toml");
+    let broken = broken(&a);
+    assert!(broken.is_empty(), "{broken:#?}");
+    let cache = "mini-storage/cache";
+    for from in [cache, "mini-core/web", "mini-storage/backup-service-cache"] {
+        for port in [6379, 26379] {
+            let f = flow(&a, from, cache, port);
+            assert!(matches!(f.expect, Expect::Allow { .. }), "{from} → {port}");
+            assert!(f.verdict.allowed(), "{from} → {port}: {}", f.verdict.why());
+        }
+    }
+    let f = flow(&a, "mini-storage/backup-service", cache, 26379);
+    assert!(matches!(f.expect, Expect::Deny { .. }));
+    assert!(!f.verdict.allowed(), "{}", f.verdict.why());
 }

@@ -70,6 +70,7 @@ const SECTIONS: &[Section] = &[
     cluster("v1", "Namespace", "namespaces"),
     section("v1", "ResourceQuota", "resourceQuotas"),
     section("v1", "ServiceAccount", "serviceAccounts"),
+    section("v1", "ConfigMap", "configMaps"),
     section("v1", "Service", "services"),
     workload("apps/v1", "Deployment", "deployments", Workload::Replicated),
     workload(
@@ -314,6 +315,7 @@ pub fn values_schema() -> Value {
                 ("scheduledWorkload", "with their images and resources")
             }
             (None, Some("ServiceAccount")) => ("serviceAccount", "with their token setting"),
+            (None, Some("ConfigMap")) => ("configMap", "with their files"),
             (None, _) => ("entry", "each with its spec"),
         };
         let kind = s.kind.unwrap_or("Gatekeeper constraint");
@@ -389,6 +391,9 @@ pub fn values_schema() -> Value {
             "entry": with(json!({"spec": spec}), &[]),
             "serviceAccount": with(json!({
                 "automountServiceAccountToken": {"description": "Whether pods get the account's API token mounted.", "type": "boolean"},
+            }), &[]),
+            "configMap": with(json!({
+                "data": {"description": "The files the ConfigMap holds, by key (a Redis Sentinel set's redis.conf, sentinel.conf and start step).", "$ref": "#/$defs/strings"},
             }), &[]),
             "workload": with(json!({
                 "replicas": {"description": "The number of pods (left out under a HorizontalPodAutoscaler, which sets it).", "type": "integer", "minimum": 0},

@@ -233,19 +233,25 @@ fn quantity(q: &crate::model::Quantity) -> Quantity {
 }
 
 fn resources(w: &Workload<'_>) -> ResourceRequirements {
+    requirements(w.resources, w.gpu)
+}
+
+/// A container's requests and limits: CPU and memory, and `gpu` NVIDIA GPUs when there are any.
+#[must_use]
+pub fn requirements(r: &Resources, gpu: u32) -> ResourceRequirements {
     let side = |amounts: &CpuMemory| {
         let mut m = BTreeMap::from([
             ("cpu".to_owned(), quantity(&amounts.cpu)),
             ("memory".to_owned(), quantity(&amounts.memory)),
         ]);
-        if w.gpu > 0 {
-            m.insert("nvidia.com/gpu".to_owned(), Quantity(w.gpu.to_string()));
+        if gpu > 0 {
+            m.insert("nvidia.com/gpu".to_owned(), Quantity(gpu.to_string()));
         }
         m
     };
     ResourceRequirements {
-        requests: Some(side(&w.resources.requests)),
-        limits: Some(side(&w.resources.limits)),
+        requests: Some(side(&r.requests)),
+        limits: Some(side(&r.limits)),
         ..ResourceRequirements::default()
     }
 }

@@ -7,6 +7,7 @@
 //! same checks; labels, metadata and the object conversion come from the [`kit`].
 
 pub(crate) mod network;
+pub(crate) mod sentinel;
 pub(crate) mod workloads;
 
 use crate::model::Environment;

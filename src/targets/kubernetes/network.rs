@@ -5,7 +5,7 @@
 //! scrapes outside them (kubelet, node-exporter, the control plane, the cluster DNS), sidecars → istiod,
 //! Vault agents → Vault, API-calling services → the API server, each backup job → the database it
 //! dumps and the object store, and DNS for everyone. Clients, the gateway and replicas reach a
-//! workload's serving port only; Prometheus its metrics port.
+//! workload's serving port only (and a Sentinel set's sentinel port); Prometheus its metrics port.
 //!
 //! `deaap-gen check` proves these policies against the model (the `flows` proof).
 //!
@@ -109,8 +109,8 @@ impl Rules {
     }
 }
 
-/// A network endpoint: its pods and the port its clients connect to (its first; a separate
-/// metrics port is Prometheus' alone).
+/// A network endpoint: its pods and the ports its clients connect to (its first, and a Sentinel
+/// set's sentinel port; a separate metrics port is Prometheus' alone).
 struct Endpoint {
     pods: Pods,
     serving: Vec<u16>,
@@ -122,7 +122,7 @@ fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
             namespace: w.namespace.clone(),
             labels: kit::selector_labels(env, &w.name),
         },
-        serving: w.ports.iter().take(1).map(|p| p.number).collect(),
+        serving: w.client_ports(),
     }
 }
 

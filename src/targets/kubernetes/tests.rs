@@ -440,3 +440,206 @@ fn meshed_namespaces_get_injection_sized_proxies_and_istio_flows() {
         assert!(!all.contains(needle), "{needle}");
     }
 }
+
+// ── A Redis replicated with Sentinel ─────────────────────────────────────────────────────────
+
+const SENTINEL: &str = "tests/fixtures/sentinel.toml";
+
+fn find<'a>(objects: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn config_file<'a>(objects: &'a [serde_json::Value], key: &str) -> &'a str {
+    find(objects, "ConfigMap", "cache-config")["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+#[test]
+fn sentinel_set_snapshot() {
+    let env = load(SENTINEL);
+    let a = generate(&env, "sentinel.toml");
+    let file = a
+        .iter()
+        .find(|a| a.path == "kubernetes/storage-cache.yaml")
+        .unwrap();
+    assert_eq!(
+        file.kinds,
+        [
+            "ServiceAccount",
+            "ConfigMap",
+            "StatefulSet",
+            "Service",
+            "PodDisruptionBudget"
+        ]
+    );
+    insta::assert_snapshot!("sentinel_storage-cache", text(file));
+}
+
+/// The servers start as replicas of the first pod, the sentinels watch it with a majority
+/// quorum, and the primary takes writes only while a majority of the set has them.
+#[test]
+fn sentinel_set_configuration() {
+    let mut env = load(SENTINEL);
+    let host = |i: u32| format!("cache-{i}.cache-headless.mini-storage.svc.cluster.local");
+    let objects = all_objects(&env);
+    let redis = config_file(&objects, "redis.conf");
+    assert!(redis.contains(&format!("\nreplicaof {} 6379\n", host(0))));
+    assert!(redis.contains("\nappendonly yes\n"));
+    assert!(redis.contains("\nmin-replicas-to-write 1\nmin-replicas-max-lag 10\n"));
+    let sentinel = config_file(&objects, "sentinel.conf");
+    assert!(sentinel.contains(&format!("\nsentinel monitor cache {} 6379 2\n", host(0))));
+    for line in [
+        "sentinel resolve-hostnames yes",
+        "sentinel announce-hostnames yes",
+        "sentinel down-after-milliseconds cache 5000",
+        "sentinel failover-timeout cache 60000",
+        "sentinel parallel-syncs cache 1",
+    ] {
+        assert!(sentinel.contains(&format!("\n{line}\n")), "{line}");
+    }
+    // Hostnames are resolved only when the monitor line is read after the switch.
+    assert!(sentinel.find("resolve-hostnames") < sentinel.find("sentinel monitor"));
+    let start = config_file(&objects, "start.sh");
+    let asked = format!("for host in {} {} {}; do", host(0), host(1), host(2));
+    assert!(start.contains(&asked), "{start}");
+    assert!(start.contains(&format!("primary=${{primary:-{}}}", host(0))));
+    assert!(start.contains("SENTINEL get-master-addr-by-name cache"));
+
+    // Five pods: a quorum of three, and two replicas must acknowledge.
+    env.storage.get_mut("cache").unwrap().replicas = 5;
+    let objects = all_objects(&env);
+    assert!(config_file(&objects, "sentinel.conf").contains(" 6379 3\n"));
+    assert!(config_file(&objects, "redis.conf").contains("\nmin-replicas-to-write 2\n"));
+    assert!(config_file(&objects, "start.sh").contains(&host(4)));
+}
+
+/// One server and one sentinel per pod and per node, a start step before them, every container
+/// hardened; no Service spreads clients over the servers.
+#[test]
+fn sentinel_set_pods_and_services() {
+    let env = load(SENTINEL);
+    let objects = all_objects(&env);
+    let sts = find(&objects, "StatefulSet", "cache");
+    assert_eq!(sts["spec"]["replicas"], 3);
+    assert_eq!(sts["spec"]["serviceName"], "cache-headless");
+    let t = &sts["spec"]["template"];
+    let spec = &t["spec"];
+    let names = |field: &str| -> Vec<&str> {
+        spec[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(names("containers"), ["cache", "sentinel"]);
+    assert_eq!(names("initContainers"), ["start"]);
+    let term =
+        &spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "cache"
+    );
+    let annotations = &t["metadata"]["annotations"];
+    assert_eq!(annotations["sidecar.istio.io/nativeSidecar"], "true");
+    assert_eq!(
+        annotations["deaap.io/redis-config-checksum"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let containers = spec["containers"].as_array().unwrap();
+    assert_eq!(
+        containers[0]["command"],
+        serde_json::json!(["redis-server", "/etc/redis/redis.conf"])
+    );
+    assert_eq!(containers[1]["ports"][0]["containerPort"], 26379);
+    assert_eq!(
+        containers[1]["readinessProbe"]["exec"]["command"][2],
+        "26379"
+    );
+    for c in containers
+        .iter()
+        .chain(spec["initContainers"].as_array().unwrap())
+    {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{}", c["name"]);
+        assert_eq!(sc["runAsNonRoot"], true, "{}", c["name"]);
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{}", c["name"]);
+        assert!(c["resources"]["limits"].get("memory").is_some());
+        // The configuration each pod writes lives in a volume, not the root filesystem.
+        assert!(
+            c["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["mountPath"] == "/etc/redis")
+        );
+    }
+    let services: Vec<&str> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Service" && o["metadata"]["labels"]["app.kubernetes.io/name"] == "cache"
+        })
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["cache-headless", "cache-sentinel"]);
+    let sentinel = find(&objects, "Service", "cache-sentinel");
+    assert_eq!(sentinel["spec"]["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(sentinel["spec"]["ports"][0]["port"], 26379);
+    let headless = find(&objects, "Service", "cache-headless");
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    assert_eq!(headless["spec"]["ports"][1]["port"], 26379);
+}
+
+/// A service that depends on the set finds the primary through the sentinels, and its policy and
+/// the set's allow servers and sentinels both ways.
+#[test]
+fn sentinel_set_clients_and_policies() {
+    let env = load(SENTINEL);
+    let objects = all_objects(&env);
+    let web = find(&objects, "Deployment", "web");
+    let vars = web["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let var = |name: &str| {
+        vars.iter()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["value"].as_str())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(
+        var("CACHE_SENTINELS"),
+        "cache-sentinel.mini-storage.svc.cluster.local:26379"
+    );
+    assert_eq!(var("CACHE_MASTER_NAME"), "cache");
+    let ports = |rules: &serde_json::Value, peer: &str| -> Vec<i64> {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["from"]
+                    .get(0)
+                    .or_else(|| r["to"].get(0))
+                    .is_some_and(|p| {
+                        p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == peer
+                    })
+            })
+            .flat_map(|r| r["ports"].as_array().unwrap().iter())
+            .map(|p| p["port"].as_i64().unwrap())
+            .collect()
+    };
+    let cache = find(&objects, "NetworkPolicy", "cache");
+    assert_eq!(ports(&cache["spec"]["ingress"], "web"), [6379, 26379]);
+    assert_eq!(ports(&cache["spec"]["ingress"], "cache"), [6379, 26379]);
+    assert_eq!(ports(&cache["spec"]["egress"], "cache"), [6379, 26379]);
+    let web = find(&objects, "NetworkPolicy", "web");
+    assert_eq!(ports(&web["spec"]["egress"], "cache"), [6379, 26379]);
+}

@@ -7,6 +7,7 @@ use crate::model::{Autoscaling, Environment, Persistence};
 use crate::plan::{self, Kind, Workload};
 use crate::targets::TargetError;
 use crate::targets::kit::{self, Object, meta, object as obj, pod};
+use crate::targets::kubernetes::sentinel;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
     StatefulSetSpec,
@@ -157,7 +158,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
             ..ServicePort::default()
         })
         .collect();
-    let service = |name: String, headless: bool| {
+    let service = |name: String, headless: bool, ports: Vec<ServicePort>| {
         let mut m = meta(env, &w.name, Some(&w.namespace), w.component);
         m.name = Some(name);
         obj(&Service {
@@ -167,7 +168,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
                 cluster_ip: headless.then(|| "None".to_owned()),
                 publish_not_ready_addresses: headless.then_some(true),
                 selector: Some(sel.clone()),
-                ports: Some(ports.clone()),
+                ports: Some(ports),
                 ..ServiceSpec::default()
             }),
             ..Service::default()
@@ -188,7 +189,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
                 }),
                 ..Deployment::default()
             })?);
-            out.push(service(p.service_name(), false)?);
+            out.push(service(p.service_name(), false, ports.clone())?);
             if let Some(a) = autoscaling {
                 out.push(obj(&hpa(env, w, a))?);
             }
@@ -198,6 +199,19 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
             parallel,
         } => {
             let headless = format!("{}-headless", w.name);
+            // A Sentinel set's clients reach the sentinels, which name the primary; never the
+            // servers behind one Service.
+            let client_ports: Vec<ServicePort> = if w.sentinels() {
+                out.push(sentinel::apply(env, w, &mut template)?);
+                let sentinel = i32::from(plan::SENTINEL_PORT);
+                ports
+                    .iter()
+                    .filter(|pt| pt.port == sentinel)
+                    .cloned()
+                    .collect()
+            } else {
+                ports.clone()
+            };
             out.push(obj(&StatefulSet {
                 metadata: pod::workload_meta(env, w),
                 spec: Some(StatefulSetSpec {
@@ -219,8 +233,8 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
                 }),
                 ..StatefulSet::default()
             })?);
-            out.push(service(headless, true)?);
-            out.push(service(p.service_name(), false)?);
+            out.push(service(headless, true, ports.clone())?);
+            out.push(service(p.service_name(), false, client_ports)?);
         }
     }
     if w.replicas > 1 {

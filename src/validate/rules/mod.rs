@@ -15,6 +15,7 @@ pub mod alerts_resolve;
 pub mod audit_deaap_resources;
 pub mod audit_secrets;
 pub mod autoscaling_range;
+pub mod backup_commands;
 pub mod backup_sources;
 pub mod compose_platform;
 pub mod consensus_writer;
@@ -33,6 +34,7 @@ pub mod replicated_stores;
 pub mod requests_within_limits;
 pub mod secret_reference_syntax;
 pub mod secrets;
+pub mod sentinel_sets;
 pub mod unique_names;
 pub mod unique_ports;
 pub mod unique_routes;
@@ -90,6 +92,8 @@ pub fn checks() -> Vec<Check> {
         check(&compose_platform::RULE, compose_platform::check),
         check(&env_names::RULE, env_names::check),
         check(&replicated_stores::RULE, replicated_stores::check),
+        check(&backup_commands::RULE, backup_commands::check),
+        check(&sentinel_sets::RULE, sentinel_sets::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
     ];
