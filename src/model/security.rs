@@ -319,7 +319,10 @@ pub struct DatabaseBackup {
     /// What is dumped: a storage backend name, or `blockchain`.
     pub source: String,
     pub schedule: Schedule,
-    /// The command run by the backup container.
+    /// The command run by the backup container. A PostgreSQL store's is generated (`pg_dump`,
+    /// restored by `pg_restore`; with `replication = "cloudnative-pg"` the operator's
+    /// `ScheduledBackup`), so its entry sets none; every other source needs one.
+    #[serde(default)]
     pub command: Vec<String>,
 }
 

@@ -6,10 +6,12 @@
 //! own view of the model, so effective replicas, injected containers and names are decided here.
 
 use crate::model::{
-    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Resources, SecretRef,
-    StorageBackend, StorageKind,
+    ConsensusMode, CpuMemory, Environment, Image, NamespaceKey, Quantity, Replication, Resources,
+    SecretRef, StorageBackend, StorageKind,
 };
 use std::collections::BTreeMap;
+
+pub mod postgres;
 
 /// The name of the consensus validators' workload (and their `app` label).
 pub const VALIDATOR: &str = "bu-validator";
@@ -152,6 +154,8 @@ pub struct Workload<'a> {
     /// A run-to-completion pod (a Job's): no probes, no restart, the Vault agent exits after
     /// rendering so the Job can complete.
     pub job: bool,
+    /// How a storage backend's replicas stay one copy of the data (`None` for everything else).
+    pub replication: Replication,
 }
 
 impl Workload<'_> {
@@ -161,15 +165,31 @@ impl Workload<'_> {
         !self.secrets.is_empty()
     }
 
-    /// The containers the platform injects into each pod: the Istio proxy in meshed namespaces
-    /// and the Vault agent where there are secrets.
+    /// Whether its pods are a CloudNativePG `Cluster`'s, which the operator creates: PostgreSQL
+    /// with streaming replication and failover ([`postgres`]).
+    #[must_use]
+    pub fn cloudnative_pg(&self) -> bool {
+        self.kind == Kind::Storage && self.replication == Replication::CloudnativePg
+    }
+
+    /// Whether its pods run in the mesh: in a meshed namespace, unless the operator that creates
+    /// them keeps them out (CloudNativePG's operator and instances call each other and the
+    /// bootstrap Jobs must complete, which a sidecar prevents; PostgreSQL encrypts with its own
+    /// TLS).
+    #[must_use]
+    pub fn in_mesh(&self, env: &Environment) -> bool {
+        meshed(env, &self.namespace) && !self.cloudnative_pg()
+    }
+
+    /// The containers the platform injects into each pod: the Istio proxy in the mesh and the
+    /// Vault agent where there are secrets.
     #[must_use]
     pub fn sidecars(&self, env: &Environment) -> Vec<Sidecar> {
         let proxy = env
             .security
             .mesh
             .proxy()
-            .filter(|_| meshed(env, &self.namespace))
+            .filter(|_| self.in_mesh(env))
             .map(|resources| Sidecar {
                 name: ISTIO_PROXY,
                 resources,
@@ -181,11 +201,13 @@ impl Workload<'_> {
     }
 
     /// The name of the Service its clients connect to: `<name>-service` for a service (a
-    /// Deployment), the workload's own name for the stateful ones (their headless Service).
+    /// Deployment), CloudNativePG's primary Service `<name>-rw` for a `Cluster`, the workload's own
+    /// name for the other stateful ones.
     #[must_use]
     pub fn service_name(&self) -> String {
         match self.kind {
             Kind::Service => format!("{}-service", self.name),
+            _ if self.cloudnative_pg() => postgres::primary_service(&self.name),
             _ => self.name.clone(),
         }
     }
@@ -277,6 +299,7 @@ fn base<'a>(
         routed: false,
         peers: false,
         job: false,
+        replication: Replication::None,
     }
 }
 
@@ -345,11 +368,32 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     w.declared_env = Some(&s.env);
     w.env = s.env.clone();
     w.secrets = s.secrets.clone();
+    w.replication = s.replication;
+    if w.cloudnative_pg() {
+        operated_postgres(&mut w, s);
+        return w;
+    }
     let (port_name, data_path) = storage_engine(s, &mut w);
     w.ports.push(port(port_name, s.port));
     scraped(&mut w, &s.metrics);
     w.data = Some((data_path.to_owned(), data_source(persistent)));
     w
+}
+
+/// The pods of a CloudNativePG `Cluster`, as the operator makes them: PostgreSQL on its fixed
+/// port, the metrics exporter and the instance manager's status port; credentials from a Secret
+/// the operator mounts (no Vault agent); the instance manager calls the Kubernetes API.
+fn operated_postgres(w: &mut Workload<'_>, s: &StorageBackend) {
+    w.secrets.clear();
+    w.api_access = true;
+    w.health = Health::None;
+    w.ports.push(port("postgresql", postgres::POSTGRES_PORT));
+    let metrics = crate::model::Metrics {
+        port: Some(postgres::METRICS_PORT),
+        ..s.metrics.clone()
+    };
+    scraped(w, &metrics);
+    w.ports.push(port("status", postgres::STATUS_PORT));
 }
 
 /// What the storage engine needs in its pod: its health check, variables and scratch

@@ -88,11 +88,13 @@ fn parse_stream(s: &str) -> Vec<serde_yaml::Value> {
         .collect()
 }
 
-/// The folders and file whose objects the stream carries (README "The output tree of one environment").
+/// The folders and file whose objects the stream carries (README "The output tree of one
+/// environment"); the restores in backup/ are applied by hand and stay out.
 fn is_manifest_path(p: &str) -> bool {
-    ["kubernetes/", "istio/", "opa/gatekeeper/", "backup/"]
+    (["kubernetes/", "istio/", "opa/gatekeeper/", "backup/"]
         .iter()
         .any(|d| p.starts_with(d))
+        && !p.starts_with("backup/restore-"))
         || p == "prometheus/prometheusrule.yaml"
 }
 

@@ -434,9 +434,8 @@ fn flow<'a>(a: &'a Analysis, from: &str, to: &str, port: u16) -> &'a Flow {
         .unwrap_or_else(|| panic!("no flow {from} → {to}:{port}"))
 }
 
-#[test]
-fn every_flow_of_the_fixture_holds() {
-    let a = analysis("tests/fixtures/flows.toml");
+/// Fails unless every judged flow holds and every workload's pods were generated.
+fn assert_all_hold(a: &Analysis) {
     let broken: Vec<String> = a
         .flows
         .iter()
@@ -445,6 +444,11 @@ fn every_flow_of_the_fixture_holds() {
         .collect();
     assert!(broken.is_empty(), "{broken:#?}");
     assert!(a.missing.is_empty(), "{:?}", a.missing);
+}
+
+#[test]
+fn every_flow_of_the_fixture_holds() {
+    assert_all_hold(&analysis("tests/fixtures/flows.toml"));
 }
 
 /// The defect of the issue: Prometheus could not reach what kube-prometheus-stack scrapes on the
@@ -590,4 +594,59 @@ fn a_pod_template_that_was_not_generated_is_reported() {
         .expect("kubernetes");
     assert_eq!(a.missing.len(), 1);
     assert_eq!(a.missing[0].0, "mini-storage/cache");
+}
+
+/// A CloudNativePG store: its instances (derived from the Cluster) are an endpoint; the operator,
+/// the instances themselves, Prometheus and the clients reach exactly what CloudNativePG needs,
+/// under the policies that select them by `cnpg.io/cluster`; outside the mesh they need no istiod
+/// and have no backup job.
+#[test]
+fn cloudnative_pg_instances_get_what_the_operator_needs_and_nothing_else() {
+    let a = analysis("tests/fixtures/cnpg.toml");
+    assert_all_hold(&a);
+    let db = "mini-storage/db";
+    let endpoint = a
+        .endpoints
+        .iter()
+        .find(|e| e.id == db)
+        .expect("the instances");
+    assert_eq!(endpoint.labels["cnpg.io/cluster"], "db");
+    for (from, to, port) in [
+        ("cnpg-system/cloudnative-pg", db, 5432),
+        ("cnpg-system/cloudnative-pg", db, 8000),
+        (db, db, 5432),
+        (db, db, 8000),
+        (db, "object-store", 443),
+        (db, "kube-apiserver", 443),
+        ("mini-core/web", db, 5432),
+        ("mini-monitoring/prometheus", db, 9187),
+    ] {
+        let f = flow(&a, from, to, port);
+        assert!(
+            matches!(f.expect, Expect::Allow { .. }),
+            "{from} → {to}:{port}"
+        );
+        assert!(
+            f.verdict.allowed(),
+            "{from} → {to}:{port}: {}",
+            f.verdict.why()
+        );
+    }
+    for (from, to, port) in [
+        ("mini-core/web", db, 8000),
+        (db, "istio-system/istiod", 15012),
+        ("cnpg-system/cloudnative-pg", "mini-core/web", 8080),
+    ] {
+        let f = flow(&a, from, to, port);
+        assert!(
+            matches!(f.expect, Expect::Deny { .. }),
+            "{from} → {to}:{port}"
+        );
+        assert!(!f.verdict.allowed(), "{from} → {to}:{port}");
+    }
+    assert!(
+        !a.endpoints
+            .iter()
+            .any(|e| e.id == "mini-storage/backup-service-db")
+    );
 }
