@@ -113,7 +113,7 @@ pub const DUMP_DIR: &str = "/backup";
 pub const LATEST_DUMP: &str = "latest.dump";
 
 /// The variables the dump and restore commands read: the database, who logs in, where the dumps
-/// go, and which dump a restore takes (`RESTORE_FILE`, set only on the restore Job).
+/// go, and which dump a restore takes (`RESTORE_DUMP`, set only on the restore Job).
 #[must_use]
 pub fn dump_vars(
     env: &Environment,
@@ -164,7 +164,7 @@ pub fn backup_command(secrets: &[&str]) -> String {
     s
 }
 
-/// The restore: download the dump `RESTORE_FILE` from `BACKUP_DESTINATION` to [`DUMP_DIR`], then
+/// The restore: download the dump `RESTORE_DUMP` from `BACKUP_DESTINATION` to [`DUMP_DIR`], then
 /// `pg_restore` it into the database in one transaction, dropping what it replaces, stopping at
 /// the first error. `secrets`: the secret variables of the restore pod.
 #[must_use]
@@ -172,8 +172,8 @@ pub fn restore_command(secrets: &[&str]) -> String {
     let mut s = preamble(secrets);
     let _ = writeln!(
         s,
-        "aws s3 cp --only-show-errors \"$BACKUP_DESTINATION/$RESTORE_FILE\" \"{DUMP_DIR}/$RESTORE_FILE\"\n\
-         pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error {CONNECTION} \"{DUMP_DIR}/$RESTORE_FILE\""
+        "aws s3 cp --only-show-errors \"$BACKUP_DESTINATION/$RESTORE_DUMP\" \"{DUMP_DIR}/$RESTORE_DUMP\"\n\
+         pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error {CONNECTION} \"{DUMP_DIR}/$RESTORE_DUMP\""
     );
     s
 }
@@ -202,7 +202,7 @@ mod tests {
         assert!(r.contains(
             "pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error"
         ));
-        assert!(r.ends_with("\"/backup/$RESTORE_FILE\"\n"));
+        assert!(r.ends_with("\"/backup/$RESTORE_DUMP\"\n"));
     }
 
     #[test]

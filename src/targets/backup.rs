@@ -167,10 +167,10 @@ fn restores(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError
 
 /// The restore Job of a database backup: the backup job's pod (its `ServiceAccount`, labels and
 /// so `NetworkPolicy`, variables and credentials) running the restore command on the dump
-/// `RESTORE_FILE` (the latest unless changed before applying), once.
+/// `RESTORE_DUMP` (the latest unless changed before applying), once.
 fn restore_job(env: &Environment, mut w: Workload<'_>) -> Result<Job, TargetError> {
     w.env
-        .insert("RESTORE_FILE".to_owned(), postgres::LATEST_DUMP.to_owned());
+        .insert("RESTORE_DUMP".to_owned(), postgres::LATEST_DUMP.to_owned());
     w.command = postgres::shell(postgres::restore_command(&secret_names(&w)));
     let mut metadata = pod::workload_meta(env, &w);
     metadata.name = Some(format!("{}-restore", w.name));
@@ -300,7 +300,7 @@ mod tests {
                 .find(|v| v["name"] == name)
                 .map(|v| v["value"].clone())
         };
-        assert_eq!(var("RESTORE_FILE").unwrap(), "latest.dump");
+        assert_eq!(var("RESTORE_DUMP").unwrap(), "latest.dump");
         assert_eq!(var("BACKUP_USER").unwrap(), "mini");
         assert_eq!(
             var("BACKUP_DESTINATION").unwrap(),

@@ -138,7 +138,7 @@ pub struct S3Credentials {
     pub access_key_id: Option<SecretKey>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<SecretKey>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "inheritFromIAMRole", skip_serializing_if = "Option::is_none")]
     pub inherit_from_iam_role: Option<bool>,
 }
 

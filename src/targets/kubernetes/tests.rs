@@ -588,3 +588,18 @@ fn cloudnative_pg_pods_get_the_operators_flows_under_the_rw_service() {
         && o["kind"] != "Cluster"
         && o["kind"] != "NetworkPolicy"));
 }
+
+/// Without access keys in `backup.secrets`, the instances reach the bucket with the IAM role of
+/// their service account (the field as CloudNativePG spells it).
+#[test]
+fn a_cloudnative_pg_store_without_access_keys_archives_with_its_iam_role() {
+    let env = load(CNPG);
+    assert!(env.backup.secrets.is_empty());
+    let objects = all_objects(&env);
+    let credentials =
+        &object(&objects, "Cluster", "db")["spec"]["backup"]["barmanObjectStore"]["s3Credentials"];
+    assert_eq!(
+        *credentials,
+        serde_json::json!({"inheritFromIAMRole": true})
+    );
+}
