@@ -537,7 +537,8 @@ impl World {
         };
         let mut templates = Vec::new();
         for a in s.artifacts {
-            for o in &a.objects {
+            // What the cluster runs: not the restores an operator applies by hand.
+            for o in a.objects.iter().filter(|_| a.manifest) {
                 let doc = o.value();
                 match o.kind() {
                     "Namespace" if doc["metadata"]["labels"]["istio-injection"] == "enabled" => {
