@@ -28,6 +28,13 @@ install_tools() {
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel; } >>"$TOOLS/apt.log" 2>&1 \
       || { log "apt-get install redis-server redis-sentinel failed: see $TOOLS/apt.log"; return 1; }
   fi
+  # The PostgreSQL drill's server and client (66-postgres-drill.sh starts its own server on a
+  # loopback port; it never uses the one Debian may set up).
+  if ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
+    log "installing PostgreSQL (Debian postgresql)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >>"$TOOLS/apt.log" 2>&1 \
+      || { log "apt-get install postgresql failed: see $TOOLS/apt.log"; return 1; }
+  fi
   if [ ! -x "$TOOLS/venv/bin/checkov" ]; then
     log "installing Python validators into $TOOLS/venv"
     python3 -m venv "$TOOLS/venv" >/dev/null

@@ -24,7 +24,8 @@ fn stage(o: &Object) -> u8 {
     }
 }
 
-/// Every Kubernetes object of the manifest artifacts, in stream order: by `stage`, and within a
+/// Every Kubernetes object of the manifest artifacts (not those applied by hand, such as a
+/// restore), in stream order: by `stage`, and within a
 /// stage in artifact (path) and file order.
 ///
 /// # Errors
@@ -33,7 +34,7 @@ fn stage(o: &Object) -> u8 {
 pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String> {
     let mut seen: BTreeMap<(&str, &str, Option<&str>, &str), &str> = BTreeMap::new();
     let mut objects = Vec::new();
-    for a in artifacts {
+    for a in artifacts.iter().filter(|a| a.manifest) {
         for o in &a.objects {
             // An object is the same whatever version of its API group it is written in.
             let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);

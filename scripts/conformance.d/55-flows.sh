@@ -2,12 +2,15 @@
 # NetworkPolicy reachability: every connection `deaap-gen check --flows` judged is judged again by
 # an independent evaluator written from the upstream NetworkPolicy documentation
 # (flows_conformance.py), which reads the generated Namespaces, NetworkPolicies and pod templates
-# itself; both must agree on every pair, for every Kubernetes environment and for the flows fixture.
+# itself; both must agree on every pair, for every Kubernetes environment and for the flows and
+# CloudNativePG fixtures.
 # Sourced by scripts/conformance.sh, which provides $OUT, $ROOT, $BIN, check and kube_envs.
 
 FLOWS_FIXTURES="$OUT/.flows"
-(cd "$ROOT" && "$BIN" build tests/fixtures/flows.toml -o "$FLOWS_FIXTURES") >/dev/null 2>&1 \
-  || check "deaap-gen build tests/fixtures/flows.toml" false
+for fixture in flows cnpg; do
+  (cd "$ROOT" && "$BIN" build "tests/fixtures/$fixture.toml" -o "$FLOWS_FIXTURES") >/dev/null 2>&1 \
+    || check "deaap-gen build tests/fixtures/$fixture.toml" false
+done
 
 # flows_agree ENV_FILE TREE: the matrix of ENV_FILE, cross-checked against the objects in TREE.
 flows_agree() {
@@ -33,3 +36,6 @@ done
 [ -d "$FLOWS_FIXTURES/sentinel" ] \
   && check "networkpolicy verdicts agree (tests/fixtures/sentinel.toml)" \
     flows_agree tests/fixtures/sentinel.toml "$FLOWS_FIXTURES/sentinel"
+[ -d "$FLOWS_FIXTURES/cnpg" ] \
+  && check "networkpolicy verdicts agree (tests/fixtures/cnpg.toml)" \
+    flows_agree tests/fixtures/cnpg.toml "$FLOWS_FIXTURES/cnpg"

@@ -12,6 +12,13 @@ takes from the JSON only the connections to judge and the endpoints that are not
 add-ons and addresses around the cluster), and checks that every generated workload's endpoint
 carries its pod template's labels and container ports. Then it evaluates every connection and
 fails on any verdict that differs, printing each difference.
+
+A CloudNativePG `Cluster` has no pod template: its instances' labels are the operator's own
+(`cnpg.io/cluster`, `cnpg.io/instanceName`, `cnpg.io/podRole`, the recommended
+`app.kubernetes.io` labels of CloudNativePG 1.28 and later) plus the Cluster's
+`spec.inheritedMetadata`, and their `postgres` container serves PostgreSQL (5432), metrics (9187)
+and the instance manager's status (8000), as the operator's documentation describes its pods. The
+restores in backup/ are applied by hand, not with the environment, and are left out.
 """
 
 import ipaddress
@@ -43,7 +50,37 @@ def pod_template(obj):
         return obj["spec"]["template"]
     if kind == "CronJob":
         return obj["spec"]["jobTemplate"]["spec"]["template"]
+    if kind == "Cluster" and obj["apiVersion"].startswith("postgresql.cnpg.io/"):
+        return cnpg_instance(obj)
     return None
+
+
+def cnpg_instance(cluster):
+    """The pod template of a CloudNativePG Cluster's first instance, as the operator makes it."""
+    name = cluster["metadata"]["name"]
+    labels = {
+        "cnpg.io/cluster": name,
+        "cnpg.io/instanceName": f"{name}-1",
+        "cnpg.io/podRole": "instance",
+        "app.kubernetes.io/name": "postgresql",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "database",
+        "app.kubernetes.io/managed-by": "cloudnative-pg",
+    }
+    inherited = cluster["spec"].get("inheritedMetadata") or {}
+    labels.update(inherited.get("labels") or {})
+    ports = [("postgresql", 5432), ("metrics", 9187), ("status", 8000)]
+    return {
+        "metadata": {"labels": labels, "annotations": inherited.get("annotations") or {}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "postgres",
+                    "ports": [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports],
+                }
+            ]
+        },
+    }
 
 
 def selector_matches(selector, labels):
@@ -201,7 +238,10 @@ def main(tree, matrix_path):
         if missing:
             problems.append(f"{wid}: judged without its container ports {missing}")
         ns_labels = namespaces.get(wid.split("/")[0], {})
-        if ns_labels.get("istio-injection") != "enabled" and len(judged) != len(declared):
+        annotations = (t.get("metadata") or {}).get("annotations") or {}
+        opted_out = "false" in (labels.get("sidecar.istio.io/inject"), annotations.get("sidecar.istio.io/inject"))
+        injected = ns_labels.get("istio-injection") == "enabled" and not opted_out
+        if not injected and len(judged) != len(declared):
             problems.append(f"{wid}: judged with ports {judged}, generated {declared}")
         if spec.get("hostNetwork") and e["namespace"] is not None:
             problems.append(f"{wid}: a host-network pod judged as a pod")

@@ -362,9 +362,11 @@ pub struct DatabaseBackup {
     pub source: String,
     /// Five-field cron schedule of this backup, e.g. `30 2 * * *`.
     pub schedule: Schedule,
-    /// The command run by the backup container. Left out for a Redis store: deaap-gen then
-    /// writes the dump (`redis-cli --rdb` from the primary) and the upload, and
-    /// `backup/restore-<name>.yaml`, the Job that loads such a dump back.
+    /// The command run by the backup container. Left out for a store whose dump deaap-gen writes:
+    /// a Redis store's (`redis-cli --rdb` from the primary, loaded back by
+    /// `backup/restore-<name>.yaml`) and a PostgreSQL store's (`pg_dump`, restored by
+    /// `pg_restore`; with `replication = "cloudnative-pg"` the operator's `ScheduledBackup`);
+    /// every other source needs one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
 }

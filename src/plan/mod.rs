@@ -11,6 +11,8 @@ use crate::model::{
 };
 use std::collections::BTreeMap;
 
+pub mod postgres;
+
 /// The name of the consensus validators' workload (and their `app` label).
 pub const VALIDATOR: &str = "bu-validator";
 
@@ -180,16 +182,32 @@ impl Workload<'_> {
         !self.secrets.is_empty()
     }
 
+    /// Whether its pods are a CloudNativePG `Cluster`'s, which the operator creates: PostgreSQL
+    /// with streaming replication and failover ([`postgres`]).
+    #[must_use]
+    pub fn cloudnative_pg(&self) -> bool {
+        self.kind == Kind::Storage && self.replication == Replication::CloudnativePg
+    }
+
+    /// Whether its pods run in the mesh: in a meshed namespace, unless the operator that creates
+    /// them keeps them out (CloudNativePG's operator and instances call each other and the
+    /// bootstrap Jobs must complete, which a sidecar prevents; PostgreSQL encrypts with its own
+    /// TLS).
+    #[must_use]
+    pub fn in_mesh(&self, env: &Environment) -> bool {
+        meshed(env, &self.namespace) && !self.cloudnative_pg()
+    }
+
     /// The containers the platform adds to each pod beside the workload's own: the Istio proxy in
-    /// meshed namespaces, the Vault agent where there are secrets and Redis Sentinel in a Redis
-    /// replicated with Sentinel.
+    /// the mesh, the Vault agent where there are secrets and Redis Sentinel in a Redis replicated
+    /// with Sentinel.
     #[must_use]
     pub fn sidecars(&self, env: &Environment) -> Vec<Sidecar> {
         let proxy = env
             .security
             .mesh
             .proxy()
-            .filter(|_| meshed(env, &self.namespace))
+            .filter(|_| self.in_mesh(env))
             .map(|resources| Sidecar {
                 name: ISTIO_PROXY,
                 resources,
@@ -210,12 +228,14 @@ impl Workload<'_> {
 
     /// The name of the Service its clients connect to: `<name>-service` for a service (a
     /// Deployment), `<name>-sentinel` for a Redis replicated with Sentinel (the sentinels, which
-    /// name the current primary), the workload's own name for the other stateful ones.
+    /// name the current primary), CloudNativePG's primary Service `<name>-rw` for a `Cluster`, the
+    /// workload's own name for the other stateful ones.
     #[must_use]
     pub fn service_name(&self) -> String {
         match self.kind {
             Kind::Service => format!("{}-service", self.name),
             _ if self.sentinels() => format!("{}-sentinel", self.name),
+            _ if self.cloudnative_pg() => postgres::primary_service(&self.name),
             _ => self.name.clone(),
         }
     }
@@ -418,6 +438,10 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     w.env = s.env.clone();
     w.secrets = s.secrets.clone();
     w.replication = s.replication;
+    if w.cloudnative_pg() {
+        operated_postgres(&mut w, s);
+        return w;
+    }
     let (port_name, data_path) = storage_engine(s, &mut w);
     w.ports.push(port(port_name, s.port));
     if w.sentinels() {
@@ -426,6 +450,22 @@ fn storage<'a>(env: &'a Environment, name: &str, s: &'a StorageBackend) -> Workl
     scraped(&mut w, &s.metrics);
     w.data = Some((data_path.to_owned(), data_source(persistent)));
     w
+}
+
+/// The pods of a CloudNativePG `Cluster`, as the operator makes them: PostgreSQL on its fixed
+/// port, the metrics exporter and the instance manager's status port; credentials from a Secret
+/// the operator mounts (no Vault agent); the instance manager calls the Kubernetes API.
+fn operated_postgres(w: &mut Workload<'_>, s: &StorageBackend) {
+    w.secrets.clear();
+    w.api_access = true;
+    w.health = Health::None;
+    w.ports.push(port("postgresql", postgres::POSTGRES_PORT));
+    let metrics = crate::model::Metrics {
+        port: Some(postgres::METRICS_PORT),
+        ..s.metrics.clone()
+    };
+    scraped(w, &metrics);
+    w.ports.push(port("status", postgres::STATUS_PORT));
 }
 
 /// What the storage engine needs in its pod: its health check, variables and scratch

@@ -8,6 +8,7 @@
 //! `argocd generate` and `check` run every one of them, and an error leaves nothing written.
 
 pub mod admission;
+pub mod cnpg;
 pub mod flows;
 
 use crate::diagnostic::Diagnostic;

@@ -38,6 +38,7 @@ const MERGED_PATH: &str = "/stats/prometheus";
 const MERGE_METRICS: &str = "prometheus.istio.io/merge-metrics";
 const EXCLUDE_INBOUND: &str = "traffic.sidecar.istio.io/excludeInboundPorts";
 const NAME_LABEL: &str = "app.kubernetes.io/name";
+const INJECT: &str = "sidecar.istio.io/inject";
 
 /// A pod as the generated controllers create it.
 #[derive(Debug)]
@@ -536,7 +537,8 @@ impl World {
         };
         let mut templates = Vec::new();
         for a in s.artifacts {
-            for o in &a.objects {
+            // What the cluster runs: not the restores an operator applies by hand.
+            for o in a.objects.iter().filter(|_| a.manifest) {
                 let doc = o.value();
                 match o.kind() {
                     "Namespace" if doc["metadata"]["labels"]["istio-injection"] == "enabled" => {
@@ -551,6 +553,10 @@ impl World {
                     "Deployment" | "StatefulSet" => {
                         let ns = o.namespace().unwrap_or_default().to_owned();
                         templates.push((ns, doc["spec"]["template"].clone()));
+                    }
+                    _ if super::cnpg::is_cluster(o) => {
+                        let ns = o.namespace().unwrap_or_default().to_owned();
+                        templates.push((ns, super::cnpg::instance_template(doc)));
                     }
                     "PrometheusRule" => w.read_runbooks(doc),
                     _ => {}
@@ -583,21 +589,29 @@ impl World {
         };
         let labels = strings(&t["metadata"]["labels"]);
         let mut annotations = strings(&t["metadata"]["annotations"]);
-        let workload = labels.get(NAME_LABEL)?.clone();
+        // A CloudNativePG instance belongs to its Cluster and runs PostgreSQL in `postgres`.
+        let (workload, container) =
+            if let Some(cluster) = super::cnpg::cluster_of(&t["metadata"]["labels"]) {
+                let c = plan::postgres::INSTANCE_CONTAINER.to_owned();
+                (cluster.to_owned(), c)
+            } else {
+                let w = labels.get(NAME_LABEL)?.clone();
+                (w.clone(), w)
+            };
         let own_ports = t["spec"]["containers"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|c| c["name"] == workload.as_str())
+            .filter(|c| c["name"] == container.as_str())
             .flat_map(|c| c["ports"].as_array().into_iter().flatten())
             .filter_map(|p| p["containerPort"].as_u64())
             .filter_map(|p| u16::try_from(p).ok())
             .collect();
-        let meshed = self.meshed.contains(&namespace)
-            && annotations
-                .get("sidecar.istio.io/inject")
-                .map(String::as_str)
-                != Some("false");
+        // Istio's injector honours the opt-out as a label or an annotation.
+        let opted_out = [labels.get(INJECT), annotations.get(INJECT)]
+            .into_iter()
+            .any(|v| v.is_some_and(|v| v == "false"));
+        let meshed = self.meshed.contains(&namespace) && !opted_out;
         if meshed {
             // Istio's injector with metrics merging (its default): unless the pod opts out, its
             // scrape annotations are pointed at the sidecar's merged endpoint.

@@ -3,14 +3,20 @@
 //! pod as every other workload and the bucket credentials injected by the Vault agent. The pod
 //! template and the workload plan (where each dumped database runs) are the `kubernetes` target's;
 //! labels, metadata and the objects' conversion come from the kit.
+//!
+//! A PostgreSQL store's backup is generated, with its restore in `backup/restore-<store>.yaml`
+//! (applied by hand, never synced): a `pg_dump` `CronJob` and a `pg_restore` Job run as the same
+//! workload (its `ServiceAccount` and `NetworkPolicy`), with the commands of
+//! [`plan::postgres`]; a CloudNativePG store is backed up by the operator (its `ScheduledBackup`,
+//! written with its `Cluster`) and restored into a recovery `Cluster`.
 
 mod redis;
 
 use crate::model::{Environment, StorageKind};
-use crate::plan::{self, DataSource, Workload};
-use crate::targets::kit::{self, meta, pod};
+use crate::plan::{self, DataSource, Workload, postgres};
+use crate::targets::kit::{self, Object, meta, pod};
 use crate::targets::{Artifact, Context, Target, TargetError};
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
@@ -45,7 +51,11 @@ impl Target for Backup {
             objects.push(kit::object(&cron_job(cx.env, schedule, w)?)?);
         }
         let mut out = vec![kit::manifest(cx, NAME, "backup/cronjobs.yaml", objects)];
-        out.extend(restores(cx, &jobs)?);
+        out.extend(redis_restores(cx, &jobs)?);
+        for (store, objects) in postgres_restores(cx.env)? {
+            let path = format!("backup/restore-{store}.yaml");
+            out.push(kit::unapplied(cx, NAME, path, objects));
+        }
         Ok(out)
     }
 }
@@ -74,7 +84,11 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
 
     let plan = plan::deployed(env);
     let index: BTreeMap<&str, &Workload<'_>> = plan.iter().map(|w| (w.name.as_str(), w)).collect();
-    for (name, db) in &b.databases {
+    for (name, db) in b
+        .databases
+        .iter()
+        .filter(|(_, db)| !postgres::operator_backed(env, &db.source))
+    {
         let source = index.get(db.source.as_str()).ok_or_else(|| {
             TargetError(format!(
                 "backup `{name}` dumps `{}`, which is not deployed",
@@ -106,7 +120,15 @@ fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
         w.command.clone_from(&db.command);
         // A dump logs in with the database's own credentials.
         w.secrets.extend(source.secrets.clone());
-        if db.command.is_empty() {
+        if let Some(store) = env
+            .storage
+            .get(&db.source)
+            .filter(|s| s.kind == StorageKind::Postgresql)
+        {
+            w.env.extend(postgres::dump_vars(env, &db.source, store));
+            w.scratch.push(("backup", postgres::DUMP_DIR.to_owned()));
+            w.command = postgres::shell(postgres::backup_command(&secret_names(&w)));
+        } else if db.command.is_empty() {
             if redis_store(env, &db.source) {
                 w.command = redis::dump(name, &w, source);
                 w.scratch.push(("backup", redis::DUMP_DIR.to_owned()));
@@ -131,7 +153,10 @@ fn redis_store(env: &Environment, source: &str) -> bool {
 
 /// The restore files of the database backups whose commands deaap-gen wrote
 /// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them.
-fn restores(cx: &Context<'_>, jobs: &[(&str, Workload<'_>)]) -> Result<Vec<Artifact>, TargetError> {
+fn redis_restores(
+    cx: &Context<'_>,
+    jobs: &[(&str, Workload<'_>)],
+) -> Result<Vec<Artifact>, TargetError> {
     let env = cx.env;
     let b = &env.backup;
     let plan = plan::deployed(env);
@@ -150,6 +175,64 @@ fn restores(cx: &Context<'_>, jobs: &[(&str, Workload<'_>)]) -> Result<Vec<Artif
         }
     }
     Ok(out)
+}
+
+fn secret_names<'a>(w: &'a Workload<'_>) -> Vec<&'a str> {
+    w.secrets.keys().map(String::as_str).collect()
+}
+
+/// The restore of each PostgreSQL store with a database backup, by store: a recovery `Cluster`
+/// for a CloudNativePG store, else a Job that runs the restore command as the backup job's
+/// workload.
+fn postgres_restores(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
+    let plan = plan::deployed(env);
+    let mut backups = jobs(env)?.into_iter().map(|(_, w)| w);
+    let mut out = Vec::new();
+    for (name, db) in &env.backup.databases {
+        let Some(store) = env
+            .storage
+            .get(&db.source)
+            .filter(|s| s.kind == StorageKind::Postgresql)
+        else {
+            continue;
+        };
+        let objects = if postgres::cloudnative_pg(store) {
+            let Some(w) = plan.iter().find(|w| w.name == db.source) else {
+                continue;
+            };
+            vec![kit::cnpg::recovery(env, w, store)?]
+        } else {
+            let job = format!("{}-{name}", env.backup.name);
+            let Some(w) = backups.find(|w| w.name == job) else {
+                continue;
+            };
+            vec![kit::object(&restore_job(env, w)?)?]
+        };
+        out.push((db.source.clone(), objects));
+    }
+    Ok(out)
+}
+
+/// The restore Job of a database backup: the backup job's pod (its `ServiceAccount`, labels and
+/// so `NetworkPolicy`, variables and credentials) running the restore command on the dump
+/// `RESTORE_DUMP` (the latest unless changed before applying), once.
+fn restore_job(env: &Environment, mut w: Workload<'_>) -> Result<Job, TargetError> {
+    w.env
+        .insert("RESTORE_DUMP".to_owned(), postgres::LATEST_DUMP.to_owned());
+    w.command = postgres::shell(postgres::restore_command(&secret_names(&w)));
+    let mut metadata = pod::workload_meta(env, &w);
+    metadata.name = Some(format!("{}-restore", w.name));
+    Ok(Job {
+        metadata,
+        spec: Some(JobSpec {
+            // A restore that failed is looked at before it runs again.
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(6 * 3600),
+            template: pod::template(env, &w)?,
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    })
 }
 
 fn cron_job(env: &Environment, schedule: &str, w: &Workload<'_>) -> Result<CronJob, TargetError> {
@@ -195,15 +278,124 @@ mod tests {
         crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
     }
 
-    fn text(env: &Environment, source: &str) -> String {
+    fn artifacts(env: &Environment, source: &str) -> Vec<Artifact> {
         let cx = Context {
             env,
             source_name: source,
         };
-        let a = TARGET.generate(&cx).unwrap();
-        assert_eq!(a.len(), 1);
+        TARGET.generate(&cx).unwrap()
+    }
+
+    fn text(env: &Environment, source: &str) -> String {
+        let a = artifacts(env, source);
+        assert_eq!(a[0].path, "backup/cronjobs.yaml");
         assert_eq!(a[0].kinds, ["ServiceAccount", "CronJob"]);
         String::from_utf8(a[0].bytes.clone()).unwrap()
+    }
+
+    /// The container command of the object of `kind` named `name` in `a`.
+    fn command<'a>(a: &'a Artifact, kind: &str, name: &str) -> &'a serde_json::Value {
+        let o = a
+            .objects
+            .iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {}", a.path));
+        let pod = match kind {
+            "CronJob" => o.value().pointer("/spec/jobTemplate/spec/template/spec"),
+            _ => o.value().pointer("/spec/template/spec"),
+        };
+        &pod.expect("a pod spec")["containers"][0]["command"]
+    }
+
+    /// A PostgreSQL store's dump is generated, and restored by a Job that runs as the backup's
+    /// workload with the restore command; the restore is applied by hand, never streamed.
+    #[test]
+    fn postgresql_dumps_are_generated_and_restored_by_hand() {
+        let env = load("tests/fixtures/backup.toml");
+        let a = artifacts(&env, "backup.toml");
+        let paths: Vec<&str> = a.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, ["backup/cronjobs.yaml", "backup/restore-db.yaml"]);
+        let secrets = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "POSTGRES_PASSWORD",
+        ];
+        let backup = command(&a[0], "CronJob", "backup-service-db");
+        assert_eq!(backup[0], "/bin/sh");
+        assert_eq!(backup[2], postgres::backup_command(&secrets));
+        let restore = &a[1];
+        assert!(!restore.manifest, "a restore must not run on every sync");
+        assert_eq!(restore.kinds, ["Job"]);
+        let job = &restore.objects[0];
+        assert_eq!(job.name(), "backup-service-db-restore");
+        assert_eq!(
+            command(restore, "Job", "backup-service-db-restore")[2],
+            postgres::restore_command(&secrets)
+        );
+        let pod = job.value().pointer("/spec/template").unwrap();
+        // The backup job's identity: its ServiceAccount, labels and so NetworkPolicy.
+        assert_eq!(pod["spec"]["serviceAccountName"], "backup-service-db");
+        assert_eq!(
+            pod["metadata"]["labels"]["app.kubernetes.io/name"],
+            "backup-service-db"
+        );
+        let env_vars = &pod["spec"]["containers"][0]["env"];
+        let var = |name: &str| {
+            env_vars
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .map(|v| v["value"].clone())
+        };
+        assert_eq!(var("RESTORE_DUMP").unwrap(), "latest.dump");
+        assert_eq!(var("BACKUP_USER").unwrap(), "mini");
+        assert_eq!(
+            var("BACKUP_DESTINATION").unwrap(),
+            "s3://minimal-backups/backup/db"
+        );
+        let stream = crate::stream::kubernetes_stream(&a).unwrap();
+        assert!(stream.contains("name: backup-service-db\n"));
+        assert!(!stream.contains("-restore"));
+    }
+
+    /// A CloudNativePG store has no backup CronJob (its `ScheduledBackup` is the operator's) and is
+    /// restored into a recovery Cluster of its shape, from the object store it archives to.
+    #[test]
+    fn cloudnative_pg_stores_restore_into_a_recovery_cluster() {
+        let env = load("tests/fixtures/cnpg.toml");
+        let a = artifacts(&env, "cnpg.toml");
+        assert!(!a[0].objects.iter().any(|o| o.name() == "backup-service-db"));
+        let restore = a
+            .iter()
+            .find(|a| a.path == "backup/restore-db.yaml")
+            .unwrap();
+        assert!(!restore.manifest);
+        assert_eq!(restore.kinds, ["Cluster"]);
+        let recovery = restore.objects[0].value();
+        assert_eq!(recovery["metadata"]["name"], "db-restore");
+        let spec = &recovery["spec"];
+        assert!(spec.get("backup").is_none());
+        assert_eq!(spec["bootstrap"]["recovery"]["source"], "db");
+        assert_eq!(spec["bootstrap"]["recovery"]["database"], "mini");
+        assert_eq!(spec["externalClusters"][0]["name"], "db");
+        let plan = plan::deployed(&env);
+        let w = plan.iter().find(|w| w.name == "db").unwrap();
+        let cluster = kit::cnpg::cluster(&env, w, &env.storage["db"]).unwrap();
+        let store = cluster.value();
+        assert_eq!(
+            spec["externalClusters"][0]["barmanObjectStore"],
+            store["spec"]["backup"]["barmanObjectStore"]
+        );
+        for key in [
+            "instances",
+            "imageName",
+            "storage",
+            "resources",
+            "inheritedMetadata",
+        ] {
+            assert_eq!(spec[key], store["spec"][key], "{key}");
+        }
     }
 
     /// One database backup of each kind of source, credentials from Vault

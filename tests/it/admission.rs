@@ -435,3 +435,32 @@ fn the_vault_agent_init_container_reaches_vault_in_meshed_pods() {
         "{text}"
     );
 }
+
+/// The pods CloudNativePG creates for a generated Cluster (and for the recovery Cluster of its
+/// restore) are reviewed as the operator builds them: here admitted, and refused for an image the
+/// allowed-registries constraint refuses, on the store's image.
+#[test]
+fn cloudnative_pg_instances_are_reviewed_from_their_cluster() {
+    let dir = scratch("workloads.toml");
+    std::fs::copy(
+        root().join("tests/fixtures/cnpg.toml"),
+        dir.path().join("cnpg.toml"),
+    )
+    .expect("copy");
+    let (code, out, err) = check(dir.path(), "cnpg.toml");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("cnpg: "), "{out}");
+    let env = dir.path().join("cnpg.toml");
+    edit(&env, "tier = \"production\"", "tier = \"staging\"");
+    edit(&env, "tag = \"16.4\" }", "tag = \"latest\" }");
+    let (code, _, err) = check(dir.path(), "cnpg.toml");
+    assert_eq!(code, Some(2), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "error[DG0502]: the generated Gatekeeper constraints deny Cluster mini-storage/db (as Pod), Cluster mini-storage/db-restore (as Pod): container \"postgres\" uses image \"registry.example.com/cloudnative-pg/postgresql:latest\"",
+            // The store's image (the table where it was first written).
+            "--> workloads.toml:50:9",
+        ],
+    );
+}

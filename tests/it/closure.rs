@@ -549,3 +549,33 @@ fn the_conformance_fixtures_prove_together() {
         "{out}"
     );
 }
+
+/// An alert on a CloudNativePG store's metric is proven on the instances the operator creates
+/// (scraped on its exporter's port through the annotations the Cluster passes on); unscraped,
+/// the series never exists.
+#[test]
+fn an_alert_on_a_cloudnative_pg_metric_is_proven_on_its_instances() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["minimal.toml", "workloads.toml", "cnpg.toml"] {
+        std::fs::copy(root().join("tests/fixtures").join(f), dir.path().join(f)).expect("copy");
+    }
+    let (exit, diags, out) = check(dir.path(), "cnpg.toml");
+    assert_eq!(exit, 0, "{diags:#?}");
+    assert!(out.contains("\"alerts\":2"), "{out}");
+    edit(
+        &dir.path().join("cnpg.toml"),
+        "metrics = { scrape = true }",
+        "metrics = { scrape = false }",
+    );
+    let (exit, diags, _) = check(dir.path(), "cnpg.toml");
+    assert_eq!(exit, 2, "{diags:#?}");
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "DG0540")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    let message = d["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`cnpg_pg_replication_lag`, exposed by storage backend `db`"),
+        "{message}"
+    );
+}

@@ -117,8 +117,8 @@ fn literal_secret_is_refused_and_never_echoed() {
     std::fs::write(&prod, format!("password = \"hunter2\"\n{text}")).expect("write");
     edit(
         &prod,
-        "[services.doc-ingester]\n",
-        "[services.doc-ingester]\nenv = { DB_PASSWORD = \"hunter2\" }\n",
+        "[services.doc-ingester.env]\n",
+        "[services.doc-ingester.env]\nDB_PASSWORD = \"hunter2\"\n",
     );
     for args in [
         &["validate", "environments/production.toml"][..],

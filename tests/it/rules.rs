@@ -1797,3 +1797,80 @@ fn dg0134_sentinel_sets() {
     let (code, diags) = validate(dir.path(), "env.toml");
     assert_eq!(code, 0, "{diags:#?}");
 }
+
+#[test]
+fn dg0123_a_command_only_where_deaap_gen_generates_none() {
+    let dir = scratch_with_environments();
+    let base = dir.path().join(BASE);
+    edit(
+        &base,
+        "source = \"postgres\"\nschedule = \"30 2 * * *\"\n",
+        "source = \"postgres\"\nschedule = \"30 2 * * *\"\ncommand = [\"/scripts/backup-postgres.sh\"]\n",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0123",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "command = [\"/scripts/backup-postgres.sh",
+            "[",
+        ),
+        &[
+            "database backup `postgres` dumps the PostgreSQL store `postgres`, whose dump and restore deaap-gen generates",
+        ],
+    );
+    assert!(help(d).contains("remove `command`"), "{d:#}");
+    // A missing command elsewhere is DG0133's.
+    assert_eq!(codes(&diags), ["DG0123"]);
+}
+
+#[test]
+fn dg0130_a_cloudnative_pg_store_keeps_the_operators_ports_and_persists() {
+    let dir = scratch_with_environments();
+    let prod = dir.path().join(PROD);
+    edit(
+        &prod,
+        "metrics = { scrape = true, port = 9187 }",
+        "metrics = { scrape = true, port = 9100 }\nport = 5433",
+    );
+    edit(
+        &prod,
+        "persistence = { size = \"200Gi\", storage_class = \"fast-ssd\" }\nmetrics",
+        "persistence = { enabled = false, size = \"200Gi\" }\nmetrics",
+    );
+    let (code, diags) = validate(dir.path(), PROD);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0130",
+        "error",
+        &at(dir.path(), PROD, "port = 5433", "5433"),
+        &[
+            "store `postgres` runs on CloudNativePG, whose instances serve PostgreSQL on 5432, not 5433",
+        ],
+    );
+    expect(
+        &diags,
+        "DG0130",
+        "error",
+        &at(dir.path(), PROD, "port = 9100", "9100"),
+        &["its metrics exporter on 9187, not 9100"],
+    );
+    expect(
+        &diags,
+        "DG0130",
+        "error",
+        &at(
+            dir.path(),
+            PROD,
+            "replication = \"cloudnative-pg\"",
+            "\"cloudnative-pg\"",
+        ),
+        &["keeps each instance's data on a volume of its own, but it has no persistence"],
+    );
+    assert_eq!(codes(&diags), ["DG0130", "DG0130", "DG0130"]);
+}

@@ -296,6 +296,14 @@ pub fn with_children(obj: &Value) -> Vec<Value> {
         "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
             out.push(pod_from(&obj["spec"]["template"], "0"));
         }
+        // The instances CloudNativePG creates for a Cluster.
+        "Cluster"
+            if obj["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("postgresql.cnpg.io/")) =>
+        {
+            out.push(pod_from(&crate::proof::cnpg::instance_template(obj), "1"));
+        }
         "CronJob" => {
             let job = &obj["spec"]["jobTemplate"];
             let mut metadata = job.get("metadata").cloned().unwrap_or(json!({}));

@@ -1,8 +1,9 @@
 //! The network the generated objects make: the Namespaces with their labels, the
 //! `NetworkPolicies`, and a pod endpoint per pod template (Deployments, `StatefulSets`,
-//! `DaemonSets`, Jobs, `CronJobs`) with its template's labels and container ports, read back from
-//! the generated documents; then the add-ons around them, with the labels and ports their upstream
-//! installations give their pods, and the addresses outside the pod network.
+//! `DaemonSets`, Jobs, `CronJobs`, and the instances of a CloudNativePG `Cluster` as
+//! [`crate::proof::cnpg`] derives them) with its template's labels and container ports, read back
+//! from the generated documents; then the add-ons around them, with the labels and ports their
+//! upstream installations give their pods, and the addresses outside the pod network.
 
 use super::policy::{ContainerPort, Endpoint, Labels, Network, Place, Policy, Protocol};
 use crate::targets::Artifact;
@@ -64,6 +65,10 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                         .or_else(|| w.spec.job_template.and_then(|j| j.spec.template))
                         .unwrap_or_default();
                     templates.push((o, template));
+                }
+                _ if crate::proof::cnpg::is_cluster(o) => {
+                    let t = crate::proof::cnpg::instance_template(o.value());
+                    templates.push((o, serde_json::from_value(t).map_err(what)?));
                 }
                 _ => {}
             }

@@ -5,13 +5,15 @@
 //! set: servers and sentinels), Prometheus → every scrape target (the workloads, and what
 //! kube-prometheus-stack scrapes: kubelet, node-exporter, the control plane, the cluster DNS), DNS,
 //! istiod where sidecars run, workloads with secrets → Vault, API callers → the API server, and
-//! backup jobs → the stores they dump and the object store.
+//! backup jobs → the stores they dump and the object store; for a CloudNativePG store, the
+//! operator → its instances, instances → each other's instance manager and the object store (its
+//! backups are the operator's, with no backup job).
 
 use super::cluster::{self, API_SERVER_IP, EXTERNAL_VAULT_IP, NODE_IP, OBJECT_STORE_IP};
 use super::policy::{Endpoint, Protocol};
 use crate::load::Seg;
 use crate::model::{Environment, NamespaceKey};
-use crate::plan::{self, Kind, Workload};
+use crate::plan::{self, Kind, Workload, postgres};
 use crate::targets::Artifact;
 use crate::targets::kubernetes::network::vault_location;
 use serde_json::Value;
@@ -227,6 +229,22 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
             OBJECT_STORE_IP,
         ));
     }
+    let operator_id = format!("{}/cloudnative-pg", postgres::OPERATOR_NAMESPACE);
+    if workloads.iter().any(Workload::cloudnative_pg) {
+        m.addons.push(cluster::addon(
+            &operator_id,
+            postgres::OPERATOR_NAMESPACE,
+            &[
+                postgres::OPERATOR_LABEL,
+                ("app.kubernetes.io/instance", "cnpg"),
+            ],
+            &[
+                ("metrics", 8080, Protocol::Tcp),
+                ("webhook-server", 9443, Protocol::Tcp),
+            ],
+            cluster::pod_ip(9005),
+        ));
+    }
 
     let tcp = Protocol::Tcp;
     let mut needs = Needs::default();
@@ -248,7 +266,7 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
         around.basics(
             &mut needs,
             &me,
-            &w.namespace,
+            w.in_mesh(env),
             w.uses_vault().then(|| under(w, "secrets")),
         );
         let Some(port) = serving(w) else { continue };
@@ -283,14 +301,41 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
             }
         }
         if w.api_access {
+            // A CloudNativePG instance manager watches its Cluster.
+            let k = if w.cloudnative_pg() {
+                under(w, "replication")
+            } else {
+                under(w, "kubernetes_api_access")
+            };
             for p in [443, 6443] {
+                needs.add(&me, "kube-apiserver", p, tcp, k.clone(), "Kubernetes API");
+            }
+        }
+        if w.cloudnative_pg() {
+            let k = under(w, "replication");
+            for p in [postgres::POSTGRES_PORT, postgres::STATUS_PORT] {
                 needs.add(
+                    &operator_id,
                     &me,
-                    "kube-apiserver",
                     p,
                     tcp,
-                    under(w, "kubernetes_api_access"),
-                    "Kubernetes API",
+                    k.clone(),
+                    "CloudNativePG operator",
+                );
+            }
+            if w.peers {
+                let why = "instance managers talk to each other";
+                needs.add(&me, &me, postgres::STATUS_PORT, tcp, k, why);
+            }
+            if env.backup.enabled {
+                let why = "WAL archiving and base backups";
+                needs.add(
+                    &me,
+                    "object-store",
+                    443,
+                    tcp,
+                    key(&["backup", "bucket"]),
+                    why,
                 );
             }
         }
@@ -309,7 +354,7 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
                     k.clone(),
                     "scraped by Prometheus",
                 );
-                if plan::meshed(env, &w.namespace) {
+                if w.in_mesh(env) {
                     needs.add(
                         &prometheus_id,
                         &me,
@@ -348,7 +393,7 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
         around.basics(
             &mut needs,
             &full,
-            storage,
+            plan::meshed(env, storage),
             (!env.backup.secrets.is_empty()).then(|| key(&["backup", "secrets"])),
         );
         needs.add(
@@ -359,7 +404,12 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
             key(&["backup", "bucket"]),
             "backup upload",
         );
-        for (name, db) in &env.backup.databases {
+        for (name, db) in env
+            .backup
+            .databases
+            .iter()
+            .filter(|(_, db)| !postgres::operator_backed(env, &db.source))
+        {
             let job = format!("{storage}/{}-{name}", env.backup.name);
             needs.owned.push(Owned {
                 id: job.clone(),
@@ -373,7 +423,7 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
             } else {
                 Some(key(&["backup", "secrets"]))
             };
-            around.basics(&mut needs, &job, storage, secrets);
+            around.basics(&mut needs, &job, plan::meshed(env, storage), secrets);
             needs.add(
                 &job,
                 "object-store",
@@ -398,7 +448,12 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
     }
 
     if env.monitoring.enabled {
-        around.basics(&mut needs, &prometheus_id, monitoring, None);
+        around.basics(
+            &mut needs,
+            &prometheus_id,
+            plan::meshed(env, monitoring),
+            None,
+        );
         for (component, to, port) in stack_targets(artifacts) {
             needs.add(
                 &prometheus_id,
@@ -453,9 +508,9 @@ struct Around<'a> {
 }
 
 impl Around<'_> {
-    /// What every pod needs: DNS, istiod where its namespace is injected, Vault where it has
-    /// secrets (`secrets`: the key that gives it them).
-    fn basics(&self, needs: &mut Needs, me: &str, namespace: &str, secrets: Option<Vec<Seg>>) {
+    /// What every pod needs: DNS, istiod where it runs in the mesh, Vault where it has secrets
+    /// (`secrets`: the key that gives it them).
+    fn basics(&self, needs: &mut Needs, me: &str, meshed: bool, secrets: Option<Vec<Seg>>) {
         for proto in [Protocol::Udp, Protocol::Tcp] {
             needs.add(
                 me,
@@ -466,7 +521,7 @@ impl Around<'_> {
                 "DNS",
             );
         }
-        if plan::meshed(self.env, namespace) {
+        if meshed {
             needs.add(
                 me,
                 self.istiod,

@@ -615,3 +615,65 @@ fn a_sentinel_set_replicates_gossips_and_answers_its_clients() {
     assert!(matches!(f.expect, Expect::Deny { .. }));
     assert!(!f.verdict.allowed(), "{}", f.verdict.why());
 }
+
+/// Fails unless every judged flow holds and every workload's pods were generated.
+fn assert_all_hold(a: &Analysis) {
+    let broken = broken(a);
+    assert!(broken.is_empty(), "{broken:#?}");
+    assert!(a.missing.is_empty(), "{:?}", a.missing);
+}
+
+/// A CloudNativePG store: its instances (derived from the Cluster) are an endpoint; the operator,
+/// the instances themselves, Prometheus and the clients reach exactly what CloudNativePG needs,
+/// under the policies that select them by `cnpg.io/cluster`; outside the mesh they need no istiod
+/// and have no backup job.
+#[test]
+fn cloudnative_pg_instances_get_what_the_operator_needs_and_nothing_else() {
+    let a = analysis("tests/fixtures/cnpg.toml");
+    assert_all_hold(&a);
+    let db = "mini-storage/db";
+    let endpoint = a
+        .endpoints
+        .iter()
+        .find(|e| e.id == db)
+        .expect("the instances");
+    assert_eq!(endpoint.labels["cnpg.io/cluster"], "db");
+    for (from, to, port) in [
+        ("cnpg-system/cloudnative-pg", db, 5432),
+        ("cnpg-system/cloudnative-pg", db, 8000),
+        (db, db, 5432),
+        (db, db, 8000),
+        (db, "object-store", 443),
+        (db, "kube-apiserver", 443),
+        ("mini-core/web", db, 5432),
+        ("mini-monitoring/prometheus", db, 9187),
+    ] {
+        let f = flow(&a, from, to, port);
+        assert!(
+            matches!(f.expect, Expect::Allow { .. }),
+            "{from} → {to}:{port}"
+        );
+        assert!(
+            f.verdict.allowed(),
+            "{from} → {to}:{port}: {}",
+            f.verdict.why()
+        );
+    }
+    for (from, to, port) in [
+        ("mini-core/web", db, 8000),
+        (db, "istio-system/istiod", 15012),
+        ("cnpg-system/cloudnative-pg", "mini-core/web", 8080),
+    ] {
+        let f = flow(&a, from, to, port);
+        assert!(
+            matches!(f.expect, Expect::Deny { .. }),
+            "{from} → {to}:{port}"
+        );
+        assert!(!f.verdict.allowed(), "{from} → {to}:{port}");
+    }
+    assert!(
+        !a.endpoints
+            .iter()
+            .any(|e| e.id == "mini-storage/backup-service-db")
+    );
+}

@@ -109,6 +109,12 @@ const SECTIONS: &[Section] = &[
         "PrometheusRule",
         "prometheusRules",
     ),
+    section("postgresql.cnpg.io/v1", "Cluster", "clusters"),
+    section(
+        "postgresql.cnpg.io/v1",
+        "ScheduledBackup",
+        "scheduledBackups",
+    ),
     cluster(
         "templates.gatekeeper.sh/v1",
         "ConstraintTemplate",

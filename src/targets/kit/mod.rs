@@ -5,6 +5,7 @@
 //! conventions every object shares from here and the workloads from the plan, never from another
 //! target, so each is written once.
 
+pub mod cnpg;
 pub mod labels;
 pub mod object;
 pub mod pod;
@@ -13,7 +14,7 @@ pub use labels::{
     LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
     namespace_labels, pod_labels, policy_meta, selector, selector_labels,
 };
-pub use object::{Kind, Object, Role, Scope, config_file, manifest, object};
+pub use object::{Kind, Object, Role, Scope, config_file, manifest, object, unapplied};
 
 /// Namespace of the Istio control plane and ingress gateway (Istio's default installation): the
 /// gateway's `credentialName` secret must live there, and the network policies let meshed pods

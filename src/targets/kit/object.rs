@@ -267,6 +267,22 @@ pub fn manifest(
     }
 }
 
+/// A file of objects an operator applies by hand when needed (a restore), which must not run on
+/// every sync: written like a manifest, its kinds recorded and its objects kept for the proofs,
+/// but no manifest, so `render`, `argocd generate` and the chart leave it out.
+#[must_use]
+pub fn unapplied(
+    cx: &Context<'_>,
+    target: &'static str,
+    path: impl Into<String>,
+    objects: Vec<Object>,
+) -> Artifact {
+    Artifact {
+        manifest: false,
+        ..manifest(cx, target, path, objects)
+    }
+}
+
 /// A file holding one configuration object that a component reads from disk instead of the
 /// cluster applying it (the API server's audit policy): the index records its kind, but it is no
 /// manifest and stays out of the object stream.

@@ -7,6 +7,12 @@
 //! dumps and the object store, and DNS for everyone. Clients, the gateway and replicas reach a
 //! workload's serving port only (and a Sentinel set's sentinel port); Prometheus its metrics port.
 //!
+//! A CloudNativePG store's policy selects the pods the operator creates by their `cnpg.io/cluster`
+//! label (the store's and its recovery `Cluster`'s): the operator (in its own namespace) reaches
+//! them on PostgreSQL's and the instance manager's ports, the instances reach each other on both
+//! (streaming replication, status), the API server and the object store (WAL archiving, base
+//! backups). They run outside the mesh, so the namespace's istiod policy leaves them out.
+//!
 //! `deaap-gen check` proves these policies against the model (the `flows` proof).
 //!
 //! Every rule names both sides (namespace and pod labels) so a policy reads on its own, and every
@@ -15,15 +21,14 @@
 
 use super::workloads::{self, Planned};
 use crate::model::{Environment, NamespaceKey};
-use crate::plan::Workload;
+use crate::plan::{Workload, postgres};
 use crate::targets::TargetError;
-use crate::targets::kit::pod;
 use crate::targets::kit::{self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Labels, Object, meta};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -50,18 +55,35 @@ const API_SERVER_PORTS: [u16; 2] = [443, 6443];
 /// Object storage is outside the cluster and reached over HTTPS.
 const OBJECT_STORE_PORT: u16 = 443;
 
-/// A set of pods in a namespace.
+/// A set of pods in a namespace: those with `labels` (and, for an operator's pods, matching
+/// `expressions`).
 #[derive(Debug, Clone)]
 struct Pods {
     namespace: String,
     labels: Labels,
+    expressions: Vec<LabelSelectorRequirement>,
 }
 
 impl Pods {
+    fn new(namespace: &str, labels: Labels) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            labels,
+            expressions: Vec::new(),
+        }
+    }
+
+    fn selector(&self) -> LabelSelector {
+        LabelSelector {
+            match_expressions: (!self.expressions.is_empty()).then(|| self.expressions.clone()),
+            ..kit::selector(self.labels.clone())
+        }
+    }
+
     fn peer(&self) -> NetworkPolicyPeer {
         NetworkPolicyPeer {
             namespace_selector: Some(namespace_selector(&self.namespace)),
-            pod_selector: Some(kit::selector(self.labels.clone())),
+            pod_selector: Some(self.selector()),
             ..NetworkPolicyPeer::default()
         }
     }
@@ -117,11 +139,21 @@ struct Endpoint {
 }
 
 fn endpoint(env: &Environment, w: &Workload<'_>) -> Endpoint {
+    let pods = if w.cloudnative_pg() {
+        // Every pod of the store's Cluster and of its recovery Cluster, instances and Jobs.
+        Pods {
+            expressions: vec![LabelSelectorRequirement {
+                key: postgres::CLUSTER_LABEL.to_owned(),
+                operator: "In".to_owned(),
+                values: Some(vec![w.name.clone(), postgres::restore_cluster(&w.name)]),
+            }],
+            ..Pods::new(&w.namespace, Labels::new())
+        }
+    } else {
+        Pods::new(&w.namespace, kit::selector_labels(env, &w.name))
+    };
     Endpoint {
-        pods: Pods {
-            namespace: w.namespace.clone(),
-            labels: kit::selector_labels(env, &w.name),
-        },
+        pods,
         serving: w.client_ports(),
     }
 }
@@ -167,10 +199,10 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
 
 /// The pods of the backup job `name` (each backup `CronJob`'s pods carry its name).
 fn backup_pods(env: &Environment, name: &str) -> Pods {
-    Pods {
-        namespace: env.namespace(NamespaceKey::Storage).to_owned(),
-        labels: kit::selector_labels(env, name),
-    }
+    Pods::new(
+        env.namespace(NamespaceKey::Storage),
+        kit::selector_labels(env, name),
+    )
 }
 
 /// The Prometheus server of the monitoring stack.
@@ -180,10 +212,10 @@ fn prometheus(env: &Environment) -> Pods {
 
 /// A set of pods of a cluster add-on, by namespace and one label.
 fn addon(namespace: &str, label: (&str, &str)) -> Pods {
-    Pods {
-        namespace: namespace.to_owned(),
-        labels: Labels::from([(label.0.to_owned(), label.1.to_owned())]),
-    }
+    Pods::new(
+        namespace,
+        Labels::from([(label.0.to_owned(), label.1.to_owned())]),
+    )
 }
 
 /// Every `NetworkPolicy` of the environment: the namespace-wide ones, then one per workload, then
@@ -200,7 +232,12 @@ pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
     flows.consensus();
     let backups = flows.backups();
 
-    let mut out = namespace_policies(env, &flows.scrape.egress)?;
+    let unmeshed: Vec<&str> = plan
+        .iter()
+        .filter(|p| !p.workload.in_mesh(env))
+        .map(|p| p.workload.namespace.as_str())
+        .collect();
+    let mut out = namespace_policies(env, &flows.scrape.egress, &unmeshed)?;
     for p in &plan {
         if let Some(r) = flows.rules.remove(&p.workload.name) {
             out.push(policy(
@@ -294,7 +331,30 @@ impl<'p, 'e> Flows<'p, 'e> {
         if w.api_access {
             r.allow_to(None, tcp(API_SERVER_PORTS));
         }
+        if w.cloudnative_pg() {
+            self.operated_postgres(w, &me);
+        }
         Ok(())
+    }
+
+    /// What a CloudNativePG `Cluster`'s pods need beyond a store's: the operator calls each
+    /// instance's PostgreSQL and instance manager ports, the instances call each other's instance
+    /// manager too, and archive WAL and base backups to the object store.
+    fn operated_postgres(&mut self, w: &Workload<'_>, me: &Endpoint) {
+        let env = self.env;
+        let operator = addon(postgres::OPERATOR_NAMESPACE, postgres::OPERATOR_LABEL);
+        let r = self.rules_of(&w.name);
+        r.allow_from(
+            Some(operator.peer()),
+            tcp([postgres::POSTGRES_PORT, postgres::STATUS_PORT]),
+        );
+        if w.peers {
+            r.allow_from(Some(me.pods.peer()), tcp([postgres::STATUS_PORT]));
+            r.allow_to(Some(me.pods.peer()), tcp([postgres::STATUS_PORT]));
+        }
+        if env.backup.enabled {
+            r.allow_to(None, tcp([OBJECT_STORE_PORT]));
+        }
     }
 
     /// The flow from a workload to one it depends on; a dependency on a workload that is not
@@ -342,6 +402,7 @@ impl<'p, 'e> Flows<'p, 'e> {
         jobs.extend(
             b.databases
                 .iter()
+                .filter(|(_, db)| !postgres::operator_backed(env, &db.source))
                 .map(|(name, db)| (format!("{}-{name}", b.name), Some(db.source.as_str()))),
         );
         let mut out = Vec::new();
@@ -379,17 +440,19 @@ fn scrape_ports(env: &Environment, w: &Workload<'_>, me: &Endpoint) -> Option<Ve
         .map(|(port, _)| *port)
         .or_else(|| (w.component == "blockchain").then(|| me.serving[0]))?;
     let mut ports = vec![port];
-    if pod::meshed(env, &w.namespace) {
+    if w.in_mesh(env) {
         ports.push(ISTIO_METRICS_PORT);
     }
     Some(ports)
 }
 
-/// The policies of every namespace: deny by default, allow DNS, allow istiod where sidecars run,
-/// and the monitoring stack's own in its namespace.
+/// The policies of every namespace: deny by default, allow DNS, allow istiod where sidecars run
+/// (in a namespace with `unmeshed` pods, only from pods that did not opt out of injection), and
+/// the monitoring stack's own in its namespace.
 fn namespace_policies(
     env: &Environment,
     scrape: &[NetworkPolicyEgressRule],
+    unmeshed: &[&str],
 ) -> Result<Vec<Object>, TargetError> {
     let mut out = Vec::new();
     for (key, namespace) in env.namespaces.iter() {
@@ -405,6 +468,16 @@ fn namespace_policies(
         out.push(policy(env, "allow-dns", namespace, None, dns)?);
         if env.security.mesh.meshed(key) {
             let mut xds = Rules::default();
+            if unmeshed.contains(&namespace) {
+                xds.pods = Some(Pods {
+                    expressions: vec![LabelSelectorRequirement {
+                        key: "sidecar.istio.io/inject".to_owned(),
+                        operator: "NotIn".to_owned(),
+                        values: Some(vec!["false".to_owned()]),
+                    }],
+                    ..Pods::new(namespace, Labels::new())
+                });
+            }
             xds.allow_to(
                 Some(addon(GATEWAY_NAMESPACE, ISTIOD_LABEL).peer()),
                 tcp([ISTIOD_XDS_PORT]),
@@ -443,10 +516,7 @@ fn monitoring(
     prometheus: &Pods,
     scrape: Vec<NetworkPolicyEgressRule>,
 ) -> Result<Vec<Object>, TargetError> {
-    let same = Pods {
-        namespace: namespace.to_owned(),
-        labels: Labels::new(),
-    };
+    let same = Pods::new(namespace, Labels::new());
     let mut internal = Rules::default();
     internal.ingress.push(NetworkPolicyIngressRule {
         from: Some(vec![same.peer()]),
@@ -495,9 +565,7 @@ fn policy(
     if deny_all || !r.egress.is_empty() {
         types.push("Egress".to_owned());
     }
-    let pod_selector = r
-        .pods
-        .map_or_else(LabelSelector::default, |p| kit::selector(p.labels));
+    let pod_selector = r.pods.map_or_else(LabelSelector::default, |p| p.selector());
     kit::object(&NetworkPolicy {
         metadata: meta(
             env,

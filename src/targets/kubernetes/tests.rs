@@ -643,3 +643,166 @@ fn sentinel_set_clients_and_policies() {
     let web = find(&objects, "NetworkPolicy", "web");
     assert_eq!(ports(&web["spec"]["egress"], "cache"), [6379, 26379]);
 }
+
+const CNPG: &str = "tests/fixtures/cnpg.toml";
+
+fn object<'a>(objects: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// `replication = "cloudnative-pg"`: the store is a CloudNativePG Cluster built from the model
+/// (instances, image, storage, resources, the owner's database and credentials, anti-affinity,
+/// scraping, WAL archiving) and a `ScheduledBackup` on its database backup's schedule; the operator
+/// makes the pods, Services and disruption budgets, so none are generated.
+#[test]
+fn a_cloudnative_pg_store_is_a_cluster_with_its_scheduled_backup() {
+    let env = load(CNPG);
+    let a = generate(&env, "cnpg.toml");
+    let file = a
+        .iter()
+        .find(|a| a.path == "kubernetes/storage-db.yaml")
+        .unwrap();
+    assert_eq!(file.kinds, ["Cluster", "ScheduledBackup"]);
+    let objects = docs(file);
+    assert_eq!(objects.len(), 2);
+    let cluster = object(&objects, "Cluster", "db");
+    assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
+    assert_eq!(cluster["metadata"]["namespace"], "mini-storage");
+    let spec = &cluster["spec"];
+    let store = &env.storage["db"];
+    assert_eq!(spec["instances"], store.replicas);
+    assert_eq!(
+        spec["imageName"],
+        "registry.example.com/cloudnative-pg/postgresql:16.4"
+    );
+    assert_eq!(spec["storage"]["size"], "1Gi");
+    assert_eq!(spec["storage"]["storageClass"], "fast-ssd");
+    let r = env.resources_of(store.resources.as_ref());
+    assert_eq!(
+        spec["resources"]["limits"]["memory"],
+        r.limits.memory.as_str()
+    );
+    assert_eq!(
+        spec["resources"]["requests"]["cpu"],
+        r.requests.cpu.as_str()
+    );
+    assert_eq!(spec["affinity"]["enablePodAntiAffinity"], true);
+    assert_eq!(spec["affinity"]["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(spec["affinity"]["podAntiAffinityType"], "required");
+    let initdb = &spec["bootstrap"]["initdb"];
+    assert_eq!(initdb["database"], "mini");
+    assert_eq!(initdb["owner"], store.env["POSTGRES_USER"].as_str());
+    assert_eq!(initdb["secret"]["name"], "db-app");
+    // The Vault reference behind the Secret, never a value.
+    assert_eq!(
+        cluster["metadata"]["annotations"]["deaap.io/secret.db-app.password"],
+        "vault:secret/data/mini/db#password"
+    );
+    let pods = &spec["inheritedMetadata"];
+    assert_eq!(pods["labels"]["sidecar.istio.io/inject"], "false");
+    assert_eq!(pods["labels"]["deaap.io/business-unit"], "testing");
+    assert!(pods["labels"].get("app.kubernetes.io/name").is_none());
+    assert_eq!(pods["annotations"]["prometheus.io/port"], "9187");
+    let archive = &spec["backup"]["barmanObjectStore"];
+    assert_eq!(archive["destinationPath"], "s3://minimal-backups/cnpg/db");
+    assert_eq!(archive["wal"]["compression"], "gzip");
+    assert_eq!(
+        spec["backup"]["retentionPolicy"],
+        format!("{}d", env.backup.retention_days)
+    );
+    let scheduled = object(&objects, "ScheduledBackup", "backup-service-db");
+    assert_eq!(scheduled["spec"]["cluster"]["name"], "db");
+    assert_eq!(scheduled["spec"]["schedule"], "0 30 3 * * *");
+    assert_eq!(scheduled["spec"]["method"], "barmanObjectStore");
+}
+
+/// Clients, the NetworkPolicies and the plan use CloudNativePG's primary Service and pods: `web`
+/// reaches the Cluster's pods (and its recovery Cluster's) by `cnpg.io/cluster`; the operator, the
+/// instances and the object store get what CloudNativePG needs; the pods run outside the mesh.
+#[test]
+fn cloudnative_pg_pods_get_the_operators_flows_under_the_rw_service() {
+    let env = load(CNPG);
+    let plan = crate::plan::deployed(&env);
+    let db = plan.iter().find(|w| w.name == "db").unwrap();
+    assert_eq!(db.service_name(), "db-rw");
+    assert!(!db.in_mesh(&env) && db.sidecars(&env).is_empty());
+    let objects = all_objects(&env);
+    let selects_db = serde_json::json!({"matchExpressions": [
+        {"key": "cnpg.io/cluster", "operator": "In", "values": ["db", "db-restore"]}
+    ]});
+    let web = object(&objects, "NetworkPolicy", "web");
+    let to_db = web["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["to"][0]["podSelector"] == selects_db)
+        .expect("web reaches db");
+    assert_eq!(to_db["ports"][0]["port"], 5432);
+    let policy = object(&objects, "NetworkPolicy", "db");
+    assert_eq!(policy["spec"]["podSelector"], selects_db);
+    let ingress = policy["spec"]["ingress"].as_array().unwrap();
+    let operator = ingress
+        .iter()
+        .find(|r| {
+            r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                == "cnpg-system"
+        })
+        .expect("the operator reaches the instances");
+    let ports: Vec<&serde_json::Value> = operator["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["port"])
+        .collect();
+    assert_eq!(ports, [5432, 8000]);
+    let peers: Vec<&serde_json::Value> = ingress
+        .iter()
+        .filter(|r| r["from"][0]["podSelector"] == selects_db)
+        .map(|r| &r["ports"][0]["port"])
+        .collect();
+    assert_eq!(peers, [5432, 8000], "replication and the instance manager");
+    let egress_ports: Vec<&serde_json::Value> = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("to").is_none())
+        .flat_map(|r| r["ports"].as_array().unwrap().iter().map(|p| &p["port"]))
+        .collect();
+    assert_eq!(
+        egress_ports,
+        [443, 6443, 443],
+        "the API server, the object store"
+    );
+    let istiod = objects
+        .iter()
+        .find(|o| {
+            o["metadata"]["name"] == "allow-istiod" && o["metadata"]["namespace"] == "mini-storage"
+        })
+        .unwrap();
+    assert_eq!(
+        istiod["spec"]["podSelector"]["matchExpressions"][0]["key"],
+        "sidecar.istio.io/inject"
+    );
+    // No StatefulSet, Service or ServiceAccount of its own: the operator's.
+    assert!(!objects.iter().any(|o| o["metadata"]["name"] == "db"
+        && o["kind"] != "Cluster"
+        && o["kind"] != "NetworkPolicy"));
+}
+
+/// Without access keys in `backup.secrets`, the instances reach the bucket with the IAM role of
+/// their service account (the field as CloudNativePG spells it).
+#[test]
+fn a_cloudnative_pg_store_without_access_keys_archives_with_its_iam_role() {
+    let env = load(CNPG);
+    assert!(env.backup.secrets.is_empty());
+    let objects = all_objects(&env);
+    let credentials =
+        &object(&objects, "Cluster", "db")["spec"]["backup"]["barmanObjectStore"]["s3Credentials"];
+    assert_eq!(
+        *credentials,
+        serde_json::json!({"inheritFromIAMRole": true})
+    );
+}

@@ -1,6 +1,7 @@
 //! The DEAAP workloads of a Kubernetes environment: each enabled service as a Deployment, each
 //! storage backend, the blockchain nodes and the consensus validators as `StatefulSets`, each with its
-//! `ServiceAccount`, Services, HPA and PDB. [`plan`] describes them once; the objects and the network
+//! `ServiceAccount`, Services, HPA and PDB; a PostgreSQL store with `replication = "cloudnative-pg"`
+//! as a CloudNativePG `Cluster` ([`kit::cnpg`]). [`plan`] describes them once; the objects and the network
 //! policies are both derived from that description.
 
 use crate::model::{Autoscaling, Environment, Persistence};
@@ -41,6 +42,9 @@ pub(crate) enum Controller<'a> {
         persistence: Option<&'a Persistence>,
         parallel: bool,
     },
+    /// A CloudNativePG `Cluster`: the operator creates the pods, their volumes, Services
+    /// (`<name>-rw`, `-ro`, `-r`) and disruption budgets.
+    CloudnativePg,
 }
 
 /// One workload and how Kubernetes runs it.
@@ -88,10 +92,18 @@ fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     }
 }
 
-/// A storage backend runs as a `StatefulSet`, with a claim per replica when it persists.
+/// A storage backend runs as a `StatefulSet`, with a claim per replica when it persists, or as a
+/// CloudNativePG `Cluster` with `replication = "cloudnative-pg"`.
 fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
     let persistence = env.storage[&w.name].persistence.as_ref();
     let file = format!("storage-{}.yaml", w.name);
+    if w.cloudnative_pg() {
+        return Planned {
+            controller: Controller::CloudnativePg,
+            file,
+            workload: w,
+        };
+    }
     stateful(w, persistence.filter(|p| p.enabled), false, file)
 }
 
@@ -135,6 +147,9 @@ pub(crate) fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, Tar
 
 fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetError> {
     let w = &p.workload;
+    if let Controller::CloudnativePg = p.controller {
+        return operated_postgres(env, w);
+    }
     let sel = kit::selector_labels(env, &w.name);
     let mut template = pod::template(env, w)?;
     if let Some(m) = template.metadata.as_mut() {
@@ -236,6 +251,7 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
             out.push(service(headless, true, ports.clone())?);
             out.push(service(p.service_name(), false, client_ports)?);
         }
+        Controller::CloudnativePg => {}
     }
     if w.replicas > 1 {
         out.push(obj(&PodDisruptionBudget {
@@ -247,6 +263,20 @@ fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetErro
             }),
             ..PodDisruptionBudget::default()
         })?);
+    }
+    Ok(out)
+}
+
+/// A CloudNativePG store: its `Cluster`, and the `ScheduledBackup` of each database backup of it.
+fn operated_postgres(env: &Environment, w: &Workload<'_>) -> Result<Vec<Object>, TargetError> {
+    let store = &env.storage[&w.name];
+    let mut out = vec![kit::cnpg::cluster(env, w, store)?];
+    let b = &env.backup;
+    for (name, db) in b.databases.iter().filter(|(_, db)| db.source == w.name) {
+        if b.enabled {
+            let job = format!("{}-{name}", b.name);
+            out.push(kit::cnpg::scheduled_backup(env, w, &job, &db.schedule)?);
+        }
     }
     Ok(out)
 }

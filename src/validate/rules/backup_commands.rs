@@ -8,9 +8,10 @@ use crate::validate::{Rule, RuleContext};
 pub static RULE: Rule = Rule {
     code: "DG0133",
     name: "backup-commands",
-    what: "A database backup names its `command`, except a backup of a Redis store: deaap-gen \
-           writes that one (the primary's dump with `redis-cli --rdb`, uploaded to the bucket) and \
-           `backup/restore-<name>.yaml`, the Job that loads such a dump back.",
+    what: "A database backup names its `command`, except a backup of a Redis or PostgreSQL \
+           store: deaap-gen writes those (the primary's dump with `redis-cli --rdb`, or \
+           `pg_dump`, uploaded to the bucket) and `backup/restore-<name>.yaml`, which loads such \
+           a dump back.",
     why: "A backup job with no command runs whatever its image does by default, which is not a \
           dump of this database; the restore procedure is where that would be found out.",
 };
@@ -22,7 +23,7 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             continue;
         }
         let kind = env.storage.get(&db.source).map(|s| s.kind);
-        if kind == Some(StorageKind::Redis) {
+        if matches!(kind, Some(StorageKind::Redis | StorageKind::Postgresql)) {
             continue;
         }
         // A source that is no store or `blockchain` is DG0123's.
@@ -38,6 +39,6 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             ),
             "no command",
         )
-        .help("add `command = [...]`: what the backup image runs to dump and upload it (deaap-gen writes it only for a Redis store)");
+        .help("add `command = [...]`: what the backup image runs to dump and upload it (deaap-gen writes it only for a Redis or PostgreSQL store)");
     }
 }

@@ -1,5 +1,6 @@
 //! DG0123 backup-sources: every database backup backs up a storage backend or `blockchain` that
-//! is deployed when backups are.
+//! is deployed when backups are; a PostgreSQL store's backup sets no command of its own (a
+//! missing command elsewhere is DG0133's).
 
 use super::DiagnosticExt;
 use super::references_resolve::suggest;
@@ -10,9 +11,11 @@ pub static RULE: Rule = Rule {
     code: "DG0123",
     name: "backup-sources",
     what: "A database backup's `source` is a storage backend or `blockchain`, enabled when backups \
-           are.",
+           are. Its `command` is left out for a PostgreSQL store (deaap-gen generates the dump and \
+           its restore).",
     why: "A backup of something that is not there is a CronJob that fails every night, or worse \
-          one that succeeds with nothing in it; the restore procedure finds out.",
+          one that succeeds with nothing in it; the restore procedure finds out. A command of \
+          its own for PostgreSQL would be a backup the generated restore cannot read.",
 };
 
 pub(super) fn check(cx: &mut RuleContext<'_>) {
@@ -55,6 +58,21 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
                 .help(format!("remove `[backup.databases.{name}]` in this environment, or enable `{src}`"));
             }
             _ => {}
+        }
+        let generated = env
+            .storage
+            .get(src)
+            .is_some_and(|s| s.kind == crate::model::StorageKind::Postgresql);
+        if generated && !db.command.is_empty() {
+            cx.error(
+                RULE.code,
+                path!["backup", "databases", name, "command"],
+                format!(
+                    "database backup `{name}` dumps the PostgreSQL store `{src}`, whose dump and restore deaap-gen generates"
+                ),
+                "not used",
+            )
+            .help("remove `command`: the backup runs `pg_dump`, its restore `pg_restore`");
         }
     }
 }
