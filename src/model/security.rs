@@ -296,7 +296,8 @@ pub struct Backup {
     /// Name of the backup job and of its process (Falco lets it read the data directory).
     #[serde(default = "default_backup_name")]
     pub name: String,
-    /// The existing PersistentVolumeClaim mounted at `/data` for the full backup.
+    /// The application data's PersistentVolumeClaim (`[data]` describes it): the data services
+    /// mount it, the full backup archives it and the data restore fills it.
     pub data_claim: String,
     /// Database backups (PostgreSQL dump, Redis RDB, blockchain state), by name.
     #[serde(default)]
@@ -304,6 +305,10 @@ pub struct Backup {
     /// Credentials for the bucket, as secret references.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretRef>,
+    /// The backup and restore jobs' container resources; the environment's defaults when absent.
+    /// They count against the quota of the namespace a job runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -319,7 +324,10 @@ pub struct DatabaseBackup {
     /// What is dumped: a storage backend name, or `blockchain`.
     pub source: String,
     pub schedule: Schedule,
-    /// The command run by the backup container.
+    /// The command run by the backup container. Empty for the blockchain nodes: deaap-gen writes
+    /// the command that archives a node's data volume, which `backup/restore-blockchain.yaml`
+    /// reads back.
+    #[serde(default)]
     pub command: Vec<String>,
 }
 

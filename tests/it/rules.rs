@@ -1186,7 +1186,7 @@ fn dg0113_starting_set_above_the_quota() {
         "DG0113",
         "error",
         &at(dir.path(), BASE, "requests_cpu = \"10\"", "\"10\""),
-        &["namespace `deaap-core` requests 12350m CPU when it starts; its quota allows 10"],
+        &["namespace `deaap-core` requests 12550m CPU when it starts; its quota allows 10"],
     );
     // Each pod counts with what is injected into it: 1 CPU + Istio proxy 50m + Vault agent 50m.
     assert!(
@@ -1213,8 +1213,8 @@ fn dg0113_autoscaling_max_above_the_quota_warns_without_a_reason() {
         &at(dir.path(), BASE, "[quotas.core]", "core"),
         &[
             "at the autoscaling maximum",
-            "requests 61850m CPU (quota 20)",
-            "runs 61 pods (quota 50)",
+            "requests 62050m CPU (quota 20)",
+            "runs 62 pods (quota 50)",
             "service `doc-ingester` can reach only 5 of its 50 replicas",
         ],
     );
@@ -1549,4 +1549,111 @@ fn dg0130_replicated_store_without_replication() {
     );
     let (_, diags) = validate(dir.path(), "env.toml");
     assert!(!codes(&diags).contains(&"DG0130"), "{diags:#?}");
+}
+
+// ── DG0140 data-volume ───────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0140_data_services_need_the_data_volume() {
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(
+        &env,
+        "depends_on = [\"cache\"]\n",
+        "depends_on = [\"cache\"]\ndata_access = true\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "data_access", "true"),
+        &[
+            "service `web` reads the application data, but no `[data]` volume is declared: nothing would create the claim `minimal-data`",
+        ],
+    );
+    assert!(help(d).contains("[data]"), "{d:#}");
+    assert_eq!(codes(&diags), ["DG0140"]);
+
+    // Declared, it must be where the service runs and where Falco looks.
+    append(
+        &env,
+        "\n[data]\nsize = \"1Gi\"\nnamespace = \"storage\"\npath = \"/srv/data/\"\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "[services.web]", "\"core\""),
+        &[
+            "service `web` runs in `mini-core`, but the data claim `minimal-data` is in `mini-storage`",
+        ],
+    );
+    edit(&env, "namespace = \"storage\"\n", "");
+    edit(&env, "path = \"/srv/data/\"", "path = \"/app/data\"");
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "data_path", "\"/srv/data\""),
+        &["Falco watches `/srv/data`, but the data volume is mounted at `/app/data`"],
+    );
+    assert!(help(d).contains("data_path = \"/app/data\""), "{d:#}");
+    edit(&env, "path = \"/app/data\"", "path = \"/srv/data\"");
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 0, "{diags:#?}");
+}
+
+#[test]
+fn dg0140_a_read_write_once_volume_has_one_user() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(STAGING),
+        "\n[data]\naccess_mode = \"ReadWriteOnce\"\n",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), STAGING, "access_mode", "\"ReadWriteOnce\""),
+        &[
+            "the data volume is ReadWriteOnce, but 13 pods mount it",
+            "`doc-ingester` up to 10",
+            "`data-processor` up to 2",
+            "the full backup",
+        ],
+    );
+}
+
+#[test]
+fn dg0140_the_blockchain_backup_needs_persistence() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(STAGING),
+        "persistence = { enabled = true, size = \"100Gi\" }",
+        "persistence = { enabled = false, size = \"100Gi\" }",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[backup.databases.blockchain]",
+            "\"blockchain\"",
+        ),
+        &[
+            "database backup `blockchain` archives the blockchain nodes' volume, but their persistence is off",
+        ],
+    );
 }

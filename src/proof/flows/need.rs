@@ -333,60 +333,47 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
         );
     }
 
-    if env.backup.enabled {
-        let storage = env.namespace(NamespaceKey::Storage);
-        let full = format!("{storage}/{}", env.backup.name);
+    for job in plan::backup_jobs(env) {
+        let w = &job.workload;
+        let me = id(w);
+        let table = match job.database {
+            Some(name) => key(&["backup", "databases", name]),
+            None => key(&["backup"]),
+        };
         needs.owned.push(Owned {
-            id: full.clone(),
-            key: key(&["backup"]),
+            id: me.clone(),
+            key: table,
         });
-        around.basics(
-            &mut needs,
-            &full,
-            storage,
-            (!env.backup.secrets.is_empty()).then(|| key(&["backup", "secrets"])),
-        );
+        let source = job.source.and_then(&by_name);
+        let secrets = if env.backup.secrets.is_empty() {
+            source
+                .filter(|s| s.uses_vault())
+                .map(|s| under(s, "secrets"))
+        } else {
+            Some(key(&["backup", "secrets"]))
+        };
+        around.basics(&mut needs, &me, &w.namespace, secrets);
         needs.add(
-            &full,
+            &me,
             "object-store",
             443,
             tcp,
             key(&["backup", "bucket"]),
             "backup upload",
         );
-        for (name, db) in &env.backup.databases {
-            let job = format!("{storage}/{}-{name}", env.backup.name);
-            needs.owned.push(Owned {
-                id: job.clone(),
-                key: key(&["backup", "databases", name]),
-            });
-            let source = by_name(&db.source);
-            let secrets = if env.backup.secrets.is_empty() {
-                source
-                    .filter(|s| s.uses_vault())
-                    .map(|s| under(s, "secrets"))
-            } else {
-                Some(key(&["backup", "secrets"]))
-            };
-            around.basics(&mut needs, &job, storage, secrets);
+        let dumped = source.filter(|s| !plan::backup_reads_volume(&s.name));
+        if let (Some(name), Some((to, port))) = (
+            job.database,
+            dumped.and_then(|s| Some((id(s), serving(s)?))),
+        ) {
             needs.add(
-                &job,
-                "object-store",
-                443,
+                &me,
+                &to,
+                port,
                 tcp,
-                key(&["backup", "bucket"]),
-                "backup upload",
+                key(&["backup", "databases", name, "source"]),
+                "database dump",
             );
-            if let Some((to, port)) = source.and_then(|s| Some((id(s), serving(s)?))) {
-                needs.add(
-                    &job,
-                    &to,
-                    port,
-                    tcp,
-                    key(&["backup", "databases", name, "source"]),
-                    "database dump",
-                );
-            }
         }
     }
 

@@ -13,7 +13,7 @@ pub use labels::{
     LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
     namespace_labels, pod_labels, policy_meta, selector, selector_labels,
 };
-pub use object::{Kind, Object, Role, Scope, config_file, manifest, object};
+pub use object::{Kind, Object, Role, Scope, applied_by_hand, config_file, manifest, object};
 
 /// Namespace of the Istio control plane and ingress gateway (Istio's default installation): the
 /// gateway's `credentialName` secret must live there, and the network policies let meshed pods
@@ -22,3 +22,17 @@ pub const GATEWAY_NAMESPACE: &str = "istio-system";
 
 /// The label of the Istio ingress gateway's pods, which the Gateway selects.
 pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
+
+/// Where the restore of `what` (a store, `blockchain`, `data`) is written: a file of objects an
+/// operator applies during a recovery ([`applied_by_hand`]), never streamed.
+#[must_use]
+pub fn restore_file(what: &str) -> String {
+    format!("backup/restore-{what}.yaml")
+}
+
+/// The folder of the bucket that holds the archives of `what` (`data`, `blockchain`): one folder
+/// per environment, since environments may share a bucket.
+#[must_use]
+pub fn backup_prefix(env: &crate::model::Environment, what: &str) -> String {
+    format!("{}/{what}", env.environment.name)
+}

@@ -267,6 +267,23 @@ pub fn manifest(
     }
 }
 
+/// A file of objects an operator applies when a procedure calls for it (a restore Job), never on
+/// every sync: written like a manifest and its kinds recorded in the index, but it holds no
+/// objects for the object stream, so `render`, `argocd generate` and the chart leave it out.
+#[must_use]
+pub fn applied_by_hand(
+    cx: &Context<'_>,
+    target: &'static str,
+    path: impl Into<String>,
+    objects: Vec<Object>,
+) -> Artifact {
+    Artifact {
+        manifest: false,
+        objects: Vec::new(),
+        ..manifest(cx, target, path, objects)
+    }
+}
+
 /// A file holding one configuration object that a component reads from disk instead of the
 /// cluster applying it (the API server's audit policy): the index records its kind, but it is no
 /// manifest and stays out of the object stream.

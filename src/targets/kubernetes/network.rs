@@ -15,7 +15,7 @@
 
 use super::workloads::{self, Planned};
 use crate::model::{Environment, NamespaceKey};
-use crate::plan::Workload;
+use crate::plan::{self, Workload};
 use crate::targets::TargetError;
 use crate::targets::kit::pod;
 use crate::targets::kit::{self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Labels, Object, meta};
@@ -165,10 +165,11 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
     (peer, at.port)
 }
 
-/// The pods of the backup job `name` (each backup `CronJob`'s pods carry its name).
-fn backup_pods(env: &Environment, name: &str) -> Pods {
+/// The pods of the backup job `name` in `namespace` (each backup `CronJob`'s pods carry its
+/// name, and so do the pods of the restore Jobs that read its archives).
+fn backup_pods(env: &Environment, name: &str, namespace: &str) -> Pods {
     Pods {
-        namespace: env.namespace(NamespaceKey::Storage).to_owned(),
+        namespace: namespace.to_owned(),
         labels: kit::selector_labels(env, name),
     }
 }
@@ -212,9 +213,8 @@ pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
             )?);
         }
     }
-    let namespace = env.namespace(NamespaceKey::Storage);
-    for (name, r) in backups {
-        out.push(policy(env, &name, namespace, Some("backup"), r)?);
+    for (name, namespace, r) in backups {
+        out.push(policy(env, &name, &namespace, Some("backup"), r)?);
     }
     Ok(out)
 }
@@ -329,30 +329,24 @@ impl<'p, 'e> Flows<'p, 'e> {
         }
     }
 
-    /// Each backup job's name and rules (none without backups): the full backup reaches the
-    /// object store, each database backup the database it dumps (which admits it) and the object
-    /// store; both reach Vault when they have secrets (a dump logs in with its database's).
-    fn backups(&mut self) -> Vec<(String, Rules)> {
+    /// Each backup job's name, namespace and rules (none without backups): the full backup and a
+    /// backup of the blockchain (which read volumes) reach the object store, each database backup
+    /// the database it dumps (which admits it) and the object store; all reach Vault when they
+    /// have secrets (a dump logs in with its database's).
+    fn backups(&mut self) -> Vec<(String, String, Rules)> {
         let env = self.env;
-        if !env.backup.enabled {
-            return Vec::new();
-        }
         let b = &env.backup;
-        let mut jobs = vec![(b.name.clone(), None)];
-        jobs.extend(
-            b.databases
-                .iter()
-                .map(|(name, db)| (format!("{}-{name}", b.name), Some(db.source.as_str()))),
-        );
         let mut out = Vec::new();
-        for (name, source) in jobs {
-            let pods = backup_pods(env, &name);
+        for job in plan::backup_jobs(env) {
+            let (name, namespace) = (job.workload.name, job.workload.namespace);
+            let pods = backup_pods(env, &name, &namespace);
             let mut rules = Rules {
                 pods: Some(pods.clone()),
                 ..Rules::default()
             };
             let mut secrets = !b.secrets.is_empty();
-            if let Some(t) = source.and_then(|s| self.index.get(s).copied()) {
+            let dumped = job.source.filter(|s| !plan::backup_reads_volume(s));
+            if let Some(t) = dumped.and_then(|s| self.index.get(s).copied()) {
                 let to = endpoint(env, &t.workload);
                 rules.allow_to(Some(to.pods.peer()), tcp(to.serving.iter().copied()));
                 self.rules_of(&t.workload.name)
@@ -363,7 +357,7 @@ impl<'p, 'e> Flows<'p, 'e> {
             if secrets {
                 rules.allow_to(self.vault.clone(), tcp([self.vault_port]));
             }
-            out.push((name, rules));
+            out.push((name, namespace, rules));
         }
         out
     }

@@ -19,6 +19,7 @@ pub mod backup_sources;
 pub mod compose_platform;
 pub mod consensus_writer;
 pub mod cron_syntax;
+pub mod data_volume;
 pub mod dependencies_resolve;
 pub mod env_names;
 pub mod metric_exposers;
@@ -90,6 +91,7 @@ pub fn checks() -> Vec<Check> {
         check(&compose_platform::RULE, compose_platform::check),
         check(&env_names::RULE, env_names::check),
         check(&replicated_stores::RULE, replicated_stores::check),
+        check(&data_volume::RULE, data_volume::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
     ];
