@@ -9,6 +9,7 @@ mod core;
 mod diff;
 mod flows;
 mod generated;
+mod ops;
 mod rules;
 mod safety;
 mod support;
