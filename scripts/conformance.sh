@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Feeds every generated artifact to the program that consumes it in production (promtool,
 # kubernetes-validate, Istio's and prometheus-operator's CRD schemas, Helm, the Compose spec, Falco's
-# schema, checkov, pre-commit, ...; actionlint for the release workflow). Installs those tools itself
+# schema, checkov, pre-commit, shellcheck and bash, ...; actionlint for the release workflow). Installs those tools itself
 # into a cache folder outside the repository, builds every shipped environment into a scratch
 # folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
 # final "N passed, N failed".
@@ -19,6 +19,11 @@ install_tools() {
     log "installing promtool (Debian prometheus)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; } >"$TOOLS/apt.log" 2>&1 \
       || { log "apt-get install prometheus failed: see $TOOLS/apt.log"; return 1; }
+  fi
+  if ! command -v shellcheck >/dev/null 2>&1; then
+    log "installing shellcheck (Debian shellcheck)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >>"$TOOLS/apt.log" 2>&1 \
+      || { log "apt-get install shellcheck failed: see $TOOLS/apt.log"; return 1; }
   fi
   if [ ! -x "$TOOLS/venv/bin/checkov" ]; then
     log "installing Python validators into $TOOLS/venv"

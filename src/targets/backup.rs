@@ -175,7 +175,7 @@ fn restore_command(env: &Environment, dir: &str) -> Vec<String> {
         r#"set -euo pipefail
 {credentials}key="${{RESTORE_KEY:-}}"
 if [ -z "${{key}}" ]; then
-  key="$(aws s3 ls "s3://${{S3_BUCKET}}/${{S3_PREFIX}}/" | awk '$4 ~ /{ARCHIVE_NAME}/ {{ print $4 }}' | sort | tail -n 1)"
+  key="$(aws s3 ls "s3://${{S3_BUCKET}}/${{S3_PREFIX}}/" | awk '$4 ~ /{ARCHIVE_NAME}/ {{ print $4 }}' | sort | tail -n 1 || true)"
 fi
 if [ -z "${{key}}" ]; then
   echo "no archive below s3://${{S3_BUCKET}}/${{S3_PREFIX}}/" >&2
