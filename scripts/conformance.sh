@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Feeds every generated artifact to the program that consumes it in production (promtool,
 # kubernetes-validate, Istio's and prometheus-operator's CRD schemas, Helm, the Compose spec, Falco's
-# schema, checkov, pre-commit, ...; actionlint for the release workflow; redis-server and
-# redis-sentinel for the Redis failover and restore drills). Installs those tools itself
-# into a cache folder outside the repository, builds every shipped environment into a scratch
-# folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
+# schema, checkov, pre-commit, shellcheck and bash, ...; actionlint for the release workflow;
+# redis-server and redis-sentinel for the Redis drills, PostgreSQL for its restore drill). Installs
+# those tools itself into a cache folder outside the repository, builds every shipped environment
+# into a scratch folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
 # final "N passed, N failed".
 set -uo pipefail
 
@@ -34,6 +34,11 @@ install_tools() {
     log "installing PostgreSQL (Debian postgresql)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >>"$TOOLS/apt.log" 2>&1 \
       || { log "apt-get install postgresql failed: see $TOOLS/apt.log"; return 1; }
+  fi
+  if ! command -v shellcheck >/dev/null 2>&1; then
+    log "installing shellcheck (Debian shellcheck)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >>"$TOOLS/apt.log" 2>&1 \
+      || { log "apt-get install shellcheck failed: see $TOOLS/apt.log"; return 1; }
   fi
   if [ ! -x "$TOOLS/venv/bin/checkov" ]; then
     log "installing Python validators into $TOOLS/venv"

@@ -3,7 +3,8 @@
 usage: argocd_stream.py STREAM STDERR EXIT_CODE TREE_DIR
 
 The stream must hold exactly the objects of the tree's manifest files (as parsed values, same
-multiset), each with apiVersion, kind and metadata.name, Namespaces first; its core Kubernetes
+multiset; the restores of backup/restore-*.yaml, applied by hand, are none), each with apiVersion,
+kind and metadata.name, Namespaces first; its core Kubernetes
 objects must pass `kubernetes-validate --strict -k 1.33.0` (custom resources have no schema there
 and are validated by their own checks). An environment without Kubernetes objects must be refused:
 non-zero exit, empty stdout, one line on stderr.
@@ -19,6 +20,8 @@ import tempfile
 import yaml
 
 MANIFEST_DIRS = ("kubernetes/", "istio/", "opa/gatekeeper/", "backup/")
+# Applied by hand during a recovery, never synced: the restores.
+BY_HAND = ("backup/restore-",)
 
 
 def canonical(obj):
@@ -45,8 +48,7 @@ def main():
     expected = []
     for entry in index["files"]:
         path = entry["path"]
-        # Restore Jobs (backup/restore-*.yaml) are run by hand, never streamed.
-        if path.startswith("backup/restore-"):
+        if path.startswith(BY_HAND):
             continue
         if path.startswith(MANIFEST_DIRS) or path == "prometheus/prometheusrule.yaml":
             with open(os.path.join(tree, path), encoding="utf-8") as f:

@@ -34,7 +34,8 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 def load_objects(tree):
     objects = []
     for path in sorted(pathlib.Path(tree).rglob("*.yaml")):
-        # Restore Jobs (backup/restore-*.yaml) are run by hand, never applied with the rest.
+        # The restore Jobs run only during a recovery, applied by hand: they are no part of the
+        # network the proof judges (they share their backup job's labels and policy).
         if path.parent.name == "backup" and path.name.startswith("restore-"):
             continue
         with open(path, encoding="utf-8") as f:

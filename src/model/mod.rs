@@ -103,6 +103,9 @@ pub struct Environment {
     pub security: Security,
     /// Scheduled backups.
     pub backup: Backup,
+    /// The application data volume (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Data>,
     /// Kubernetes audit policy.
     #[serde(default)]
     pub audit: Audit,

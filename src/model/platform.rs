@@ -265,6 +265,60 @@ pub struct Persistence {
     pub storage_class: Option<String>,
 }
 
+/// The application data volume (`[data]`): one `PersistentVolumeClaim`, named by
+/// `backup.data_claim`, that every service with `data_access = true` mounts at `path`, that the
+/// full backup archives and that the data restore fills. Kubernetes only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    /// Volume size, e.g. `100Gi`.
+    pub size: Quantity,
+    /// Storage class; the cluster default when absent. With `ReadWriteMany` it must be a class
+    /// whose volumes several nodes mount at once (NFS, `CephFS`, a cloud file store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// How the claim is shared. `ReadWriteMany` (the default): the data services' replicas and the
+    /// backup job mount it from any node. `ReadWriteOnce` only where a single pod mounts it.
+    #[serde(default)]
+    pub access_mode: AccessMode,
+    /// Where the data services and the backup and restore jobs mount it.
+    #[serde(default = "default_data_path")]
+    pub path: String,
+    /// The logical namespace of the claim: the data services run there, and so do the full
+    /// backup and the data restore (a pod mounts only claims of its own namespace).
+    #[serde(default = "core_namespace")]
+    pub namespace: NamespaceKey,
+}
+
+fn default_data_path() -> String {
+    "/app/data".to_owned()
+}
+
+fn core_namespace() -> NamespaceKey {
+    NamespaceKey::Core
+}
+
+/// A volume's access mode, as Kubernetes writes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AccessMode {
+    /// Mounted read-write by pods on any number of nodes.
+    #[default]
+    ReadWriteMany,
+    /// Mounted read-write by the pods of one node.
+    ReadWriteOnce,
+}
+
+impl AccessMode {
+    /// The mode as Kubernetes and the environment file write it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadWriteMany => "ReadWriteMany",
+            Self::ReadWriteOnce => "ReadWriteOnce",
+        }
+    }
+}
+
 /// The resource quotas, by logical namespace. Iterated in the order of the keys' names, as they
 /// are written (`blockchain`, `core`, `monitoring`, `storage`), which is the order of the
 /// generated ResourceQuotas. A key that names no namespace is reported where it is written

@@ -338,7 +338,8 @@ pub struct Backup {
     /// Name of the backup job and of its process (Falco lets it read the data directory).
     #[serde(default = "default_backup_name")]
     pub name: String,
-    /// The existing PersistentVolumeClaim mounted at `/data` for the full backup.
+    /// The application data's PersistentVolumeClaim (`[data]` describes it): the data services
+    /// mount it, the full backup archives it and the data restore fills it.
     pub data_claim: String,
     /// Database backups (PostgreSQL dump, Redis RDB, blockchain state), by name.
     #[serde(default)]
@@ -346,6 +347,10 @@ pub struct Backup {
     /// Credentials for the bucket, as secret references.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretRef>,
+    /// The backup and restore jobs' container resources; the environment's defaults when absent.
+    /// They count against the quota of the namespace a job runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -362,11 +367,12 @@ pub struct DatabaseBackup {
     pub source: String,
     /// Five-field cron schedule of this backup, e.g. `30 2 * * *`.
     pub schedule: Schedule,
-    /// The command run by the backup container. Left out for a store whose dump deaap-gen writes:
-    /// a Redis store's (`redis-cli --rdb` from the primary, loaded back by
-    /// `backup/restore-<name>.yaml`) and a PostgreSQL store's (`pg_dump`, restored by
-    /// `pg_restore`; with `replication = "cloudnative-pg"` the operator's `ScheduledBackup`);
-    /// every other source needs one.
+    /// The command run by the backup container. Left out where deaap-gen writes it: a Redis
+    /// store's dump (`redis-cli --rdb` from the primary, loaded back by
+    /// `backup/restore-<name>.yaml`), a PostgreSQL store's (`pg_dump`, restored by `pg_restore`;
+    /// with `replication = "cloudnative-pg"` the operator's `ScheduledBackup`) and the blockchain
+    /// nodes' (an archive of a node's data volume, read back by
+    /// `backup/restore-blockchain.yaml`); every other source needs one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
 }

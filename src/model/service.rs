@@ -239,6 +239,13 @@ pub struct Blockchain {
     pub image: Image,
     /// JSON-RPC port, e.g. 8545.
     pub port: u16,
+    /// What the nodes answer on `port`: `ethereum` (Ethereum JSON-RPC: the health check calls
+    /// `eth_blockNumber`) or `http` (the health check gets `health_path`).
+    #[serde(default)]
+    pub api: BlockchainApi,
+    /// HTTP path the health check gets with `api = "http"`.
+    #[serde(default = "default_health_path")]
+    pub health_path: String,
     /// Number of blockchain nodes.
     #[serde(default = "one")]
     pub replicas: u32,
@@ -253,6 +260,17 @@ pub struct Blockchain {
     /// Prometheus scraping of the nodes' own metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
+}
+
+/// The API a blockchain node serves on its port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockchainApi {
+    /// Ethereum JSON-RPC (`eth_blockNumber` answers while the node serves the chain).
+    Ethereum,
+    /// Plain HTTP with a health path.
+    #[default]
+    Http,
 }
 
 fn default_bc_job() -> String {

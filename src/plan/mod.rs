@@ -12,9 +12,13 @@ use crate::model::{
 use std::collections::BTreeMap;
 
 pub mod postgres;
+pub mod quota;
 
 /// The name of the consensus validators' workload (and their `app` label).
 pub const VALIDATOR: &str = "bu-validator";
+
+/// The name of the blockchain nodes' workload, and the `source` of a backup of their state.
+pub const BLOCKCHAIN: &str = "blockchain";
 
 /// What kind of workload a [`Workload`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,9 @@ pub enum DataSource {
     EmptyDir,
     /// An existing `PersistentVolumeClaim`, mounted read-only.
     Claim(String),
+    /// A `PersistentVolumeClaim` the pods read and write (the application data volume, a
+    /// restore's target).
+    WritableClaim(String),
 }
 
 /// The named container port of a workload.
@@ -388,6 +395,12 @@ fn service<'a>(env: &'a Environment, name: &str, s: &'a crate::model::Service) -
         w.env.extend(client_env(env, dep));
     }
     w.routed = s.route.is_some();
+    if let Some(d) = env.data.as_ref().filter(|_| s.data_access) {
+        w.data = Some((
+            d.path.clone(),
+            DataSource::WritableClaim(env.backup.data_claim.clone()),
+        ));
+    }
     w
 }
 
@@ -522,7 +535,7 @@ fn blockchain(env: &Environment) -> Workload<'_> {
     let mut w = base(
         env,
         Kind::Blockchain,
-        "blockchain",
+        BLOCKCHAIN,
         NamespaceKey::Blockchain,
         &b.image,
         b.resources.as_ref(),
@@ -553,7 +566,7 @@ fn validators(env: &Environment) -> Workload<'_> {
     w.deployed = w.enabled && env.blockchain.enabled;
     w.fixed_size(c.validators);
     // Validators submit what they agree on to the chain.
-    w.depends_on = vec!["blockchain".to_owned()];
+    w.depends_on = vec![BLOCKCHAIN.to_owned()];
     w.ports.push(port("http", c.port));
     scraped(&mut w, &c.metrics);
     let mode = match c.mode {
@@ -576,8 +589,8 @@ fn data_source(persistent: bool) -> DataSource {
     }
 }
 
-/// A backup job's pod in the storage namespace with the environment's default resources; the
-/// caller sets its variables, command and data.
+/// A backup job's pod in the storage namespace with the backup's resources (`backup.resources`,
+/// else the environment's defaults); the caller sets its variables, command and data.
 #[must_use]
 pub fn backup_job<'a>(env: &'a Environment, name: &str) -> Workload<'a> {
     let b = &env.backup;
@@ -587,7 +600,7 @@ pub fn backup_job<'a>(env: &'a Environment, name: &str) -> Workload<'a> {
         name,
         NamespaceKey::Storage,
         &b.image,
-        None,
+        b.resources.as_ref(),
     );
     w.enabled = b.enabled;
     w.deployed = b.enabled;
@@ -595,6 +608,89 @@ pub fn backup_job<'a>(env: &'a Environment, name: &str) -> Workload<'a> {
     w.health = Health::None;
     w.job = true;
     w
+}
+
+/// The namespace a backup job runs in: the full backup (no `source`) beside the data claim it
+/// archives, a backup of the blockchain nodes beside the node volume it reads (a pod mounts only
+/// claims of its own namespace), and a store's dump in the storage namespace.
+#[must_use]
+pub fn backup_namespace(env: &Environment, source: Option<&str>) -> NamespaceKey {
+    match source {
+        None => env
+            .data
+            .as_ref()
+            .map_or(NamespaceKey::Storage, |d| d.namespace),
+        Some(BLOCKCHAIN) => NamespaceKey::Blockchain,
+        Some(_) => NamespaceKey::Storage,
+    }
+}
+
+/// Whether a backup of `source` reads its volume instead of connecting to it: the blockchain
+/// nodes' state is archived from the volume of the first node.
+#[must_use]
+pub fn backup_reads_volume(source: &str) -> bool {
+    source == BLOCKCHAIN
+}
+
+/// The claim of the first blockchain node's `data` volume (`<template>-<statefulset>-<ordinal>`).
+#[must_use]
+pub fn blockchain_claim(ordinal: u32) -> String {
+    format!("data-{BLOCKCHAIN}-{ordinal}")
+}
+
+/// One backup job of [`backup_jobs`].
+#[derive(Debug, Clone)]
+pub struct BackupJob<'a> {
+    /// Its `[backup.databases.<name>]` entry; `None` for the full backup of the data volume.
+    pub database: Option<&'a str>,
+    /// What it backs up: the entry's `source`; `None` for the full backup.
+    pub source: Option<&'a str>,
+    pub workload: Workload<'a>,
+}
+
+/// Every backup job's pod, as it runs: the full backup of the data volume (when `[data]` is
+/// set), then each database backup by name, each in its namespace ([`backup_namespace`]) with
+/// the volume it reads and the secrets it logs in with (the bucket's, and a dumped store's own).
+/// Empty when backups are off.
+#[must_use]
+pub fn backup_jobs(env: &Environment) -> Vec<BackupJob<'_>> {
+    let b = &env.backup;
+    if !b.enabled {
+        return Vec::new();
+    }
+    let in_namespace = |w: &mut Workload<'_>, source: Option<&str>| {
+        w.namespace_key = backup_namespace(env, source);
+        env.namespace(w.namespace_key).clone_into(&mut w.namespace);
+    };
+    let mut out = Vec::new();
+    if let Some(d) = &env.data {
+        let mut full = backup_job(env, &b.name);
+        in_namespace(&mut full, None);
+        full.data = Some((d.path.clone(), DataSource::Claim(b.data_claim.clone())));
+        out.push(BackupJob {
+            database: None,
+            source: None,
+            workload: full,
+        });
+    }
+    let plan = deployed(env);
+    for (name, db) in &b.databases {
+        let source = db.source.as_str();
+        let mut w = backup_job(env, &format!("{}-{name}", b.name));
+        in_namespace(&mut w, Some(source));
+        if backup_reads_volume(source) {
+            w.data = Some(("/data".to_owned(), DataSource::Claim(blockchain_claim(0))));
+        } else if let Some(s) = plan.iter().find(|w| w.name == source) {
+            w.secrets.extend(s.secrets.clone());
+            w.depends_on = vec![source.to_owned()];
+        }
+        out.push(BackupJob {
+            database: Some(name.as_str()),
+            source: Some(source),
+            workload: w,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

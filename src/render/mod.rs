@@ -77,3 +77,28 @@ pub fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, TargetError> {
     s.push('\n');
     Ok(s.into_bytes())
 }
+
+/// `s` as one word of a POSIX shell command: as it is when it holds only characters no shell
+/// treats specially, else in single quotes (a quote inside written `'\''`).
+#[must_use]
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::shell_word;
+
+    #[test]
+    fn words_are_quoted_only_when_a_shell_would_read_them_otherwise() {
+        assert_eq!(shell_word("/app/data"), "/app/data");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("$(x)"), "'$(x)'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+}

@@ -15,6 +15,7 @@ mod istio;
 pub mod kit;
 pub(crate) mod kubernetes;
 mod opa;
+mod ops;
 mod prometheus;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -119,6 +120,7 @@ pub fn registry() -> Vec<&'static dyn Target> {
         &compose::Compose,
         &falco::Falco,
         &opa::Opa,
+        &ops::TARGET,
         &helm::Helm,
         &istio::Istio,
         &prometheus::Prometheus,

@@ -36,7 +36,7 @@ fn site(path: &[Seg]) -> Option<Site> {
         |r: &[Option<&str>]| matches!(r, [Some("requests" | "limits"), Some("cpu" | "memory")]);
     match keys.as_slice() {
         [
-            Some("defaults" | "blockchain" | "consensus"),
+            Some("defaults" | "blockchain" | "consensus" | "backup"),
             Some("resources"),
             r @ ..,
         ]
@@ -55,6 +55,7 @@ fn site(path: &[Seg]) -> Option<Site> {
         [Some("storage"), Some(_), Some("persistence"), Some("size")]
         | [Some("blockchain"), Some("persistence"), Some("size")]
         | [Some("monitoring"), Some("storage"), Some("size")]
+        | [Some("data"), Some("size")]
         | [
             Some("monitoring"),
             Some("grafana"),
@@ -178,6 +179,8 @@ mod tests {
             &["monitoring", "storage", "size"],
             &["monitoring", "grafana", "persistence", "size"],
             &["quotas", "core", "limits_memory"],
+            &["data", "size"],
+            &["backup", "resources", "limits", "cpu"],
         ] {
             assert_eq!(at(keys), Some(Site::Quantity), "{keys:?}");
         }

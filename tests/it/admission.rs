@@ -176,7 +176,7 @@ fn injected_images_come_from_the_model_registry() {
             "(`security.mesh.proxy_image` is not set; its default applies)",
             "(`security.vault.agent_image` is not set; its default applies)",
             "Deployment mini-core/web (as Pod)",
-            "CronJob mini-storage/backup-service (as Pod)",
+            "CronJob mini-core/backup-service (as Pod)",
         ],
     );
 }

@@ -91,10 +91,11 @@ fn parse_stream(s: &str) -> Vec<serde_yaml::Value> {
 /// The folders and file whose objects the stream carries (README "The output tree of one
 /// environment"); the restore Jobs in backup/ are run by hand, never streamed.
 fn is_manifest_path(p: &str) -> bool {
-    (["kubernetes/", "istio/", "opa/gatekeeper/", "backup/"]
+    // The restores (`backup/restore-*.yaml`) are applied by hand during a recovery, never synced.
+    ["kubernetes/", "istio/", "opa/gatekeeper/", "backup/"]
         .iter()
         .any(|d| p.starts_with(d))
-        && !p.starts_with("backup/restore-"))
+        && !p.starts_with("backup/restore-")
         || p == "prometheus/prometheusrule.yaml"
 }
 

@@ -1190,7 +1190,7 @@ fn dg0113_starting_set_above_the_quota() {
         "DG0113",
         "error",
         &at(dir.path(), BASE, "requests_cpu = \"10\"", "\"10\""),
-        &["namespace `deaap-core` requests 12350m CPU when it starts; its quota allows 10"],
+        &["namespace `deaap-core` requests 12550m CPU when it starts; its quota allows 10"],
     );
     // Each pod counts with what is injected into it: 1 CPU + Istio proxy 50m + Vault agent 50m.
     assert!(
@@ -1217,8 +1217,8 @@ fn dg0113_autoscaling_max_above_the_quota_warns_without_a_reason() {
         &at(dir.path(), BASE, "[quotas.core]", "core"),
         &[
             "at the autoscaling maximum",
-            "requests 61850m CPU (quota 20)",
-            "runs 61 pods (quota 50)",
+            "requests 62050m CPU (quota 20)",
+            "runs 62 pods (quota 50)",
             "service `doc-ingester` can reach only 5 of its 50 replicas",
         ],
     );
@@ -1720,16 +1720,11 @@ fn dg0133_backup_without_a_command() {
     edit(
         &env,
         "[[audit.rules]]",
-        "[backup.databases.cache]\nsource = \"cache\"\nschedule = \"0 1 * * *\"\n\n[backup.databases.chain]\nsource = \"blockchain\"\nschedule = \"0 2 * * *\"\n\n[[audit.rules]]",
-    );
-    edit(
-        &env,
-        "[blockchain]\nenabled = false",
-        "[blockchain]\nenabled = true",
+        "[storage.vectors]\nkind = \"vector-db\"\nimage = { repository = \"qdrant/qdrant\", tag = \"v1.11.3\" }\nport = 6333\n\n[backup.databases.cache]\nsource = \"cache\"\nschedule = \"0 1 * * *\"\n\n[backup.databases.vectors]\nsource = \"vectors\"\nschedule = \"0 2 * * *\"\n\n[[audit.rules]]",
     );
     let (code, diags) = validate(dir.path(), "env.toml");
-    assert_eq!(code, 2);
-    // deaap-gen writes the Redis dump; nothing for the blockchain nodes.
+    assert_eq!(code, 2, "{diags:#?}");
+    // deaap-gen writes the Redis dump; nothing for a vector database.
     let d = expect(
         &diags,
         "DG0133",
@@ -1737,10 +1732,10 @@ fn dg0133_backup_without_a_command() {
         &at(
             dir.path(),
             "env.toml",
-            "[backup.databases.chain]",
+            "[backup.databases.vectors]",
             "[backup",
         ),
-        &["database backup `chain` of `blockchain` has no `command`"],
+        &["database backup `vectors` of `vectors` has no `command`"],
     );
     assert!(help(d).contains("command = [...]"), "{d:#}");
     assert_eq!(codes(&diags), ["DG0133"]);
@@ -1873,4 +1868,111 @@ fn dg0130_a_cloudnative_pg_store_keeps_the_operators_ports_and_persists() {
         &["keeps each instance's data on a volume of its own, but it has no persistence"],
     );
     assert_eq!(codes(&diags), ["DG0130", "DG0130", "DG0130"]);
+}
+
+// ── DG0140 data-volume ───────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0140_data_services_need_the_data_volume() {
+    let dir = scratch_minimal();
+    let env = dir.path().join("env.toml");
+    edit(
+        &env,
+        "depends_on = [\"cache\"]\n",
+        "depends_on = [\"cache\"]\ndata_access = true\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "data_access", "true"),
+        &[
+            "service `web` reads the application data, but no `[data]` volume is declared: nothing would create the claim `minimal-data`",
+        ],
+    );
+    assert!(help(d).contains("[data]"), "{d:#}");
+    assert_eq!(codes(&diags), ["DG0140"]);
+
+    // Declared, it must be where the service runs and where Falco looks.
+    append(
+        &env,
+        "\n[data]\nsize = \"1Gi\"\nnamespace = \"storage\"\npath = \"/srv/data/\"\n",
+    );
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "[services.web]", "\"core\""),
+        &[
+            "service `web` runs in `mini-core`, but the data claim `minimal-data` is in `mini-storage`",
+        ],
+    );
+    edit(&env, "namespace = \"storage\"\n", "");
+    edit(&env, "path = \"/srv/data/\"", "path = \"/app/data\"");
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 2);
+    let d = expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), "env.toml", "data_path", "\"/srv/data\""),
+        &["Falco watches `/srv/data`, but the data volume is mounted at `/app/data`"],
+    );
+    assert!(help(d).contains("data_path = \"/app/data\""), "{d:#}");
+    edit(&env, "path = \"/app/data\"", "path = \"/srv/data\"");
+    let (code, diags) = validate(dir.path(), "env.toml");
+    assert_eq!(code, 0, "{diags:#?}");
+}
+
+#[test]
+fn dg0140_a_read_write_once_volume_has_one_user() {
+    let dir = scratch_with_environments();
+    append(
+        &dir.path().join(STAGING),
+        "\n[data]\naccess_mode = \"ReadWriteOnce\"\n",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(dir.path(), STAGING, "access_mode", "\"ReadWriteOnce\""),
+        &[
+            "the data volume is ReadWriteOnce, but 13 pods mount it",
+            "`doc-ingester` up to 10",
+            "`data-processor` up to 2",
+            "the full backup",
+        ],
+    );
+}
+
+#[test]
+fn dg0140_the_blockchain_backup_needs_persistence() {
+    let dir = scratch_with_environments();
+    edit(
+        &dir.path().join(STAGING),
+        "persistence = { enabled = true, size = \"100Gi\" }",
+        "persistence = { enabled = false, size = \"100Gi\" }",
+    );
+    let (code, diags) = validate(dir.path(), STAGING);
+    assert_eq!(code, 2);
+    expect(
+        &diags,
+        "DG0140",
+        "error",
+        &at(
+            dir.path(),
+            BASE,
+            "[backup.databases.blockchain]",
+            "\"blockchain\"",
+        ),
+        &[
+            "database backup `blockchain` archives the blockchain nodes' volume, but their persistence is off",
+        ],
+    );
 }

@@ -383,66 +383,53 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
         );
     }
 
-    if env.backup.enabled {
-        let storage = env.namespace(NamespaceKey::Storage);
-        let full = format!("{storage}/{}", env.backup.name);
+    for job in plan::backup_jobs(env) {
+        if job
+            .source
+            .is_some_and(|s| postgres::operator_backed(env, s))
+        {
+            // The operator backs a CloudNativePG store up; no job of ours runs.
+            continue;
+        }
+        let w = &job.workload;
+        let me = id(w);
+        let table = match job.database {
+            Some(name) => key(&["backup", "databases", name]),
+            None => key(&["backup"]),
+        };
         needs.owned.push(Owned {
-            id: full.clone(),
-            key: key(&["backup"]),
+            id: me.clone(),
+            key: table,
         });
-        around.basics(
-            &mut needs,
-            &full,
-            plan::meshed(env, storage),
-            (!env.backup.secrets.is_empty()).then(|| key(&["backup", "secrets"])),
-        );
+        let source = job.source.and_then(&by_name);
+        let secrets = if env.backup.secrets.is_empty() {
+            source
+                .filter(|s| s.uses_vault())
+                .map(|s| under(s, "secrets"))
+        } else {
+            Some(key(&["backup", "secrets"]))
+        };
+        around.basics(&mut needs, &me, plan::meshed(env, &w.namespace), secrets);
         needs.add(
-            &full,
+            &me,
             "object-store",
             443,
             tcp,
             key(&["backup", "bucket"]),
             "backup upload",
         );
-        for (name, db) in env
-            .backup
-            .databases
-            .iter()
-            .filter(|(_, db)| !postgres::operator_backed(env, &db.source))
-        {
-            let job = format!("{storage}/{}-{name}", env.backup.name);
-            needs.owned.push(Owned {
-                id: job.clone(),
-                key: key(&["backup", "databases", name]),
-            });
-            let source = by_name(&db.source);
-            let secrets = if env.backup.secrets.is_empty() {
-                source
-                    .filter(|s| s.uses_vault())
-                    .map(|s| under(s, "secrets"))
-            } else {
-                Some(key(&["backup", "secrets"]))
-            };
-            around.basics(&mut needs, &job, plan::meshed(env, storage), secrets);
-            needs.add(
-                &job,
-                "object-store",
-                443,
-                tcp,
-                key(&["backup", "bucket"]),
-                "backup upload",
-            );
-            if let Some(s) = source {
-                for port in s.client_ports() {
-                    needs.add(
-                        &job,
-                        &id(s),
-                        port,
-                        tcp,
-                        key(&["backup", "databases", name, "source"]),
-                        "database dump",
-                    );
-                }
+        let dumped = source.filter(|s| !plan::backup_reads_volume(&s.name));
+        if let (Some(name), Some(s)) = (job.database, dumped) {
+            // A Sentinel set's dump asks the sentinels for the primary, then reads it.
+            for port in s.client_ports() {
+                needs.add(
+                    &me,
+                    &id(s),
+                    port,
+                    tcp,
+                    key(&["backup", "databases", name, "source"]),
+                    "database dump",
+                );
             }
         }
     }

@@ -115,8 +115,8 @@ const RULES: [RuleSpec; 5] = [
         enabled: |f| f.unauthorized_data_access,
         name: "DEAAP Unauthorized File Access",
         desc: "A file below the DEAAP data directory was read by a process other than those \
-               allowed to: services with data_access = true, the backup job and the extra data \
-               readers.",
+               allowed to: services with data_access = true, the extra data readers, and the \
+               backup image's processes (the backup and restore jobs).",
         template: "unauthorized_data_access",
         headline: "Unauthorized read of DEAAP data",
         fields: "file=%fd.name process=%proc.name command=%proc.cmdline",
@@ -159,7 +159,8 @@ const RULES: [RuleSpec; 5] = [
         enabled: |f| f.consensus_outbound,
         name: "DEAAP Unexpected Outbound Connection From Consensus",
         desc: "A pod of the blockchain namespace or a consensus pod (writer or validator image) \
-               connected to an address outside the private networks.",
+               connected to an address outside the private networks (the backup image's jobs, \
+               which upload the nodes' state to the bucket, aside).",
         template: "consensus_outbound",
         headline: "Unexpected outbound connection from a consensus workload",
         fields: "connection=%fd.name process=%proc.name command=%proc.cmdline",
@@ -186,6 +187,7 @@ pub(crate) fn rules_file(env: &Environment) -> Result<Vec<Item>, TargetError> {
             process_names(consensus_writers(env)),
         ),
         ("deaap_consensus_images", consensus_images(env)),
+        ("deaap_backup_images", backup_images(env)),
         (
             "deaap_shell_binaries",
             SHELLS.iter().map(|s| (*s).to_owned()).collect(),
@@ -200,6 +202,7 @@ pub(crate) fn rules_file(env: &Environment) -> Result<Vec<Item>, TargetError> {
     let vars = minijinja::context! {
         data_prefix => format!("{}/", falco.data_path.trim_end_matches('/')),
         blockchain_namespace => &env.namespaces.blockchain,
+        backups => env.backup.enabled,
     };
     let condition = |name: &str| -> Result<String, TargetError> {
         let text = jinja.get_template(name)?.render(&vars)?;
@@ -283,19 +286,35 @@ fn namespaces(env: &Environment) -> Vec<String> {
     env.namespaces.iter().map(|(_, n)| n.to_owned()).collect()
 }
 
-/// Processes allowed to read the data directory: services with `data_access`, the backup job
-/// when backups run, and `extra_data_readers`.
+/// Processes allowed to read the data directory: services with `data_access` and
+/// `extra_data_readers` (the backup and restore jobs are known by their image instead: they run
+/// `tar`).
 fn data_readers(env: &Environment) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = env
         .enabled_services()
         .filter(|(_, s)| s.data_access)
         .map(|(n, _)| n.clone())
         .collect();
-    if env.backup.enabled {
-        names.insert(env.backup.name.clone());
-    }
     names.extend(env.security.falco.extra_data_readers.iter().cloned());
     names
+}
+
+/// The image repository of the backup and restore jobs, when backups run.
+fn backup_images(env: &Environment) -> Vec<String> {
+    if !env.backup.enabled {
+        return Vec::new();
+    }
+    vec![repository(env, &env.backup.image)]
+}
+
+/// An image's repository as `container.image.repository` reports it: registry and path, no tag.
+fn repository(env: &Environment, image: &crate::model::Image) -> String {
+    crate::model::Image {
+        tag: None,
+        digest: None,
+        ..image.clone()
+    }
+    .reference(&env.images.registry)
 }
 
 /// Processes allowed to write consensus validations: the writer service and the validators
@@ -318,14 +337,7 @@ fn consensus_writers(env: &Environment) -> BTreeSet<String> {
 /// Image repositories (as `container.image.repository` reports them: registry and path, no tag)
 /// of the consensus pods: the validators and the writer service.
 fn consensus_images(env: &Environment) -> Vec<String> {
-    let repo = |image: &crate::model::Image| {
-        crate::model::Image {
-            tag: None,
-            digest: None,
-            ..image.clone()
-        }
-        .reference(&env.images.registry)
-    };
+    let repo = |image: &crate::model::Image| repository(env, image);
     let mut images = BTreeSet::from([repo(&env.consensus.image)]);
     if let Some(s) = env.services.get(&env.consensus.writer_service)
         && s.enabled

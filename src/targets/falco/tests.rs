@@ -488,8 +488,18 @@ fn data_access_rule_follows_the_model() {
     let readers = checks_of(&parsed, rule, "proc.name");
     assert_eq!(readers.len(), 1);
     assert_eq!(readers[0].op, "in");
-    // The backup job, the extra reader and web (data_access = true); not consensus-writer.
-    assert_eq!(readers[0].values, ["backup-service", "indexer", "web"]);
+    // The extra reader and web (data_access = true); not consensus-writer.
+    assert_eq!(readers[0].values, ["indexer", "web"]);
+    // The backup and restore jobs run tar: they are known by their image.
+    let images = checks_of(&parsed, rule, "container.image.repository");
+    assert_eq!(images[0].op, "in");
+    assert_eq!(images[0].values, ["registry.example.com/acme/backup"]);
+    let outbound = checks_of(
+        &parsed,
+        "DEAAP Unexpected Outbound Connection From Consensus",
+        "container.image.repository",
+    );
+    assert_eq!(outbound[0].values, images[0].values);
     let path = checks_of(&parsed, rule, "fd.name");
     assert_eq!(path[0].op, "startswith");
     assert_eq!(
@@ -594,8 +604,9 @@ fn hostile_names_and_paths_stay_one_value() {
         checks_of(&parsed, "deaap_consensus_workload", "k8s.ns.name")[0].values,
         [env.namespaces.blockchain.clone()]
     );
-    // The rule still compares exactly two fields (the rest are macros): nothing was injected.
-    assert_eq!(parsed[rule].len(), 2, "{:?}", parsed[rule]);
+    // The rule still compares exactly its three fields (the rest are macros): nothing was
+    // injected.
+    assert_eq!(parsed[rule].len(), 3, "{:?}", parsed[rule]);
 }
 
 #[test]

@@ -72,6 +72,7 @@ const SECTIONS: &[Section] = &[
     section("v1", "ServiceAccount", "serviceAccounts"),
     section("v1", "ConfigMap", "configMaps"),
     section("v1", "Service", "services"),
+    section("v1", "PersistentVolumeClaim", "persistentVolumeClaims"),
     workload("apps/v1", "Deployment", "deployments", Workload::Replicated),
     workload(
         "apps/v1",

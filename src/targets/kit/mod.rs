@@ -23,3 +23,17 @@ pub const GATEWAY_NAMESPACE: &str = "istio-system";
 
 /// The label of the Istio ingress gateway's pods, which the Gateway selects.
 pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
+
+/// Where the restore of `what` (a store, `blockchain`, `data`) is written: a file of objects an
+/// operator applies during a recovery ([`unapplied`]), never streamed.
+#[must_use]
+pub fn restore_file(what: &str) -> String {
+    format!("backup/restore-{what}.yaml")
+}
+
+/// The folder of the bucket that holds the archives of `what` (`data`, `blockchain`): one folder
+/// per environment, since environments may share a bucket.
+#[must_use]
+pub fn backup_prefix(env: &crate::model::Environment, what: &str) -> String {
+    format!("{}/{what}", env.environment.name)
+}

@@ -415,6 +415,14 @@ fn volumes(w: &Workload<'_>) -> Vec<Volume> {
             }),
             ..Volume::default()
         }),
+        Some((_, DataSource::WritableClaim(claim))) => v.push(Volume {
+            name: "data".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                read_only: None,
+            }),
+            ..Volume::default()
+        }),
         Some((_, DataSource::ClaimTemplate)) | None => {}
     }
     if w.uses_vault() && !w.api_access {

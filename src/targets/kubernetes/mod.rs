@@ -1,6 +1,6 @@
 //! The `kubernetes` target: every core Kubernetes object of a Kubernetes environment (Namespaces,
-//! workloads with their `ServiceAccounts`, Services, HPAs and PDBs, `ResourceQuotas` and
-//! `NetworkPolicies`), built with `k8s-openapi` types and written under `kubernetes/`.
+//! workloads with their `ServiceAccounts`, Services, HPAs and PDBs, `ResourceQuotas`,
+//! `NetworkPolicies` and the application data claim), built with `k8s-openapi` types and written under `kubernetes/`.
 //!
 //! The building blocks every workload shares (the hardened pod template, Vault agent annotations,
 //! posture-scan waivers) live in [`pod`] so that the `backup` target produces pods that pass the
@@ -13,7 +13,9 @@ pub(crate) mod workloads;
 use crate::model::Environment;
 use crate::targets::kit::{self, Object, meta};
 use crate::targets::{Artifact, Context, Target, TargetError};
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolumeClaim, ResourceQuota, ResourceQuotaSpec,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
@@ -57,11 +59,42 @@ impl Target for Kubernetes {
                 network::policies(env)?,
             ));
         }
+        if let Some(claim) = data_claim(env)? {
+            out.push(kit::manifest(cx, NAME, "kubernetes/data.yaml", vec![claim]));
+        }
         for (path, objects) in workloads::files(env)? {
             out.push(kit::manifest(cx, NAME, path, objects));
         }
         Ok(out)
     }
+}
+
+/// The application data volume (`[data]`): the claim `backup.data_claim` in `data.namespace`,
+/// which the data services, the full backup and the data restore mount. Neither Argo CD nor Helm
+/// ever deletes it: removing the claim would delete the data with it.
+fn data_claim(env: &Environment) -> Result<Option<Object>, TargetError> {
+    let Some(d) = &env.data else {
+        return Ok(None);
+    };
+    let name = &env.backup.data_claim;
+    let mut metadata = meta(env, name, Some(env.namespace(d.namespace)), "data");
+    metadata.annotations = Some(BTreeMap::from([
+        (
+            "argocd.argoproj.io/sync-options".to_owned(),
+            "Prune=false,Delete=false".to_owned(),
+        ),
+        ("helm.sh/resource-policy".to_owned(), "keep".to_owned()),
+    ]));
+    kit::object(&PersistentVolumeClaim {
+        metadata,
+        spec: Some(workloads::claim_spec(
+            d.access_mode,
+            &d.size,
+            d.storage_class.as_ref(),
+        )),
+        ..PersistentVolumeClaim::default()
+    })
+    .map(Some)
 }
 
 /// The four DEAAP namespaces, labelled for Pod Security Admission and sidecar injection

@@ -21,7 +21,7 @@
 
 use super::workloads::{self, Planned};
 use crate::model::{Environment, NamespaceKey};
-use crate::plan::{Workload, postgres};
+use crate::plan::{self, Workload, postgres};
 use crate::targets::TargetError;
 use crate::targets::kit::{self, GATEWAY_NAMESPACE, INGRESS_GATEWAY_LABEL, Labels, Object, meta};
 use k8s_openapi::api::networking::v1::{
@@ -197,12 +197,10 @@ fn vault_peer(address: &str) -> (Option<NetworkPolicyPeer>, u16) {
     (peer, at.port)
 }
 
-/// The pods of the backup job `name` (each backup `CronJob`'s pods carry its name).
-fn backup_pods(env: &Environment, name: &str) -> Pods {
-    Pods::new(
-        env.namespace(NamespaceKey::Storage),
-        kit::selector_labels(env, name),
-    )
+/// The pods of the backup job `name` in `namespace` (each backup `CronJob`'s pods carry its
+/// name, and so do the pods of the restore Jobs that read its archives).
+fn backup_pods(env: &Environment, name: &str, namespace: &str) -> Pods {
+    Pods::new(namespace, kit::selector_labels(env, name))
 }
 
 /// The Prometheus server of the monitoring stack.
@@ -249,9 +247,8 @@ pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
             )?);
         }
     }
-    let namespace = env.namespace(NamespaceKey::Storage);
-    for (name, r) in backups {
-        out.push(policy(env, &name, namespace, Some("backup"), r)?);
+    for (name, namespace, r) in backups {
+        out.push(policy(env, &name, &namespace, Some("backup"), r)?);
     }
     Ok(out)
 }
@@ -389,31 +386,27 @@ impl<'p, 'e> Flows<'p, 'e> {
         }
     }
 
-    /// Each backup job's name and rules (none without backups): the full backup reaches the
-    /// object store, each database backup the database it dumps (which admits it) and the object
-    /// store; both reach Vault when they have secrets (a dump logs in with its database's).
-    fn backups(&mut self) -> Vec<(String, Rules)> {
+    /// Each backup job's name, namespace and rules (none without backups): the full backup and a
+    /// backup of the blockchain (which read volumes) reach the object store, each database backup
+    /// the database it dumps (which admits it) and the object store; all reach Vault when they
+    /// have secrets (a dump logs in with its database's).
+    fn backups(&mut self) -> Vec<(String, String, Rules)> {
         let env = self.env;
-        if !env.backup.enabled {
-            return Vec::new();
-        }
         let b = &env.backup;
-        let mut jobs = vec![(b.name.clone(), None)];
-        jobs.extend(
-            b.databases
-                .iter()
-                .filter(|(_, db)| !postgres::operator_backed(env, &db.source))
-                .map(|(name, db)| (format!("{}-{name}", b.name), Some(db.source.as_str()))),
-        );
         let mut out = Vec::new();
-        for (name, source) in jobs {
-            let pods = backup_pods(env, &name);
+        for job in plan::backup_jobs(env)
+            .into_iter()
+            .filter(|j| !j.source.is_some_and(|s| postgres::operator_backed(env, s)))
+        {
+            let (name, namespace) = (job.workload.name, job.workload.namespace);
+            let pods = backup_pods(env, &name, &namespace);
             let mut rules = Rules {
                 pods: Some(pods.clone()),
                 ..Rules::default()
             };
             let mut secrets = !b.secrets.is_empty();
-            if let Some(t) = source.and_then(|s| self.index.get(s).copied()) {
+            let dumped = job.source.filter(|s| !plan::backup_reads_volume(s));
+            if let Some(t) = dumped.and_then(|s| self.index.get(s).copied()) {
                 let to = endpoint(env, &t.workload);
                 rules.allow_to(Some(to.pods.peer()), tcp(to.serving.iter().copied()));
                 self.rules_of(&t.workload.name)
@@ -424,7 +417,7 @@ impl<'p, 'e> Flows<'p, 'e> {
             if secrets {
                 rules.allow_to(self.vault.clone(), tcp([self.vault_port]));
             }
-            out.push((name, rules));
+            out.push((name, namespace, rules));
         }
         out
     }

@@ -69,6 +69,7 @@ fn workloads_snapshots() {
             "kubernetes/namespaces.yaml",
             "kubernetes/resource-quotas.yaml",
             "kubernetes/network-policies.yaml",
+            "kubernetes/data.yaml",
             "kubernetes/runtime.yaml",
             "kubernetes/web.yaml",
             "kubernetes/worker.yaml",

@@ -4,7 +4,7 @@
 //! as a CloudNativePG `Cluster` ([`kit::cnpg`]). [`plan`] describes them once; the objects and the network
 //! policies are both derived from that description.
 
-use crate::model::{Autoscaling, Environment, Persistence};
+use crate::model::{AccessMode, Autoscaling, Environment, Persistence};
 use crate::plan::{self, Kind, Workload};
 use crate::targets::TargetError;
 use crate::targets::kit::{self, Object, meta, object as obj, pod};
@@ -319,19 +319,32 @@ fn claim(p: &Persistence) -> PersistentVolumeClaim {
             name: Some("data".to_owned()),
             ..ObjectMeta::default()
         },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-            storage_class_name: p.storage_class.clone(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_owned(),
-                    Quantity(p.size.to_string()),
-                )])),
-                ..VolumeResourceRequirements::default()
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
+        spec: Some(claim_spec(
+            AccessMode::ReadWriteOnce,
+            &p.size,
+            p.storage_class.as_ref(),
+        )),
         ..PersistentVolumeClaim::default()
+    }
+}
+
+/// A claim of `size` on `storage_class` (the cluster default when `None`).
+pub(crate) fn claim_spec(
+    mode: AccessMode,
+    size: &crate::model::Quantity,
+    storage_class: Option<&String>,
+) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec![mode.as_str().to_owned()]),
+        storage_class_name: storage_class.cloned(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([(
+                "storage".to_owned(),
+                Quantity(size.to_string()),
+            )])),
+            ..VolumeResourceRequirements::default()
+        }),
+        ..PersistentVolumeClaimSpec::default()
     }
 }
 

@@ -1,4 +1,5 @@
-//! DG0133 backup-commands: a database backup runs a command, its own or the one deaap-gen writes.
+//! DG0133 backup-commands: a database backup runs a command, its own or the one deaap-gen writes
+//! (a Redis or PostgreSQL store's dump, the blockchain nodes' archive).
 
 use super::DiagnosticExt;
 use crate::model::StorageKind;
@@ -9,9 +10,9 @@ pub static RULE: Rule = Rule {
     code: "DG0133",
     name: "backup-commands",
     what: "A database backup names its `command`, except a backup of a Redis or PostgreSQL \
-           store: deaap-gen writes those (the primary's dump with `redis-cli --rdb`, or \
-           `pg_dump`, uploaded to the bucket) and `backup/restore-<name>.yaml`, which loads such \
-           a dump back.",
+           store or of the blockchain nodes: deaap-gen writes those (the primary's dump with \
+           `redis-cli --rdb`, `pg_dump`, or an archive of the first node's volume, uploaded to \
+           the bucket) and the restore that reads it back (`backup/restore-<name>.yaml`).",
     why: "A backup job with no command runs whatever its image does by default, which is not a \
           dump of this database; the restore procedure is where that would be found out.",
 };
@@ -26,8 +27,9 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
         if matches!(kind, Some(StorageKind::Redis | StorageKind::Postgresql)) {
             continue;
         }
-        // A source that is no store or `blockchain` is DG0123's.
-        if kind.is_none() && db.source != "blockchain" {
+        // The blockchain nodes' archive is written by deaap-gen; a source that is no store is
+        // DG0123's.
+        if kind.is_none() {
             continue;
         }
         cx.error(
@@ -39,6 +41,6 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             ),
             "no command",
         )
-        .help("add `command = [...]`: what the backup image runs to dump and upload it (deaap-gen writes it only for a Redis or PostgreSQL store)");
+        .help("add `command = [...]`: what the backup image runs to dump and upload it (deaap-gen writes it only for a Redis or PostgreSQL store and the blockchain nodes)");
     }
 }

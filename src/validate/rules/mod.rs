@@ -20,6 +20,7 @@ pub mod backup_sources;
 pub mod compose_platform;
 pub mod consensus_writer;
 pub mod cron_syntax;
+pub mod data_volume;
 pub mod dependencies_resolve;
 pub mod env_names;
 pub mod metric_exposers;
@@ -94,6 +95,7 @@ pub fn checks() -> Vec<Check> {
         check(&replicated_stores::RULE, replicated_stores::check),
         check(&backup_commands::RULE, backup_commands::check),
         check(&sentinel_sets::RULE, sentinel_sets::check),
+        check(&data_volume::RULE, data_volume::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
     ];

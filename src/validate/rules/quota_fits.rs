@@ -3,8 +3,9 @@
 use super::{DiagnosticExt, Workload, join, workloads};
 use crate::load::Seg;
 use crate::model::Amount;
-use crate::model::{Environment, NamespaceKey, Quota, Resources};
+use crate::model::{Environment, NamespaceKey, Quota};
 use crate::path;
+use crate::plan::quota::{self, Usage};
 use crate::validate::{Rule, RuleContext};
 
 pub static RULE: Rule = Rule {
@@ -15,59 +16,20 @@ pub static RULE: Rule = Rule {
            counts, request and are limited to no more CPU and memory than the quota allows, run no \
            more pods than `pods`, and create no more PersistentVolumeClaims than \
            `persistent_volume_claims` (Prometheus and Grafana volumes count in the monitoring \
-           namespace). Exceeding it at the autoscaling maximum is a warning, unless the quota's \
-           `autoscaling_cap_reason` says why that is intended. Containers the platform injects count \
-           per pod: the Istio proxy in meshed namespaces and the Vault agent in pods with secrets. \
-           Backup job pods are not counted.",
+           namespace, the application data claim in `data.namespace`). Exceeding it at the \
+           autoscaling maximum is a warning, unless the quota's `autoscaling_cap_reason` says why \
+           that is intended. Containers the platform injects count per pod: the Istio proxy in \
+           meshed namespaces and the Vault agent in pods with secrets. The backup jobs that run in \
+           the namespace count one pod each (the full backup runs beside the data claim, a \
+           blockchain backup beside the nodes).",
     why: "The API server refuses every pod that would exceed a quota: a release that does not fit \
           rolls out partly and stalls, with the reason only in the ReplicaSet's events. At the \
           autoscaling maximum the HorizontalPodAutoscaler asks for pods the quota refuses, so the \
           service stops scaling exactly when it is busiest.",
 };
 
-/// The totals of one namespace.
-#[derive(Default)]
-struct Totals {
-    requests_cpu: Amount,
-    requests_memory: Amount,
-    limits_cpu: Amount,
-    limits_memory: Amount,
-    pods: u64,
-    /// Per workload: who, replicas, and each pod's requests and limits (CPU, memory), for the
-    /// breakdown in the help.
-    parts: Vec<(String, u32, Amount, Amount, Amount, Amount)>,
-}
-
-fn totals(env: &Environment, ws: &[Workload<'_>], ns: NamespaceKey, at_max: bool) -> Totals {
-    let mut t = Totals::default();
-    for w in ws.iter().filter(|w| w.enabled && w.namespace_key == ns) {
-        let n = if at_max { w.max_replicas } else { w.replicas };
-        let mut pod = parts(w.resources);
-        // What the platform injects into each pod, beside the workload's own container.
-        for sidecar in w.sidecars(env) {
-            for (total, amount) in pod.iter_mut().zip(parts(&sidecar.resources)) {
-                *total = *total + amount;
-            }
-        }
-        let [rc, rm, lc, lm] = pod;
-        t.requests_cpu = t.requests_cpu + rc.times(n);
-        t.requests_memory = t.requests_memory + rm.times(n);
-        t.limits_cpu = t.limits_cpu + lc.times(n);
-        t.limits_memory = t.limits_memory + lm.times(n);
-        t.pods += u64::from(n);
-        t.parts.push((w.describe(), n, rc, rm, lc, lm));
-    }
-    t
-}
-
-/// Requests CPU, requests memory, limits CPU, limits memory.
-fn parts(r: &Resources) -> [Amount; 4] {
-    [
-        r.requests.cpu.amount(),
-        r.requests.memory.amount(),
-        r.limits.cpu.amount(),
-        r.limits.memory.amount(),
-    ]
+fn totals(env: &Environment, ws: &[Workload<'_>], ns: NamespaceKey, at_max: bool) -> Usage {
+    quota::usage(env, ws, ns, at_max)
 }
 
 struct Dim {
@@ -79,7 +41,7 @@ struct Dim {
     pick: usize,
 }
 
-fn dims(t: &Totals, q: &Quota) -> Vec<Dim> {
+fn dims(t: &Usage, q: &Quota) -> Vec<Dim> {
     let cpu = Amount::cpu as fn(Amount) -> String;
     let mem = Amount::bytes as fn(Amount) -> String;
     vec![
@@ -122,15 +84,15 @@ fn dims(t: &Totals, q: &Quota) -> Vec<Dim> {
 }
 
 /// "service `doc-ingester` 5 × 1, service `api-gateway` 2 × 500m, …", largest first.
-fn breakdown(t: &Totals, d: &Dim) -> String {
+fn breakdown(t: &Usage, d: &Dim) -> String {
     let mut parts: Vec<(Amount, String)> = t
         .parts
         .iter()
-        .map(|(who, n, rc, rm, lc, lm)| {
-            let each = [*rc, *rm, *lc, *lm].get(d.pick).copied();
-            match each {
-                Some(each) => (each.times(*n), format!("{who} {n} × {}", (d.show)(each))),
-                None => (Amount::from_units(u64::from(*n)), format!("{who} {n}")),
+        .map(|p| {
+            let (who, n) = (&p.who, p.replicas);
+            match p.each.get(d.pick).copied() {
+                Some(each) => (each.times(n), format!("{who} {n} × {}", (d.show)(each))),
+                None => (Amount::from_units(u64::from(n)), format!("{who} {n}")),
             }
         })
         .filter(|(q, _)| !q.is_zero())
@@ -214,7 +176,7 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             .collect();
         // With one autoscaled workload, say how far it can really go.
         let reach = match scaling.as_slice() {
-            [w] => reachable(&start, &start_dims, w).map(|r| {
+            [w] => reachable(env, &ws, w).map(|r| {
                 format!(
                     "; {} can reach only {r} of its {} replicas",
                     w.describe(),
@@ -241,16 +203,8 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
 }
 
 /// The replicas `w` reaches before the first quota dimension is exhausted.
-fn reachable(start: &Totals, dims: &[Dim], w: &Workload<'_>) -> Option<u32> {
-    let who = w.describe();
-    let (_, n, rc, rm, lc, lm) = start.parts.iter().find(|p| p.0 == who)?;
-    let each = [*rc, *rm, *lc, *lm, Amount::from_units(1)];
-    let extra = dims
-        .iter()
-        .filter_map(|d| (d.quota - d.need).count_of(*each.get(d.pick)?))
-        .min()?;
-    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
-    Some(n.saturating_add(extra).min(w.max_replicas))
+fn reachable(env: &Environment, ws: &[Workload<'_>], w: &Workload<'_>) -> Option<u32> {
+    quota::ceiling(env, ws, &w.name).map(|n| n.min(w.max_replicas))
 }
 
 fn claims(
@@ -267,6 +221,9 @@ fn claims(
         .filter(|w| w.enabled && w.namespace_key == ns)
         .map(|w| w.claims)
         .sum();
+    if env.data.as_ref().is_some_and(|d| d.namespace == ns) {
+        n += 1;
+    }
     if ns == NamespaceKey::Monitoring && env.monitoring.enabled {
         n += u32::from(env.monitoring.storage.enabled)
             + u32::from(env.monitoring.grafana.persistence.enabled);

@@ -18,9 +18,10 @@ pub static RULE: Rule = Rule {
            (`business_unit`, `monitoring.rule_labels`), DNS-1123 subdomains (`domain`, \
            `storage_class`, the gateway `issuer`), image references (`registry`, \
            `allowed_registries`, `repository`, `tag`, `digest`, the distribution reference \
-           grammar), URL paths (`health_path`, `metrics.path`), Falco paths and process names \
-           without backslashes, finite alert thresholds (not `-0.0`, at most 10^15 in size) and \
-           Prometheus durations of at most a year.",
+           grammar), URL paths (`health_path`, `metrics.path`), Falco paths (`data_path`, the \
+           data volume's `data.path`) and process names without backslashes, finite alert \
+           thresholds (not `-0.0`, at most 10^15 in size) and Prometheus durations of at most a \
+           year.",
     why: "deaap-gen copies these values verbatim into manifests, PromQL and Falco conditions. A label \
           value with a space, a registry `Registry Host:notaport` or a storage class `Fast SSD!` \
           passes every other check and is refused only by the API server at deploy time; an \
@@ -189,7 +190,7 @@ fn string_problem(path: &[&str], s: &str) -> Option<(&'static str, &'static str)
             "is not a URL path",
             "a path such as `/metrics`; encode a space as `%20`",
         ),
-        "data_path" => (
+        "data_path" | "path" if last == "data_path" || ends(path, &["data", "path"]) => (
             s.starts_with('/') && !s.contains(['\\', '"']),
             "is not an absolute path Falco can quote",
             "an absolute path without backslashes or quotes, e.g. `/app/data`",
