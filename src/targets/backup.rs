@@ -581,4 +581,174 @@ mod tests {
         assert!(!files.contains_key("backup/restore-blockchain.yaml"));
         insta::assert_snapshot!("backup_minimal_enabled", t);
     }
+
+    fn artifacts(env: &Environment, source: &str) -> Vec<Artifact> {
+        let cx = Context {
+            env,
+            source_name: source,
+        };
+        TARGET.generate(&cx).unwrap()
+    }
+
+    /// The container command of the object of `kind` named `name` in `a`.
+    fn command<'a>(a: &'a Artifact, kind: &str, name: &str) -> &'a serde_json::Value {
+        let o = a
+            .objects
+            .iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {}", a.path));
+        let pod = match kind {
+            "CronJob" => o.value().pointer("/spec/jobTemplate/spec/template/spec"),
+            _ => o.value().pointer("/spec/template/spec"),
+        };
+        &pod.expect("a pod spec")["containers"][0]["command"]
+    }
+
+    /// A Redis backup without a command gets the generated one: the primary found through the
+    /// sentinels, dumped with `redis-cli --rdb` and uploaded; and the restore Job beside it, a
+    /// file that is no manifest (never streamed), loading a dump into the first pod's volume.
+    #[test]
+    fn redis_dump_and_restore() {
+        let env = load("tests/fixtures/sentinel.toml");
+        let cx = Context {
+            env: &env,
+            source_name: "sentinel.toml",
+        };
+        let a = TARGET.generate(&cx).unwrap();
+        assert_eq!(a[0].path, "backup/cronjobs.yaml");
+        let cron = String::from_utf8(a[0].bytes.clone()).unwrap();
+        for line in [
+            "primary=$(redis-cli -h cache-sentinel.mini-storage.svc.cluster.local -p 26379 --raw SENTINEL get-master-addr-by-name cache | head -n 1)",
+            "redis-cli -h \"$primary\" -p 6379 --rdb /backup/cache.rdb",
+            "aws s3 cp /backup/cache.rdb \"s3://$S3_BUCKET/cache/latest.rdb\"",
+            "export AWS_ACCESS_KEY_ID=\"$(cat \"$AWS_ACCESS_KEY_ID_FILE\")\"",
+        ] {
+            assert!(cron.contains(line), "{line}");
+        }
+        assert!(!cron.contains("/scripts/backup-redis.sh"));
+        let restore = a
+            .iter()
+            .find(|a| a.path == "backup/restore-cache.yaml")
+            .expect("the Redis restore");
+        assert!(!restore.manifest && restore.objects.is_empty());
+        assert_eq!(restore.kinds, ["Job"]);
+        let text = String::from_utf8(restore.bytes.clone()).unwrap();
+        assert!(text.contains("kubectl -n mini-storage scale statefulset/cache --replicas=0"));
+        let job: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let spec = &job["spec"]["template"]["spec"];
+        assert_eq!(spec["initContainers"][0]["name"], "fetch");
+        assert_eq!(spec["containers"][0]["name"], "load");
+        assert_eq!(
+            spec["containers"][0]["image"],
+            "registry.example.com/library/redis:7.2.5"
+        );
+        let claim = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "data")
+            .unwrap();
+        assert_eq!(claim["persistentVolumeClaim"]["claimName"], "data-cache-0");
+        assert!(claim["persistentVolumeClaim"].get("readOnly").is_none());
+        let annotations = &job["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(annotations["vault.hashicorp.com/agent-init-first"], "true");
+        assert_eq!(
+            annotations["traffic.sidecar.istio.io/excludeOutboundPorts"],
+            "8200"
+        );
+        insta::assert_snapshot!("backup_restore_cache", text);
+    }
+
+    /// A PostgreSQL store's dump is generated, and restored by a Job that runs as the backup's
+    /// workload with the restore command; the restore is applied by hand, never streamed.
+    #[test]
+    fn postgresql_dumps_are_generated_and_restored_by_hand() {
+        let env = load("tests/fixtures/backup.toml");
+        let a = artifacts(&env, "backup.toml");
+        assert_eq!(a[0].path, "backup/cronjobs.yaml");
+        let secrets = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "POSTGRES_PASSWORD",
+        ];
+        let backup = command(&a[0], "CronJob", "backup-service-db");
+        assert_eq!(backup[0], "/bin/sh");
+        assert_eq!(backup[2], postgres::backup_command(&secrets));
+        let restore = a
+            .iter()
+            .find(|a| a.path == "backup/restore-db.yaml")
+            .expect("the PostgreSQL restore");
+        assert!(!restore.manifest, "a restore must not run on every sync");
+        assert_eq!(restore.kinds, ["Job"]);
+        let job = &restore.objects[0];
+        assert_eq!(job.name(), "backup-service-db-restore");
+        assert_eq!(
+            command(restore, "Job", "backup-service-db-restore")[2],
+            postgres::restore_command(&secrets)
+        );
+        let pod = job.value().pointer("/spec/template").unwrap();
+        // The backup job's identity: its ServiceAccount, labels and so NetworkPolicy.
+        assert_eq!(pod["spec"]["serviceAccountName"], "backup-service-db");
+        assert_eq!(
+            pod["metadata"]["labels"]["app.kubernetes.io/name"],
+            "backup-service-db"
+        );
+        let env_vars = &pod["spec"]["containers"][0]["env"];
+        let var = |name: &str| {
+            env_vars
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .map(|v| v["value"].clone())
+        };
+        assert_eq!(var("RESTORE_DUMP").unwrap(), "latest.dump");
+        assert_eq!(var("BACKUP_USER").unwrap(), "mini");
+        assert_eq!(
+            var("BACKUP_DESTINATION").unwrap(),
+            "s3://minimal-backups/backup/db"
+        );
+        let stream = crate::stream::kubernetes_stream(&a).unwrap();
+        assert!(stream.contains("name: backup-service-db\n"));
+        assert!(!stream.contains("-restore"));
+    }
+
+    /// A CloudNativePG store has no backup CronJob (its `ScheduledBackup` is the operator's) and is
+    /// restored into a recovery Cluster of its shape, from the object store it archives to.
+    #[test]
+    fn cloudnative_pg_stores_restore_into_a_recovery_cluster() {
+        let env = load("tests/fixtures/cnpg.toml");
+        let a = artifacts(&env, "cnpg.toml");
+        assert!(!a[0].objects.iter().any(|o| o.name() == "backup-service-db"));
+        let restore = a
+            .iter()
+            .find(|a| a.path == "backup/restore-db.yaml")
+            .unwrap();
+        assert!(!restore.manifest);
+        assert_eq!(restore.kinds, ["Cluster"]);
+        let recovery = restore.objects[0].value();
+        assert_eq!(recovery["metadata"]["name"], "db-restore");
+        let spec = &recovery["spec"];
+        assert!(spec.get("backup").is_none());
+        assert_eq!(spec["bootstrap"]["recovery"]["source"], "db");
+        assert_eq!(spec["bootstrap"]["recovery"]["database"], "mini");
+        assert_eq!(spec["externalClusters"][0]["name"], "db");
+        let plan = plan::deployed(&env);
+        let w = plan.iter().find(|w| w.name == "db").unwrap();
+        let cluster = kit::cnpg::cluster(&env, w, &env.storage["db"]).unwrap();
+        let store = cluster.value();
+        assert_eq!(
+            spec["externalClusters"][0]["barmanObjectStore"],
+            store["spec"]["backup"]["barmanObjectStore"]
+        );
+        for key in [
+            "instances",
+            "imageName",
+            "storage",
+            "resources",
+            "inheritedMetadata",
+        ] {
+            assert_eq!(spec[key], store["spec"][key], "{key}");
+        }
+    }
 }
