@@ -236,19 +236,12 @@ fn postgres_restore_job(env: &Environment, mut w: Workload<'_>) -> Result<Job, T
     w.env
         .insert("RESTORE_DUMP".to_owned(), postgres::LATEST_DUMP.to_owned());
     w.command = postgres::shell(postgres::restore_command(&secret_names(&w)));
-    let mut metadata = pod::workload_meta(env, &w);
-    metadata.name = Some(format!("{}-restore", w.name));
-    Ok(Job {
-        metadata,
-        spec: Some(JobSpec {
-            // A restore that failed is looked at before it runs again.
-            backoff_limit: Some(0),
-            active_deadline_seconds: Some(6 * 3600),
-            template: pod::template(env, &w)?,
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    })
+    let mut job = restore_job(env, &format!("{}-restore", w.name), &w)?;
+    if let Some(spec) = job.spec.as_mut() {
+        // A restore that failed is looked at before it runs again.
+        spec.backoff_limit = Some(0);
+    }
+    Ok(job)
 }
 
 /// Bash that reads each bucket credential from the file the Vault agent renders it to.
