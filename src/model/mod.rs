@@ -34,6 +34,7 @@ macro_rules! parsed_from_string {
 }
 
 pub mod duration;
+mod logging;
 mod observability;
 mod platform;
 mod quantity;
@@ -42,6 +43,7 @@ mod secret;
 mod security;
 mod service;
 
+pub use logging::*;
 pub use observability::*;
 pub use platform::*;
 pub use quantity::*;
@@ -109,6 +111,9 @@ pub struct Environment {
     /// Kubernetes audit policy.
     #[serde(default)]
     pub audit: Audit,
+    /// Log collection: the node collector and the Kafka topics it ships to (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
     /// Resource quotas, by logical namespace (a key of `namespaces`).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Quota>")]
@@ -165,6 +170,15 @@ impl Environment {
     #[must_use]
     pub fn resources_of<'a>(&'a self, own: Option<&'a Resources>) -> &'a Resources {
         own.unwrap_or(&self.defaults.resources)
+    }
+
+    /// The log collection settings when this environment collects logs (on Kubernetes, with
+    /// `logging.enabled`).
+    #[must_use]
+    pub fn collected_logging(&self) -> Option<&Logging> {
+        self.logging
+            .as_ref()
+            .filter(|l| l.enabled && self.is_kubernetes())
     }
 
     /// Whether this environment runs on Kubernetes.

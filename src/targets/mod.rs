@@ -14,6 +14,7 @@ pub use helm::chart::values_schema as chart_values_schema;
 mod istio;
 pub mod kit;
 pub(crate) mod kubernetes;
+pub(crate) mod logging;
 mod opa;
 mod ops;
 mod prometheus;
@@ -124,6 +125,7 @@ pub fn registry() -> Vec<&'static dyn Target> {
         &helm::Helm,
         &istio::Istio,
         &prometheus::Prometheus,
+        &logging::Logs,
     ]
 }
 

@@ -10,6 +10,7 @@ mod diff;
 mod flows;
 mod formats;
 mod generated;
+mod logging;
 mod ops;
 mod quickstart;
 mod rules;

@@ -176,6 +176,8 @@ pub const NODE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10));
 pub const API_SERVER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 /// The object store of the backups, outside the cluster.
 pub const OBJECT_STORE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
+/// Kafka brokers outside the cluster (the log collector's).
+pub const KAFKA_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 30));
 /// A Vault outside the cluster.
 pub const EXTERNAL_VAULT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20));
 

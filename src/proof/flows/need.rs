@@ -452,9 +452,56 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
             );
         }
     }
+    if let Some(logging) = env.collected_logging() {
+        logs(&mut m, &mut needs, &around, monitoring, logging);
+    }
     m.owned = needs.owned;
     m.needs = needs.needs;
     m
+}
+
+/// The log collector in the monitoring namespace produces to the Kafka brokers: an in-cluster
+/// broker is a pod of its namespace, any other an address outside the cluster.
+fn logs(
+    m: &mut Model,
+    needs: &mut Needs,
+    around: &Around<'_>,
+    monitoring: &str,
+    logging: &crate::model::Logging,
+) {
+    let me = format!("{monitoring}/{}", crate::targets::logging::COLLECTOR);
+    around.basics(needs, &me, plan::meshed(around.env, monitoring), None);
+    for (i, b) in logging.kafka.brokers.iter().enumerate() {
+        let Some((host, port)) = crate::model::broker(b) else {
+            continue;
+        };
+        let to = if let Some(namespace) = crate::model::broker_namespace(host) {
+            let id = format!("{namespace}/kafka");
+            if !m.addons.iter().any(|a| a.id == id) {
+                m.addons.push(cluster::addon(
+                    &id,
+                    namespace,
+                    &[("app.kubernetes.io/name", "kafka")],
+                    &[("kafka", port, Protocol::Tcp)],
+                    cluster::pod_ip(9006 + i),
+                ));
+            }
+            id
+        } else {
+            let id = format!("kafka-{host}");
+            m.addons
+                .push(cluster::address(&id, &[("kafka", port)], cluster::KAFKA_IP));
+            id
+        };
+        needs.add(
+            &me,
+            &to,
+            port,
+            Protocol::Tcp,
+            key(&["logging", "kafka", "brokers"]),
+            "log shipping to Kafka",
+        );
+    }
 }
 
 /// The flows and owned endpoints gathered so far.

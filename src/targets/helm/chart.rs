@@ -5,8 +5,8 @@
 //! chart has one template per kind): namespaced kinds keyed by namespace, then name; cluster-scoped
 //! ones by name; Gatekeeper constraints by kind, then name. An entry is the object without
 //! `apiVersion`, `kind` and `metadata` (the template writes those), plus its `labels` and
-//! `annotations`. Workloads (`Deployments`, `StatefulSets`, `CronJobs`) also lift out what a Helm user
-//! turns: `replicas`, and each container's `image` and `resources` under `images.<container>` and
+//! `annotations`. Workloads (`Deployments`, `StatefulSets`, `DaemonSets`, `CronJobs`) also lift
+//! out what a Helm user turns: `replicas`, and each container's `image` and `resources` under `images.<container>` and
 //! `resources.<container>`. Helm adds its own `app.kubernetes.io/managed-by` and `helm.sh/chart`
 //! labels; every other field comes from here. The `CustomResourceDefinitions` ship in the chart's
 //! `crds/` folder instead, as Helm wants them.
@@ -80,6 +80,7 @@ const SECTIONS: &[Section] = &[
         "statefulSets",
         Workload::Replicated,
     ),
+    workload("apps/v1", "DaemonSet", "daemonSets", Workload::Replicated),
     workload("batch/v1", "CronJob", "cronJobs", Workload::Scheduled),
     section(
         "autoscaling/v2",

@@ -23,6 +23,8 @@ pub mod cron_syntax;
 pub mod data_volume;
 pub mod dependencies_resolve;
 pub mod env_names;
+pub mod kafka_brokers;
+pub mod logging_topics;
 pub mod metric_exposers;
 pub mod pinned_images;
 pub mod pod_security_policy;
@@ -96,6 +98,8 @@ pub fn checks() -> Vec<Check> {
         check(&backup_commands::RULE, backup_commands::check),
         check(&sentinel_sets::RULE, sentinel_sets::check),
         check(&data_volume::RULE, data_volume::check),
+        check(&logging_topics::RULE, logging_topics::check),
+        check(&kafka_brokers::RULE, kafka_brokers::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
     ];

@@ -10,8 +10,9 @@ pub static RULE: Rule = Rule {
     code: "DG0111",
     name: "pinned-images",
     what: "In production every image of an enabled service, storage backend, the blockchain nodes, \
-           the consensus validators, the backup job and the injected Istio proxy and Vault agent \
-           (`security.mesh.proxy_image`, `security.vault.agent_image`) is pinned: a `digest`, or \
+           the consensus validators, the backup job, the log collector (`logging.image`) and the \
+           injected Istio proxy and Vault agent (`security.mesh.proxy_image`, \
+           `security.vault.agent_image`) is pinned: a `digest`, or \
            a version-like `tag` (`1.4.2`, `v1.11.3`, `16.4-alpine`: at least major.minor). A missing tag (which \
            means `latest`), `latest`, `latest-*` and moving names such as `dev`, `main`, `master`, \
            `stable`, `edge` or `nightly` are errors in production and warnings in staging; \
@@ -58,6 +59,13 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             path!["backup", "image"],
             &env.backup.image,
             "the backup job".to_owned(),
+        ));
+    }
+    if let Some(logging) = env.collected_logging() {
+        images.push((
+            path!["logging", "image"],
+            &logging.image,
+            "the log collector".to_owned(),
         ));
     }
     // The images the injectors add to pods, when the model names them.
