@@ -2,7 +2,8 @@
 # Feeds every generated artifact to the program that consumes it in production (promtool,
 # kubernetes-validate, Istio's and prometheus-operator's CRD schemas, Helm, the Compose spec, Falco's
 # schema, checkov, pre-commit, shellcheck and bash, ...; actionlint for the release workflow;
-# redis-server and redis-sentinel for the Redis drills, PostgreSQL for its restore drill). Installs
+# redis-server and redis-sentinel for the Redis drills, PostgreSQL for its restore drill, amtool and
+# Alertmanager for the alert routing). Installs
 # those tools itself into a cache folder outside the repository, builds every shipped environment
 # into a scratch folder, then runs each check in scripts/conformance.d/*.sh. Prints one line per check and a
 # final "N passed, N failed".

@@ -113,6 +113,19 @@ const OBSERVABILITY_AND_ISOLATION: &[Code] = &[
               costs the minutes the runbook was meant to save.",
     },
     Code {
+        code: "DG0550",
+        phase: Phase::Proof,
+        name: "tracing-coverage",
+        what: "With `[tracing]`, every namespace where a deployed workload runs behind the Istio \
+               sidecar has a generated `Telemetry` naming the provider, the mesh configuration \
+               (`helm/istiod-values.yaml`) defines that provider at the model's collector, and \
+               with network policies a policy of the namespace lets its sidecars reach the \
+               collector's namespace and port. Tracing with no sidecar at all is a warning.",
+        why: "Each gap loses spans without an error anywhere: a sidecar with no Telemetry samples \
+              nothing, a provider istiod does not know is ignored, and a default-deny policy \
+              drops the spans on their way to the collector.",
+    },
+    Code {
         code: "DG0560",
         phase: Phase::Proof,
         name: "environment-isolation",

@@ -58,6 +58,8 @@ if (process.argv[2] === "--self-test") {
 for (const file of process.argv.slice(2)) {
   for (const obj of yaml.loadAll(readFileSync(file, "utf8"))) {
     if (obj == null) continue;
+    // Telemetry (telemetry.istio.io/v1) is validated by 35-tracing with the Istio models that have it.
+    if (obj.apiVersion?.startsWith("telemetry.istio.io/")) continue;
     count++;
     try {
       validate(obj);

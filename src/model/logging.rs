@@ -18,7 +18,7 @@ pub struct Logging {
     #[serde(default = "crate::model::yes")]
     pub enabled: bool,
     /// The collector: `fluent-bit` (a `DaemonSet`, one pod per node).
-    pub collector: Collector,
+    pub collector: LogCollector,
     /// The collector's image, below `images.registry`, e.g. `fluent/fluent-bit` with a pinned tag.
     pub image: Image,
     /// Requests and limits of the collector's container, on every node.
@@ -35,7 +35,7 @@ pub struct Logging {
 /// Log collectors deaap-gen can configure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Collector {
+pub enum LogCollector {
     /// Fluent Bit, with its native Kafka output.
     FluentBit,
 }

@@ -33,6 +33,7 @@ macro_rules! parsed_from_string {
     };
 }
 
+mod alerting;
 pub mod duration;
 mod logging;
 mod observability;
@@ -43,6 +44,7 @@ mod secret;
 mod security;
 mod service;
 
+pub use alerting::*;
 pub use logging::*;
 pub use observability::*;
 pub use platform::*;
@@ -101,6 +103,9 @@ pub struct Environment {
     /// The performance targets table; each row becomes an alert on its threshold.
     #[serde(default)]
     pub performance_targets: Vec<PerformanceTarget>,
+    /// Request tracing through the mesh: sampling and the Jaeger collector (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
     /// Security posture: network policies, pod security, Vault, Falco, OPA.
     pub security: Security,
     /// Scheduled backups.

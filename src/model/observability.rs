@@ -28,6 +28,10 @@ pub struct Monitoring {
     /// Rule evaluation interval of the DEAAP rule group, e.g. `30s`.
     #[serde(default = "default_interval")]
     pub evaluation_interval: String,
+    /// Alertmanager: receivers, routes by severity and business unit, grouping. Without it the
+    /// chart's default configuration stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<super::Alertmanager>,
 }
 
 fn default_interval() -> String {

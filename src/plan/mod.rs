@@ -11,6 +11,7 @@ use crate::model::{
 };
 use std::collections::BTreeMap;
 
+pub mod alerting;
 pub mod postgres;
 pub mod quota;
 

@@ -18,6 +18,7 @@ use crate::targets::Artifact;
 use crate::validate::Report;
 
 mod observability;
+mod tracing;
 
 /// What a proof sees: the model, the merged tree its diagnostics point into, and the artifacts
 /// generated from it.
@@ -47,7 +48,12 @@ pub struct Proof {
 /// Every proof, in the order they run. A new proof is one module plus one line here.
 #[must_use]
 pub fn all() -> Vec<Proof> {
-    vec![admission::PROOF, flows::PROOF, observability::PROOF]
+    vec![
+        admission::PROOF,
+        flows::PROOF,
+        observability::PROOF,
+        tracing::PROOF,
+    ]
 }
 
 /// Runs every proof on one environment.

@@ -263,7 +263,7 @@ fn prove_metric(
         }
         return true;
     }
-    let Some(w) = plan.iter().find(|w| exposes(w, by)) else {
+    let Some(w) = plan.iter().find(|w| plan::alerting::exposer(w, by)) else {
         return false; // DG0126 reports it
     };
     if !w.deployed {
@@ -500,15 +500,6 @@ fn prove_autoscalers(cx: &Scraped<'_>, report: &mut Report<'_>) {
                     m.name
                 ));
         }
-    }
-}
-
-fn exposes(w: &Workload<'_>, by: &str) -> bool {
-    match w.kind {
-        Kind::Service | Kind::Storage => w.name == by,
-        Kind::Blockchain => by == "blockchain",
-        Kind::Consensus => by == "consensus",
-        Kind::Backup => false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::model::Environment;
 
+mod alertmanager;
 mod audit;
 mod backup;
 mod compose;
@@ -20,6 +21,7 @@ mod ops;
 mod prometheus;
 #[cfg(test)]
 pub(crate) mod testkit;
+mod tracing;
 
 /// One generated file, relative to the environment's output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +128,8 @@ pub fn registry() -> Vec<&'static dyn Target> {
         &istio::Istio,
         &prometheus::Prometheus,
         &logging::Logs,
+        &alertmanager::Alertmanager,
+        &tracing::TracingTarget,
     ]
 }
 

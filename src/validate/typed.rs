@@ -75,7 +75,15 @@ fn site(path: &[Seg]) -> Option<Site> {
             Some("secrets"),
             Some(_),
         ]
-        | [Some("backup"), Some("secrets"), Some(_)] => Some(Site::Secret),
+        | [Some("backup"), Some("secrets"), Some(_)]
+        | [
+            Some("monitoring"),
+            Some("alertmanager"),
+            Some("receivers"),
+            Some(_),
+            Some("secrets"),
+            Some(_),
+        ] => Some(Site::Secret),
         _ => None,
     }
 }
@@ -193,6 +201,14 @@ mod tests {
             &["services", "api", "secrets", "TOKEN"][..],
             &["storage", "postgres", "secrets", "POSTGRES_PASSWORD"],
             &["backup", "secrets", "AWS_SECRET_ACCESS_KEY"],
+            &[
+                "monitoring",
+                "alertmanager",
+                "receivers",
+                "slack",
+                "secrets",
+                "api_url",
+            ],
         ] {
             assert_eq!(at(keys), Some(Site::Secret), "{keys:?}");
         }

@@ -308,6 +308,13 @@ fn runbook_links_name_generated_pages() {
         "## The query",
         "up{job=\"chain-node\"}",
         "## First steps",
+        "## Dependents affected",
+        "## First checks",
+        "bash ops/health-check.sh",
+        "logs --selector app.kubernetes.io/name=",
+        // The validators depend on the nodes; their troubleshooting is consensus'.
+        "- `bu-validator` (`",
+        "### Consensus validation",
     ] {
         assert!(text.contains(part), "{part:?} not in\n{text}");
     }

@@ -3,6 +3,7 @@
 //! notice: exit codes, messages, bytes written.
 
 mod admission;
+mod alerting;
 mod argocd;
 mod closure;
 mod core;

@@ -105,6 +105,7 @@ const SECTIONS: &[Section] = &[
         "PeerAuthentication",
         "peerAuthentications",
     ),
+    section("telemetry.istio.io/v1", "Telemetry", "telemetries"),
     section("cert-manager.io/v1", "Certificate", "certificates"),
     section(
         "monitoring.coreos.com/v1",

@@ -21,6 +21,9 @@ pub(super) struct MonitoringValues {
     pub fullname_override: &'static str,
     pub prometheus: PrometheusValues,
     pub grafana: GrafanaValues,
+    /// Alertmanager's configuration and the Secret of its receivers' credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<kit::alertmanager::Values>,
 }
 
 #[derive(Debug, Serialize)]
@@ -179,6 +182,10 @@ pub(super) fn values(env: &Environment) -> MonitoringValues {
                 },
             )]),
         },
+        alertmanager: mon
+            .alertmanager
+            .as_ref()
+            .map(|am| kit::alertmanager::values(env, am)),
     }
 }
 

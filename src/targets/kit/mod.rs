@@ -5,6 +5,7 @@
 //! conventions every object shares from here and the workloads from the plan, never from another
 //! target, so each is written once.
 
+pub mod alertmanager;
 pub mod cnpg;
 pub mod labels;
 pub mod object;

@@ -8,6 +8,7 @@
 mod promql;
 mod rule_tests;
 mod runbooks;
+mod troubleshooting;
 
 use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal, duration};
 use crate::render;
@@ -104,20 +105,18 @@ pub(super) struct NamedAlert<'a> {
 }
 
 fn named_alerts(env: &Environment) -> Result<Vec<NamedAlert<'_>>, TargetError> {
-    let mut out: Vec<NamedAlert<'_>> = env
-        .alerts
-        .iter()
-        .map(|(name, alert)| NamedAlert {
-            name,
-            group: ALERTS_GROUP,
-            alert,
+    let out: Vec<NamedAlert<'_>> = crate::plan::alerting::alerts(env)
+        .into_iter()
+        .map(|a| NamedAlert {
+            name: a.name,
+            group: if a.target_row {
+                TARGETS_GROUP
+            } else {
+                ALERTS_GROUP
+            },
+            alert: a.alert,
         })
         .collect();
-    out.extend(env.performance_targets.iter().map(|t| NamedAlert {
-        name: &t.alert_name,
-        group: TARGETS_GROUP,
-        alert: &t.alert,
-    }));
     // promtool's unit tests select alerts by name, so a name used twice could not be tested.
     let mut seen = BTreeSet::new();
     for a in &out {
@@ -157,7 +156,7 @@ fn alert_rule(env: &Environment, a: &NamedAlert<'_>) -> Result<AlertRule, Target
         alert: a.name.to_owned(),
         expr: promql::alert_expr(a.alert)?,
         for_: a.alert.for_.clone(),
-        labels: alert_labels(a.alert),
+        labels: alert_labels(env, a.alert),
         annotations: annotations(env, a)?
             .into_iter()
             .map(|(k, v)| (k, template_literal(&v)))
@@ -165,9 +164,16 @@ fn alert_rule(env: &Environment, a: &NamedAlert<'_>) -> Result<AlertRule, Target
     })
 }
 
-/// The labels every alert carries beyond those of its series.
-fn alert_labels(alert: &Alert) -> BTreeMap<String, String> {
-    BTreeMap::from([("severity".to_owned(), alert.severity.as_str().to_owned())])
+/// The labels every alert carries beyond those of its series: its `severity` and the
+/// environment's business unit, which Alertmanager routes on.
+fn alert_labels(env: &Environment, alert: &Alert) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("severity".to_owned(), alert.severity.as_str().to_owned()),
+        (
+            kit::alertmanager::BUSINESS_UNIT_LABEL.to_owned(),
+            env.environment.business_unit.clone(),
+        ),
+    ])
 }
 
 /// An alert's annotations as the receiver should read them (before template escaping).

@@ -86,7 +86,7 @@ pub(super) fn test_file(
             Signal::Up => a.alert.selector.clone(),
             _ => BTreeMap::new(),
         };
-        labels.extend(alert_labels(a.alert));
+        labels.extend(alert_labels(env, a.alert));
         let fired = ExpAlert {
             exp_labels: labels,
             exp_annotations: annotations(env, a)?,

@@ -4,8 +4,8 @@
 //! the environment's output at that base (README "Runbooks").
 
 use super::{NamedAlert, describe, promql};
-use crate::model::{Comparison, Environment, MetricType, Signal};
-use crate::plan::{self, Kind};
+use crate::model::{Alert, Comparison, Environment, MetricType, Signal};
+use crate::plan;
 use crate::targets::{Artifact, Context, TargetError};
 use std::fmt::Write as _;
 
@@ -62,9 +62,10 @@ fn page(cx: &Context<'_>, a: &NamedAlert<'_>) -> Result<String, TargetError> {
         let _ = writeln!(s, "- {c}");
     }
     let _ = writeln!(s, "\n## First steps\n");
-    for step in first_steps(env, &alert.metric) {
+    for step in first_steps(env, alert) {
         let _ = writeln!(s, "1. {step}");
     }
+    s.push_str(&super::troubleshooting::sections(env, a.name, alert));
     Ok(s)
 }
 
@@ -115,14 +116,11 @@ fn causes(signal: Signal, when: Comparison) -> Vec<&'static str> {
     }
 }
 
-fn first_steps(env: &Environment, metric: &str) -> Vec<String> {
-    let exposer = env.metrics.get(metric).map(|m| m.exposed_by.as_str());
-    let workload = plan::workloads(env).into_iter().find(|w| match w.kind {
-        Kind::Service | Kind::Storage => Some(w.name.as_str()) == exposer,
-        Kind::Blockchain => exposer == Some("blockchain"),
-        Kind::Consensus => exposer == Some("consensus"),
-        Kind::Backup => false,
-    });
+fn first_steps(env: &Environment, alert: &Alert) -> Vec<String> {
+    let subject = plan::alerting::subject(env, alert);
+    let workload = plan::deployed(env)
+        .into_iter()
+        .find(|w| Some(&w.name) == subject.as_ref());
     let mut steps = vec![
         "Open the alert's query in Prometheus and find which series breach the threshold \
          (`namespace`, `pod` and `app` labels name the pod)."

@@ -409,7 +409,7 @@ fn every_signal_kind_and_direction_compiles() {
         expr("WebDown"),
         r#"up{job="signals",namespace="sig-core"} < 1"#
     );
-    // The firing `up` alert carries the series' labels next to its severity.
+    // The firing `up` alert carries the series' labels next to its severity and business unit.
     let tests = tests_of(&f);
     let down = tests
         .tests
@@ -420,6 +420,7 @@ fn every_signal_kind_and_direction_compiles() {
     assert_eq!(
         labels,
         &BTreeMap::from([
+            ("bu_name".to_owned(), "testing".to_owned()),
             ("job".to_owned(), "signals".to_owned()),
             ("namespace".to_owned(), "sig-core".to_owned()),
             ("severity".to_owned(), "critical".to_owned()),

@@ -11,6 +11,8 @@ use crate::model::{Environment, Tier};
 pub(crate) use crate::plan::{Kind, Workload, workloads};
 use crate::source::Span;
 
+pub mod alert_receivers;
+pub mod alert_routes;
 pub mod alerts_resolve;
 pub mod audit_deaap_resources;
 pub mod audit_secrets;
@@ -102,6 +104,8 @@ pub fn checks() -> Vec<Check> {
         check(&kafka_brokers::RULE, kafka_brokers::check),
         check(&value_syntax::RULE, value_syntax::check),
         check(&value_syntax::PRINTABLE, value_syntax::check_printable),
+        check(&alert_receivers::RULE, alert_receivers::check),
+        check(&alert_routes::RULE, alert_routes::check),
     ];
     v.sort_by_key(|c| c.rule.code);
     v
