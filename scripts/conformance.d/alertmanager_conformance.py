@@ -5,7 +5,7 @@ Usage: alertmanager_conformance.py routes ENV_FILE TREE
 
 routes:  the standalone alertmanager/alertmanager.yaml and kube-prometheus-stack's
          alertmanager.config are the same document; then, for every alert of
-         prometheus/rules.yaml (its labels plus alertname), `amtool config routes test` must name
+         prometheus/rules.yaml and slo-rules.yaml (its labels plus alertname), `amtool config routes test` must name
          the receiver the model's routes give it. The expectation is computed here from the
          environment file (first route whose severity and business unit match, else the default
          receiver), not read from the generated file.
@@ -47,11 +47,17 @@ def merge(base, over):
 
 
 def rule_alerts(tree):
-    with open(os.path.join(tree, "prometheus", "rules.yaml")) as f:
-        doc = yaml.safe_load(f)
+    docs = []
+    for name in ("rules.yaml", "slo-rules.yaml"):
+        path = os.path.join(tree, "prometheus", name)
+        if os.path.exists(path):
+            with open(path) as f:
+                docs.append(yaml.safe_load(f))
     out = []
-    for g in doc["groups"]:
+    for g in (g for doc in docs for g in doc["groups"]):
         for r in g["rules"]:
+            if "alert" not in r:
+                continue
             labels = dict(r.get("labels", {}))
             labels["alertname"] = r["alert"]
             out.append(labels)

@@ -37,6 +37,14 @@ def is_core(api_version):
     return "." not in group or group.endswith(".k8s.io")
 
 
+# Manifest files outside MANIFEST_DIRS: the alert and SLO rules, the Grafana dashboards.
+STREAMED_FILES = (
+    "prometheus/prometheusrule.yaml",
+    "prometheus/slo-prometheusrule.yaml",
+    "grafana/dashboards.yaml",
+)
+
+
 def main():
     stream_path, stderr_path, code, tree = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     with open(stream_path, encoding="utf-8") as f:
@@ -50,7 +58,7 @@ def main():
         path = entry["path"]
         if path.startswith(BY_HAND):
             continue
-        if path.startswith(MANIFEST_DIRS) or path == "prometheus/prometheusrule.yaml":
+        if path.startswith(MANIFEST_DIRS) or path in STREAMED_FILES:
             with open(os.path.join(tree, path), encoding="utf-8") as f:
                 expected.extend(load_docs(f.read()))
     env = index["environment"]

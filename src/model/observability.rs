@@ -79,6 +79,10 @@ pub struct MetricDef {
     /// `node-exporter`, `kubelet`). Alerts on the metric are proven against that workload's
     /// scrape configuration.
     pub exposed_by: String,
+    /// A histogram's bucket boundaries (`le`), in the metric's unit, as the exposing code
+    /// declares them. Optional; when given, an SLO threshold on the histogram must be one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<f64>,
 }
 
 /// The exporters kube-prometheus-stack runs and scrapes with its own monitors: a metric may be
@@ -179,4 +183,60 @@ pub struct PerformanceTarget {
     pub alert_name: String,
     /// The alert raised at the table's alert threshold, as an `[alerts.*]` entry.
     pub alert: Alert,
+    /// The row as a service-level objective on its latency histogram: SLO recording rules and
+    /// multi-window, multi-burn-rate alerts. Only latency rows (a `quantile` alert on a
+    /// histogram) have one: a throughput row has no good and bad events to count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Slo>,
 }
+
+impl PerformanceTarget {
+    /// The row's SLO name, `doc-ingester-processing-latency`: its component and measure in
+    /// lower-case words joined by `-`; the `slo` label of its recorded series and alerts.
+    #[must_use]
+    pub fn slo_id(&self) -> String {
+        self.words().join("-").to_lowercase()
+    }
+
+    /// The names of the row's SLO alerts: the page (fast burn) and the ticket (slow burn) alert,
+    /// `DocIngesterProcessingLatencySloFastBurn` and `...SloSlowBurn`.
+    #[must_use]
+    pub fn slo_alert_names(&self) -> [String; 2] {
+        let stem: String = self
+            .words()
+            .iter()
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map_or_else(String::new, |f| {
+                    f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase()
+                })
+            })
+            .collect();
+        [format!("{stem}SloFastBurn"), format!("{stem}SloSlowBurn")]
+    }
+
+    fn words(&self) -> Vec<&str> {
+        [self.component.as_str(), self.measure.as_str()]
+            .into_iter()
+            .flat_map(|s| s.split(|c: char| !c.is_ascii_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+}
+
+/// A latency service-level objective (`performance_targets.slo`): the fraction of requests that
+/// must finish within `threshold` over a 30-day period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// The fraction of events that must be good, strictly between 0 and 1, e.g. `0.99`; the
+    /// error budget is `1 - objective`.
+    pub objective: f64,
+    /// The latency a good event stays within, in the metric's unit (seconds), e.g. `30` for
+    /// `< 30s`: the histogram bucket `le` whose count is the good events. It must be a bucket
+    /// boundary of the histogram and agree with the row's `target`.
+    pub threshold: f64,
+}
+
+/// The period an SLO's error budget is spent over (the SRE workbook's and Sloth's default).
+pub const SLO_PERIOD: &str = "30d";

@@ -10,7 +10,7 @@
 //!   port (DG0542), which under STRICT mTLS must bypass the sidecar (DG0543);
 //! - `up{…}` exists for the targets its selector matches (DG0540), and every selector label that
 //!   is a target label must be one some target carries (DG0544);
-//! - the runbook an alert links to is a generated page (DG0546).
+//! - the runbook an alert links to is a generated page (DG0546), the SLO alerts' too.
 //!
 //! And every HPA's Pods metric is served by a prometheus-adapter rule over a scraped series of the
 //! workload it scales (DG0545).
@@ -130,6 +130,22 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
             .is_none_or(|base| prove_runbook(&world, base, &p, name, report));
         if series && runbook {
             summary.alerts += 1;
+        }
+    }
+    // The SLO burn-rate alerts of the performance targets link runbooks too.
+    if let Some(base) = env
+        .monitoring
+        .runbook_base_url
+        .as_ref()
+        .filter(|_| env.monitoring.enabled)
+    {
+        for (i, t) in env.performance_targets.iter().enumerate() {
+            if t.slo.is_some() {
+                for name in t.slo_alert_names() {
+                    let p = path!["performance_targets", i, "alert"];
+                    prove_runbook(&world, base, &p, &name, report);
+                }
+            }
         }
     }
     prove_autoscalers(&scraped, report);

@@ -10,6 +10,7 @@ mod backup;
 mod compose;
 mod crds;
 mod falco;
+mod grafana;
 mod helm;
 pub use helm::chart::values_schema as chart_values_schema;
 mod istio;
@@ -130,6 +131,7 @@ pub fn registry() -> Vec<&'static dyn Target> {
         &logging::Logs,
         &alertmanager::Alertmanager,
         &tracing::TracingTarget,
+        &grafana::Grafana,
     ]
 }
 

@@ -96,7 +96,12 @@ fn is_manifest_path(p: &str) -> bool {
         .iter()
         .any(|d| p.starts_with(d))
         && !p.starts_with("backup/restore-")
-        || p == "prometheus/prometheusrule.yaml"
+        || [
+            "prometheus/prometheusrule.yaml",
+            "prometheus/slo-prometheusrule.yaml",
+            "grafana/dashboards.yaml",
+        ]
+        .contains(&p)
 }
 
 /// Every object of the built tree's manifest files, checked against the kinds its index records.

@@ -330,6 +330,32 @@ fn runbook_links_name_generated_pages() {
     assert_eq!(summary.alerts, 0);
 }
 
+/// The SLO alerts' runbook links are proven as well: without their pages the proof refuses them.
+#[test]
+fn slo_alert_runbook_links_name_generated_pages() {
+    let path = root().join("environments/production.toml");
+    let c = deaap_gen::compile(&path);
+    let (model, tree) = (c.model.expect("valid"), c.tree.expect("tree"));
+    let artifacts = deaap_gen::generate(&model, &path).expect("generates");
+    let (found, _) = deaap_gen::proof::prove(&tree, &model, &artifacts);
+    assert!(found.is_empty(), "{found:#?}");
+    let without: Vec<_> = artifacts
+        .into_iter()
+        .filter(|a| !(a.path.starts_with("runbooks/") && a.path.contains("SloFastBurn")))
+        .collect();
+    let (found, _) = deaap_gen::proof::prove(&tree, &model, &without);
+    let refused: Vec<&str> = found
+        .iter()
+        .filter(|d| d.code == "DG0546")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(refused.len(), 5, "{refused:#?}");
+    assert!(
+        refused.iter().all(|m| m.contains("SloFastBurn")),
+        "{refused:#?}"
+    );
+}
+
 // ── Isolation ────────────────────────────────────────────────────────────────────────────────
 
 /// A scratch copy of the shipped environments plus the `qa` fixture, which extends staging.
@@ -386,10 +412,20 @@ fn two_environments_on_one_cluster_may_not_share_objects() {
         "staging.toml",
         "cluster `deaap-staging`",
         shared.as_str(),
-        "Namespace deaap-core",
     ] {
         assert!(message.contains(part), "{part:?} not in {message:?}");
     }
+    // The shared objects are named by kind and name, e.g. `Namespace deaap-core`.
+    let first = message
+        .split("objects: ")
+        .nth(1)
+        .and_then(|list| list.split(", ").next())
+        .unwrap_or_else(|| panic!("no object listed in {message:?}"));
+    let kind = first.split(' ').next().unwrap_or_default();
+    assert!(
+        kinds.contains(&format!("kind: {kind}").as_str()),
+        "{first:?} is not an object of the stream"
+    );
     // Located on the `cluster` key of staging.toml, which both files state (qa inherits it).
     assert!(
         d["file"]

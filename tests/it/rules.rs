@@ -1555,6 +1555,46 @@ fn dg0130_replicated_store_without_replication() {
     assert!(!codes(&diags).contains(&"DG0130"), "{diags:#?}");
 }
 
+// ── DG0135 slo-measures ─────────────────────────────────────────────────────────────────────
+
+#[test]
+fn dg0135_slo_measures_fit_their_metric() {
+    let fixture = "tests/fixtures/invalid/slo-measures.toml";
+    let (code, diags) = validate(&root(), fixture);
+    assert_eq!(code, 2);
+    let bucket = at(&root(), fixture, "threshold = 0.25", "0.25");
+    // Two findings on the one threshold: no bucket, and not the row's target.
+    let on_threshold = |words: &str| {
+        let d = diags
+            .iter()
+            .find(|d| {
+                d["code"] == "DG0135" && d["message"].as_str().is_some_and(|m| m.contains(words))
+            })
+            .unwrap_or_else(|| panic!("no {words:?} in {diags:#?}"));
+        assert_eq!(location(d), bucket, "{d:#}");
+        d
+    };
+    let d = on_threshold("no bucket");
+    assert!(help(d).contains("did you mean `0.2`?"), "{d:#}");
+    let d = on_threshold("is not its target");
+    assert!(help(d).contains("threshold = 0.2"), "{d:#}");
+    expect(
+        &diags,
+        "DG0135",
+        "error",
+        &at(&root(), fixture, "target = \"> 100 TPS\"", "{ objective"),
+        &["`Web Throughput` has an `slo`", "no good and bad events"],
+    );
+    expect(
+        &diags,
+        "DG0135",
+        "error",
+        &at(&root(), fixture, "target = \"< 1s\"", "\"rate\""),
+        &["states `< 1s`, which takes a `quantile`"],
+    );
+    assert_eq!(codes(&diags), ["DG0135"; 4]);
+}
+
 // ── DG0131 waivers ───────────────────────────────────────────────────────────────────────────
 
 const WAIVE_MEMORY: &str = "\n[[waivers]]\ncode = \"DG0104\"\nkey = \"services.doc-ingester.autoscaling.memory_percent\"\nreason = \"load test until the queue metric lands\"\n";

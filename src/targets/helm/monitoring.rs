@@ -1,7 +1,8 @@
 //! `monitoring-values.yaml` for the kube-prometheus-stack chart: the seed's monitoring stack
 //! (retention, Prometheus storage, the `deaap-services` pod scrape job, Grafana persistence and
 //! the DEAAP dashboard provider) plus the `ruleSelector` that makes Prometheus load the generated
-//! `PrometheusRule`.
+//! `PrometheusRule`, and the Grafana sidecar settings that load the generated dashboard
+//! `ConfigMap`s into their folder.
 
 use crate::model::{Environment, NamespaceKey};
 use crate::targets::kit;
@@ -92,6 +93,30 @@ pub(super) struct Relabel {
 pub(super) struct GrafanaValues {
     pub persistence: GrafanaPersistence,
     pub dashboard_providers: BTreeMap<&'static str, DashboardProviders>,
+    pub sidecar: GrafanaSidecar,
+}
+
+/// The Grafana sidecar that loads dashboard `ConfigMap`s (the generated `grafana/dashboards.yaml`)
+/// into the folder their annotation names.
+#[derive(Debug, Serialize)]
+pub(super) struct GrafanaSidecar {
+    pub dashboards: SidecarDashboards,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SidecarDashboards {
+    pub enabled: bool,
+    pub label: &'static str,
+    pub label_value: &'static str,
+    pub folder_annotation: &'static str,
+    pub provider: SidecarProvider,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SidecarProvider {
+    pub folders_from_files_structure: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -181,6 +206,17 @@ pub(super) fn values(env: &Environment) -> MonitoringValues {
                     }],
                 },
             )]),
+            sidecar: GrafanaSidecar {
+                dashboards: SidecarDashboards {
+                    enabled: true,
+                    label: kit::DASHBOARD_LABEL.0,
+                    label_value: kit::DASHBOARD_LABEL.1,
+                    folder_annotation: kit::FOLDER_ANNOTATION,
+                    provider: SidecarProvider {
+                        folders_from_files_structure: true,
+                    },
+                },
+            },
         },
         alertmanager: mon
             .alertmanager

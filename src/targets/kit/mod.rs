@@ -10,6 +10,8 @@ pub mod cnpg;
 pub mod labels;
 pub mod object;
 pub mod pod;
+pub mod promql;
+pub mod slo;
 
 pub use labels::{
     LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
@@ -38,3 +40,9 @@ pub fn restore_file(what: &str) -> String {
 pub fn backup_prefix(env: &crate::model::Environment, what: &str) -> String {
     format!("{}/{what}", env.environment.name)
 }
+
+/// The label kube-prometheus-stack's Grafana sidecar selects dashboard `ConfigMap`s by (the
+/// chart's default), and the annotation it reads their Grafana folder from (set in the generated
+/// `monitoring-values.yaml`).
+pub const DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
+pub const FOLDER_ANNOTATION: &str = "grafana_folder";

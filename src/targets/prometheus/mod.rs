@@ -3,16 +3,17 @@
 //! prometheus-operator `PrometheusRule` (`prometheusrule.yaml`, labelled for the Prometheus
 //! `ruleSelector`), and a `promtool test rules` file (`rules.test.yaml`) proving that each alert
 //! fires past its threshold and stays silent short of it; and a runbook page per alert
-//! (`runbooks/<Alert>.md`), which each rule's `runbook_url` links.
+//! (`runbooks/<Alert>.md`), which each rule's `runbook_url` links; and the performance targets'
+//! SLOs as recording rules and burn-rate alerts (`slo-rules.yaml`, [`slo`]).
 
-mod promql;
 mod rule_tests;
 mod runbooks;
+mod slo;
 mod troubleshooting;
 
 use crate::model::{Alert, Comparison, Environment, NamespaceKey, Signal, duration};
 use crate::render;
-use crate::targets::kit::{self, Kind, Object};
+use crate::targets::kit::{self, Kind, Object, promql};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +47,7 @@ impl Target for Prometheus {
             )?,
         ];
         out.extend(runbooks::pages(cx, self.name(), &alerts)?);
+        out.extend(slo::artifacts(cx, self.name())?);
         // Without the monitoring stack there is no prometheus-operator to own the CRD.
         if cx.env.monitoring.enabled {
             out.push(kit::manifest(
@@ -188,17 +190,21 @@ fn annotations(
         None => describe(env, a.alert)?,
     };
     out.insert("description".to_owned(), description);
-    if let Some(base) = &env.monitoring.runbook_base_url {
-        out.insert(
-            "runbook_url".to_owned(),
-            format!(
-                "{}/{}",
-                base.trim_end_matches('/'),
-                runbooks::page_name(a.name)
-            ),
-        );
+    if let Some(url) = runbook_url(env, a.name) {
+        out.insert("runbook_url".to_owned(), url);
     }
     Ok(out)
+}
+
+/// `<monitoring.runbook_base_url>/<Alert>.md`, when the environment publishes runbooks.
+fn runbook_url(env: &Environment, alert: &str) -> Option<String> {
+    env.monitoring.runbook_base_url.as_ref().map(|base| {
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            runbooks::page_name(alert)
+        )
+    })
 }
 
 /// Prometheus expands annotations as Go templates. Model text is literal, so an opening `{{` is

@@ -40,6 +40,7 @@ pub mod requests_within_limits;
 pub mod secret_reference_syntax;
 pub mod secrets;
 pub mod sentinel_sets;
+pub mod slo_measures;
 pub mod unique_names;
 pub mod unique_ports;
 pub mod unique_routes;
@@ -99,6 +100,7 @@ pub fn checks() -> Vec<Check> {
         check(&replicated_stores::RULE, replicated_stores::check),
         check(&backup_commands::RULE, backup_commands::check),
         check(&sentinel_sets::RULE, sentinel_sets::check),
+        check(&slo_measures::RULE, slo_measures::check),
         check(&data_volume::RULE, data_volume::check),
         check(&logging_topics::RULE, logging_topics::check),
         check(&kafka_brokers::RULE, kafka_brokers::check),

@@ -8,20 +8,29 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Range of the `rate()` windows. Five minutes spans several scrapes at any usual interval.
-pub(super) const RATE_WINDOW: &str = "5m";
+pub const RATE_WINDOW: &str = "5m";
 
 /// The alert's expression, e.g.
 /// `histogram_quantile(0.95, sum by (le) (rate(m_bucket{job="x"}[5m]))) > 300`.
 ///
 /// # Errors
 /// A metric or label name Prometheus cannot parse, or a threshold that is not a finite number.
-pub(super) fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
+pub fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
     let op = match alert.when {
         Comparison::Above => ">",
         Comparison::Below => "<",
     };
     let threshold = number(alert.threshold)?;
-    let lhs = match alert.signal {
+    Ok(format!("{} {op} {threshold}", signal_expr(alert)?))
+}
+
+/// The alert's signal, the value its threshold is compared with, e.g.
+/// `histogram_quantile(0.95, sum by (le) (rate(m_bucket{job="x"}[5m])))`; the dashboards plot it.
+///
+/// # Errors
+/// A metric or label name Prometheus cannot parse, or a quantile that is not a finite number.
+pub fn signal_expr(alert: &Alert) -> Result<String, TargetError> {
+    Ok(match alert.signal {
         Signal::Quantile { quantile } => format!(
             "histogram_quantile({}, sum by (le) (rate({}[{RATE_WINDOW}])))",
             number(quantile)?,
@@ -39,13 +48,12 @@ pub(super) fn alert_expr(alert: &Alert) -> Result<String, TargetError> {
         ),
         // Not aggregated: each target that is down is its own alert, with its job and instance.
         Signal::Up => selector(&alert.metric, &alert.selector)?,
-    };
-    Ok(format!("{lhs} {op} {threshold}"))
+    })
 }
 
 /// The aggregation a `value` alert applies across series.
 #[must_use]
-pub(super) fn value_aggregation(when: Comparison) -> &'static str {
+pub fn value_aggregation(when: Comparison) -> &'static str {
     match when {
         Comparison::Above => "max",
         Comparison::Below => "min",
@@ -57,10 +65,7 @@ pub(super) fn value_aggregation(when: Comparison) -> &'static str {
 ///
 /// # Errors
 /// A metric or label name outside Prometheus' name syntax.
-pub(super) fn selector(
-    metric: &str,
-    labels: &BTreeMap<String, String>,
-) -> Result<String, TargetError> {
+pub fn selector(metric: &str, labels: &BTreeMap<String, String>) -> Result<String, TargetError> {
     if !is_metric_name(metric) {
         return Err(TargetError(format!(
             "`{metric}` is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
@@ -91,7 +96,7 @@ pub(super) fn selector(
 /// A `PromQL` double-quoted string literal. `PromQL` unquotes with Go's rules, so quotes, backslashes
 /// and control characters are escaped; other characters, including non-ASCII, stand as they are.
 #[must_use]
-pub(super) fn string_literal(value: &str) -> String {
+pub fn string_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
@@ -117,7 +122,7 @@ pub(super) fn string_literal(value: &str) -> String {
 ///
 /// # Errors
 /// NaN or an infinity: no alert threshold or quantile can be one.
-pub(super) fn number(v: f64) -> Result<String, TargetError> {
+pub fn number(v: f64) -> Result<String, TargetError> {
     if v.is_finite() {
         Ok(format!("{v}"))
     } else {
