@@ -7,6 +7,13 @@
 # cache (scripts/conformance.sh installs it).
 # DEAAP_GEN=<binary> times that binary instead of a fresh release build (e.g. to compare two
 # revisions); BENCH_REPORT=<file> writes hyperfine's Markdown table there.
+#
+# scripts/bench.sh --scaling instead times a synthetic environment of N services
+# (scripts/synth-model.py) for N = 10, 100, 1000 and 10000 (BENCH_SCALING_N="10 100" to choose):
+# validate, build into an empty folder, a no-op build, render and diff, each command's peak memory
+# (GNU time's maximum resident set), and `helm template` of the chart with the values deaap-gen
+# wrote for the same N services next to `deaap-gen render`, with their ratio and objects per
+# second. It prints one Markdown table (and writes it to BENCH_SCALING_REPORT=<file> if set).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -19,6 +26,62 @@ else
 fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+HELM=$(command -v helm || true)
+TOOLS=${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}
+[ -z "$HELM" ] && [ -x "$TOOLS/helm/helm/helm" ] && HELM=$TOOLS/helm/helm/helm
+
+if [ "${1:-}" = "--scaling" ]; then
+  [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
+  REPORT=${BENCH_SCALING_REPORT:-/dev/null}
+  # Mean ± standard deviation in ms of each command of a hyperfine JSON export, by name.
+  means() {
+    python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(r["command"], "%.0f" % (r["mean"] * 1000), "%.0f" % (r["stddev"] * 1000 if r["stddev"] else 0))' "$1"
+  }
+  # Peak resident memory in MiB of one run of a command.
+  rss() {
+    /usr/bin/time -f %M -o "$OUT/rss" "$@" >/dev/null 2>&1 || true
+    echo $(($(tail -1 "$OUT/rss") / 1024))
+  }
+  {
+    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  } | tee "$REPORT"
+  for n in ${BENCH_SCALING_N:-10 100 1000 10000}; do
+    model=$OUT/model-$n
+    python3 scripts/synth-model.py "$n" "$model"
+    "$BIN" -q build "$model" -o "$OUT/warm-$n"
+    objects=$("$BIN" render "$model/synth.toml" | grep -c '^---$')
+    runs=$(( n >= 10000 ? 3 : n >= 1000 ? 5 : 10 ))
+    commands=(
+      -n validate "$BIN validate $model"
+      -n build-fresh --prepare "rm -rf $OUT/fresh" "$BIN -q build $model -o $OUT/fresh"
+      -n build-noop "$BIN -q build $model -o $OUT/warm-$n"
+      -n render "$BIN render $model/synth.toml"
+      -n diff "$BIN diff $model --against $OUT/warm-$n --stat"
+    )
+    values=$OUT/warm-$n/synth/helm/values-synth.yaml
+    [ -n "$HELM" ] && commands+=(-n helm "$HELM template deaap-synth charts/deaap -f $values --include-crds")
+    hyperfine -N --warmup 1 --runs "$runs" --export-json "$OUT/scaling-$n.json" "${commands[@]}" >&2
+    declare -A ms=() ms_mean=()
+    while read -r name mean sd; do ms[$name]="$mean ± $sd"; ms_mean[$name]=$mean; done < <(means "$OUT/scaling-$n.json")
+    rm -rf "$OUT/fresh"
+    peak=$(rss "$BIN" -q build "$model" -o "$OUT/fresh")
+    render_peak=$(rss "$BIN" render "$model/synth.toml")
+    helm_peak="–"
+    [ -n "$HELM" ] && helm_peak=$(rss "$HELM" template deaap-synth charts/deaap -f "$values" --include-crds)
+    helm_cell="–"; ratio="–"; rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · –"
+    if [ -n "$HELM" ]; then
+      helm_cell="${ms[helm]} ms"
+      ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
+      rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
+    fi
+    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
+    unset ms ms_mean
+  done
+  exit 0
+fi
 "$BIN" build environments/ -o "$OUT/warm" 2>/dev/null
 hyperfine --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPORT:-/dev/null}" \
   -n validate "$BIN validate environments/" \
@@ -29,9 +92,6 @@ hyperfine --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPOR
   -n check "$BIN check environments/" \
   -n check-flows "$BIN check --flows --format json environments/"
 
-HELM=$(command -v helm || true)
-TOOLS=${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}
-[ -z "$HELM" ] && [ -x "$TOOLS/helm/helm/helm" ] && HELM=$TOOLS/helm/helm/helm
 if [ -z "$HELM" ]; then
   echo "helm not found (run scripts/conformance.sh once to install it): render vs helm template skipped" >&2
   exit 0

@@ -5,7 +5,7 @@
 
 use super::{BLOCKCHAIN, Kind, Workload, deployed};
 use crate::model::{Alert, Environment, Signal};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One alert of the model with its name: the `[alerts.*]` entries, then every performance-target
 /// row, in that order.
@@ -36,88 +36,133 @@ pub fn alerts(env: &Environment) -> Vec<NamedAlert<'_>> {
     out
 }
 
-/// The workload an `exposed_by` names: a service or storage key, `blockchain` or `consensus`.
-#[must_use]
-pub fn exposer(w: &Workload<'_>, by: &str) -> bool {
-    match w.kind {
-        Kind::Service | Kind::Storage => w.name == by,
-        Kind::Blockchain => by == "blockchain",
-        Kind::Consensus => by == "consensus",
-        Kind::Backup => false,
-    }
+/// The deployed workloads and their service graph, indexed once: what an alert watches, what
+/// depends on a workload, what it depends on. Runbooks ask this for every alert, so each answer
+/// is a lookup, not a walk over the whole plan.
+pub struct Graph<'e> {
+    env: &'e Environment,
+    plan: Vec<Workload<'e>>,
+    by_name: HashMap<String, usize>,
+    /// The workload each `exposed_by` name gives: a service or storage key, `blockchain` or
+    /// `consensus` (the first of each, in plan order).
+    exposers: HashMap<String, usize>,
+    /// For each workload name, the workloads that list it in `depends_on`.
+    users: HashMap<String, Vec<usize>>,
 }
 
-/// The name of the deployed workload an alert watches: the exposer of its metric, or for an `up`
-/// alert the workload its selector names (`job` of the blockchain nodes, or `app`).
-#[must_use]
-pub fn subject(env: &Environment, alert: &Alert) -> Option<String> {
-    let plan = deployed(env);
-    if alert.signal == Signal::Up {
-        let wanted = if alert.selector.get("job") == Some(&env.blockchain.metrics_job) {
-            Some(BLOCKCHAIN.to_owned())
-        } else {
-            alert.selector.get("app").cloned()
-        };
-        return wanted.filter(|n| plan.iter().any(|w| &w.name == n));
-    }
-    let by = env.metrics.get(&alert.metric)?.exposed_by.as_str();
-    plan.iter().find(|w| exposer(w, by)).map(|w| w.name.clone())
-}
-
-/// The deployed workloads that depend on `name`, directly or through others, sorted by name.
-#[must_use]
-pub fn dependents(env: &Environment, name: &str) -> BTreeSet<String> {
-    let mut users: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let plan = deployed(env);
-    for w in &plan {
-        for d in &w.depends_on {
-            users.entry(d.as_str()).or_default().push(w.name.as_str());
+impl<'e> Graph<'e> {
+    #[must_use]
+    pub fn new(env: &'e Environment) -> Self {
+        let plan = deployed(env);
+        let mut by_name = HashMap::new();
+        let mut users: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exposers = HashMap::new();
+        for (i, w) in plan.iter().enumerate() {
+            by_name.entry(w.name.clone()).or_insert(i);
+            for d in &w.depends_on {
+                users.entry(d.clone()).or_default().push(i);
+            }
+            let by = match w.kind {
+                Kind::Service | Kind::Storage => w.name.as_str(),
+                Kind::Blockchain => "blockchain",
+                Kind::Consensus => "consensus",
+                Kind::Backup => continue,
+            };
+            exposers.entry(by.to_owned()).or_insert(i);
+        }
+        Self {
+            env,
+            plan,
+            by_name,
+            exposers,
+            users,
         }
     }
-    let mut out = BTreeSet::new();
-    let mut todo = vec![name];
-    while let Some(n) = todo.pop() {
-        for u in users.get(n).into_iter().flatten() {
-            if *u != name && out.insert((*u).to_owned()) {
-                todo.push(u);
+
+    /// The deployed workloads, in plan order.
+    #[must_use]
+    pub fn plan(&self) -> &[Workload<'e>] {
+        &self.plan
+    }
+
+    /// The deployed workload named `name`.
+    #[must_use]
+    pub fn find(&self, name: &str) -> Option<&Workload<'e>> {
+        self.by_name.get(name).map(|&i| &self.plan[i])
+    }
+
+    /// The deployed workload an alert watches: the exposer of its metric, or for an `up` alert the
+    /// workload its selector names (`job` of the blockchain nodes, or `app`).
+    #[must_use]
+    pub fn subject(&self, alert: &Alert) -> Option<&Workload<'e>> {
+        if alert.signal == Signal::Up {
+            let wanted = if alert.selector.get("job") == Some(&self.env.blockchain.metrics_job) {
+                Some(BLOCKCHAIN)
+            } else {
+                alert.selector.get("app").map(String::as_str)
+            };
+            return wanted.and_then(|n| self.find(n));
+        }
+        let by = self.env.metrics.get(&alert.metric)?.exposed_by.as_str();
+        self.exposers.get(by).map(|&i| &self.plan[i])
+    }
+
+    /// The deployed workloads that depend on `name`, directly or through others, sorted by name.
+    #[must_use]
+    pub fn dependents(&self, name: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![name.to_owned()];
+        while let Some(n) = todo.pop() {
+            for &u in self.users.get(&n).into_iter().flatten() {
+                let u = &self.plan[u].name;
+                if u != name && out.insert(u.clone()) {
+                    todo.push(u.clone());
+                }
             }
         }
+        out
     }
-    out
-}
 
-/// The workloads `name` depends on directly (its `depends_on`).
-#[must_use]
-pub fn dependencies(env: &Environment, name: &str) -> Vec<String> {
-    deployed(env)
-        .into_iter()
-        .find(|w| w.name == name)
-        .map(|w| w.depends_on)
-        .unwrap_or_default()
-}
-
-/// For each `up` alert whose workload has dependents: the latency alerts (`quantile` signals) of
-/// those dependents, which it inhibits while it fires. Sorted by alert name.
-#[must_use]
-pub fn inhibitions(env: &Environment) -> BTreeMap<&str, BTreeSet<&str>> {
-    let all = alerts(env);
-    let mut out = BTreeMap::new();
-    for down in all.iter().filter(|a| a.alert.signal == Signal::Up) {
-        let Some(w) = subject(env, down.alert) else {
-            continue;
-        };
-        let affected = dependents(env, &w);
-        let targets: BTreeSet<&str> = all
+    /// For each `up` alert whose workload has dependents: the latency alerts (`quantile` signals)
+    /// of those dependents, which it inhibits while it fires. Sorted by alert name.
+    #[must_use]
+    pub fn inhibitions(&self) -> BTreeMap<&'e str, BTreeSet<&'e str>> {
+        let all = alerts(self.env);
+        // The latency alerts by the workload they watch.
+        let mut latency: HashMap<&str, Vec<&'e str>> = HashMap::new();
+        for a in all
             .iter()
             .filter(|a| matches!(a.alert.signal, Signal::Quantile { .. }))
-            .filter(|a| subject(env, a.alert).is_some_and(|s| affected.contains(&s)))
-            .map(|a| a.name)
-            .collect();
-        if !targets.is_empty() {
-            out.insert(down.name, targets);
+        {
+            if let Some(w) = self.subject(a.alert) {
+                latency.entry(w.name.as_str()).or_default().push(a.name);
+            }
         }
+        let mut out = BTreeMap::new();
+        for down in all.iter().filter(|a| a.alert.signal == Signal::Up) {
+            let Some(w) = self.subject(down.alert) else {
+                continue;
+            };
+            let targets: BTreeSet<&'e str> = self
+                .dependents(&w.name)
+                .iter()
+                .filter_map(|d| latency.get(d.as_str()))
+                .flatten()
+                .copied()
+                .collect();
+            if !targets.is_empty() {
+                out.insert(down.name, targets);
+            }
+        }
+        out
     }
-    out
+}
+
+/// For each `up` alert whose workload has dependents: the latency alerts of those dependents
+/// ([`Graph::inhibitions`]).
+#[must_use]
+pub fn inhibitions(env: &Environment) -> BTreeMap<&str, BTreeSet<&str>> {
+    Graph::new(env).inhibitions()
 }
 
 #[cfg(test)]
@@ -134,7 +179,7 @@ mod tests {
     #[test]
     fn the_blockchain_going_down_inhibits_the_latency_of_what_depends_on_it() {
         let env = production();
-        let d = dependents(&env, BLOCKCHAIN);
+        let d = Graph::new(&env).dependents(BLOCKCHAIN);
         for w in [
             "consensus-manager",
             "agent-orchestrator",

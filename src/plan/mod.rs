@@ -279,6 +279,25 @@ impl Workload<'_> {
     }
 }
 
+/// The workload of `ws` that exposes each name a metric's `exposed_by` can give: a service or a
+/// storage backend by its name, `blockchain` and `consensus` (the first of each, as in `ws`).
+#[must_use]
+pub fn exposers<'w, 'e>(
+    ws: &'w [Workload<'e>],
+) -> std::collections::HashMap<&'w str, &'w Workload<'e>> {
+    let mut out = std::collections::HashMap::new();
+    for w in ws {
+        let by = match w.kind {
+            Kind::Service | Kind::Storage => w.name.as_str(),
+            Kind::Blockchain => "blockchain",
+            Kind::Consensus => "consensus",
+            Kind::Backup => continue,
+        };
+        out.entry(by).or_insert(w);
+    }
+    out
+}
+
 /// Every workload of the environment that runs continuously, enabled or not, in a stable order:
 /// services, storage backends, blockchain nodes, validators (each by name).
 #[must_use]

@@ -6,6 +6,7 @@
 
 use super::{Workload, backup_jobs};
 use crate::model::{Amount, Environment, NamespaceKey, Quota, Resources};
+use std::collections::{BTreeMap, HashMap};
 
 /// One workload's share of a namespace.
 #[derive(Debug, Clone)]
@@ -124,9 +125,53 @@ pub fn usage(env: &Environment, ws: &[Workload<'_>], ns: NamespaceKey, at_max: b
 #[must_use]
 pub fn ceiling(env: &Environment, ws: &[Workload<'_>], name: &str) -> Option<u32> {
     let w = ws.iter().find(|w| w.name == name && w.enabled)?;
-    let quota = env.quotas.iter().find(|(ns, _)| *ns == w.namespace_key)?.1;
     let start = usage(env, ws, w.namespace_key, false);
     let mine = start.parts.iter().find(|p| p.name == name)?;
+    fit(env, w.namespace_key, &start, mine)
+}
+
+/// [`ceiling`] of every enabled workload of `ws` by name, each namespace's starting usage
+/// computed once (not once per workload).
+#[must_use]
+pub fn ceilings(env: &Environment, ws: &[Workload<'_>]) -> HashMap<String, u32> {
+    let mut starts: BTreeMap<NamespaceKey, Usage> = BTreeMap::new();
+    for w in ws.iter().filter(|w| w.enabled) {
+        starts
+            .entry(w.namespace_key)
+            .or_insert_with(|| usage(env, ws, w.namespace_key, false));
+    }
+    // Each namespace's first share of each name.
+    let firsts: BTreeMap<NamespaceKey, HashMap<&str, usize>> = starts
+        .iter()
+        .map(|(ns, start)| {
+            let mut first = HashMap::new();
+            for (i, p) in start.parts.iter().enumerate() {
+                first.entry(p.name.as_str()).or_insert(i);
+            }
+            (*ns, first)
+        })
+        .collect();
+    let mut out = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for w in ws.iter().filter(|w| w.enabled) {
+        if !seen.insert(w.name.as_str()) {
+            continue;
+        }
+        let (start, first) = (&starts[&w.namespace_key], &firsts[&w.namespace_key]);
+        if let Some(c) = first
+            .get(w.name.as_str())
+            .and_then(|i| fit(env, w.namespace_key, start, &start.parts[*i]))
+        {
+            out.insert(w.name.clone(), c);
+        }
+    }
+    out
+}
+
+/// The most replicas of the workload whose starting share is `mine` that the quota of `ns` holds
+/// beside the rest of `start`.
+fn fit(env: &Environment, ns: NamespaceKey, start: &Usage, mine: &Part) -> Option<u32> {
+    let quota = env.quotas.iter().find(|(k, _)| *k == ns)?.1;
     let each = [
         mine.each[0],
         mine.each[1],

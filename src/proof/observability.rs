@@ -24,7 +24,7 @@ use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
 use regex::Regex;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub(super) const PROOF: Proof = Proof {
     name: "observability",
@@ -105,11 +105,21 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     let world = World::read(s);
     let targets = world.targets();
     let plan = plan::workloads(env);
+    let exposers = plan::exposers(&plan);
+    let mut by_workload: HashMap<(&str, &str), Vec<&Target<'_>>> = HashMap::new();
+    for t in &targets {
+        by_workload
+            .entry((t.pod.workload.as_str(), t.pod.namespace.as_str()))
+            .or_default()
+            .push(t);
+    }
     let scraped = Scraped {
         env,
         world: &world,
         plan: &plan,
         targets: &targets,
+        exposers,
+        by_workload,
     };
     // Without the monitoring stack nothing scrapes, serves or evaluates: no alert is proven,
     // and an HPA's Pods metric has no source.
@@ -245,6 +255,10 @@ struct Scraped<'a> {
     world: &'a World,
     plan: &'a [Workload<'a>],
     targets: &'a [Target<'a>],
+    /// The first workload of the plan that exposes each `exposed_by` name ([`plan::exposers`]).
+    exposers: HashMap<&'a str, &'a Workload<'a>>,
+    /// The scrape targets of each workload (name, namespace), in target order.
+    by_workload: HashMap<(&'a str, &'a str), Vec<&'a Target<'a>>>,
 }
 
 /// Proves an alert on a declared metric; `true` when its series exists as it should.
@@ -255,7 +269,7 @@ fn prove_metric(
     alert: &Alert,
     report: &mut Report<'_>,
 ) -> bool {
-    let (env, world, plan, targets) = (cx.env, cx.world, cx.plan, cx.targets);
+    let (env, world) = (cx.env, cx.world);
     let Some(def) = env.metrics.get(&alert.metric) else {
         return false; // DG0121 reports it
     };
@@ -279,7 +293,7 @@ fn prove_metric(
         }
         return true;
     }
-    let Some(w) = plan.iter().find(|w| plan::alerting::exposer(w, by)) else {
+    let Some(w) = cx.exposers.get(by).copied() else {
         return false; // DG0126 reports it
     };
     if !w.deployed {
@@ -301,10 +315,10 @@ fn prove_metric(
             ));
         return false;
     }
-    let own: Vec<&Target<'_>> = targets
-        .iter()
-        .filter(|t| t.pod.workload == w.name && t.pod.namespace == w.namespace)
-        .collect();
+    let own: &[&Target<'_>] = cx
+        .by_workload
+        .get(&(w.name.as_str(), w.namespace.as_str()))
+        .map_or(&[], Vec::as_slice);
     if own.is_empty() {
         report
             .error(
@@ -335,7 +349,7 @@ fn prove_metric(
     }
     let mut proven = true;
     for (k, v) in &alert.selector {
-        if def.labels.contains(k) || !is_target_label(k, &own) {
+        if def.labels.contains(k) || !is_target_label(k, own) {
             continue;
         }
         if !own.iter().any(|t| t.labels.get(k) == Some(v)) {

@@ -346,14 +346,19 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     }
 }
 
+/// Environments with at least this many generated objects are reviewed on several threads (the
+/// unit tests review every environment so).
+const PARALLEL_FROM: usize = if cfg!(test) { 2 } else { 1000 };
+
 fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
-    let env = s.env;
     // Every generated object: those synced, and those an operator applies by hand (a restore),
     // which the same admission chain reviews.
-    let mut objects = Vec::new();
-    for o in s.artifacts.iter().flat_map(|a| &a.objects) {
-        objects.push(o.value().clone());
-    }
+    let objects: Vec<&Value> = s
+        .artifacts
+        .iter()
+        .flat_map(|a| &a.objects)
+        .map(crate::targets::kit::Object::value)
+        .collect();
     let namespaces: BTreeMap<String, Value> = objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")
@@ -364,11 +369,101 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
             ))
         })
         .collect();
+    // The objects in consecutive shares, one a thread, each reviewed by its own Gatekeeper; the
+    // last share also reviews the monitoring chart's pods. Their findings are taken in object
+    // order, as one thread would have found them.
+    let workers = if objects.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    };
+    let share = objects.len().div_ceil(workers).max(1);
+    let shares: Vec<&[&Value]> = objects.chunks(share).collect();
+    let last = shares.len().saturating_sub(1);
+    let reviews: Vec<Result<(Recorder, usize), String>> = if shares.len() <= 1 {
+        vec![review_share(s, &namespaces, &objects, true)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .iter()
+                .enumerate()
+                .map(|(i, share)| {
+                    let namespaces = &namespaces;
+                    scope.spawn(move || review_share(s, namespaces, share, i == last))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut findings = Findings::default();
+    for r in reviews {
+        let (recorded, admitted) = r?;
+        summary.admitted += admitted;
+        for e in recorded.0 {
+            findings.add(
+                e.code,
+                e.at,
+                Refusal {
+                    what: e.what,
+                    top: &e.top,
+                    object: &e.object,
+                    line: e.line,
+                    warning: e.warning,
+                },
+            );
+        }
+    }
+    Ok(findings)
+}
+
+/// The refusals of one share of the objects, in the order they were found.
+#[derive(Default)]
+struct Recorder(Vec<Recorded>);
+
+/// One [`Findings::add`], owned.
+struct Recorded {
+    code: &'static str,
+    at: (Vec<Seg>, &'static str),
+    what: String,
+    top: String,
+    object: String,
+    line: String,
+    warning: bool,
+}
+
+impl Recorder {
+    fn add(&mut self, code: &'static str, at: (Vec<Seg>, &'static str), refusal: Refusal<'_>) {
+        self.0.push(Recorded {
+            code,
+            at,
+            what: refusal.what,
+            top: refusal.top.to_owned(),
+            object: refusal.object.to_owned(),
+            line: refusal.line,
+            warning: refusal.warning,
+        });
+    }
+}
+
+/// Reviews `objects` (and, when `chart`, the monitoring chart's pods): what it refuses, and how
+/// many objects it admits.
+fn review_share(
+    s: &Subject<'_>,
+    namespaces: &BTreeMap<String, Value>,
+    objects: &[&Value],
+    chart_pods: bool,
+) -> Result<(Recorder, usize), String> {
+    let env = s.env;
+    let mut admitted = 0;
+    let summary = &mut admitted;
     let mut gk = Gatekeeper::from_artifacts(s.artifacts)?;
     let istio = mutate::Istio {
         cni: env.security.mesh.cni,
     };
-    let mut findings = Findings::default();
+    let mut findings = Recorder::default();
     let mut review = |top: &Value, reviewed: Vec<Reviewed>, chart: bool| -> Result<(), String> {
         let top_name = describe(top);
         for (i, r) in reviewed.into_iter().enumerate() {
@@ -479,12 +574,12 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
                 );
             }
             if !refused {
-                summary.admitted += 1;
+                *summary += 1;
             }
         }
         Ok(())
     };
-    for top in &objects {
+    for &top in objects {
         let reviewed = gatekeeper::with_children(top)
             .into_iter()
             .map(|o| {
@@ -506,6 +601,7 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     if let Some(values) = s
         .artifacts
         .iter()
+        .filter(|_| chart_pods)
         .find(|a| a.path == "helm/monitoring-values.yaml")
     {
         let values: Value = serde_yaml::from_slice(&values.bytes)
@@ -519,5 +615,5 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
             review(&pod, reviewed, true)?;
         }
     }
-    Ok(findings)
+    Ok((findings, admitted))
 }

@@ -71,10 +71,30 @@ pub struct Analysis {
 }
 
 /// Evaluates the generated policies of a Kubernetes environment; `None` for other platforms.
+/// Every connection judged is in [`Analysis::flows`] (the connection matrix of `check --flows`).
 ///
 /// # Errors
 /// A generated object that does not read back (a generator defect).
 pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analysis>, String> {
+    analyse_keeping(env, artifacts, Keep::Every)
+}
+
+/// Which judged connections an analysis keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Every connection judged.
+    Every,
+    /// The needed ones and those the model does not need that the policies allow: what the proof
+    /// reports. Every connection is still judged, but a denied one the model does not need is
+    /// found denied through the destination's ingress, without judging it pair by pair.
+    Findings,
+}
+
+fn analyse_keeping(
+    env: &Environment,
+    artifacts: &[Artifact],
+    keep: Keep,
+) -> Result<Option<Analysis>, String> {
     if !env.is_kubernetes() {
         return Ok(None);
     }
@@ -90,64 +110,107 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
                 .namespace(namespace, policy::Labels::new());
         }
     }
-    let mut endpoints: Vec<Endpoint> = generated.pods.clone();
+    let mut endpoints: Vec<Endpoint> = std::mem::take(&mut generated.pods);
     endpoints.extend(model.addons.iter().cloned());
     let mut out = Analysis {
         isolated: env.security.network_policies,
         ..Analysis::default()
     };
-    for o in &model.owned {
-        if !endpoints.iter().any(|e| e.id == o.id) {
-            out.missing.push((o.id.clone(), o.key.clone()));
-        }
-    }
-    let judge = generated.network.judge(&endpoints);
     let index: HashMap<&str, usize> = endpoints
         .iter()
         .enumerate()
         .map(|(i, e)| (e.id.as_str(), i))
         .collect();
+    for o in &model.owned {
+        if !index.contains_key(o.id.as_str()) {
+            out.missing.push((o.id.clone(), o.key.clone()));
+        }
+    }
+    let judge = generated.network.judge(&endpoints);
     let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
-    // Judges a connection unless it was judged already.
-    let mut judge_once = |i: usize, j: usize, port: u16, protocol: Protocol, expect: Expect| {
-        judged.insert((i, j, port, protocol)).then(|| Flow {
-            from: endpoints[i].id.clone(),
-            to: endpoints[j].id.clone(),
-            port,
-            protocol,
-            expect,
-            verdict: judge.verdict(i, j, port, protocol),
-        })
+    let flow = |i: usize, j: usize, port: u16, protocol: Protocol, expect: Expect| Flow {
+        from: endpoints[i].id.clone(),
+        to: endpoints[j].id.clone(),
+        port,
+        protocol,
+        expect,
+        verdict: judge.verdict(i, j, port, protocol),
     };
     for n in &model.needs {
         let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
             continue;
         };
-        let expect = Expect::Allow {
-            key: n.key.clone(),
-            why: n.why.clone(),
-        };
-        out.flows
-            .extend(judge_once(i, j, n.port, n.protocol, expect));
+        if judged.insert((i, j, n.port, n.protocol)) {
+            let expect = Expect::Allow {
+                key: n.key.clone(),
+                why: n.why.clone(),
+            };
+            out.flows.push(flow(i, j, n.port, n.protocol, expect));
+        }
     }
     if out.isolated {
         // Each endpoint's model key when it is a DEAAP workload's.
+        let mut owned: HashMap<&str, &Vec<Seg>> = HashMap::new();
+        for o in &model.owned {
+            owned.entry(o.id.as_str()).or_insert(&o.key);
+        }
         let owners: Vec<Option<&Vec<Seg>>> = endpoints
             .iter()
-            .map(|e| model.owned.iter().find(|o| o.id == e.id).map(|o| &o.key))
+            .map(|e| owned.get(e.id.as_str()).copied())
             .collect();
-        let pods: Vec<usize> = (0..endpoints.len())
-            .filter(|i| matches!(endpoints[*i].place, Place::Pod { .. }))
-            .collect();
-        for &i in &pods {
-            for &j in &pods {
-                let Some(key) = owners[i].or(owners[j]) else {
-                    continue;
-                };
-                for p in &endpoints[j].ports {
-                    let expect = Expect::Deny { key: key.clone() };
-                    out.flows
-                        .extend(judge_once(i, j, p.number, p.protocol, expect));
+        let is_pod = |i: usize| matches!(endpoints[i].place, Place::Pod { .. });
+        let pods: Vec<usize> = (0..endpoints.len()).filter(|i| is_pod(*i)).collect();
+        // A connection from pod `i` to port `p` of pod `j` that the model does not need, unless
+        // judged already (needed, or a port `j` declares twice).
+        let unneeded = |i: usize, j: usize, p: usize| {
+            let port = &endpoints[j].ports[p];
+            let first = endpoints[j].ports[..p]
+                .iter()
+                .all(|q| (q.number, q.protocol) != (port.number, port.protocol));
+            let key = owners[i].or(owners[j])?;
+            (first && !judged.contains(&(i, j, port.number, port.protocol)))
+                .then(|| Expect::Deny { key: key.clone() })
+        };
+        match keep {
+            Keep::Every => {
+                for &i in &pods {
+                    for &j in &pods {
+                        for (p, port) in endpoints[j].ports.iter().enumerate() {
+                            if let Some(expect) = unneeded(i, j, p) {
+                                out.flows
+                                    .push(flow(i, j, port.number, port.protocol, expect));
+                            }
+                        }
+                    }
+                }
+            }
+            Keep::Findings => {
+                // The sources the ingress side of each port admits, then each of them judged
+                // whole; in the order the matrix lists them.
+                let mut allowed: Vec<(usize, usize, usize)> = Vec::new();
+                for &j in &pods {
+                    for (p, port) in endpoints[j].ports.iter().enumerate() {
+                        let check = |i: usize| {
+                            is_pod(i)
+                                && unneeded(i, j, p).is_some()
+                                && judge.verdict(i, j, port.number, port.protocol).allowed()
+                        };
+                        match judge.ingress_sources(j, port.number, port.protocol) {
+                            None => allowed
+                                .extend(pods.iter().filter(|i| check(**i)).map(|&i| (i, j, p))),
+                            Some(s) => {
+                                allowed.extend(s.iter().filter(|i| check(*i)).map(|i| (i, j, p)));
+                            }
+                        }
+                    }
+                }
+                allowed.sort_unstable();
+                for (i, j, p) in allowed {
+                    let port = &endpoints[j].ports[p];
+                    if let Some(expect) = unneeded(i, j, p) {
+                        out.flows
+                            .push(flow(i, j, port.number, port.protocol, expect));
+                    }
                 }
             }
         }
@@ -157,7 +220,7 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
 }
 
 fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
-    let analysis = match analyse(s.env, s.artifacts) {
+    let analysis = match analyse_keeping(s.env, s.artifacts, Keep::Findings) {
         Ok(Some(a)) => a,
         Ok(None) => return,
         Err(e) => {

@@ -248,7 +248,13 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
 
     let tcp = Protocol::Tcp;
     let mut needs = Needs::default();
-    let by_name = |name: &str| workloads.iter().find(|w| w.name == name);
+    // The first workload of each name.
+    let mut named: std::collections::HashMap<&str, &Workload<'_>> =
+        std::collections::HashMap::new();
+    for w in &workloads {
+        named.entry(w.name.as_str()).or_insert(w);
+    }
+    let by_name = |name: &str| named.get(name).copied();
     let around = Around {
         env,
         dns: &dns_id,

@@ -23,7 +23,7 @@
 use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -263,37 +263,48 @@ impl Network {
 
     /// Prepares the judgement of connections among `endpoints`: which policies isolate each
     /// endpoint in each direction and which endpoints each rule's peers match, computed once.
+    ///
+    /// Selectors are matched through an index of the endpoints by namespace and label, and each
+    /// distinct peer is matched once, so preparing takes time about linear in the endpoints and
+    /// the rules (one policy per workload selects its own pods, not every pod's labels).
     #[must_use]
     pub fn judge<'a>(&'a self, endpoints: &'a [Endpoint]) -> Judge<'a> {
-        let isolating = |direction: Direction| -> Vec<Vec<usize>> {
-            endpoints
+        let index = Index::new(endpoints);
+        let mut isolating: [Vec<Vec<usize>>; 2] = [
+            vec![Vec::new(); endpoints.len()],
+            vec![Vec::new(); endpoints.len()],
+        ];
+        for (i, p) in self.policies.iter().enumerate() {
+            let selected = index
+                .candidates(Some(&p.namespace), p.spec.pod_selector.as_ref())
                 .iter()
-                .map(|e| {
-                    let Some(namespace) = e.namespace() else {
-                        return Vec::new();
-                    };
-                    self.by_namespace
-                        .get(namespace)
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                        .filter(|i| {
-                            let p = &self.policies[*i];
-                            p.has_type(direction)
-                                && selects(p.spec.pod_selector.as_ref(), &e.labels)
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        let matched = |p: &Policy, peers: Option<&Vec<NetworkPolicyPeer>>| -> Option<Vec<bool>> {
+                .copied()
+                .filter(|e| selects(p.spec.pod_selector.as_ref(), &endpoints[*e].labels));
+            let types = [
+                p.has_type(Direction::Ingress),
+                p.has_type(Direction::Egress),
+            ];
+            for e in selected {
+                for d in 0..2 {
+                    if types[d] {
+                        isolating[d][e].push(i);
+                    }
+                }
+            }
+        }
+        // Each distinct peer (of a policy's namespace) as the set of endpoints it matches.
+        let mut peers_seen: HashMap<String, Bits> = HashMap::new();
+        let mut matched = |p: &Policy, peers: Option<&Vec<NetworkPolicyPeer>>| -> Option<Bits> {
             let peers = peers.filter(|v| !v.is_empty())?;
-            Some(
-                endpoints
-                    .iter()
-                    .map(|e| peers.iter().any(|x| self.peer_matches(x, &p.namespace, e)))
-                    .collect(),
-            )
+            let mut all = Bits::new(endpoints.len());
+            for x in peers {
+                let key = format!("{}\u{0}{x:?}", p.namespace);
+                let set = peers_seen
+                    .entry(key)
+                    .or_insert_with(|| self.peer_set(x, &p.namespace, endpoints, &index));
+                all.union(set);
+            }
+            Some(all)
         };
         let rules = self
             .policies
@@ -319,9 +330,40 @@ impl Network {
         Judge {
             network: self,
             endpoints,
-            isolating: [isolating(Direction::Ingress), isolating(Direction::Egress)],
+            isolating,
             rules,
         }
+    }
+
+    /// The endpoints one peer of a rule of a policy in `policy_namespace` matches: the same as
+    /// [`Self::peer_matches`] on every endpoint, looked up through `index` when it selects pods.
+    fn peer_set(
+        &self,
+        peer: &NetworkPolicyPeer,
+        policy_namespace: &str,
+        endpoints: &[Endpoint],
+        index: &Index<'_>,
+    ) -> Bits {
+        let mut set = Bits::new(endpoints.len());
+        let mut add = |candidates: &[usize]| {
+            for &e in candidates {
+                if self.peer_matches(peer, policy_namespace, &endpoints[e]) {
+                    set.insert(e);
+                }
+            }
+        };
+        if peer.ip_block.is_some() {
+            add(&index.all);
+        } else if let Some(s) = &peer.namespace_selector {
+            for (name, labels) in &self.namespaces {
+                if selects(Some(s), labels) {
+                    add(index.candidates(Some(name), peer.pod_selector.as_ref()));
+                }
+            }
+        } else if peer.pod_selector.is_some() {
+            add(index.candidates(Some(policy_namespace), peer.pod_selector.as_ref()));
+        }
+        set
     }
 
     /// Whether one peer of a rule of a policy in `policy_namespace` matches `e`.
@@ -367,7 +409,107 @@ pub struct Judge<'a> {
 }
 
 /// A rule with its peers resolved against the endpoints of a [`Judge`].
-type JudgedRule<'a> = (Option<Vec<bool>>, Option<&'a [NetworkPolicyPort]>);
+type JudgedRule<'a> = (Option<Bits>, Option<&'a [NetworkPolicyPort]>);
+
+/// A set of endpoints, by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(len: usize) -> Self {
+        Self(vec![0; len.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Whether endpoint `i` is in the set.
+    #[must_use]
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn union(&mut self, other: &Self) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// The endpoints in the set, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + b
+                })
+            })
+        })
+    }
+}
+
+/// The endpoints by namespace and by label, to find the ones a selector may match without
+/// testing every endpoint.
+struct Index<'a> {
+    all: Vec<usize>,
+    by_namespace: HashMap<&'a str, Vec<usize>>,
+    /// Label key → value → endpoints.
+    by_label: HashMap<&'a str, HashMap<&'a str, Vec<usize>>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(endpoints: &'a [Endpoint]) -> Self {
+        let mut index = Self {
+            all: (0..endpoints.len()).collect(),
+            by_namespace: HashMap::new(),
+            by_label: HashMap::new(),
+        };
+        for (i, e) in endpoints.iter().enumerate() {
+            if let Some(n) = e.namespace() {
+                index.by_namespace.entry(n).or_default().push(i);
+            }
+            for (k, v) in &e.labels {
+                index
+                    .by_label
+                    .entry(k)
+                    .or_default()
+                    .entry(v)
+                    .or_default()
+                    .push(i);
+            }
+        }
+        index
+    }
+
+    /// The pods of `namespace` (every endpoint when `None`) that `selector` can match: a superset,
+    /// in index order; the caller tests each.
+    fn candidates<'s>(
+        &'s self,
+        namespace: Option<&str>,
+        selector: Option<&LabelSelector>,
+    ) -> &'s [usize] {
+        let base = match namespace {
+            Some(n) => self.by_namespace.get(n).map_or(&[][..], Vec::as_slice),
+            None => &self.all,
+        };
+        selector
+            .and_then(|s| s.match_labels.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                self.by_label
+                    .get(k.as_str())
+                    .and_then(|values| values.get(v.as_str()))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|l| l.len())
+            .filter(|l| l.len() < base.len())
+            .unwrap_or(base)
+    }
+}
 
 impl Judge<'_> {
     /// Whether endpoint `from` may open a connection to endpoint `to` on `port`/`protocol`.
@@ -377,6 +519,28 @@ impl Judge<'_> {
             egress: self.side(Direction::Egress, from, to, to, port, protocol),
             ingress: self.side(Direction::Ingress, to, from, to, port, protocol),
         }
+    }
+
+    /// The endpoints whose connections to `to` on `port`/`protocol` the ingress side of `to`
+    /// allows (`None`: every endpoint): the union of the rules of the policies isolating `to` that
+    /// admit the port, as [`Self::verdict`] decides the ingress side one source at a time.
+    #[must_use]
+    pub fn ingress_sources(&self, to: usize, port: u16, protocol: Protocol) -> Option<Bits> {
+        // An address outside the pod network is not isolated.
+        self.endpoints[to].namespace()?;
+        let isolating = &self.isolating[0][to];
+        if isolating.is_empty() {
+            return None;
+        }
+        let mut sources = Bits::new(self.endpoints.len());
+        for &p in isolating {
+            for (peers, ports) in &self.rules[p][0] {
+                if ports_match(*ports, &self.endpoints[to], port, protocol) {
+                    sources.union(peers.as_ref()?);
+                }
+            }
+        }
+        Some(sources)
     }
 
     /// How the policies of `subject` decide a connection with `peer` in `direction`; `dest` is
@@ -400,7 +564,7 @@ impl Judge<'_> {
         let isolating = &self.isolating[d][subject];
         for &p in isolating {
             for (i, (peers, ports)) in self.rules[p][d].iter().enumerate() {
-                let peer_ok = peers.as_ref().is_none_or(|m| m[peer]);
+                let peer_ok = peers.as_ref().is_none_or(|m| m.contains(peer));
                 if peer_ok && ports_match(*ports, &self.endpoints[dest], port, protocol) {
                     return Side::Allowed {
                         policy: self.network.policies[p].label.clone(),

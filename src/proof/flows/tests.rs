@@ -681,3 +681,55 @@ fn cloudnative_pg_instances_get_what_the_operator_needs_and_nothing_else() {
             .any(|e| e.id == "mini-storage/backup-service-db")
     );
 }
+
+/// The proof judges denied connections through the destination's ingress instead of pair by pair:
+/// it must keep exactly the connections of the whole matrix that it reports (the needed ones, and
+/// the unneeded ones the policies allow), in the matrix's order.
+#[test]
+fn the_proof_keeps_the_findings_of_the_whole_matrix() {
+    let findings = |env: &crate::model::Environment, artifacts: &[Artifact]| {
+        let keep = |a: Analysis| -> Vec<String> {
+            a.flows
+                .iter()
+                .filter(|f| matches!(f.expect, Expect::Allow { .. }) || f.verdict.allowed())
+                .map(|f| format!("{f:?}"))
+                .collect()
+        };
+        let every = analyse(env, artifacts).expect("reads").expect("Kubernetes");
+        let found = analyse_keeping(env, artifacts, Keep::Findings)
+            .expect("reads")
+            .expect("Kubernetes");
+        assert_eq!(found.missing, every.missing);
+        (
+            keep(every),
+            found
+                .flows
+                .iter()
+                .map(|f| format!("{f:?}"))
+                .collect::<Vec<_>>(),
+        )
+    };
+    for rel in ["tests/fixtures/minimal.toml", "tests/fixtures/flows.toml"] {
+        let (c, artifacts) = load(rel);
+        let env = c.model.as_ref().expect("model");
+        let (every, found) = findings(env, &artifacts);
+        assert_eq!(found, every, "{rel}");
+        // Without the policies of one namespace its pods accept and open every connection.
+        let namespace = artifacts
+            .iter()
+            .flat_map(|a| &a.objects)
+            .find(|o| o.kind() == "NetworkPolicy")
+            .and_then(|o| o.namespace())
+            .expect("a policy")
+            .to_owned();
+        let (_, mut open) = load(rel);
+        for a in &mut open {
+            a.objects.retain(|o| {
+                !(o.kind() == "NetworkPolicy" && o.namespace() == Some(namespace.as_str()))
+            });
+        }
+        let (every, found) = findings(env, &open);
+        assert!(every.iter().any(|f| f.contains("Deny")), "{every:#?}");
+        assert_eq!(found, every, "{rel} without the policies of {namespace}");
+    }
+}

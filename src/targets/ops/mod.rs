@@ -209,6 +209,7 @@ fn scale_services(cx: &Context<'_>) -> String {
         .iter()
         .filter(|w| w.kind == Kind::Service && w.deployed)
         .collect();
+    let ceilings = plan::quota::ceilings(env, &all);
     let mut s = opening(
         cx,
         &format!(
@@ -237,7 +238,7 @@ fn scale_services(cx: &Context<'_>) -> String {
             .get(&w.name)
             .and_then(|s| s.autoscaling.as_ref())
             .is_some_and(|a| a.enabled);
-        let ceiling = plan::quota::ceiling(env, &all, &w.name);
+        let ceiling = ceilings.get(&w.name).copied();
         let range = if autoscaled {
             format!("{}-{}", w.replicas, w.max_replicas)
         } else {

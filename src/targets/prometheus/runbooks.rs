@@ -19,19 +19,26 @@ pub(super) fn pages(
     target: &'static str,
     alerts: &[NamedAlert<'_>],
 ) -> Result<Vec<Artifact>, TargetError> {
+    let graph = plan::alerting::Graph::new(cx.env);
+    let inhibitions = graph.inhibitions();
     alerts
         .iter()
         .map(|a| {
             Ok(Artifact::file(
                 target,
                 format!("runbooks/{}", page_name(a.name)),
-                page(cx, a)?.into_bytes(),
+                page(cx, a, &graph, &inhibitions)?.into_bytes(),
             ))
         })
         .collect()
 }
 
-fn page(cx: &Context<'_>, a: &NamedAlert<'_>) -> Result<String, TargetError> {
+fn page(
+    cx: &Context<'_>,
+    a: &NamedAlert<'_>,
+    graph: &plan::alerting::Graph<'_>,
+    inhibitions: &super::troubleshooting::Inhibitions<'_>,
+) -> Result<String, TargetError> {
     let env = cx.env;
     let alert = a.alert;
     let mut s = String::new();
@@ -62,10 +69,16 @@ fn page(cx: &Context<'_>, a: &NamedAlert<'_>) -> Result<String, TargetError> {
         let _ = writeln!(s, "- {c}");
     }
     let _ = writeln!(s, "\n## First steps\n");
-    for step in first_steps(env, alert) {
+    for step in first_steps(graph, alert) {
         let _ = writeln!(s, "1. {step}");
     }
-    s.push_str(&super::troubleshooting::sections(env, a.name, alert));
+    s.push_str(&super::troubleshooting::sections(
+        env,
+        graph,
+        inhibitions,
+        a.name,
+        alert,
+    ));
     Ok(s)
 }
 
@@ -116,11 +129,8 @@ fn causes(signal: Signal, when: Comparison) -> Vec<&'static str> {
     }
 }
 
-fn first_steps(env: &Environment, alert: &Alert) -> Vec<String> {
-    let subject = plan::alerting::subject(env, alert);
-    let workload = plan::deployed(env)
-        .into_iter()
-        .find(|w| Some(&w.name) == subject.as_ref());
+fn first_steps(graph: &plan::alerting::Graph<'_>, alert: &Alert) -> Vec<String> {
+    let workload = graph.subject(alert);
     let mut steps = vec![
         "Open the alert's query in Prometheus and find which series breach the threshold \
          (`namespace`, `pod` and `app` labels name the pod)."

@@ -6,21 +6,30 @@
 use crate::model::{Alert, BlockchainApi, Environment};
 use crate::plan::{self, Health, Kind, Workload, alerting};
 use crate::render::shell_word;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The health check of the environment's output folder (the `ops` target writes it).
 const HEALTH_CHECK: &str = "ops/health-check.sh";
 
+/// The latency alerts each `up` alert holds back ([`alerting::Graph::inhibitions`]).
+pub(super) type Inhibitions<'e> = BTreeMap<&'e str, BTreeSet<&'e str>>;
+
 /// `## Dependents affected`, `## First checks` and `## Troubleshooting`, for the workload the alert
 /// watches (an alert on no known workload gets the health check alone).
-pub(super) fn sections(env: &Environment, name: &str, alert: &Alert) -> String {
-    let plan = plan::deployed(env);
-    let subject = alerting::subject(env, alert).and_then(|s| plan.iter().find(|w| w.name == s));
+pub(super) fn sections(
+    env: &Environment,
+    graph: &alerting::Graph<'_>,
+    inhibitions: &Inhibitions<'_>,
+    name: &str,
+    alert: &Alert,
+) -> String {
+    let plan = graph;
+    let subject = graph.subject(alert);
     let mut s = String::new();
     let _ = writeln!(s, "\n## Dependents affected\n");
     match subject {
-        Some(w) => dependents(&mut s, env, name, w, &plan),
+        Some(w) => dependents(&mut s, env, graph, inhibitions, name, w),
         None => {
             let _ = writeln!(
                 s,
@@ -29,9 +38,9 @@ pub(super) fn sections(env: &Environment, name: &str, alert: &Alert) -> String {
         }
     }
     let _ = writeln!(s, "\n## First checks\n");
-    first_checks(&mut s, env, subject, &plan);
+    first_checks(&mut s, env, subject, plan);
     if let Some(w) = subject {
-        let steps = troubleshooting(env, w, &plan);
+        let steps = troubleshooting(env, w, plan);
         if !steps.is_empty() {
             let _ = writeln!(s, "\n## Troubleshooting\n");
             for (title, lines) in steps {
@@ -44,18 +53,19 @@ pub(super) fn sections(env: &Environment, name: &str, alert: &Alert) -> String {
     s
 }
 
-fn find<'p, 'a>(plan: &'p [Workload<'a>], name: &str) -> Option<&'p Workload<'a>> {
-    plan.iter().find(|w| w.name == name)
+fn find<'p, 'a>(graph: &'p alerting::Graph<'a>, name: &str) -> Option<&'p Workload<'a>> {
+    graph.find(name)
 }
 
 fn dependents(
     s: &mut String,
     env: &Environment,
+    plan: &alerting::Graph<'_>,
+    inhibitions: &Inhibitions<'_>,
     alert: &str,
     w: &Workload<'_>,
-    plan: &[Workload<'_>],
 ) {
-    let affected = alerting::dependents(env, &w.name);
+    let affected = plan.dependents(&w.name);
     if affected.is_empty() {
         let _ = writeln!(
             s,
@@ -83,7 +93,7 @@ fn dependents(
         .alertmanager
         .as_ref()
         .filter(|am| am.inhibit_dependents)
-        .and_then(|_| alerting::inhibitions(env).remove(alert));
+        .and_then(|_| inhibitions.get(alert));
     if let Some(targets) = inhibited {
         let list: Vec<String> = targets.iter().map(|t| format!("`{t}`")).collect();
         let _ = writeln!(
@@ -99,7 +109,7 @@ fn first_checks(
     s: &mut String,
     env: &Environment,
     subject: Option<&Workload<'_>>,
-    plan: &[Workload<'_>],
+    plan: &alerting::Graph<'_>,
 ) {
     let _ = writeln!(
         s,
@@ -157,7 +167,7 @@ type Steps = Vec<(String, Vec<String>)>;
 /// The troubleshooting groups that apply: the document pipeline when the workload handles the
 /// documents (`data_access`), consensus when it is or relies on the blockchain, the validators or
 /// the consensus writer, storage for the stores it is or relies on.
-fn troubleshooting(env: &Environment, w: &Workload<'_>, plan: &[Workload<'_>]) -> Steps {
+fn troubleshooting(env: &Environment, w: &Workload<'_>, plan: &alerting::Graph<'_>) -> Steps {
     let mut involved: BTreeSet<String> = BTreeSet::from([w.name.clone()]);
     let mut todo = w.depends_on.clone();
     while let Some(n) = todo.pop() {
@@ -227,7 +237,7 @@ fn troubleshooting(env: &Environment, w: &Workload<'_>, plan: &[Workload<'_>]) -
 
 /// Document processing: the service's logs, the health of the services it calls, then a restart
 /// of the services that process documents.
-fn pipeline(w: &Workload<'_>, plan: &[Workload<'_>]) -> Vec<String> {
+fn pipeline(w: &Workload<'_>, plan: &alerting::Graph<'_>) -> Vec<String> {
     let mut lines = vec![
         format!("# {}'s log, followed", w.name),
         format!(
@@ -248,6 +258,7 @@ fn pipeline(w: &Workload<'_>, plan: &[Workload<'_>]) -> Vec<String> {
         }
     }
     let restart: Vec<&Workload<'_>> = plan
+        .plan()
         .iter()
         .filter(|x| x.kind == Kind::Service && x.data.is_some())
         .collect();
@@ -265,9 +276,9 @@ fn pipeline(w: &Workload<'_>, plan: &[Workload<'_>]) -> Vec<String> {
 
 /// Consensus: the validators' pods, the blockchain as the consensus writer reaches it, the
 /// writer's log.
-fn consensus(env: &Environment, plan: &[Workload<'_>]) -> Vec<String> {
+fn consensus(env: &Environment, plan: &alerting::Graph<'_>) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(v) = plan.iter().find(|x| x.kind == Kind::Consensus) {
+    if let Some(v) = plan.plan().iter().find(|x| x.kind == Kind::Consensus) {
         lines.push("# The validators run and are ready".to_owned());
         lines.push(format!(
             "kubectl --namespace {} get pods --selector app.kubernetes.io/name={} --output wide",
@@ -275,7 +286,7 @@ fn consensus(env: &Environment, plan: &[Workload<'_>]) -> Vec<String> {
         ));
     }
     let writer = find(plan, &env.consensus.writer_service);
-    let chain = plan.iter().find(|x| x.kind == Kind::Blockchain);
+    let chain = plan.plan().iter().find(|x| x.kind == Kind::Blockchain);
     if let (Some(wr), Some(b)) = (writer, chain)
         && let Some(port) = b.ports.first()
     {
