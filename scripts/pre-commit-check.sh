@@ -2,8 +2,8 @@
 # Proves a pre-commit hook of this repository with the real pre-commit. In a scratch platform
 # repository made as README's quick start makes one (`deaap-gen init`, then `deaap-gen new-env qa
 # --extends environments/staging.toml`, then `deaap-gen build`), under git, it runs the hook named
-# by $1 (deaap-gen-diff by default) through `pre-commit try-repo`, which installs it the way users
-# get it, and shows that
+# by $1 (deaap-gen-diff by default) through a pre-commit configuration that names this repository
+# and a revision, which installs it the way users get it, and shows that
 #   (a) a commit whose environment files and generated output agree passes,
 #   (b) an environment edited without regenerating is blocked: the diff hooks show the diff; the
 #       build hooks rewrite generated/ in the working tree (and fail because they changed it),
@@ -11,8 +11,11 @@
 #       commit passes.
 # Prints one line per case; exits non-zero when any case fails.
 #
-# try-repo only sees committed (or staged and tracked) files of this repository.
-# - deaap-gen-diff (language: rust): try-repo runs `cargo install` of the committed tree. That is a
+# The revision is a commit of a copy of this repository with its uncommitted changes to tracked
+# files (what `pre-commit try-repo` would test). With DEAAP_PRECOMMIT_SHARE set to a folder, runs
+# for several hooks share that copy and pre-commit's store, so deaap-gen is compiled once for all
+# of them, as for a user whose configuration lists several hooks of this repository.
+# - deaap-gen-diff (language: rust): pre-commit runs `cargo install` of that revision. That is a
 #   release build; here it is made without optimisation (CARGO_PROFILE_RELEASE_*), which proves the
 #   same install path in a fraction of the time, and CARGO_TARGET_DIR is kept in the tools cache.
 # - deaap-gen-diff-system (language: system): runs the deaap-gen on PATH, here the one under test.
@@ -64,12 +67,36 @@ REPO=$WORK/platform
     git config commit.gpgsign false
 ) || { echo "FAIL  cannot create the scratch repository"; exit 1; }
 
+SHARE=${DEAAP_PRECOMMIT_SHARE:-$WORK/share}
+if [ ! -d "$SHARE/repo/.git" ]; then
+  mkdir -p "$SHARE"
+  (
+    git clone -q "$ROOT" "$SHARE/repo" &&
+      (cd "$ROOT" && git diff HEAD --binary) >"$SHARE/uncommitted.diff" &&
+      if [ -s "$SHARE/uncommitted.diff" ]; then
+        cd "$SHARE/repo" &&
+          git apply --binary "$SHARE/uncommitted.diff" &&
+          git -c user.email=ci@deaap.invalid -c user.name="deaap-gen pre-commit check" \
+            -c commit.gpgsign=false commit -qam "uncommitted changes"
+      fi
+  ) || { echo "FAIL  cannot copy the repository"; exit 1; }
+fi
+CONFIG=$WORK/pre-commit-config.yaml
+cat >"$CONFIG" <<EOF
+repos:
+  - repo: $SHARE/repo
+    rev: $(git -C "$SHARE/repo" rev-parse HEAD)
+    hooks:
+      - id: $HOOK
+EOF
+export PRE_COMMIT_HOME=$SHARE/pre-commit-home
+
 FAILED=0
 LOG=$WORK/pre-commit.log
 
 # hook: runs the hook on what is staged in the scratch repository, output in $LOG.
 hook() {
-  (cd "$REPO" && NO_COLOR=1 "$PRE_COMMIT" try-repo "$ROOT" "$HOOK" --color never) >"$LOG" 2>&1
+  (cd "$REPO" && NO_COLOR=1 "$PRE_COMMIT" run --config "$CONFIG" "$HOOK" --color never) >"$LOG" 2>&1
 }
 fail() {
   FAILED=1

@@ -3,6 +3,7 @@
 //! references), then the semantic rules on the typed model. Every problem is collected;
 //! nothing stops at the first.
 
+pub mod json_schema;
 pub mod rules;
 pub mod schema;
 pub mod typed;

@@ -5,10 +5,10 @@
 //! Messages are built from the error kind, never from the offending value, so a mistyped secret is
 //! not echoed.
 
+use super::json_schema::{Error, ErrorKind, Validator};
 use crate::diagnostic::Diagnostic;
 use crate::load::{Entry, Seg, Value, display_path};
 use crate::model::Environment;
-use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as J;
 use std::sync::OnceLock;
 
@@ -132,10 +132,9 @@ pub fn schema_text() -> String {
     s
 }
 
-fn validator() -> Option<&'static jsonschema::Validator> {
-    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::draft7::new(schema()).ok())
-        .as_ref()
+fn validator() -> Option<&'static Validator<'static>> {
+    static V: OnceLock<Option<Validator<'static>>> = OnceLock::new();
+    V.get_or_init(|| Validator::new(schema()).ok()).as_ref()
 }
 
 /// Validates the merged tree against the schema; one diagnostic per problem.
@@ -148,7 +147,7 @@ pub fn check(tree: &Entry, json: &J, out: &mut Vec<Diagnostic>) {
         return;
     };
     let mut seen = std::collections::BTreeSet::new();
-    for e in v.iter_errors(json) {
+    for e in v.errors(json) {
         report(tree, &e, out, &mut seen);
     }
 }
@@ -161,7 +160,7 @@ pub fn without_unknown_keys(json: &mut J) -> bool {
         return false;
     };
     let mut unknown = Vec::new();
-    for e in v.iter_errors(json) {
+    for e in v.errors(json) {
         unknown_keys(&e, &mut unknown);
     }
     for (pointer, key) in unknown {
@@ -174,14 +173,14 @@ pub fn without_unknown_keys(json: &mut J) -> bool {
 
 /// The unknown keys an error reports, as (JSON pointer of the table, key); through the branch of
 /// an `anyOf` that [`report`] reports too.
-fn unknown_keys(e: &jsonschema::ValidationError<'_>, out: &mut Vec<(String, String)>) {
-    match e.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
+fn unknown_keys(e: &Error<'_>, out: &mut Vec<(String, String)>) {
+    match &e.kind {
+        ErrorKind::AdditionalProperties { unexpected } => {
             for key in unexpected {
-                out.push((e.instance_path().as_str().to_owned(), key.clone()));
+                out.push((e.instance_path.clone(), key.clone()));
             }
         }
-        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+        ErrorKind::AnyOf { context } | ErrorKind::OneOfNotValid { context } => {
             for inner in closest_branch(context) {
                 unknown_keys(inner, out);
             }
@@ -215,19 +214,19 @@ fn pointer_to_path(tree: &Entry, pointer: &str) -> Vec<Seg> {
 
 fn report(
     tree: &Entry,
-    e: &jsonschema::ValidationError<'_>,
+    e: &Error<'_>,
     out: &mut Vec<Diagnostic>,
     seen: &mut std::collections::BTreeSet<(String, String)>,
 ) {
-    let path = pointer_to_path(tree, e.instance_path().as_str());
+    let path = pointer_to_path(tree, &e.instance_path);
     let (node, _) = tree.lookup(&path);
     let here = if path.is_empty() {
         "the environment".to_owned()
     } else {
         format!("`{}`", display_path(&path))
     };
-    let d = match e.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
+    let d = match &e.kind {
+        ErrorKind::AdditionalProperties { unexpected } => {
             for key in unexpected {
                 let mut p = path.clone();
                 p.push(Seg::Key(key.clone()));
@@ -246,26 +245,20 @@ fn report(
             }
             return;
         }
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or("?");
+        ErrorKind::Required { property: name } => {
             Diagnostic::error("DG0052", format!("missing key `{name}` in {here}"))
                 .with_label(node.anchor().clone(), format!("`{name}` is required here"))
         }
-        ValidationErrorKind::Type { kind } => {
-            let want = match kind {
-                TypeKind::Single(t) => type_name(&t.to_string()),
-                TypeKind::Multiple(ts) => {
-                    let v: Vec<String> = ts.iter().map(|t| type_name(&t.to_string())).collect();
-                    v.join(" or ")
-                }
-            };
+        ErrorKind::Type { types } => {
+            let want: Vec<String> = types.iter().map(|t| type_name(t)).collect();
+            let want = want.join(" or ");
             Diagnostic::error(
                 "DG0053",
                 format!("{here} must be {want}, found {}", found(&node.value)),
             )
             .with_label(node.span.clone(), format!("expected {want}"))
         }
-        ValidationErrorKind::Enum { options } => {
+        ErrorKind::Enum { options } => {
             let opts: Vec<String> = options
                 .as_array()
                 .map_or_else(Vec::new, |a| a.iter().map(ToString::to_string).collect());
@@ -285,17 +278,15 @@ fn report(
             }
             d
         }
-        ValidationErrorKind::Minimum { limit }
-        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ErrorKind::Minimum { limit } | ErrorKind::ExclusiveMinimum { limit } => {
             Diagnostic::error("DG0055", format!("{here} must be at least {limit}"))
                 .with_label(node.span.clone(), "too small")
         }
-        ValidationErrorKind::Maximum { limit }
-        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+        ErrorKind::Maximum { limit } | ErrorKind::ExclusiveMaximum { limit } => {
             Diagnostic::error("DG0055", format!("{here} must be at most {limit}"))
                 .with_label(node.span.clone(), "too large")
         }
-        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+        ErrorKind::AnyOf { context } | ErrorKind::OneOfNotValid { context } => {
             // Report the branch that came closest (fewest errors), which is what the user meant.
             let best = closest_branch(context);
             if !best.is_empty() {
@@ -521,7 +512,7 @@ mod tests {
     #[test]
     fn a_partial_layer_is_valid_for_editors() {
         let editor = editor_schema();
-        let validator = jsonschema::draft7::new(&editor).expect("compiles");
+        let validator = Validator::new(&editor).expect("compiles");
         let layer = serde_json::json!({
             "extends": "staging.toml",
             "services": {"doc-ingester": {"replicas": 3}},
