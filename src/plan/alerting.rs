@@ -110,13 +110,46 @@ impl<'e> Graph<'e> {
     /// The deployed workloads that depend on `name`, directly or through others, sorted by name.
     #[must_use]
     pub fn dependents(&self, name: &str) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        let mut todo = vec![name.to_owned()];
+        self.walk_dependents(name, |_| {})
+            .into_iter()
+            .map(|i| self.plan[i].name.clone())
+            .collect()
+    }
+
+    /// How many deployed workloads depend on `name`, directly or through others, and the first
+    /// `limit` of them by name. A runbook names a bounded few: in a long chain of services every
+    /// page listing all of them would make the output grow with the square of the services.
+    #[must_use]
+    pub fn dependents_sample(&self, name: &str, limit: usize) -> (usize, Vec<&Workload<'e>>) {
+        let mut first: BTreeSet<(&str, usize)> = BTreeSet::new();
+        let mut total = 0;
+        self.walk_dependents(name, |i| {
+            total += 1;
+            first.insert((self.plan[i].name.as_str(), i));
+            if first.len() > limit {
+                first.pop_last();
+            }
+        });
+        (
+            total,
+            first.into_iter().map(|(_, i)| &self.plan[i]).collect(),
+        )
+    }
+
+    /// Visits every deployed workload that depends on `name`, directly or through others, once
+    /// (but `name` itself), and returns their indices in the plan.
+    fn walk_dependents(&self, name: &str, mut visit: impl FnMut(usize)) -> Vec<usize> {
+        let mut seen = vec![false; self.plan.len()];
+        let mut out = Vec::new();
+        let mut todo: Vec<&str> = vec![name];
         while let Some(n) = todo.pop() {
-            for &u in self.users.get(&n).into_iter().flatten() {
-                let u = &self.plan[u].name;
-                if u != name && out.insert(u.clone()) {
-                    todo.push(u.clone());
+            for &u in self.users.get(n).into_iter().flatten() {
+                let user = self.plan[u].name.as_str();
+                if user != name && !seen[u] {
+                    seen[u] = true;
+                    visit(u);
+                    out.push(u);
+                    todo.push(user);
                 }
             }
         }
@@ -174,6 +207,21 @@ mod tests {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/production.toml");
         crate::load_model(&path).expect("production loads")
+    }
+
+    #[test]
+    fn a_sample_of_dependents_is_the_first_by_name_with_the_full_count() {
+        let env = production();
+        let graph = Graph::new(&env);
+        let all = graph.dependents(BLOCKCHAIN);
+        assert!(all.len() > 2, "{all:?}");
+        let (total, shown) = graph.dependents_sample(BLOCKCHAIN, 2);
+        assert_eq!(total, all.len());
+        let shown: Vec<&str> = shown.iter().map(|w| w.name.as_str()).collect();
+        let first: Vec<&str> = all.iter().take(2).map(String::as_str).collect();
+        assert_eq!(shown, first);
+        let (total, shown) = graph.dependents_sample(BLOCKCHAIN, 1000);
+        assert_eq!((total, shown.len()), (all.len(), all.len()));
     }
 
     #[test]

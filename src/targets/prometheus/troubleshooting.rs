@@ -53,6 +53,9 @@ pub(super) fn sections(
     s
 }
 
+/// How many of an alert's dependents a runbook page names.
+const DEPENDENTS_LISTED: usize = 20;
+
 fn find<'p, 'a>(graph: &'p alerting::Graph<'a>, name: &str) -> Option<&'p Workload<'a>> {
     graph.find(name)
 }
@@ -65,8 +68,8 @@ fn dependents(
     alert: &str,
     w: &Workload<'_>,
 ) {
-    let affected = plan.dependents(&w.name);
-    if affected.is_empty() {
+    let (total, shown) = plan.dependents_sample(&w.name, DEPENDENTS_LISTED);
+    if total == 0 {
         let _ = writeln!(
             s,
             "No workload depends on {} (`{}`): the failure stays there.",
@@ -82,11 +85,22 @@ fn dependents(
         w.describe(),
         w.namespace
     );
-    for d in &affected {
-        let direct = find(plan, d).is_some_and(|x| x.depends_on.contains(&w.name));
-        let ns = find(plan, d).map_or("", |x| x.namespace.as_str());
-        let how = if direct { "directly" } else { "through others" };
-        let _ = writeln!(s, "- `{d}` (`{ns}`), {how}");
+    for d in &shown {
+        let how = if d.depends_on.contains(&w.name) {
+            "directly"
+        } else {
+            "through others"
+        };
+        let _ = writeln!(s, "- `{}` (`{}`), {how}", d.name, d.namespace);
+    }
+    if total > shown.len() {
+        let _ = writeln!(
+            s,
+            "- and {} more (the first {} by name are listed; `depends_on` in the environment \
+             files names them all)",
+            total - shown.len(),
+            shown.len()
+        );
     }
     let inhibited = env
         .monitoring
