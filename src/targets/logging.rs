@@ -29,7 +29,7 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, ServiceAccount, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
@@ -410,23 +410,11 @@ fn network_policy(env: &Environment, logging: &Logging, namespace: &str) -> Netw
         .map(|(ns, ports)| NetworkPolicyEgressRule {
             to: ns.map(|ns| {
                 vec![NetworkPolicyPeer {
-                    namespace_selector: Some(kit::selector(BTreeMap::from([(
-                        "kubernetes.io/metadata.name".to_owned(),
-                        ns.to_owned(),
-                    )]))),
+                    namespace_selector: Some(kit::namespace_selector(ns)),
                     ..NetworkPolicyPeer::default()
                 }]
             }),
-            ports: Some(
-                ports
-                    .into_iter()
-                    .map(|p| NetworkPolicyPort {
-                        port: Some(IntOrString::Int(i32::from(p))),
-                        protocol: Some("TCP".to_owned()),
-                        ..NetworkPolicyPort::default()
-                    })
-                    .collect(),
-            ),
+            ports: Some(kit::tcp_ports(ports)),
         })
         .collect();
     NetworkPolicy {

@@ -16,10 +16,9 @@ use crate::render;
 use crate::targets::kit::{self, Kind, Object};
 use crate::targets::{Artifact, Context, Target, TargetError};
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -173,13 +172,7 @@ fn istiod(t: &Tracing) -> IstiodValues {
 /// Egress from every pod of a meshed namespace to the collector's namespace on its port.
 fn egress(env: &Environment, t: &Tracing, namespace: &str) -> Result<Object, TargetError> {
     let to = NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([(
-                "kubernetes.io/metadata.name".to_owned(),
-                t.collector.namespace.clone(),
-            )])),
-            ..LabelSelector::default()
-        }),
+        namespace_selector: Some(kit::namespace_selector(&t.collector.namespace)),
         ..NetworkPolicyPeer::default()
     };
     kit::object(&NetworkPolicy {
@@ -189,11 +182,7 @@ fn egress(env: &Environment, t: &Tracing, namespace: &str) -> Result<Object, Tar
             policy_types: Some(vec!["Egress".to_owned()]),
             egress: Some(vec![NetworkPolicyEgressRule {
                 to: Some(vec![to]),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(i32::from(t.collector.port))),
-                    protocol: Some("TCP".to_owned()),
-                    ..NetworkPolicyPort::default()
-                }]),
+                ports: Some(kit::tcp_ports([t.collector.port])),
             }]),
             ingress: None,
         }),

@@ -143,6 +143,15 @@ pub fn selector(labels: Labels) -> LabelSelector {
     }
 }
 
+/// A selector of the namespace named `namespace` (by the label Kubernetes sets on every namespace).
+#[must_use]
+pub fn namespace_selector(namespace: &str) -> LabelSelector {
+    selector(BTreeMap::from([(
+        "kubernetes.io/metadata.name".to_owned(),
+        namespace.to_owned(),
+    )]))
+}
+
 /// Metadata of an object of the component `name`: its name, its namespace when it is namespaced,
 /// and the component's labels.
 #[must_use]

@@ -15,9 +15,12 @@ pub mod slo;
 
 pub use labels::{
     LabelSet, Labels, addon_meta, annotated, component_selector_labels, labels, meta,
-    namespace_labels, pod_labels, policy_meta, selector, selector_labels,
+    namespace_labels, namespace_selector, pod_labels, policy_meta, selector, selector_labels,
 };
 pub use object::{Kind, Object, Role, Scope, config_file, manifest, object, unapplied};
+
+use k8s_openapi::api::networking::v1::NetworkPolicyPort;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Namespace of the Istio control plane and ingress gateway (Istio's default installation): the
 /// gateway's `credentialName` secret must live there, and the network policies let meshed pods
@@ -26,6 +29,19 @@ pub const GATEWAY_NAMESPACE: &str = "istio-system";
 
 /// The label of the Istio ingress gateway's pods, which the Gateway selects.
 pub const INGRESS_GATEWAY_LABEL: (&str, &str) = ("istio", "ingressgateway");
+
+/// A NetworkPolicy's TCP `ports`.
+#[must_use]
+pub fn tcp_ports(ports: impl IntoIterator<Item = u16>) -> Vec<NetworkPolicyPort> {
+    ports
+        .into_iter()
+        .map(|p| NetworkPolicyPort {
+            port: Some(IntOrString::Int(i32::from(p))),
+            protocol: Some("TCP".to_owned()),
+            ..NetworkPolicyPort::default()
+        })
+        .collect()
+}
 
 /// Where the restore of `what` (a store, `blockchain`, `data`) is written: a file of objects an
 /// operator applies during a recovery ([`unapplied`]), never streamed.

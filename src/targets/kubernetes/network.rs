@@ -89,23 +89,7 @@ impl Pods {
     }
 }
 
-fn namespace_selector(namespace: &str) -> LabelSelector {
-    kit::selector(BTreeMap::from([(
-        "kubernetes.io/metadata.name".to_owned(),
-        namespace.to_owned(),
-    )]))
-}
-
-fn tcp(ports: impl IntoIterator<Item = u16>) -> Vec<NetworkPolicyPort> {
-    ports
-        .into_iter()
-        .map(|p| NetworkPolicyPort {
-            port: Some(IntOrString::Int(i32::from(p))),
-            protocol: Some("TCP".to_owned()),
-            ..NetworkPolicyPort::default()
-        })
-        .collect()
-}
+use kit::{namespace_selector, tcp_ports as tcp};
 
 /// The ingress and egress rules of one workload's policy.
 #[derive(Default)]

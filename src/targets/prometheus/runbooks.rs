@@ -33,6 +33,28 @@ pub(super) fn pages(
         .collect()
 }
 
+/// A page's first lines: the generated-file notice, the alert's name, its severity, rule group and
+/// `for`.
+pub(super) fn head(
+    cx: &Context<'_>,
+    name: &str,
+    severity: &str,
+    group: &str,
+    for_: &str,
+) -> String {
+    let mut s = String::new();
+    // Markdown has no comment line; an HTML comment is invisible when rendered.
+    let header = crate::render::header(cx);
+    let _ = writeln!(s, "<!-- {} -->", header.trim_start_matches("# ").trim_end());
+    let _ = writeln!(s, "# {name}\n");
+    let _ = writeln!(
+        s,
+        "Severity **{severity}**, rule group `{group}`, fires after the condition holds for \
+         `{for_}`.\n"
+    );
+    s
+}
+
 fn page(
     cx: &Context<'_>,
     a: &NamedAlert<'_>,
@@ -41,18 +63,7 @@ fn page(
 ) -> Result<String, TargetError> {
     let env = cx.env;
     let alert = a.alert;
-    let mut s = String::new();
-    // Markdown has no comment line; an HTML comment is invisible when rendered.
-    let header = crate::render::header(cx);
-    let _ = writeln!(s, "<!-- {} -->", header.trim_start_matches("# ").trim_end());
-    let _ = writeln!(s, "# {}\n", a.name);
-    let _ = writeln!(
-        s,
-        "Severity **{}**, rule group `{}`, fires after the condition holds for `{}`.\n",
-        alert.severity.as_str(),
-        a.group,
-        alert.for_
-    );
+    let mut s = head(cx, a.name, alert.severity.as_str(), a.group, &alert.for_);
     let _ = writeln!(s, "## What it means\n");
     let _ = writeln!(s, "{}\n", alert.summary);
     let description = match &alert.description {

@@ -402,16 +402,12 @@ fn series(d: &SloDef<'_>, h: &History) -> Result<Vec<InputSeries>, TargetError> 
 
 fn runbook(cx: &Context<'_>, d: &SloDef<'_>, a: &SloAlert) -> Result<String, TargetError> {
     let env = cx.env;
-    let mut s = String::new();
-    let header = render::header(cx);
-    let _ = writeln!(s, "<!-- {} -->", header.trim_start_matches("# ").trim_end());
-    let _ = writeln!(s, "# {}\n", a.name);
-    let _ = writeln!(
-        s,
-        "Severity **{}**, rule group `deaap.slo.{}`, fires after the condition holds for `{}`.\n",
+    let mut s = super::runbooks::head(
+        cx,
+        &a.name,
         a.severity.as_str(),
-        d.id,
-        a.for_
+        &format!("deaap.slo.{}", d.id),
+        a.for_,
     );
     let ann = a.annotations(env, d)?;
     let _ = writeln!(s, "## What it means\n");
