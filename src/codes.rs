@@ -432,7 +432,7 @@ mod tests {
     /// name, and each must be named once.
     #[test]
     fn split_codes_name_their_successors() {
-        let pair = regex::Regex::new(r"(DG[0-9]{4}) ([a-z-]+[a-z])").expect("valid pattern");
+        let pair = regex_lite::Regex::new(r"(DG[0-9]{4}) ([a-z-]+[a-z])").expect("valid pattern");
         for split in SPLIT {
             let successors: Vec<(&str, &str)> = pair
                 .captures_iter(split.what)

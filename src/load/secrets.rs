@@ -2,7 +2,7 @@
 //! key (a URL with a password, an `Authorization` header, a `--password` argument), and the
 //! reference syntax that is the only acceptable value for them.
 
-use regex::Regex;
+use regex_lite::Regex;
 use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
 

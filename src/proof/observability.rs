@@ -22,7 +22,7 @@ use crate::path;
 use crate::plan::{self, Kind, Workload};
 use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 

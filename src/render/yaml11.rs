@@ -4,7 +4,7 @@
 //! (`cannot unmarshal bool into ... of type string`, or an env value read as `true`). Every string
 //! scalar a YAML 1.1 reader would resolve to another type is therefore written single-quoted.
 
-use regex::Regex;
+use regex_lite::Regex;
 use std::sync::LazyLock;
 
 /// The YAML 1.1 implicit types (bool, int, float, null, timestamp, merge, value), as resolved by

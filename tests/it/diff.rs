@@ -372,7 +372,7 @@ fn stat_lists_every_changed_file_with_its_line_counts() {
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     let (summary, rows) = lines.split_last().expect("a summary line");
-    let row = regex::Regex::new(r"^ (\S+) +\| +(\d+) (\+*)(-*)$").expect("regex");
+    let row = regex_lite::Regex::new(r"^ (\S+) +\| +(\d+) (\+*)(-*)$").expect("regex");
     let (mut plus, mut minus) = (0, 0);
     let mut listed = Vec::new();
     for l in rows {

@@ -7,7 +7,7 @@
 use crate::support::{
     edit, json_lines, json_of_kind, root, run, scratch_with_environments, stderr, stdout,
 };
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::Value;
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 
 use crate::support::{json_of_kind, root, run, stderr, stdout};
 use proptest::prelude::*;
-use regex::Regex;
+use regex_lite::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
 

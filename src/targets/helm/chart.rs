@@ -200,7 +200,7 @@ pub(in crate::targets) fn values(
         out.insert(s.key.into(), Value::Object(section));
     }
     let path = format!("helm/values-{}.yaml", cx.env.environment.name);
-    crate::render::yaml_artifact(cx, "helm", path, &Value::Object(out))
+    crate::render::json_yaml_artifact(cx, "helm", path, Value::Object(out))
 }
 
 /// A map with its keys in sorted order.

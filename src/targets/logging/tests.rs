@@ -191,7 +191,7 @@ fn each_workload_is_tailed_once_and_routed_to_its_topic() {
         outputs
             .iter()
             .filter(|o| {
-                regex::Regex::new(o["match_regex"].as_str().unwrap())
+                regex_lite::Regex::new(o["match_regex"].as_str().unwrap())
                     .unwrap()
                     .is_match(tag)
             })

@@ -8,7 +8,7 @@ use super::DiagnosticExt;
 use crate::load::{Entry, Seg, Value};
 use crate::model::{Comparison, Signal};
 use crate::validate::{Rule, RuleContext};
-use regex::Regex;
+use regex_lite::Regex;
 use std::sync::LazyLock;
 
 pub static RULE: Rule = Rule {
