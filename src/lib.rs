@@ -33,6 +33,7 @@ pub mod load;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod parallel;
 pub mod plan;
 pub mod proof;
 pub mod render;

@@ -37,9 +37,6 @@ const FUZZY: [&str; 5] = ["password", "passwd", "passphrase", "credential", "sec
 #[must_use]
 pub fn looks_secret(key: &str) -> bool {
     // NFKC leaves ASCII as it is: only other keys need normalising.
-    // One automaton for every word: a key is looked at once, not once per word.
-    static ANY_WORD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(&WORDS.join("|")).expect("credential words are literal"));
     let mut k = if key.is_ascii() {
         key.to_ascii_lowercase()
     } else {
@@ -51,7 +48,7 @@ pub fn looks_secret(key: &str) -> bool {
     if k == "secrets" {
         return false;
     }
-    if ANY_WORD.is_match(&k) {
+    if WORDS.iter().any(|w| k.contains(w)) {
         return true;
     }
     let mut parts = k.split('_').filter(|p| !p.is_empty());
@@ -92,7 +89,8 @@ pub fn literal_credential(value: &str) -> Option<&'static str> {
         Regex::new(r"(?i)^\s*(?:authorization:\s*)?(?:bearer|basic|token|digest)\s+\S")
             .expect("valid pattern")
     });
-    if URL.is_match(value) {
+    // Every URL with a password has `://`: other values skip the pattern.
+    if value.contains("://") && URL.is_match(value) {
         return Some("a URL with a password");
     }
     if AUTH.is_match(value) {

@@ -124,7 +124,10 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     };
     // Every environment name met so far, even of an environment that then failed to generate.
     let mut names: Vec<(String, PathBuf)> = Vec::new();
-    for (f, (c, outcome)) in files.iter().zip(in_parallel(&files, |f| compile_one(f))) {
+    for (f, (c, outcome)) in files
+        .iter()
+        .zip(crate::parallel::map(&files, |f| compile_one(f)))
+    {
         let status = match (&c.model, outcome) {
             (Some(model), Some(outcome)) => {
                 let name = &model.environment.name;
@@ -180,38 +183,6 @@ fn declared_name(f: &Path) -> String {
             f.file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
         })
-}
-
-/// `work` on every item, spread over the machine's cores; the results in the items' order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(items.len());
-    if workers <= 1 {
-        return items.iter().map(&work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        mine.push((i, work(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One environment file loaded, validated, generated and proven; the unit is `None` when the file

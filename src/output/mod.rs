@@ -50,7 +50,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Tree {
     pub environment: String,
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: BTreeMap<String, std::sync::Arc<[u8]>>,
 }
 
 /// Builds the output tree of an environment from its artifacts.
@@ -73,13 +73,13 @@ pub fn tree(env: &Environment, artifacts: &[Artifact]) -> Result<Tree, serde_jso
             })
             .collect(),
     };
-    let mut files: BTreeMap<String, Vec<u8>> = artifacts
+    let mut files: BTreeMap<String, std::sync::Arc<[u8]>> = artifacts
         .iter()
-        .map(|a| (a.path.clone(), a.bytes.clone()))
+        .map(|a| (a.path.clone(), std::sync::Arc::clone(&a.bytes)))
         .collect();
     let mut idx = serde_json::to_string_pretty(&index)?;
     idx.push('\n');
-    files.insert(INDEX.to_owned(), idx.into_bytes());
+    files.insert(INDEX.to_owned(), idx.into_bytes().into());
     Ok(Tree {
         environment: env.environment.name.clone(),
         files,
@@ -111,7 +111,8 @@ pub struct Change {
     pub path: String,
     pub kind: ChangeKind,
     pub old: Option<Vec<u8>>,
-    pub new: Option<Vec<u8>>,
+    /// The generated content, shared with the tree.
+    pub new: Option<std::sync::Arc<[u8]>>,
     /// Why the old side could not be read: a link, FIFO or oversized file where a generated file
     /// belongs. Such a change blocks `build`.
     pub problem: Option<Problem>,
@@ -211,7 +212,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                     path: path.clone(),
                     kind: ChangeKind::Modified,
                     old: None,
-                    new: Some(new.clone()),
+                    new: Some(std::sync::Arc::clone(new)),
                     problem: Some(problem.clone()),
                 })
                 .collect());
@@ -226,26 +227,26 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
             fsafe::Entry::Missing
         };
         match entry {
-            fsafe::Entry::File(old) if old == *new => {}
+            fsafe::Entry::File(old) if *old == **new => {}
             fsafe::Entry::File(old) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
                 old: Some(old),
-                new: Some(new.clone()),
+                new: Some(std::sync::Arc::clone(new)),
                 problem: None,
             }),
             fsafe::Entry::Missing => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Added,
                 old: None,
-                new: Some(new.clone()),
+                new: Some(std::sync::Arc::clone(new)),
                 problem: None,
             }),
             fsafe::Entry::Obstacle(o) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
                 old: None,
-                new: Some(new.clone()),
+                new: Some(std::sync::Arc::clone(new)),
                 problem: Some(Problem {
                     text: o.describe(&dir, &dir.join(path)),
                     obstacle: o,
@@ -651,7 +652,7 @@ mod tests {
         );
         Tree {
             environment: "env".to_owned(),
-            files,
+            files: files.into_iter().map(|(p, b)| (p, b.into())).collect(),
         }
     }
 

@@ -117,7 +117,7 @@ mod tests {
         let a = generate("tests/fixtures/audit.toml");
         assert!(!a.manifest);
         assert_eq!(a.kinds, ["Policy"]);
-        let text = String::from_utf8(a.bytes).unwrap();
+        let text = String::from_utf8(a.bytes.to_vec()).unwrap();
         assert!(text.contains("  - mini-core\n  - mini-chain\n"));
         assert!(text.contains("omitStages:\n- RequestReceived\n"));
         // The core group is the empty string, which must stay a quoted empty string.
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn minimal_policy() {
         let a = generate("tests/fixtures/minimal.toml");
-        let text = String::from_utf8(a.bytes).unwrap();
+        let text = String::from_utf8(a.bytes.to_vec()).unwrap();
         assert!(text.contains("- mini-core\n"));
         insta::assert_snapshot!("audit_minimal", text);
     }

@@ -480,7 +480,7 @@ mod tests {
                     a.path
                 );
             }
-            out.insert(a.path, String::from_utf8(a.bytes).unwrap());
+            out.insert(a.path, String::from_utf8(a.bytes.to_vec()).unwrap());
         }
         out
     }
@@ -609,7 +609,7 @@ mod tests {
         };
         let a = TARGET.generate(&cx).unwrap();
         assert_eq!(a[0].path, "backup/cronjobs.yaml");
-        let cron = String::from_utf8(a[0].bytes.clone()).unwrap();
+        let cron = String::from_utf8(a[0].bytes.to_vec()).unwrap();
         for line in [
             "primary=$(redis-cli -h cache-sentinel.mini-storage.svc.cluster.local -p 26379 --raw SENTINEL get-master-addr-by-name cache | head -n 1)",
             "redis-cli -h \"$primary\" -p 6379 --rdb /backup/cache.rdb",
@@ -625,7 +625,7 @@ mod tests {
             .expect("the Redis restore");
         assert!(!restore.manifest && restore.objects.is_empty());
         assert_eq!(restore.kinds, ["Job"]);
-        let text = String::from_utf8(restore.bytes.clone()).unwrap();
+        let text = String::from_utf8(restore.bytes.to_vec()).unwrap();
         assert!(text.contains("kubectl -n mini-storage scale statefulset/cache --replicas=0"));
         let job: serde_json::Value = serde_yaml::from_str(&text).unwrap();
         let spec = &job["spec"]["template"]["spec"];

@@ -51,9 +51,9 @@ impl Target for Crds {
             crate::crds::GROUP,
             crate::crds::SOURCE_PATH
         );
-        artifact
-            .bytes
-            .splice(after_header..after_header, source.into_bytes());
+        let mut bytes = artifact.bytes.to_vec();
+        bytes.splice(after_header..after_header, source.into_bytes());
+        artifact.bytes = bytes.into();
         Ok(vec![artifact])
     }
 }

@@ -29,7 +29,8 @@ mod tracing;
 pub struct Artifact {
     /// Path inside `<out>/<env>/`, with forward slashes, e.g. `kubernetes/doc-ingester.yaml`.
     pub path: String,
-    pub bytes: Vec<u8>,
+    /// The file's content, shared with the output tree rather than copied into it.
+    pub bytes: std::sync::Arc<[u8]>,
     /// Name of the target that wrote it (recorded in the index).
     pub target: &'static str,
     /// Kinds of the objects in it (`Deployment`, `PrometheusRule`, ...); empty for non-object files.
@@ -47,7 +48,7 @@ impl Artifact {
     pub fn file(target: &'static str, path: impl Into<String>, bytes: Vec<u8>) -> Self {
         Self {
             path: path.into(),
-            bytes,
+            bytes: bytes.into(),
             target,
             kinds: Vec::new(),
             manifest: false,
@@ -135,16 +136,19 @@ pub fn registry() -> Vec<&'static dyn Target> {
     ]
 }
 
-/// Runs every applicable target and returns the artifacts sorted by path.
+/// Runs every applicable target and returns the artifacts sorted by path. The targets are
+/// independent of one another and run on the machine's cores.
 ///
 /// # Errors
-/// The first target failure.
+/// The first target failure, in the registry's order.
 pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+    let targets: Vec<&dyn Target> = registry()
+        .into_iter()
+        .filter(|t| t.applies(cx.env))
+        .collect();
     let mut out = Vec::new();
-    for t in registry() {
-        if t.applies(cx.env) {
-            out.extend(t.generate(cx)?);
-        }
+    for generated in crate::parallel::map(&targets, |t| t.generate(cx)) {
+        out.extend(generated?);
     }
     // The chart's values carry every object the targets above generated.
     if cx.env.is_kubernetes() {

@@ -25,7 +25,7 @@ pub(crate) fn generate(
         .generate(&cx)?
         .into_iter()
         .map(|a| {
-            let text = String::from_utf8(a.bytes).expect("generated text is UTF-8");
+            let text = String::from_utf8(a.bytes.to_vec()).expect("generated text is UTF-8");
             (a.path, text)
         })
         .collect())

@@ -22,7 +22,7 @@ fn generate_from(env: &Environment, source_name: &str) -> Result<String, TargetE
     assert_eq!(artifacts.len(), 1);
     assert_eq!(artifacts[0].path, "compose/docker-compose.yaml");
     assert!(!artifacts[0].manifest);
-    Ok(String::from_utf8(artifacts[0].bytes.clone()).unwrap())
+    Ok(String::from_utf8(artifacts[0].bytes.to_vec()).unwrap())
 }
 
 fn doc(text: &str) -> Value {

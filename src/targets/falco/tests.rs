@@ -25,7 +25,7 @@ fn text(env: &Environment) -> String {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].path, "falco/rules.yaml");
     assert!(!a[0].manifest);
-    String::from_utf8(a[0].bytes.clone()).unwrap()
+    String::from_utf8(a[0].bytes.to_vec()).unwrap()
 }
 
 fn items(env: &Environment) -> Vec<Value> {

@@ -259,7 +259,7 @@ pub fn manifest(
     }
     Artifact {
         path: path.into(),
-        bytes: text.into_bytes(),
+        bytes: text.into_bytes().into(),
         target,
         kinds,
         manifest: true,
