@@ -11,6 +11,7 @@ use crate::ops::{self, Compilation, Error, Status, Workspace};
 use crate::output::lock::Wait;
 use crate::output::{self, ChangeKind};
 use crate::source::SourceMap;
+use crate::targets::Need;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::cell::Cell;
 use std::fmt::Write as _;
@@ -340,15 +341,17 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
             };
             build(&inputs, &out_dir, mode, ui)
         }
-        Command::Validate { inputs, format: _ } => match workspace(&inputs, ui) {
-            Ok(_) => 0,
-            Err(code) => code,
-        },
+        Command::Validate { inputs, format: _ } => {
+            match workspace_for(&inputs, ui, Need::Objects) {
+                Ok(_) => 0,
+                Err(code) => code,
+            }
+        }
         Command::Check {
             inputs,
             flows,
             format: _,
-        } => match workspace(&inputs, ui) {
+        } => match workspace_for(&inputs, ui, Need::Objects) {
             Ok(ws) => {
                 let show = if flows { Show::Matrix } else { Show::Summary };
                 print_proofs(&ws, show, ui)
@@ -500,7 +503,12 @@ fn report(e: &Error) -> u8 {
 /// Compiles every input and prints every diagnostic; the exit code when any input is invalid
 /// (then nothing may be written at all), or when a warning was reported under `--deny-warnings`.
 fn workspace(inputs: &Inputs, ui: &Ui) -> Result<Workspace, u8> {
-    let compilation = ops::compile_all(&inputs.paths).map_err(|e| report(&e))?;
+    workspace_for(inputs, ui, Need::Files)
+}
+
+/// [`workspace`] for a command that needs only `need` of the generated output.
+fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<Workspace, u8> {
+    let compilation = ops::compile_all_for(&inputs.paths, need).map_err(|e| report(&e))?;
     let warnings = print_compilation(&compilation, ui);
     let ws = compilation.into_workspace().map_err(|e| report(&e))?;
     if ui.deny_warnings && warnings > 0 {
@@ -597,7 +605,7 @@ fn matrix_table(m: &ops::flows::Matrix) -> String {
 /// The one environment file `render` or `graph` compiles, or the exit code when it is a folder.
 fn one_environment(command: &'static str, path: &Path, ui: &Ui) -> Result<Workspace, u8> {
     let file = ops::inputs::one_file(command, path).map_err(|e| report(&e))?;
-    workspace(&Inputs { paths: vec![file] }, ui)
+    workspace_for(&Inputs { paths: vec![file] }, ui, Need::Objects)
 }
 
 /// `graph`: compiles one environment and prints its service graph.

@@ -116,6 +116,18 @@ pub fn generate(
     env: &model::Environment,
     path: &Path,
 ) -> Result<Vec<targets::Artifact>, targets::TargetError> {
+    generate_needed(env, path, targets::Need::Files)
+}
+
+/// [`generate`], with only what `need` asks for ([`targets::Need`]).
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_needed(
+    env: &model::Environment,
+    path: &Path,
+    need: targets::Need,
+) -> Result<Vec<targets::Artifact>, targets::TargetError> {
     let source_name = path
         .file_name()
         .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
@@ -123,7 +135,7 @@ pub fn generate(
         env,
         source_name: &source_name,
     };
-    targets::generate_all(&cx)
+    targets::generate_needed(&cx, need)
 }
 
 /// Loads and validates one environment file into the typed model; the error is the rendered

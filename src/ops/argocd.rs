@@ -143,10 +143,12 @@ pub fn generate(warning: &mut dyn FnMut(&Diagnostic, &SourceMap)) -> Result<Mani
     let mut compiled = crate::compile(&file);
     let artifacts = match (&compiled.model, &compiled.tree) {
         (Some(model), Some(tree)) => {
-            let artifacts = crate::generate(model, &file).map_err(|source| Error::Generate {
-                path: file.clone(),
-                source,
-            })?;
+            let need = crate::targets::Need::Objects;
+            let artifacts =
+                crate::generate_needed(model, &file, need).map_err(|source| Error::Generate {
+                    path: file.clone(),
+                    source,
+                })?;
             compiled
                 .diagnostics
                 .extend(crate::proof::prove(tree, model, &artifacts).0);

@@ -6,6 +6,7 @@ use super::Error;
 use crate::diagnostic::Diagnostic;
 use crate::output;
 use crate::source::SourceMap;
+use crate::targets::Need;
 use crate::targets::kit::{Object, Role};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,6 +117,15 @@ impl Workspace {
 /// # Errors
 /// The inputs name a path that does not exist or a folder without environments.
 pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
+    compile_all_for(inputs, Need::Files)
+}
+
+/// [`compile_all`], generating only what `need` asks for: a command that writes no files has no
+/// use for the chart values.
+///
+/// # Errors
+/// As [`compile_all`].
+pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Error> {
     let files = super::inputs::resolve_inputs(inputs)?;
     let mut compilation = Compilation {
         inputs: inputs.to_vec(),
@@ -126,7 +136,7 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for (f, (c, outcome)) in files
         .iter()
-        .zip(crate::parallel::map(&files, |f| compile_one(f)))
+        .zip(crate::parallel::map(&files, |f| compile_one(f, need)))
     {
         let status = match (&c.model, outcome) {
             (Some(model), Some(outcome)) => {
@@ -187,10 +197,10 @@ fn declared_name(f: &Path) -> String {
 
 /// One environment file loaded, validated, generated and proven; the unit is `None` when the file
 /// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
-fn compile_one(f: &Path) -> (crate::Compiled, Option<Result<Unit, Error>>) {
+fn compile_one(f: &Path, need: Need) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     let mut c = crate::compile(f);
     let outcome = match (&c.model, &c.tree) {
-        (Some(model), Some(tree)) => Some(unit(model, f).map(|mut u| {
+        (Some(model), Some(tree)) => Some(unit(model, f, need).map(|mut u| {
             u.cluster = model.is_kubernetes().then(|| {
                 let at =
                     crate::validate::Report::new(tree).span(crate::path!["environment", "cluster"]);
@@ -316,11 +326,12 @@ fn isolate(c: &mut Compilation) {
 }
 
 /// The unit of one valid environment: its artifacts and their index.
-fn unit(model: &crate::model::Environment, path: &Path) -> Result<Unit, Error> {
-    let artifacts = crate::generate(model, path).map_err(|source| Error::Generate {
-        path: path.to_path_buf(),
-        source,
-    })?;
+fn unit(model: &crate::model::Environment, path: &Path, need: Need) -> Result<Unit, Error> {
+    let artifacts =
+        crate::generate_needed(model, path, need).map_err(|source| Error::Generate {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let tree = output::tree(model, &artifacts).map_err(Error::Index)?;
     Ok(Unit {
         path: path.to_path_buf(),
@@ -342,7 +353,7 @@ mod tests {
     fn definitions_only(name: &str) -> Unit {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal.toml");
         let model = crate::load_model(&fixture).expect("the fixture loads");
-        let mut u = unit(&model, Path::new(name)).expect("it generates");
+        let mut u = unit(&model, Path::new(name), Need::Files).expect("it generates");
         u.artifacts.retain(|a| a.path == "kubernetes/crds.yaml");
         assert_eq!(u.artifacts.len(), 1);
         u.cluster = Some(("c".to_owned(), Span::new(FileId(0), 0..0)));

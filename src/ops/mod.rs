@@ -21,7 +21,7 @@ pub mod inputs;
 pub mod render;
 pub mod scaffold;
 
-pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all};
+pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all, compile_all_for};
 
 use std::io;
 use std::path::PathBuf;

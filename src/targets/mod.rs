@@ -136,12 +136,31 @@ pub fn registry() -> Vec<&'static dyn Target> {
     ]
 }
 
+/// What a command needs of the generated output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Every file (`build`, `diff`).
+    Files,
+    /// The objects and the files the proofs read, without the chart values: those hold every
+    /// object again, for Helm, and only a command that writes files needs them (`validate`,
+    /// `check`, `render`, `graph`, `argocd generate`).
+    Objects,
+}
+
 /// Runs every applicable target and returns the artifacts sorted by path. The targets are
 /// independent of one another and run on the machine's cores.
 ///
 /// # Errors
 /// The first target failure, in the registry's order.
 pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
+    generate_needed(cx, Need::Files)
+}
+
+/// [`generate_all`], leaving out the chart values unless `need` is [`Need::Files`].
+///
+/// # Errors
+/// As [`generate_all`].
+pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, TargetError> {
     let targets: Vec<&dyn Target> = registry()
         .into_iter()
         .filter(|t| t.applies(cx.env))
@@ -151,7 +170,7 @@ pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         out.extend(generated?);
     }
     // The chart's values carry every object the targets above generated.
-    if cx.env.is_kubernetes() {
+    if need == Need::Files && cx.env.is_kubernetes() {
         let values = helm::chart::values(cx, &out)?;
         out.push(values);
     }
