@@ -81,7 +81,6 @@ pub fn json_yaml_artifact(
 ) -> Result<Artifact, TargetError> {
     let mut out = header(cx);
     out.push_str(&yaml11::json_to_string(&mut value).map_err(TargetError)?);
-    drop(value);
     Ok(Artifact::file(target, path, out.into_bytes()))
 }
 

@@ -378,26 +378,17 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     };
     let share = objects.len().div_ceil(workers).max(1);
-    let shares: Vec<&[&Value]> = objects.chunks(share).collect();
-    let last = shares.len().saturating_sub(1);
-    let reviews: Vec<Result<(Recorder, usize), String>> = if shares.len() <= 1 {
-        vec![review_share(s, &namespaces, &objects, true)]
+    // At least one share, which reviews the chart's pods even when there is no object.
+    let shares: Vec<&[&Value]> = if objects.is_empty() {
+        vec![&[]]
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = shares
-                .iter()
-                .enumerate()
-                .map(|(i, share)| {
-                    let namespaces = &namespaces;
-                    scope.spawn(move || review_share(s, namespaces, share, i == last))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
+        objects.chunks(share).collect()
     };
+    let last = shares.len().saturating_sub(1);
+    let numbered: Vec<(usize, &[&Value])> = shares.into_iter().enumerate().collect();
+    let reviews = crate::parallel::map(&numbered, |&(i, share)| {
+        review_share(s, &namespaces, share, i == last)
+    });
     let mut findings = Findings::default();
     for r in reviews {
         let (recorded, admitted) = r?;

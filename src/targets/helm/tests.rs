@@ -286,3 +286,23 @@ fn the_chart_schema_refuses_what_the_chart_cannot_use() {
         &|v| v["deployments"]["Not A Namespace"] = json!({})
     ));
 }
+
+/// The commands that write no file generate everything but the chart values, byte for byte the
+/// same.
+#[test]
+fn only_the_chart_values_are_left_out_when_no_file_is_written() {
+    let env = load("environments/production.toml");
+    let cx = Context {
+        env: &env,
+        source_name: "production.toml",
+    };
+    let mut all = generate_all(&cx).expect("generates");
+    let objects =
+        crate::targets::generate_needed(&cx, crate::targets::Need::Objects).expect("generates");
+    let values = all
+        .iter()
+        .position(|a| a.path == "helm/values-production.yaml")
+        .expect("the chart values are among every file");
+    all.remove(values);
+    assert_eq!(objects, all);
+}
