@@ -24,6 +24,7 @@
 //! [`ops`] runs the stages for each command and returns typed results; [`cli`] only parses,
 //! prints and maps results to exit codes.
 
+pub mod bits;
 pub mod cli;
 pub mod codes;
 pub mod crds;
@@ -128,6 +129,21 @@ pub fn generate_needed(
     path: &Path,
     need: targets::Need,
 ) -> Result<Vec<targets::Artifact>, targets::TargetError> {
+    let (out, ()) = generate_then(env, path, need, |_| ())?;
+    Ok(out)
+}
+
+/// [`generate_needed`], running `meanwhile` on the artifacts as soon as every one but the chart
+/// values is generated ([`targets::generate_then`]).
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_then<R: Send>(
+    env: &model::Environment,
+    path: &Path,
+    need: targets::Need,
+    meanwhile: impl FnOnce(&[targets::Artifact]) -> R + Send,
+) -> Result<(Vec<targets::Artifact>, R), targets::TargetError> {
     let source_name = path
         .file_name()
         .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
@@ -135,7 +151,7 @@ pub fn generate_needed(
         env,
         source_name: &source_name,
     };
-    targets::generate_needed(&cx, need)
+    targets::generate_then(&cx, need, meanwhile)
 }
 
 /// Loads and validates one environment file into the typed model; the error is the rendered

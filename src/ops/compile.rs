@@ -200,23 +200,27 @@ fn declared_name(f: &Path) -> String {
 fn compile_one(f: &Path, need: Need) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     let mut c = crate::compile(f);
     let outcome = match (&c.model, &c.tree) {
-        (Some(model), Some(tree)) => Some(unit(model, f, need).map(|mut u| {
-            u.cluster = model.is_kubernetes().then(|| {
-                let at =
-                    crate::validate::Report::new(tree).span(crate::path!["environment", "cluster"]);
-                (model.environment.cluster().to_owned(), at)
-            });
-            let (found, summary) = crate::proof::prove(tree, model, &u.artifacts);
-            c.diagnostics.extend(found);
-            crate::validate::waivers::apply(
-                model,
-                tree,
-                &mut c.diagnostics,
-                crate::codes::Phase::Proof,
-            );
-            u.proof = summary;
-            u
-        })),
+        (Some(model), Some(tree)) => Some(
+            unit(model, f, need, |artifacts| {
+                crate::proof::prove(tree, model, artifacts)
+            })
+            .map(|(mut u, (found, summary))| {
+                u.cluster = model.is_kubernetes().then(|| {
+                    let at = crate::validate::Report::new(tree)
+                        .span(crate::path!["environment", "cluster"]);
+                    (model.environment.cluster().to_owned(), at)
+                });
+                c.diagnostics.extend(found);
+                crate::validate::waivers::apply(
+                    model,
+                    tree,
+                    &mut c.diagnostics,
+                    crate::codes::Phase::Proof,
+                );
+                u.proof = summary;
+                u
+            }),
+        ),
         _ => None,
     };
     (c, outcome)
@@ -326,20 +330,26 @@ fn isolate(c: &mut Compilation) {
 }
 
 /// The unit of one valid environment: its artifacts and their index.
-fn unit(model: &crate::model::Environment, path: &Path, need: Need) -> Result<Unit, Error> {
-    let artifacts =
-        crate::generate_needed(model, path, need).map_err(|source| Error::Generate {
+fn unit<R: Send>(
+    model: &crate::model::Environment,
+    path: &Path,
+    need: Need,
+    prove: impl FnOnce(&[crate::targets::Artifact]) -> R + Send,
+) -> Result<(Unit, R), Error> {
+    let (artifacts, proven) =
+        crate::generate_then(model, path, need, prove).map_err(|source| Error::Generate {
             path: path.to_path_buf(),
             source,
         })?;
     let tree = output::tree(model, &artifacts).map_err(Error::Index)?;
-    Ok(Unit {
+    let unit = Unit {
         path: path.to_path_buf(),
         tree,
         artifacts,
         proof: crate::proof::Summary::default(),
         cluster: None,
-    })
+    };
+    Ok((unit, proven))
 }
 
 #[cfg(test)]
@@ -353,7 +363,7 @@ mod tests {
     fn definitions_only(name: &str) -> Unit {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal.toml");
         let model = crate::load_model(&fixture).expect("the fixture loads");
-        let mut u = unit(&model, Path::new(name), Need::Files).expect("it generates");
+        let (mut u, ()) = unit(&model, Path::new(name), Need::Files, |_| ()).expect("it generates");
         u.artifacts.retain(|a| a.path == "kubernetes/crds.yaml");
         assert_eq!(u.artifacts.len(), 1);
         u.cluster = Some(("c".to_owned(), Span::new(FileId(0), 0..0)));

@@ -67,23 +67,6 @@ pub fn yaml_artifact<T: Serialize>(
     ))
 }
 
-/// [`yaml_artifact`] for a document that is already a `serde_json::Value` (the Helm values hold
-/// every object of the environment): its strings are marked in place instead of the whole
-/// document being converted to a YAML value first.
-///
-/// # Errors
-/// A value that cannot be serialized.
-pub fn json_yaml_artifact(
-    cx: &Context<'_>,
-    target: &'static str,
-    path: impl Into<String>,
-    mut value: serde_json::Value,
-) -> Result<Artifact, TargetError> {
-    let mut out = header(cx);
-    out.push_str(&yaml11::json_to_string(&mut value).map_err(TargetError)?);
-    Ok(Artifact::file(target, path, out.into_bytes()))
-}
-
 /// Pretty JSON with a trailing newline. JSON has no comments, so JSON files carry no header line;
 /// the index records their origin.
 ///

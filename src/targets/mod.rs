@@ -161,6 +161,21 @@ pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
 /// # Errors
 /// As [`generate_all`].
 pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, TargetError> {
+    let (out, ()) = generate_then(cx, need, |_| ())?;
+    Ok(out)
+}
+
+/// [`generate_needed`], running `meanwhile` on the artifacts without the chart values while the
+/// values are written: they hold every object again and read nothing but the other artifacts, so
+/// whatever only reads the objects (the proofs) need not wait for them.
+///
+/// # Errors
+/// As [`generate_all`].
+pub fn generate_then<R: Send>(
+    cx: &Context<'_>,
+    need: Need,
+    meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
+) -> Result<(Vec<Artifact>, R), TargetError> {
     let targets: Vec<&dyn Target> = registry()
         .into_iter()
         .filter(|t| t.applies(cx.env))
@@ -170,13 +185,24 @@ pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, Ta
         out.extend(generated?);
     }
     // The chart's values carry every object the targets above generated.
-    if need == Need::Files && cx.env.is_kubernetes() {
-        let values = helm::chart::values(cx, &out)?;
-        out.push(values);
+    let (values, r) = if need == Need::Files && cx.env.is_kubernetes() {
+        std::thread::scope(|scope| {
+            let values = scope.spawn(|| helm::chart::values(cx, &out));
+            let r = meanwhile(&out);
+            let values = values
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (Some(values), r)
+        })
+    } else {
+        (None, meanwhile(&out))
+    };
+    if let Some(values) = values {
+        out.push(values?);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(w) = out.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(TargetError(format!("two targets wrote {}", w[0].path)));
     }
-    Ok(out)
+    Ok((out, r))
 }

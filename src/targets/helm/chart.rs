@@ -144,17 +144,18 @@ pub(in crate::targets) fn values(
     cx: &Context<'_>,
     artifacts: &[Artifact],
 ) -> Result<Artifact, TargetError> {
-    // section → outer key (namespace, constraint kind; none when cluster-scoped) → name → entry
-    type Entries = BTreeMap<String, Value>;
+    // section → outer key (namespace, constraint kind; none when cluster-scoped) → name → object
+    type Entries<'a> = BTreeMap<&'a str, &'a Value>;
     let objects = crate::stream::kubernetes_objects(artifacts).map_err(TargetError)?;
-    let mut sections: BTreeMap<&str, BTreeMap<Option<&str>, Entries>> = BTreeMap::new();
+    let mut sections: BTreeMap<usize, BTreeMap<Option<&str>, Entries<'_>>> = BTreeMap::new();
     for o in objects {
         if o.kind() == "CustomResourceDefinition" {
             continue;
         }
-        let s = SECTIONS
+        let (index, s) = SECTIONS
             .iter()
-            .find(|s| s.api_version == o.api_version() && s.kind.is_none_or(|k| k == o.kind()))
+            .enumerate()
+            .find(|(_, s)| s.api_version == o.api_version() && s.kind.is_none_or(|k| k == o.kind()))
             .ok_or_else(|| {
                 TargetError(format!(
                     "the chart has no template for {} {}",
@@ -169,11 +170,8 @@ pub(in crate::targets) fn values(
         } else {
             o.namespace()
         };
-        let entries = sections.entry(s.key).or_default().entry(outer).or_default();
-        if entries
-            .insert(o.name().to_owned(), entry(o.value(), s.workload)?)
-            .is_some()
-        {
+        let entries = sections.entry(index).or_default().entry(outer).or_default();
+        if entries.insert(o.name(), o.value()).is_some() {
             return Err(TargetError(format!(
                 "two {} objects named {} in one values section",
                 o.kind(),
@@ -181,26 +179,136 @@ pub(in crate::targets) fn values(
             )));
         }
     }
-    let mut out = Map::new();
-    out.insert("environment".into(), json!(cx.env.environment.name));
-    for s in SECTIONS {
-        let Some(groups) = sections.remove(s.key) else {
-            continue;
-        };
-        let mut section = Map::new();
+    // The entries in file order, in runs of at most CHUNK of one section and outer key, each
+    // built and written on its own: the runs are spread over the machine's cores, and no run's
+    // entries outlive its text.
+    let mut chunks = Vec::new();
+    for (index, groups) in &sections {
+        let s = &SECTIONS[*index];
         for (outer, entries) in groups {
-            let entries: Map<String, Value> = entries.into_iter().collect();
-            match outer {
-                Some(outer) => {
-                    section.insert(outer.to_owned(), Value::Object(entries));
-                }
-                None => section.extend(entries),
+            let entries: Vec<(&str, &Value)> = entries.iter().map(|(n, v)| (*n, *v)).collect();
+            for run in entries.chunks(CHUNK) {
+                chunks.push(Chunk {
+                    section: s,
+                    outer: *outer,
+                    entries: run.to_vec(),
+                });
             }
         }
-        out.insert(s.key.into(), Value::Object(section));
     }
+    let mut doc = Map::new();
+    doc.insert("environment".into(), json!(cx.env.environment.name));
+    let mut out = crate::render::header(cx);
+    out.push_str(
+        &crate::render::yaml11::json_to_string(&mut Value::Object(doc)).map_err(TargetError)?,
+    );
+    out.push_str(&sections_yaml(&chunks)?);
     let path = format!("helm/values-{}.yaml", cx.env.environment.name);
-    crate::render::json_yaml_artifact(cx, "helm", path, Value::Object(out))
+    Ok(Artifact::file("helm", path, out.into_bytes()))
+}
+
+/// The sections of the values file: each chunk written on its own, then joined; or, should a key
+/// not come out on a line of its own (see [`continuation`]), the sections written as one document.
+fn sections_yaml(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
+    let texts = crate::parallel::map(chunks, Chunk::yaml);
+    let texts = texts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut out = String::with_capacity(texts.iter().map(String::len).sum());
+    let mut previous: Option<(&Chunk<'_>, &str)> = None;
+    for (chunk, text) in chunks.iter().zip(&texts) {
+        let Some(rest) = continuation(previous, chunk, text) else {
+            return whole(chunks);
+        };
+        out.push_str(rest);
+        previous = Some((chunk, text));
+    }
+    Ok(out)
+}
+
+/// The sections of `chunks` as one YAML document.
+fn whole(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
+    let mut doc = Map::new();
+    for c in chunks {
+        let section = doc.entry(c.section.key).or_insert_with(|| json!({}));
+        let entries = match c.outer {
+            Some(outer) => section
+                .as_object_mut()
+                .map(|m| m.entry(outer).or_insert_with(|| json!({}))),
+            None => Some(section),
+        }
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| TargetError("a values section is not a map".into()))?;
+        for (name, object) in &c.entries {
+            entries.insert((*name).to_owned(), entry(object, c.section.workload)?);
+        }
+    }
+    if doc.is_empty() {
+        return Ok(String::new());
+    }
+    crate::render::yaml11::json_to_string(&mut Value::Object(doc)).map_err(TargetError)
+}
+
+/// How many entries one piece of the values file holds at most (two in the unit tests, so that
+/// every environment they generate is written in many pieces).
+const CHUNK: usize = if cfg!(test) { 2 } else { 64 };
+
+/// A run of entries of one section (and one outer key), written as a document of its own:
+/// `section:`, `  outer:` when keyed by one, then the entries.
+struct Chunk<'a> {
+    section: &'static Section,
+    outer: Option<&'a str>,
+    entries: Vec<(&'a str, &'a Value)>,
+}
+
+impl Chunk<'_> {
+    fn yaml(&self) -> Result<String, TargetError> {
+        let mut entries = Map::new();
+        for (name, object) in &self.entries {
+            entries.insert((*name).to_owned(), entry(object, self.section.workload)?);
+        }
+        let inner = match self.outer {
+            Some(outer) => json!({ outer: entries }),
+            None => Value::Object(entries),
+        };
+        let mut doc = json!({ self.section.key: inner });
+        crate::render::yaml11::json_to_string(&mut doc).map_err(TargetError)
+    }
+}
+
+/// What `text`, the YAML of `chunk`, adds to the file after the previous chunk's: all of it, or,
+/// when it continues the previous chunk's section (and outer key), what follows the key lines the
+/// two share. `None` when a key is not written on one line of its own, where the two would not
+/// join into one mapping (a key of over 128 characters, which YAML writes as `? key`).
+fn continuation<'t>(
+    previous: Option<(&Chunk<'_>, &str)>,
+    chunk: &Chunk<'_>,
+    text: &'t str,
+) -> Option<&'t str> {
+    let mut lines = text.split_inclusive('\n');
+    let section = lines.next()?;
+    if section != format!("{}:\n", chunk.section.key) {
+        return None;
+    }
+    let outer = match chunk.outer {
+        Some(_) => {
+            let line = lines.next()?;
+            let key = line.strip_prefix("  ")?.strip_suffix(":\n")?;
+            if key.is_empty() || key.starts_with([' ', '?']) {
+                return None;
+            }
+            Some(line)
+        }
+        None => None,
+    };
+    // The key lines it shares with the previous chunk: its section's, and its outer key's when
+    // that is written the same.
+    let shared = match previous {
+        Some((p, previous_text)) if std::ptr::eq(p.section, chunk.section) => {
+            1 + usize::from(outer.is_some() && previous_text.split_inclusive('\n').nth(1) == outer)
+        }
+        _ => 0,
+    };
+    let skip: usize = text.split_inclusive('\n').take(shared).map(str::len).sum();
+    Some(&text[skip..])
 }
 
 /// A map with its keys in sorted order.
@@ -417,4 +525,95 @@ pub fn values_schema() -> Value {
             }), &["spec"]),
         },
     })
+}
+
+#[cfg(test)]
+mod pieces {
+    use super::*;
+
+    fn section(key: &str) -> &'static Section {
+        SECTIONS
+            .iter()
+            .find(|s| s.key == key)
+            .expect("the section exists")
+    }
+
+    fn config_map(namespace: &str, name: &str) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "data": {"a.yaml": "x: 1\ny: yes\n", "on": "no"},
+        })
+    }
+
+    /// Pieces of one section and outer key, of one section under another outer key, and of
+    /// cluster-scoped sections, joined: the same text as the sections written as one document.
+    #[test]
+    fn pieces_join_into_the_document_written_whole() {
+        let (a, b, c) = (
+            config_map("yes", "one"),
+            config_map("yes", "two"),
+            config_map("deaap-core", "three"),
+        );
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n1"}});
+        let chunks = vec![
+            Chunk {
+                section: section("namespaces"),
+                outer: None,
+                entries: vec![("n1", &ns)],
+            },
+            Chunk {
+                section: section("namespaces"),
+                outer: None,
+                entries: vec![("n2", &ns), ("n3", &ns)],
+            },
+            Chunk {
+                section: section("configMaps"),
+                outer: Some("yes"),
+                entries: vec![("one", &a)],
+            },
+            Chunk {
+                section: section("configMaps"),
+                outer: Some("yes"),
+                entries: vec![("two", &b)],
+            },
+            Chunk {
+                section: section("configMaps"),
+                outer: Some("deaap-core"),
+                entries: vec![("three", &c)],
+            },
+        ];
+        let joined = sections_yaml(&chunks).expect("writes");
+        assert_eq!(joined, whole(&chunks).expect("writes"));
+        assert!(joined.starts_with("namespaces:\n  n1:"), "{joined}");
+        assert_eq!(joined.matches("configMaps:").count(), 1, "{joined}");
+        assert_eq!(joined.matches("  'yes':\n").count(), 1, "{joined}");
+    }
+
+    /// A key YAML cannot write as a plain one-line key (over 128 characters: `? key`) is not cut
+    /// out of a piece; the sections are written as one document instead.
+    #[test]
+    fn a_key_on_more_than_one_line_writes_the_sections_whole() {
+        let long = "n".repeat(130);
+        let (a, b) = (config_map(&long, "one"), config_map(&long, "two"));
+        let chunks = vec![
+            Chunk {
+                section: section("configMaps"),
+                outer: Some(&long),
+                entries: vec![("one", &a)],
+            },
+            Chunk {
+                section: section("configMaps"),
+                outer: Some(&long),
+                entries: vec![("two", &b)],
+            },
+        ];
+        let first = chunks[0].yaml().expect("writes");
+        assert!(first.contains(&format!("? {long}")), "{first}");
+        assert_eq!(continuation(None, &chunks[0], &first), None);
+        let written = sections_yaml(&chunks).expect("writes");
+        assert_eq!(written, whole(&chunks).expect("writes"));
+        assert_eq!(written.matches(&long).count(), 1, "{written}");
+    }
 }

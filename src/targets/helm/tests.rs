@@ -306,3 +306,24 @@ fn only_the_chart_values_are_left_out_when_no_file_is_written() {
     all.remove(values);
     assert_eq!(objects, all);
 }
+
+/// The values file is written in pieces (two entries each in the unit tests); read back and
+/// written again as one document, it is the same text.
+#[test]
+fn the_values_written_in_pieces_are_the_document_written_whole() {
+    for rel in [
+        "environments/production.toml",
+        "environments/staging.toml",
+        WORKLOADS,
+    ] {
+        let (artifacts, mut values) = chart_values(rel);
+        let text = artifacts
+            .iter()
+            .find(|a| a.path.starts_with("helm/values-"))
+            .map(|a| String::from_utf8(a.bytes.to_vec()).expect("UTF-8"))
+            .expect("the values are generated");
+        let (_, body) = text.split_once('\n').expect("a header line");
+        let again = crate::render::yaml11::json_to_string(&mut values).expect("writes");
+        assert_eq!(body, again, "{rel}");
+    }
+}
