@@ -412,44 +412,7 @@ pub struct Judge<'a> {
 type JudgedRule<'a> = (Option<Bits>, Option<&'a [NetworkPolicyPort]>);
 
 /// A set of endpoints, by index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(len: usize) -> Self {
-        Self(vec![0; len.div_ceil(64)])
-    }
-
-    fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
-
-    /// Whether endpoint `i` is in the set.
-    #[must_use]
-    pub fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn union(&mut self, other: &Self) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
-        }
-    }
-
-    /// The endpoints in the set, in index order.
-    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            let mut rest = bits;
-            std::iter::from_fn(move || {
-                (rest != 0).then(|| {
-                    let b = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
-                    w * 64 + b
-                })
-            })
-        })
-    }
-}
+pub use crate::bits::Bits;
 
 /// The endpoints by namespace and by label, to find the ones a selector may match without
 /// testing every endpoint.

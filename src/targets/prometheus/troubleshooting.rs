@@ -182,16 +182,8 @@ type Steps = Vec<(String, Vec<String>)>;
 /// documents (`data_access`), consensus when it is or relies on the blockchain, the validators or
 /// the consensus writer, storage for the stores it is or relies on.
 fn troubleshooting(env: &Environment, w: &Workload<'_>, plan: &alerting::Graph<'_>) -> Steps {
-    let mut involved: BTreeSet<String> = BTreeSet::from([w.name.clone()]);
-    let mut todo = w.depends_on.clone();
-    while let Some(n) = todo.pop() {
-        if involved.insert(n.clone())
-            && let Some(x) = find(plan, &n)
-        {
-            todo.extend(x.depends_on.iter().cloned());
-        }
-    }
-    let involved: Vec<&Workload<'_>> = involved.iter().filter_map(|n| find(plan, n)).collect();
+    // The workload and those it relies on, directly or through others, that the groups check.
+    let involved = plan.checked_upstream(&w.name);
     let mut out = Steps::new();
     if w.kind == Kind::Service && w.data.is_some() {
         out.push(("Document processing".to_owned(), pipeline(w, plan)));
