@@ -2,7 +2,9 @@
 //! independent Rego engine, and the generated Constraints deciding which template sees which
 //! object (their `match` on kinds and namespaces, their operations and their parameters), with
 //! the input Gatekeeper builds (`input.review`, `input.parameters`) and its `violation[{"msg"}]`
-//! result. The Rego evaluated is the generated Rego itself.
+//! result. The Rego evaluated is the generated Rego itself, compiled once per environment to
+//! regorus's bytecode and run on its virtual machine (several times faster per review than its
+//! tree-walking interpreter, with the same results).
 
 use crate::targets::Artifact;
 use serde_json::{Value, json};
@@ -15,7 +17,8 @@ pub struct Constraint {
     pub kind: String,
     /// `deny`, `warn` or `dryrun`.
     pub enforcement: String,
-    package: String,
+    /// The index of its template's `violation` rule among the program's entry points.
+    entry: usize,
     operations: Vec<String>,
     matcher: Value,
     /// The Constraint's `spec.parameters`, converted for the engine once.
@@ -34,7 +37,7 @@ pub struct Denial {
 
 /// The generated templates and Constraints of one environment, ready to review objects.
 pub struct Gatekeeper {
-    engine: regorus::Engine,
+    vm: regorus::rvm::RegoVM,
     constraints: Vec<Constraint>,
     /// How many (object, Constraint) pairs were evaluated.
     pub evaluations: usize,
@@ -65,8 +68,6 @@ impl Gatekeeper {
     /// As [`Gatekeeper::from_artifacts`].
     pub fn from_documents(docs: &[Value]) -> Result<Self, String> {
         let mut engine = regorus::Engine::new();
-        // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
-        engine.set_strict_builtin_errors(false);
         let mut templates: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         for doc in docs.iter().filter(|d| d["kind"] == "ConstraintTemplate") {
             let kind = str_at(doc, &["spec", "crd", "spec", "names", "kind"])?;
@@ -87,23 +88,40 @@ impl Gatekeeper {
                         .collect()
                 },
             );
-            templates.insert(kind.to_owned(), (package, operations));
+            templates.insert(
+                kind.to_owned(),
+                (format!("{package}.violation"), operations),
+            );
         }
+        // One program holds every template's `violation` rule as an entry point.
+        let rules: Vec<&str> = templates.values().map(|(rule, _)| rule.as_str()).collect();
+        let mut vm = regorus::rvm::RegoVM::new();
+        if let Some(first) = rules.first() {
+            let policy = engine
+                .compile_with_entrypoint(&regorus::Rc::from(*first))
+                .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
+            let program =
+                regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &rules)
+                    .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
+            vm = regorus::rvm::RegoVM::new_with_policy(policy);
+            vm.load_program(program);
+        }
+        // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
+        vm.set_strict_builtin_errors(false);
         let mut constraints = Vec::new();
         for doc in docs.iter().filter(|d| d["kind"] != "ConstraintTemplate") {
             let kind = str_at(doc, &["kind"])?;
-            let (package, operations) = templates
+            let (rule, operations) = templates
                 .get(kind)
-                .ok_or_else(|| format!("the Constraint {kind} has no ConstraintTemplate"))?
-                .clone();
+                .ok_or_else(|| format!("the Constraint {kind} has no ConstraintTemplate"))?;
             constraints.push(Constraint {
                 kind: kind.to_owned(),
                 enforcement: doc["spec"]["enforcementAction"]
                     .as_str()
                     .unwrap_or("deny")
                     .to_owned(),
-                package,
-                operations,
+                entry: rules.iter().position(|r| r == rule).unwrap_or_default(),
+                operations: operations.clone(),
                 matcher: doc["spec"]["match"].clone(),
                 parameters: regorus::Value::from(
                     doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
@@ -111,7 +129,7 @@ impl Gatekeeper {
             });
         }
         Ok(Self {
-            engine,
+            vm,
             constraints,
             evaluations: 0,
         })
@@ -142,21 +160,16 @@ impl Gatekeeper {
             }
             self.evaluations += 1;
             let review = review
-                .get_or_insert_with(|| {
-                    regorus::Value::from(
-                        review_input(obj, operation, username, None)["review"].take(),
-                    )
-                })
+                .get_or_insert_with(|| rego_review(obj, operation, username))
                 .clone();
             let input = BTreeMap::from([
                 (regorus::Value::from("review"), review),
                 (regorus::Value::from("parameters"), c.parameters.clone()),
             ]);
-            self.engine.set_input(regorus::Value::from(input));
-            let rule = format!("{}.violation", c.package);
+            self.vm.set_input(regorus::Value::from(input));
             let value = self
-                .engine
-                .eval_rule(rule.clone())
+                .vm
+                .execute_entry_point_by_index(c.entry)
                 .map_err(|e| format!("{} does not evaluate: {e}", c.kind))?;
             let value: Value = value
                 .to_json_str()
@@ -164,7 +177,7 @@ impl Gatekeeper {
                 .and_then(|s| serde_json::from_str(&s).ok())
                 .unwrap_or(Value::Null);
             let Some(set) = value.as_array() else {
-                return Err(format!("{rule} is not a set: {value}"));
+                return Err(format!("{}'s violation is not a set: {value}", c.kind));
             };
             for v in set {
                 out.push(Denial {
@@ -268,6 +281,62 @@ pub fn review_input(
     input
 }
 
+/// The `review` of [`review_input`] as the engine's value, converted straight from `obj`.
+fn rego_review(obj: &Value, operation: &str, username: &str) -> regorus::Value {
+    let s = |v: &str| regorus::Value::from(v);
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let (object, old) = if operation == "DELETE" {
+        (regorus::Value::Null, to_rego(obj))
+    } else {
+        (to_rego(obj), regorus::Value::Null)
+    };
+    let kind = BTreeMap::from([
+        (s("group"), s(group)),
+        (s("version"), s(version)),
+        (s("kind"), to_rego(&obj["kind"])),
+    ]);
+    let user = BTreeMap::from([
+        (s("username"), s(username)),
+        (
+            s("groups"),
+            regorus::Value::from(vec![s("system:authenticated")]),
+        ),
+    ]);
+    regorus::Value::from(BTreeMap::from([
+        (s("kind"), regorus::Value::from(kind)),
+        (s("operation"), s(operation)),
+        (s("namespace"), to_rego(&obj["metadata"]["namespace"])),
+        (s("name"), to_rego(&obj["metadata"]["name"])),
+        (s("userInfo"), regorus::Value::from(user)),
+        (s("object"), object),
+        (s("oldObject"), old),
+    ]))
+}
+
+/// A JSON value as the engine's value: what `regorus::Value::from` makes of it, without the
+/// owned copy and the pass through serde that it takes.
+#[must_use]
+pub fn to_rego(v: &Value) -> regorus::Value {
+    match v {
+        Value::Null => regorus::Value::Null,
+        Value::Bool(b) => regorus::Value::from(*b),
+        Value::Number(n) => n
+            .as_u64()
+            .map(regorus::Value::from)
+            .or_else(|| n.as_i64().map(regorus::Value::from))
+            .or_else(|| n.as_f64().map(regorus::Value::from))
+            .unwrap_or(regorus::Value::Undefined),
+        Value::String(s) => regorus::Value::from(s.as_str()),
+        Value::Array(items) => regorus::Value::from(items.iter().map(to_rego).collect::<Vec<_>>()),
+        Value::Object(m) => regorus::Value::from(
+            m.iter()
+                .map(|(k, v)| (regorus::Value::from(k.as_str()), to_rego(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
 /// What controllers create from a workload, without mutation: a Deployment's `ReplicaSet`, a
 /// `CronJob`'s Job, and the Pod of each (one stands for all replicas). Admission reviews those
 /// too, so a template that would be refused is a workload that never runs.
@@ -336,4 +405,42 @@ pub fn pod(template: &Value, name: &str, namespace: &Value) -> Value {
         "metadata": metadata,
         "spec": template["spec"],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_review_converts_as_the_engine_converts_json() {
+        let obj = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": "deaap", "labels": {}},
+            "spec": {
+                "replicas": 3,
+                "offset": -2,
+                "ratio": 0.25,
+                "big": u64::MAX,
+                "paused": false,
+                "selector": null,
+                "list": [[], {}, "x", 1.5e300],
+            },
+        });
+        for operation in ["CREATE", "DELETE"] {
+            let expected =
+                regorus::Value::from(review_input(&obj, operation, "admin", None)["review"].take());
+            assert_ne!(expected, regorus::Value::Undefined);
+            assert_eq!(
+                rego_review(&obj, operation, "admin"),
+                expected,
+                "{operation}"
+            );
+        }
+        let core = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+        assert_eq!(
+            rego_review(&core, "UPDATE", "u"),
+            regorus::Value::from(review_input(&core, "UPDATE", "u", None)["review"].take())
+        );
+    }
 }
