@@ -139,10 +139,12 @@ fn stateful<'a>(
 /// # Errors
 /// A secret that cannot be injected.
 pub(crate) fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
-    plan(env)
-        .iter()
-        .map(|p| Ok((format!("kubernetes/{}", p.file), objects(env, p)?)))
-        .collect()
+    // Each workload's objects are built on their own, spread over the machine's cores.
+    crate::parallel::map(&plan(env), |p| {
+        Ok((format!("kubernetes/{}", p.file), objects(env, p)?))
+    })
+    .into_iter()
+    .collect()
 }
 
 fn objects(env: &Environment, p: &Planned<'_>) -> Result<Vec<Object>, TargetError> {
