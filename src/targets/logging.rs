@@ -162,6 +162,12 @@ fn tag(w: &Workload<'_>) -> String {
 /// each line the CRI parser reassembled, one `kafka` output per topic.
 pub(crate) fn config(env: &Environment, logging: &Logging) -> Value {
     let sources = sources(env);
+    // The sources by namespace and name (and position), to find those whose names extend a name.
+    let by_name: BTreeSet<(&str, &str, usize)> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.namespace.as_str(), w.name.as_str(), i))
+        .collect();
     let inputs: Vec<Value> = sources
         .iter()
         .map(|w| {
@@ -179,13 +185,14 @@ pub(crate) fn config(env: &Environment, logging: &Logging) -> Value {
             });
             // Pods of a workload whose name extends this one (`api` and `api-admin`) match the
             // same pattern: leave them to their own input.
-            let longer: Vec<String> = sources
-                .iter()
-                .filter(|o| {
-                    o.namespace == w.namespace && o.name.starts_with(&format!("{}-", w.name))
-                })
-                .map(path)
+            let prefix = format!("{}-", w.name);
+            let mut longer: Vec<usize> = by_name
+                .range((w.namespace.as_str(), prefix.as_str(), 0)..)
+                .take_while(|(ns, name, _)| *ns == w.namespace && name.starts_with(&prefix))
+                .map(|&(_, _, i)| i)
                 .collect();
+            longer.sort_unstable();
+            let longer: Vec<String> = longer.into_iter().map(|i| path(&sources[i])).collect();
             if !longer.is_empty() {
                 input["exclude_path"] = json!(longer.join(","));
             }
