@@ -9,7 +9,8 @@ use crate::model::{Environment, Replication};
 use crate::plan::{self, BLOCKCHAIN, Kind, Workload};
 use crate::targets::Context;
 use crate::targets::kit;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 
 /// The runbook's path below the environment's output folder.
@@ -28,21 +29,58 @@ pub(crate) fn restore_order(env: &Environment) -> (Vec<Workload<'_>>, bool) {
     let mut left = plan::deployed(env);
     left.retain(|w| w.kind != Kind::Backup);
     left.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.name.cmp(&b.name)));
-    let names: BTreeSet<String> = left.iter().map(|w| w.name.clone()).collect();
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut out = Vec::new();
-    while let Some(i) = left.iter().position(|w| {
-        w.depends_on
-            .iter()
-            .all(|d| done.contains(d) || !names.contains(d))
-    }) {
-        let w = left.remove(i);
-        done.insert(w.name.clone());
-        out.push(w);
-    }
-    let cycle = !left.is_empty();
-    out.extend(left);
+    let (order, cycle) = first_ready(&left, |w| &w.name, |w| &w.depends_on);
+    let mut slots: Vec<Option<Workload<'_>>> = left.into_iter().map(Some).collect();
+    let out = order.into_iter().filter_map(|i| slots[i].take()).collect();
     (out, cycle)
+}
+
+/// The positions of `items` in the order that takes, at each step, the first item whose
+/// dependencies among the items' names have all been taken (a dependency on no item's name is
+/// met); then the items in a dependency cycle, in the same order. The second value says whether
+/// there are any.
+fn first_ready<T>(
+    items: &[T],
+    name: impl Fn(&T) -> &String,
+    depends_on: impl Fn(&T) -> &[String],
+) -> (Vec<usize>, bool) {
+    // Each item waits on how many of its dependencies are left, and is ready at none.
+    let names: BTreeSet<&str> = items.iter().map(|w| name(w).as_str()).collect();
+    let mut waiting = vec![0usize; items.len()];
+    let mut dependents: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, w) in items.iter().enumerate() {
+        let needs: BTreeSet<&str> = depends_on(w)
+            .iter()
+            .map(String::as_str)
+            .filter(|d| names.contains(d))
+            .collect();
+        waiting[i] = needs.len();
+        for d in needs {
+            dependents.entry(d).or_default().push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..items.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::with_capacity(items.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        let taken = name(&items[i]).as_str();
+        if done.insert(taken) {
+            for &j in dependents.get(taken).into_iter().flatten() {
+                waiting[j] -= 1;
+                if waiting[j] == 0 {
+                    ready.push(Reverse(j));
+                }
+            }
+        }
+    }
+    let cycle = order.len() < items.len();
+    let placed: BTreeSet<usize> = order.iter().copied().collect();
+    order.extend((0..items.len()).filter(|i| !placed.contains(i)));
+    (order, cycle)
 }
 
 /// The generated file of a workload below `kubernetes/` (the kubernetes target's names).
@@ -410,4 +448,61 @@ fn data_step(env: &Environment, next: &mut impl FnMut(&str, &mut String), s: &mu
             "kubectl --namespace {ns} wait --for=condition=complete job/restore-data --timeout={RESTORE_TIMEOUT}"
         ),
     ]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_ready;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// The order by its definition: at each step, scan for the first item whose dependencies
+    /// among the names have all been taken.
+    fn by_scanning(items: &[(String, Vec<String>)]) -> (Vec<usize>, bool) {
+        let names: BTreeSet<&String> = items.iter().map(|(n, _)| n).collect();
+        let mut left: Vec<usize> = (0..items.len()).collect();
+        let mut done: BTreeSet<&String> = BTreeSet::new();
+        let mut out = Vec::new();
+        while let Some(p) = left.iter().position(|&i| {
+            items[i]
+                .1
+                .iter()
+                .all(|d| done.contains(d) || !names.contains(d))
+        }) {
+            let i = left.remove(p);
+            done.insert(&items[i].0);
+            out.push(i);
+        }
+        let cycle = !left.is_empty();
+        out.extend(left);
+        (out, cycle)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Names from a small alphabet, so that items share names, depend on themselves, on
+        /// names no item has, twice on one name, and in cycles.
+        #[test]
+        fn the_restore_order_is_the_first_ready_at_each_step(
+            items in prop::collection::vec(
+                ("[a-h]", prop::collection::vec("[a-j]", 0..4)),
+                0..24,
+            )
+        ) {
+            let got = first_ready(&items, |(n, _)| n, |(_, d)| d);
+            prop_assert_eq!(got, by_scanning(&items));
+        }
+    }
+
+    #[test]
+    fn a_chain_is_restored_from_its_root() {
+        let items: Vec<(String, Vec<String>)> = (0..5)
+            .map(|i| (format!("s{i}"), vec![format!("s{}", i + 1)]))
+            .collect();
+        assert_eq!(
+            first_ready(&items, |(n, _)| n, |(_, d)| d),
+            (vec![4, 3, 2, 1, 0], false)
+        );
+    }
 }
