@@ -93,25 +93,35 @@ impl Gatekeeper {
                 (format!("{package}.violation"), operations),
             );
         }
-        // One program holds every template's `violation` rule as an entry point.
+        // One program holds every template's `violation` rule as an entry point, in the order of
+        // `templates`: a template's entry point is its position there.
         let rules: Vec<&str> = templates.values().map(|(rule, _)| rule.as_str()).collect();
-        let mut vm = regorus::rvm::RegoVM::new();
-        if let Some(first) = rules.first() {
-            let policy = engine
-                .compile_with_entrypoint(&regorus::Rc::from(*first))
-                .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
-            let program =
-                regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &rules)
+        let entries: BTreeMap<&str, (usize, &[String])> = templates
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, (_, operations)))| (kind.as_str(), (i, operations.as_slice())))
+            .collect();
+        let mut vm = match rules.first() {
+            Some(first) => {
+                let policy = engine
+                    .compile_with_entrypoint(&regorus::Rc::from(*first))
                     .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
-            vm = regorus::rvm::RegoVM::new_with_policy(policy);
-            vm.load_program(program);
-        }
+                let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(
+                    &policy, &rules,
+                )
+                .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
+                let mut vm = regorus::rvm::RegoVM::new_with_policy(policy);
+                vm.load_program(program);
+                vm
+            }
+            None => regorus::rvm::RegoVM::new(),
+        };
         // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
         vm.set_strict_builtin_errors(false);
         let mut constraints = Vec::new();
         for doc in docs.iter().filter(|d| d["kind"] != "ConstraintTemplate") {
             let kind = str_at(doc, &["kind"])?;
-            let (rule, operations) = templates
+            let &(entry, operations) = entries
                 .get(kind)
                 .ok_or_else(|| format!("the Constraint {kind} has no ConstraintTemplate"))?;
             constraints.push(Constraint {
@@ -120,8 +130,8 @@ impl Gatekeeper {
                     .as_str()
                     .unwrap_or("deny")
                     .to_owned(),
-                entry: rules.iter().position(|r| r == rule).unwrap_or_default(),
-                operations: operations.clone(),
+                entry,
+                operations: operations.to_vec(),
                 matcher: doc["spec"]["match"].clone(),
                 parameters: regorus::Value::from(
                     doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
@@ -316,8 +326,7 @@ fn rego_review(obj: &Value, operation: &str, username: &str) -> regorus::Value {
 
 /// A JSON value as the engine's value: what `regorus::Value::from` makes of it, without the
 /// owned copy and the pass through serde that it takes.
-#[must_use]
-pub fn to_rego(v: &Value) -> regorus::Value {
+fn to_rego(v: &Value) -> regorus::Value {
     match v {
         Value::Null => regorus::Value::Null,
         Value::Bool(b) => regorus::Value::from(*b),

@@ -78,8 +78,11 @@ fn first_ready<T>(
         }
     }
     let cycle = order.len() < items.len();
-    let placed: BTreeSet<usize> = order.iter().copied().collect();
-    order.extend((0..items.len()).filter(|i| !placed.contains(i)));
+    let mut placed = vec![false; items.len()];
+    for &i in &order {
+        placed[i] = true;
+    }
+    order.extend((0..items.len()).filter(|&i| !placed[i]));
     (order, cycle)
 }
 
