@@ -2,6 +2,7 @@
 //! file opening with the one-line header that says where it came from. No timestamps, host names or
 //! absolute paths ever reach output.
 
+mod block;
 pub mod yaml11;
 
 use crate::targets::{Artifact, Context, TargetError};

@@ -67,14 +67,27 @@ pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Stri
 }
 
 /// [`to_string`] for a JSON-shaped document such as a Kubernetes object that is already a
-/// `serde_json::Value`: the strings are marked in place, so the document is not converted again.
+/// `serde_json::Value`: written directly ([`super::block`]) when it can be, else marked and
+/// serialized, with the same bytes either way.
 ///
 /// # Errors
 /// A value that cannot be serialized, or one holding U+FDD0.
-pub fn json_to_string(v: &mut serde_json::Value) -> Result<String, String> {
+pub fn json_to_string(v: &serde_json::Value) -> Result<String, String> {
+    match super::block::write(v) {
+        Some(text) => Ok(text),
+        None => by_serializer(v),
+    }
+}
+
+/// [`json_to_string`] through the serializer: a copy of the document with its strings marked.
+pub(super) fn by_serializer(v: &serde_json::Value) -> Result<String, String> {
+    let mut v = v.clone();
     let mut marked = 0usize;
-    mark_json(v, &mut marked);
-    unmark(serde_yaml::to_string(v).map_err(|e| e.to_string())?, marked)
+    mark_json(&mut v, &mut marked);
+    unmark(
+        serde_yaml::to_string(&v).map_err(|e| e.to_string())?,
+        marked,
+    )
 }
 
 /// Cuts the marks out of serialized text, checking that each marked string came out quoted.

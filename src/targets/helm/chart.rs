@@ -199,9 +199,7 @@ pub(in crate::targets) fn values(
     let mut doc = Map::new();
     doc.insert("environment".into(), json!(cx.env.environment.name));
     let mut out = crate::render::header(cx);
-    out.push_str(
-        &crate::render::yaml11::json_to_string(&mut Value::Object(doc)).map_err(TargetError)?,
-    );
+    out.push_str(&crate::render::yaml11::json_to_string(&Value::Object(doc)).map_err(TargetError)?);
     out.push_str(&sections_yaml(&chunks)?);
     let path = format!("helm/values-{}.yaml", cx.env.environment.name);
     Ok(Artifact::file("helm", path, out.into_bytes()))
@@ -244,7 +242,7 @@ fn whole(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
     if doc.is_empty() {
         return Ok(String::new());
     }
-    crate::render::yaml11::json_to_string(&mut Value::Object(doc)).map_err(TargetError)
+    crate::render::yaml11::json_to_string(&Value::Object(doc)).map_err(TargetError)
 }
 
 /// How many entries one piece of the values file holds at most (two in the unit tests, so that
@@ -269,8 +267,8 @@ impl Chunk<'_> {
             Some(outer) => json!({ outer: entries }),
             None => Value::Object(entries),
         };
-        let mut doc = json!({ self.section.key: inner });
-        crate::render::yaml11::json_to_string(&mut doc).map_err(TargetError)
+        let doc = json!({ self.section.key: inner });
+        crate::render::yaml11::json_to_string(&doc).map_err(TargetError)
     }
 }
 

@@ -316,14 +316,14 @@ fn the_values_written_in_pieces_are_the_document_written_whole() {
         "environments/staging.toml",
         WORKLOADS,
     ] {
-        let (artifacts, mut values) = chart_values(rel);
+        let (artifacts, values) = chart_values(rel);
         let text = artifacts
             .iter()
             .find(|a| a.path.starts_with("helm/values-"))
             .map(|a| String::from_utf8(a.bytes.to_vec()).expect("UTF-8"))
             .expect("the values are generated");
         let (_, body) = text.split_once('\n').expect("a header line");
-        let again = crate::render::yaml11::json_to_string(&mut values).expect("writes");
+        let again = crate::render::yaml11::json_to_string(&values).expect("writes");
         assert_eq!(body, again, "{rel}");
     }
 }

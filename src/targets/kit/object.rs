@@ -223,7 +223,6 @@ impl Object {
             _ => {}
         }
         let value = serde_json::to_value(value)?;
-        let mut marked = value.clone();
         Ok(Self {
             api_version: kind.api_version,
             kind: kind.kind,
@@ -231,7 +230,7 @@ impl Object {
             namespace: metadata.namespace.clone(),
             scope: kind.scope,
             role: kind.role,
-            document: render::yaml11::json_to_string(&mut marked).map_err(TargetError)?,
+            document: render::yaml11::json_to_string(&value).map_err(TargetError)?,
             value,
         })
     }

@@ -1,0 +1,617 @@
+//! The block-style YAML of a JSON-shaped document, written directly from the value.
+//!
+//! Every YAML file deaap-gen writes comes out of the YAML serializer (libyaml's emitter, block
+//! style, no line folding, UTF-8), with YAML-1.1-ambiguous strings single-quoted
+//! ([`super::yaml11`]). Going through the serializer costs an event per node and a scalar analysis
+//! per string, and it is most of the time spent writing a large environment. This module writes
+//! the same bytes for the documents deaap-gen generates: block mappings and sequences, `{}` and
+//! `[]` when empty, and plain, single-quoted and literal (`|`, `|-`) scalars, following the
+//! emitter's rules for choosing a style, indenting and spacing.
+//!
+//! Anything else — a float, a string only double quotes can hold (control characters, a tab, a
+//! byte-order mark, a line break next to a space), a literal that keeps its trailing line breaks
+//! (`|+`), a line break other than `\n`, a key longer than 128 bytes or spanning lines — makes
+//! [`write`] answer `None`, and the caller takes the serializer's path, so the output never
+//! depends on which path wrote it. The unit tests hold the two paths to the same bytes on
+//! generated documents.
+
+use serde_json::Value;
+
+/// The document `v` as [`super::yaml11::json_to_string`] writes it, or `None` when it holds
+/// something this writer leaves to the serializer.
+#[must_use]
+pub(super) fn write(v: &Value) -> Option<String> {
+    let mut w = Writer {
+        out: String::with_capacity(256),
+        column: 0,
+        indent: -1,
+        whitespace: true,
+        indention: true,
+    };
+    w.node(v, false)?;
+    // The document's end: a line break unless the output already ends a line at column 0.
+    w.indent = -1;
+    w.write_indent();
+    Some(w.out)
+}
+
+/// The emitter's position: the text so far, the column (in characters), the current indentation
+/// (-1 before the first collection), and whether the last thing written was whitespace and
+/// whether the line holds only indentation so far.
+struct Writer {
+    out: String,
+    column: usize,
+    indent: isize,
+    whitespace: bool,
+    indention: bool,
+}
+
+/// The indentation step.
+const STEP: isize = 2;
+
+/// The longest key written as `key: value` rather than as a complex key (`? key`).
+const SIMPLE_KEY_MAX: usize = 128;
+
+impl Writer {
+    fn push(&mut self, s: &str, chars: usize) {
+        self.out.push_str(s);
+        self.column += chars;
+    }
+
+    fn newline(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+
+    /// Starts a new line at the current indentation, unless the line holds only indentation up
+    /// to it already.
+    fn write_indent(&mut self) {
+        let indent = usize::try_from(self.indent).unwrap_or(0);
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.newline();
+        }
+        while self.column < indent {
+            self.out.push(' ');
+            self.column += 1;
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+
+    /// An indicator (`-`, `:`, a quote, a bracket), after a space when one is needed.
+    fn indicator(
+        &mut self,
+        s: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
+        if need_whitespace && !self.whitespace {
+            self.push(" ", 1);
+        }
+        self.push(s, s.len());
+        self.whitespace = is_whitespace;
+        self.indention &= is_indention;
+    }
+
+    /// Indents one step for a nested node, returning the indentation to restore. A node's first
+    /// indentation is 0 for a collection and one step for a scalar; a sequence that is a mapping's
+    /// value on the key's line keeps the mapping's indentation.
+    fn deeper(&mut self, scalar: bool, indentless: bool) -> isize {
+        let previous = self.indent;
+        if self.indent < 0 {
+            self.indent = if scalar { STEP } else { 0 };
+        } else if !indentless {
+            self.indent += STEP;
+        }
+        previous
+    }
+
+    /// A node; `mapping` when it is a mapping's value.
+    fn node(&mut self, v: &Value, mapping: bool) -> Option<()> {
+        match v {
+            Value::Null => self.scalar("null", Request::Plain, false),
+            Value::Bool(b) => self.scalar(if *b { "true" } else { "false" }, Request::Plain, false),
+            // Floats are left to the serializer, which formats them its own way.
+            Value::Number(n) if n.is_f64() => None,
+            Value::Number(n) => self.scalar(&n.to_string(), Request::Plain, false),
+            Value::String(s) => self.string(s, false),
+            Value::Array(items) if items.is_empty() => {
+                self.indicator("[", true, true, false);
+                self.indicator("]", false, false, false);
+                Some(())
+            }
+            Value::Object(entries) if entries.is_empty() => {
+                self.indicator("{", true, true, false);
+                self.indicator("}", false, false, false);
+                Some(())
+            }
+            Value::Array(items) => {
+                let previous = self.deeper(false, mapping && !self.indention);
+                for item in items {
+                    self.write_indent();
+                    self.indicator("-", true, false, true);
+                    self.node(item, false)?;
+                }
+                self.indent = previous;
+                Some(())
+            }
+            Value::Object(entries) => {
+                let previous = self.deeper(false, false);
+                for (key, value) in entries {
+                    self.write_indent();
+                    self.string(key, true)?;
+                    self.indicator(":", false, false, false);
+                    self.node(value, true)?;
+                }
+                self.indent = previous;
+                Some(())
+            }
+        }
+    }
+
+    /// A string, quoted as the serializer quotes it: single-quoted when a YAML 1.1 reader would
+    /// take it for another type ([`super::yaml11::is_implicit`]) or a YAML 1.2 reader would
+    /// ([`typed_in_yaml12`]), as a literal block when it spans lines.
+    fn string(&mut self, s: &str, key: bool) -> Option<()> {
+        // The serializer's path refuses the mark that `yaml11` quotes with.
+        if s.contains('\u{FDD0}') {
+            return None;
+        }
+        if super::yaml11::is_implicit(s) && !s.is_empty() {
+            // Marked with a 5-byte prefix that only single quotes can start with.
+            if key && s.len() + 5 > SIMPLE_KEY_MAX {
+                return None;
+            }
+            return self.scalar(s, Request::Single, key);
+        }
+        let request = if s.contains('\n') {
+            Request::Literal
+        } else if typed_in_yaml12(s) {
+            Request::Single
+        } else {
+            Request::Plain
+        };
+        if key && s.len() > SIMPLE_KEY_MAX {
+            return None;
+        }
+        self.scalar(s, request, key)
+    }
+
+    /// A scalar in the style the emitter settles on for `request`; `None` for a style this writer
+    /// leaves to the serializer.
+    fn scalar(&mut self, s: &str, request: Request, key: bool) -> Option<()> {
+        let a = Analysis::of(s);
+        if a.special || a.other_breaks || (key && a.line_breaks) {
+            return None;
+        }
+        let style = match request {
+            Request::Plain if !a.block_plain || (key && s.is_empty()) => Request::Single,
+            other => other,
+        };
+        match style {
+            Request::Plain => {
+                if !self.whitespace && !s.is_empty() {
+                    self.push(" ", 1);
+                }
+                self.push(s, a.chars);
+                self.whitespace = false;
+                self.indention = false;
+            }
+            Request::Single => {
+                if !a.single_quoted || a.line_breaks {
+                    return None;
+                }
+                self.indicator("'", true, false, false);
+                let quotes = s.matches('\'').count();
+                if quotes == 0 {
+                    self.push(s, a.chars);
+                } else {
+                    self.push(&s.replace('\'', "''"), a.chars + quotes);
+                }
+                self.indicator("'", false, false, false);
+                self.whitespace = false;
+                self.indention = false;
+            }
+            Request::Literal => {
+                if !a.block || key {
+                    return None;
+                }
+                self.literal(s)?;
+            }
+        }
+        Some(())
+    }
+
+    /// A literal block scalar (`|`, `|-`), its lines one step deeper than the current
+    /// indentation.
+    fn literal(&mut self, s: &str) -> Option<()> {
+        let bytes = s.as_bytes();
+        // `|+` (more than one trailing line break, or nothing but one) ends the document
+        // differently; left to the serializer.
+        let keep = bytes.ends_with(b"\n\n") || s == "\n";
+        if keep {
+            return None;
+        }
+        let previous = self.deeper(true, false);
+        self.indicator("|", true, false, false);
+        if matches!(bytes.first(), Some(b' ' | b'\n')) {
+            self.indicator("2", false, false, false);
+        }
+        if !bytes.ends_with(b"\n") {
+            self.indicator("-", false, false, false);
+        }
+        self.newline();
+        self.indention = true;
+        self.whitespace = true;
+        let mut line_start = true;
+        for line in s.split_inclusive('\n') {
+            let (text, ends) = match line.strip_suffix('\n') {
+                Some(text) => (text, true),
+                None => (line, false),
+            };
+            if !text.is_empty() {
+                if line_start {
+                    self.write_indent();
+                }
+                self.push(text, text.chars().count());
+                self.indention = false;
+            }
+            if ends {
+                self.newline();
+                self.indention = true;
+                line_start = true;
+            } else {
+                line_start = false;
+            }
+        }
+        self.indent = previous;
+        Some(())
+    }
+}
+
+/// The style the serializer asks the emitter for.
+#[derive(Clone, Copy)]
+enum Request {
+    /// Any style: plain when the emitter allows it, else single-quoted.
+    Plain,
+    Single,
+    Literal,
+}
+
+/// What the emitter's scalar analysis finds in a string, for block context.
+#[derive(Default)]
+struct Analysis {
+    chars: usize,
+    line_breaks: bool,
+    /// A line break other than `\n`: `\r`, U+0085, U+2028, U+2029.
+    other_breaks: bool,
+    /// A character that only double quotes can hold.
+    special: bool,
+    block_plain: bool,
+    single_quoted: bool,
+    block: bool,
+}
+
+impl Analysis {
+    fn of(s: &str) -> Self {
+        if s.is_empty() {
+            return Self {
+                block_plain: true,
+                single_quoted: true,
+                ..Self::default()
+            };
+        }
+        let mut a = Self::default();
+        let mut indicators = s.starts_with("---") || s.starts_with("...");
+        let (mut leading_space, mut leading_break) = (false, false);
+        let (mut trailing_space, mut trailing_break) = (false, false);
+        let (mut break_space, mut space_break) = (false, false);
+        let (mut previous_space, mut previous_break) = (false, false);
+        let mut preceded_by_whitespace = true;
+        let mut chars = s.chars().peekable();
+        let mut first = true;
+        while let Some(c) = chars.next() {
+            let next = chars.peek().copied();
+            let followed_by_whitespace = next.is_none_or(blank_or_break);
+            let last = next.is_none();
+            if first {
+                match c {
+                    '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\''
+                    | '"' | '%' | '@' | '`' => indicators = true,
+                    '?' | ':' | '-' if followed_by_whitespace => indicators = true,
+                    _ => {}
+                }
+            } else {
+                match c {
+                    ':' if followed_by_whitespace => indicators = true,
+                    '#' if preceded_by_whitespace => indicators = true,
+                    _ => {}
+                }
+            }
+            if !printable(c) {
+                a.special = true;
+            }
+            let is_break = line_break(c);
+            if is_break {
+                a.line_breaks = true;
+                if c != '\n' {
+                    a.other_breaks = true;
+                }
+            }
+            if c == ' ' {
+                leading_space |= first;
+                trailing_space |= last;
+                break_space |= previous_break;
+                previous_space = true;
+                previous_break = false;
+            } else if is_break {
+                leading_break |= first;
+                trailing_break |= last;
+                space_break |= previous_space;
+                previous_space = false;
+                previous_break = true;
+            } else {
+                previous_space = false;
+                previous_break = false;
+            }
+            preceded_by_whitespace = blank_or_break(c);
+            a.chars += 1;
+            first = false;
+        }
+        let edges = leading_space || leading_break || trailing_space || trailing_break;
+        a.block_plain =
+            !(edges || break_space || space_break || a.special || a.line_breaks || indicators);
+        a.single_quoted = !(break_space || space_break || a.special);
+        a.block = !(trailing_space || space_break || a.special);
+        a
+    }
+}
+
+fn line_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn blank_or_break(c: char) -> bool {
+    c == ' ' || c == '\t' || line_break(c)
+}
+
+/// The characters the emitter writes as they are (in UTF-8 output): `\n`, printable ASCII, and
+/// everything from U+00A0 on, less the surrogates, U+FEFF, U+FFFE and U+FFFF.
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+        && c != '\u{FEFF}'
+}
+
+/// Whether a plain `s` would read back as something other than a string under the YAML 1.2 core
+/// schema as the serializer resolves it: empty, null, a boolean, an integer (decimal, `0x`, `0o`,
+/// `0b`, signed), a float, or digits with a leading zero. The serializer single-quotes these.
+fn typed_in_yaml12(s: &str) -> bool {
+    let Some(&first) = s.as_bytes().first() else {
+        return true;
+    };
+    // Every other form starts with a digit, a sign, a dot, `~`, or a null or boolean word.
+    if !(first.is_ascii_digit() || b"+-.~nNtTfF".contains(&first)) {
+        return false;
+    }
+    matches!(
+        s,
+        "null" | "Null" | "NULL" | "~" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    ) || leading_zero_digits(s)
+        || unsigned_int(s)
+        || negative_int(s)
+        || float(s)
+}
+
+/// Digits after a leading zero (`007`), optionally signed: a string in YAML 1.2.
+fn leading_zero_digits(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    s.len() > 1 && s.starts_with('0') && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A radix prefix and digits that parse in that radix, with no sign after the prefix.
+fn radix(rest: Option<&str>, base: u32) -> Option<bool> {
+    let rest = rest?;
+    if rest.starts_with(['+', '-']) {
+        return Some(false);
+    }
+    u128::from_str_radix(rest, base).is_ok().then_some(true)
+}
+
+fn unsigned_int(s: &str) -> bool {
+    let unsigned = s.strip_prefix('+').unwrap_or(s);
+    for (prefix, base) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(answer) = radix(unsigned.strip_prefix(prefix), base) {
+            return answer;
+        }
+    }
+    !unsigned.starts_with(['+', '-']) && !leading_zero_digits(s) && unsigned.parse::<u128>().is_ok()
+}
+
+fn negative_int(s: &str) -> bool {
+    for (prefix, base) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
+        if let Some(rest) = s.strip_prefix(prefix)
+            && i128::from_str_radix(&format!("-{rest}"), base).is_ok()
+        {
+            return true;
+        }
+    }
+    !leading_zero_digits(s) && s.parse::<i128>().is_ok()
+}
+
+fn float(s: &str) -> bool {
+    let unsigned = match s.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['+', '-']) => return false,
+        Some(rest) => rest,
+        None => s,
+    };
+    matches!(unsigned, ".inf" | ".Inf" | ".INF")
+        || matches!(s, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
+        || unsigned.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The serializer's path, the reference this writer must match.
+    fn reference(v: &Value) -> Result<String, String> {
+        super::super::yaml11::by_serializer(v)
+    }
+
+    /// When the fast path writes `v`, it writes the serializer's bytes.
+    fn same(v: &Value) {
+        if let Some(fast) = write(v) {
+            assert_eq!(Ok(fast), reference(v), "{v:#}");
+        }
+    }
+
+    #[test]
+    fn the_documents_deaap_gen_writes_take_the_fast_path() {
+        for v in [
+            serde_json::json!({"a": 1, "b": [1, "x", {"c": null}], "d": {}, "e": [], "f": true}),
+            serde_json::json!({"script": "set -e\nrun\n", "note": "one\n  two", "x": "- a"}),
+            serde_json::json!([[1, [2]], {"k": [{"a": "yes"}]}, "", "on", "0777", "a: b", "#c"]),
+            serde_json::json!("plain"),
+            serde_json::json!({"k": "üñï code ✓", "it's": "'quoted'", "-1": -5}),
+        ] {
+            let fast = write(&v).expect("the fast path writes it");
+            assert_eq!(Ok(fast), reference(&v), "{v:#}");
+        }
+    }
+
+    #[test]
+    fn what_only_the_serializer_writes_is_left_to_it() {
+        for v in [
+            serde_json::json!(1.5),
+            serde_json::json!({"tab": "a\tb"}),
+            serde_json::json!({"keep": "a\n\n"}),
+            serde_json::json!({"cr": "a\rb"}),
+            serde_json::json!({"space": "a \nb"}),
+            serde_json::json!({"bom": "\u{FEFF}"}),
+            serde_json::json!({"mark": "@\u{FDD0}x"}),
+            serde_json::json!({"a\nb": 1}),
+            serde_json::json!({"k".repeat(129): 1}),
+        ] {
+            assert_eq!(write(&v), None, "{v:#}");
+        }
+    }
+
+    /// Strings built from the characters the emitter treats specially; those only the serializer
+    /// writes (control characters, tabs, other line breaks) are rarer, so that most documents
+    /// take the fast path.
+    fn text() -> impl Strategy<Value = String> {
+        let common = prop::sample::select(vec![
+            "a",
+            "z",
+            "0",
+            "1",
+            "7",
+            "x",
+            "o",
+            "e",
+            "E",
+            "_",
+            " ",
+            "  ",
+            "\n",
+            ":",
+            "-",
+            "--",
+            "---",
+            "...",
+            ".",
+            "?",
+            "#",
+            ",",
+            "[",
+            "]",
+            "{",
+            "}",
+            "&",
+            "*",
+            "!",
+            "|",
+            ">",
+            "'",
+            "\"",
+            "%",
+            "@",
+            "`",
+            "~",
+            "+",
+            "yes",
+            "no",
+            "on",
+            "null",
+            "true",
+            "False",
+            "0x1f",
+            "0o7",
+            "0b1",
+            "1e3",
+            ".inf",
+            "-.NaN",
+            "12:30",
+            "2024-01-01",
+            "é",
+            "✓",
+            "\u{A0}",
+            "😀",
+        ]);
+        let rare = prop::sample::select(vec![
+            "\t", "\r", "\u{85}", "\u{2028}", "\u{FEFF}", "\u{FFFE}", "\u{7F}", "\u{1}",
+        ]);
+        let piece = prop_oneof![30 => common, 1 => rare];
+        prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            3 => Just(Value::Null),
+            3 => any::<bool>().prop_map(Value::Bool),
+            3 => any::<i64>().prop_map(Value::from),
+            3 => any::<u64>().prop_map(Value::from),
+            1 => (-1e6f64..1e6).prop_map(Value::from),
+            20 => text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..5)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn most_generated_documents_take_the_fast_path() {
+        // Otherwise the comparison below would hold for want of anything to compare.
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = value();
+        let written = (0..1000)
+            .filter(|_| {
+                let v = strategy.new_tree(&mut runner).expect("a value").current();
+                write(&v).is_some()
+            })
+            .count();
+        assert!(written > 500, "{written} of 1000");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn it_writes_what_the_serializer_writes(v in value()) {
+            same(&v);
+        }
+
+        #[test]
+        fn strings_are_quoted_as_the_serializer_quotes_them(s in text()) {
+            same(&Value::String(s.clone()));
+            same(&serde_json::json!({ s.clone(): [s.clone()], "k": { "v": s } }));
+        }
+    }
+}
