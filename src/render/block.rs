@@ -110,11 +110,11 @@ impl Writer {
     /// A node; `mapping` when it is a mapping's value.
     fn node(&mut self, v: &Value, mapping: bool) -> Option<()> {
         match v {
-            Value::Null => self.scalar("null", Request::Plain, false),
-            Value::Bool(b) => self.scalar(if *b { "true" } else { "false" }, Request::Plain, false),
+            Value::Null => self.plain("null"),
+            Value::Bool(b) => self.plain(if *b { "true" } else { "false" }),
             // Floats are left to the serializer, which formats them its own way.
             Value::Number(n) if n.is_f64() => None,
-            Value::Number(n) => self.scalar(&n.to_string(), Request::Plain, false),
+            Value::Number(n) => self.plain(&n.to_string()),
             Value::String(s) => self.string(s, false),
             Value::Array(items) if items.is_empty() => {
                 self.indicator("[", true, true, false);
@@ -154,8 +154,9 @@ impl Writer {
     /// take it for another type ([`super::yaml11::is_implicit`]) or a YAML 1.2 reader would
     /// ([`typed_in_yaml12`]), as a literal block when it spans lines.
     fn string(&mut self, s: &str, key: bool) -> Option<()> {
+        let a = Analysis::of(s);
         // The serializer's path refuses the mark that `yaml11` quotes with.
-        if s.contains('\u{FDD0}') {
+        if a.mark {
             return None;
         }
         if super::yaml11::is_implicit(s) && !s.is_empty() {
@@ -163,9 +164,9 @@ impl Writer {
             if key && s.len() + 5 > SIMPLE_KEY_MAX {
                 return None;
             }
-            return self.scalar(s, Request::Single, key);
+            return self.scalar(s, &a, Request::Single, key);
         }
-        let request = if s.contains('\n') {
+        let request = if a.line_breaks {
             Request::Literal
         } else if typed_in_yaml12(s) {
             Request::Single
@@ -175,13 +176,17 @@ impl Writer {
         if key && s.len() > SIMPLE_KEY_MAX {
             return None;
         }
-        self.scalar(s, request, key)
+        self.scalar(s, &a, request, key)
+    }
+
+    /// A scalar the serializer asks for in plain style (null, a boolean, an integer).
+    fn plain(&mut self, s: &str) -> Option<()> {
+        self.scalar(s, &Analysis::of(s), Request::Plain, false)
     }
 
     /// A scalar in the style the emitter settles on for `request`; `None` for a style this writer
     /// leaves to the serializer.
-    fn scalar(&mut self, s: &str, request: Request, key: bool) -> Option<()> {
-        let a = Analysis::of(s);
+    fn scalar(&mut self, s: &str, a: &Analysis, request: Request, key: bool) -> Option<()> {
         if a.special || a.other_breaks || (key && a.line_breaks) {
             return None;
         }
@@ -288,6 +293,8 @@ struct Analysis {
     other_breaks: bool,
     /// A character that only double quotes can hold.
     special: bool,
+    /// U+FDD0, the mark [`super::yaml11`] quotes with.
+    mark: bool,
     block_plain: bool,
     single_quoted: bool,
     block: bool,
@@ -302,6 +309,24 @@ impl Analysis {
                 ..Self::default()
             };
         }
+        // Most strings are names, paths and versions: characters that are no space, line break or
+        // special character, and no indicator but as a lone `-` or at the start of `---` or `...`.
+        if s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./+=~".contains(&b))
+        {
+            return Self {
+                chars: s.len(),
+                block_plain: !(s == "-" || s.starts_with("---") || s.starts_with("...")),
+                single_quoted: true,
+                block: true,
+                ..Self::default()
+            };
+        }
+        Self::by_character(s)
+    }
+
+    /// The analysis of a non-empty string, character by character.
+    fn by_character(s: &str) -> Self {
         let mut a = Self::default();
         let mut indicators = s.starts_with("---") || s.starts_with("...");
         let (mut leading_space, mut leading_break) = (false, false);
@@ -332,6 +357,7 @@ impl Analysis {
             if !printable(c) {
                 a.special = true;
             }
+            a.mark |= c == '\u{FDD0}';
             let is_break = line_break(c);
             if is_break {
                 a.line_breaks = true;
@@ -606,6 +632,17 @@ mod tests {
         #[test]
         fn it_writes_what_the_serializer_writes(v in value()) {
             same(&v);
+        }
+
+        #[test]
+        fn names_and_versions_are_analysed_as_every_other_string(s in "[-_./+=~a-z0-9]{1,5}") {
+            let (fast, slow) = (Analysis::of(&s), Analysis::by_character(&s));
+            prop_assert_eq!(
+                (fast.chars, fast.block_plain, fast.single_quoted, fast.block),
+                (slow.chars, slow.block_plain, slow.single_quoted, slow.block),
+                "{:?}", s
+            );
+            prop_assert!(!(slow.line_breaks || slow.special || slow.mark));
         }
 
         #[test]

@@ -39,9 +39,15 @@ pub fn is_implicit(s: &str) -> bool {
     };
     // Every implicit form starts with a digit, a sign, a dot, `~`, `<` or `=`, or is one of the
     // short bool and null words: anything else is a string without running the pattern.
-    let candidate = first.is_ascii_digit()
-        || b"+-.~<=".contains(&first)
-        || (s.len() <= 5 && b"yYnNoOtTfF".contains(&first));
+    let candidate = if first.is_ascii_digit() {
+        // A form that starts with a digit (a number, a time, a timestamp) holds nothing but
+        // digits, hexadecimal letters and `_+-.:xtTZ`, spaces and tabs: `500m` or `1Gi` is a
+        // string at its first other letter.
+        s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b"_+-.:xtTZ \t".contains(&b))
+    } else {
+        b"+-.~<=".contains(&first) || (s.len() <= 5 && b"yYnNoOtTfF".contains(&first))
+    };
     candidate && IMPLICIT.is_match(s)
 }
 
@@ -220,6 +226,16 @@ mod tests {
             "v1",
         ] {
             assert_eq!(to_string(s).expect("serializes"), format!("{s}\n"), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The shortcuts before the pattern never change its answer.
+        #[test]
+        fn the_shortcuts_agree_with_the_pattern(
+            s in "[0-9][0-9a-zA-Z_+:. \t-]{0,12}|[-+.~<=yYnNoOtTfF][0-9a-zA-Z_+:. -]{0,6}"
+        ) {
+            proptest::prop_assert_eq!(is_implicit(&s), IMPLICIT.is_match(&s), "{:?}", s);
         }
     }
 
