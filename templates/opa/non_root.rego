@@ -192,11 +192,12 @@ effective_seccomp(c) := object.get(
 )
 
 # The pod's security context and each container's, with the words that name them.
-security_contexts contains {"what": "the pod", "context": object.get(pod_spec, "securityContext", {})}
-
-security_contexts contains {"what": sprintf("%s %q", [entry.what, entry.container.name]), "context": object.get(entry.container, "securityContext", {})} if {
-    some entry in all_containers
-}
+security_contexts := array.concat(
+    [{"what": "the pod", "context": object.get(pod_spec, "securityContext", {})}],
+    [{"what": sprintf("%s %q", [entry.what, entry.container.name]), "context": object.get(entry.container, "securityContext", {})} |
+        some entry in all_containers
+    ],
+)
 
 # The annotations of the pod (or of the pod template).
 pod_annotations := object.get(obj, ["metadata", "annotations"], {}) if obj.kind == "Pod"

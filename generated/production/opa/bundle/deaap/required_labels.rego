@@ -44,19 +44,15 @@ container_fields := {
 }
 
 # Containers and init containers of the pod spec, each with the words that name it in messages.
-containers contains {"container": c, "what": what} if {
+containers := [{"container": c, "what": what} |
     some field, what in container_fields
     some c in pod_spec[field]
-}
+]
 
 # Containers, init containers and ephemeral (debug) containers.
-all_containers contains entry if {
-    some entry in containers
-}
-
-all_containers contains {"container": c, "what": "ephemeral container"} if {
+all_containers := array.concat(containers, [{"container": c, "what": "ephemeral container"} |
     some c in pod_spec.ephemeralContainers
-}
+])
 
 # Every workload carries the labels in `parameters.labels`, non-empty. The pod template (and a
 # CronJob's job template) must carry them too: the pods and jobs a controller creates from them are

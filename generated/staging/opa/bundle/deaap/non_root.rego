@@ -44,19 +44,15 @@ container_fields := {
 }
 
 # Containers and init containers of the pod spec, each with the words that name it in messages.
-containers contains {"container": c, "what": what} if {
+containers := [{"container": c, "what": what} |
     some field, what in container_fields
     some c in pod_spec[field]
-}
+]
 
 # Containers, init containers and ephemeral (debug) containers.
-all_containers contains entry if {
-    some entry in containers
-}
-
-all_containers contains {"container": c, "what": "ephemeral container"} if {
+all_containers := array.concat(containers, [{"container": c, "what": "ephemeral container"} |
     some c in pod_spec.ephemeralContainers
-}
+])
 
 # The Kubernetes Pod Security Standards' restricted profile (which includes baseline), control by
 # control, on Pods and on the pod templates of every workload kind, so a workload that the
@@ -250,11 +246,12 @@ effective_seccomp(c) := object.get(
 )
 
 # The pod's security context and each container's, with the words that name them.
-security_contexts contains {"what": "the pod", "context": object.get(pod_spec, "securityContext", {})}
-
-security_contexts contains {"what": sprintf("%s %q", [entry.what, entry.container.name]), "context": object.get(entry.container, "securityContext", {})} if {
-    some entry in all_containers
-}
+security_contexts := array.concat(
+    [{"what": "the pod", "context": object.get(pod_spec, "securityContext", {})}],
+    [{"what": sprintf("%s %q", [entry.what, entry.container.name]), "context": object.get(entry.container, "securityContext", {})} |
+        some entry in all_containers
+    ],
+)
 
 # The annotations of the pod (or of the pod template).
 pod_annotations := object.get(obj, ["metadata", "annotations"], {}) if obj.kind == "Pod"

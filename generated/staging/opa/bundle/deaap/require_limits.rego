@@ -44,19 +44,15 @@ container_fields := {
 }
 
 # Containers and init containers of the pod spec, each with the words that name it in messages.
-containers contains {"container": c, "what": what} if {
+containers := [{"container": c, "what": what} |
     some field, what in container_fields
     some c in pod_spec[field]
-}
+]
 
 # Containers, init containers and ephemeral (debug) containers.
-all_containers contains entry if {
-    some entry in containers
-}
-
-all_containers contains {"container": c, "what": "ephemeral container"} if {
+all_containers := array.concat(containers, [{"container": c, "what": "ephemeral container"} |
     some c in pod_spec.ephemeralContainers
-}
+])
 
 # Every container and init container declares a limit for each resource in `parameters.resources`
 # (cpu and memory): without one a single pod can starve its node and the namespace quota cannot be
