@@ -64,12 +64,41 @@ const QUOTED: &str = "'@\u{FDD0}";
 /// A value that cannot be serialized, or one holding U+FDD0.
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
     let mut v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
+    // A document JSON can hold is written directly, with the same bytes.
+    if let Some(text) = as_json(&v).as_ref().and_then(super::block::write) {
+        return Ok(text);
+    }
     let mut marked = 0usize;
     mark(&mut v, &mut marked);
     unmark(
         serde_yaml::to_string(&v).map_err(|e| e.to_string())?,
         marked,
     )
+}
+
+/// A YAML document as JSON, when it is one: string keys, no tags, no floats (which the two
+/// formats write differently).
+fn as_json(v: &serde_yaml::Value) -> Option<serde_json::Value> {
+    use serde_yaml::Value;
+    Some(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                n.as_i64()?.into()
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Sequence(items) => items.iter().map(as_json).collect::<Option<_>>()?,
+        Value::Mapping(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| Some((k.as_str()?.to_owned(), as_json(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Tagged(_) => return None,
+    })
 }
 
 /// [`to_string`] for a JSON-shaped document such as a Kubernetes object that is already a
@@ -237,6 +266,32 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(is_implicit(&s), IMPLICIT.is_match(&s), "{:?}", s);
         }
+    }
+
+    #[test]
+    fn documents_json_can_hold_are_written_as_the_serializer_writes_them() {
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Unit,
+            Newtype(u8),
+        }
+        let by_serializer = |v: &serde_yaml::Value| {
+            let mut v = v.clone();
+            let mut marked = 0;
+            mark(&mut v, &mut marked);
+            unmark(serde_yaml::to_string(&v).expect("serializes"), marked).expect("unmarks")
+        };
+        let docs = [
+            serde_yaml::to_value(std::collections::BTreeMap::from([("on", vec!["1", "a b"])])),
+            serde_yaml::to_value((Shape::Unit, -3i64, u64::MAX, "x\ny", ())),
+            serde_yaml::to_value(Shape::Newtype(1)),
+            serde_yaml::to_value(std::collections::BTreeMap::from([(1, 2.5)])),
+        ];
+        for v in docs {
+            let v = v.expect("a value");
+            assert_eq!(to_string(&v).expect("writes"), by_serializer(&v), "{v:?}");
+        }
+        assert!(as_json(&serde_yaml::to_value(Shape::Newtype(1)).expect("a value")).is_none());
     }
 
     #[test]
