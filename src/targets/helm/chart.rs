@@ -263,11 +263,12 @@ impl Chunk<'_> {
         for (name, object) in &self.entries {
             entries.insert((*name).to_owned(), entry(object, self.section.workload)?);
         }
+        // Moved into place: `json!` would copy the entries through the serializer.
         let inner = match self.outer {
-            Some(outer) => json!({ outer: entries }),
+            Some(outer) => Value::Object(Map::from_iter([(outer.to_owned(), entries.into())])),
             None => Value::Object(entries),
         };
-        let doc = json!({ self.section.key: inner });
+        let doc = Value::Object(Map::from_iter([(self.section.key.to_owned(), inner)]));
         crate::render::yaml11::json_to_string(&doc).map_err(TargetError)
     }
 }
