@@ -306,7 +306,7 @@ impl Network {
             }
             Some(all)
         };
-        let rules = self
+        let rules: Vec<[Vec<JudgedRule<'_>>; 2]> = self
             .policies
             .iter()
             .map(|p| {
@@ -327,11 +327,16 @@ impl Network {
                 [ingress, egress]
             })
             .collect();
+        let by_peer = rules
+            .iter()
+            .map(|sides| [PeerIndex::of(&sides[0]), PeerIndex::of(&sides[1])])
+            .collect();
         Judge {
             network: self,
             endpoints,
             isolating,
             rules,
+            by_peer,
         }
     }
 
@@ -406,10 +411,64 @@ pub struct Judge<'a> {
     /// Per policy, per direction: each rule's peers as the endpoints they match (`None`: all),
     /// and its ports.
     rules: Vec<[Vec<JudgedRule<'a>>; 2]>,
+    /// Per policy, per direction, for a policy with many rules: which of them admit each peer.
+    by_peer: Vec<[Option<PeerIndex>; 2]>,
 }
 
 /// A rule with its peers resolved against the endpoints of a [`Judge`].
 type JudgedRule<'a> = (Option<Bits>, Option<&'a [NetworkPolicyPort]>);
+
+/// The rules of one side of a policy by the peers they admit, so that a policy with a rule per
+/// workload (a hub's egress to every service it scrapes) is not scanned rule by rule for each
+/// connection.
+struct PeerIndex {
+    /// Peer → the rules whose peers include it, in rule order.
+    of: HashMap<usize, Vec<usize>>,
+    /// The rules that admit every peer, in rule order.
+    everyone: Vec<usize>,
+}
+
+impl PeerIndex {
+    /// Below this many rules a scan is as fast.
+    const FROM: usize = 16;
+
+    fn of(rules: &[JudgedRule<'_>]) -> Option<Self> {
+        if rules.len() < Self::FROM {
+            return None;
+        }
+        let mut index = Self {
+            of: HashMap::new(),
+            everyone: Vec::new(),
+        };
+        for (i, (peers, _)) in rules.iter().enumerate() {
+            match peers {
+                Some(peers) => {
+                    for peer in peers.iter() {
+                        index.of.entry(peer).or_default().push(i);
+                    }
+                }
+                None => index.everyone.push(i),
+            }
+        }
+        Some(index)
+    }
+
+    /// The rules that admit `peer`, in rule order.
+    fn rules(&self, peer: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut mine = self
+            .of
+            .get(&peer)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .peekable();
+        let mut all = self.everyone.iter().peekable();
+        std::iter::from_fn(move || match (mine.peek(), all.peek()) {
+            (Some(&&a), Some(&&b)) if b < a => all.next().copied(),
+            (Some(_), _) => mine.next().copied(),
+            (None, _) => all.next().copied(),
+        })
+    }
+}
 
 /// A set of endpoints, by index.
 pub use crate::bits::Bits;
@@ -526,14 +585,18 @@ impl Judge<'_> {
         };
         let isolating = &self.isolating[d][subject];
         for &p in isolating {
-            for (i, (peers, ports)) in self.rules[p][d].iter().enumerate() {
-                let peer_ok = peers.as_ref().is_none_or(|m| m.contains(peer));
-                if peer_ok && ports_match(*ports, &self.endpoints[dest], port, protocol) {
-                    return Side::Allowed {
-                        policy: self.network.policies[p].label.clone(),
-                        rule: i,
-                    };
-                }
+            let rules = &self.rules[p][d];
+            let admits = |i: usize| ports_match(rules[i].1, &self.endpoints[dest], port, protocol);
+            let first = match &self.by_peer[p][d] {
+                Some(index) => index.rules(peer).find(|&i| admits(i)),
+                None => (0..rules.len())
+                    .find(|&i| rules[i].0.as_ref().is_none_or(|m| m.contains(peer)) && admits(i)),
+            };
+            if let Some(rule) = first {
+                return Side::Allowed {
+                    policy: self.network.policies[p].label.clone(),
+                    rule,
+                };
             }
         }
         if isolating.is_empty() {
@@ -632,5 +695,43 @@ pub fn cidr_contains(cidr: &str, ip: IpAddr) -> Option<bool> {
             Some(u128::from(n) & mask == u128::from(a) & mask)
         }
         _ => Some(false),
+    }
+}
+
+#[cfg(test)]
+mod peer_index_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The index finds, for every peer, the rules a scan in rule order finds.
+        #[test]
+        fn the_index_lists_the_rules_a_scan_finds(
+            peers in prop::collection::vec(
+                prop::option::of(prop::collection::vec(0usize..8, 0..4)),
+                PeerIndex::FROM..PeerIndex::FROM + 8,
+            ),
+        ) {
+            let rules: Vec<JudgedRule<'_>> = peers
+                .iter()
+                .map(|p| {
+                    let bits = p.as_ref().map(|p| {
+                        let mut b = Bits::new(8);
+                        for &i in p {
+                            b.insert(i);
+                        }
+                        b
+                    });
+                    (bits, None)
+                })
+                .collect();
+            let index = PeerIndex::of(&rules).expect("enough rules for an index");
+            for peer in 0..8 {
+                let scanned: Vec<usize> = (0..rules.len())
+                    .filter(|&i| rules[i].0.as_ref().is_none_or(|m| m.contains(peer)))
+                    .collect();
+                prop_assert_eq!(index.rules(peer).collect::<Vec<_>>(), scanned);
+            }
+        }
     }
 }
