@@ -149,7 +149,7 @@ pub struct Object {
     namespace: Option<String>,
     scope: Scope,
     role: Role,
-    document: String,
+    document: Document,
     /// The object as data: what the proofs read, so nothing parses the document back.
     value: serde_json::Value,
 }
@@ -195,7 +195,7 @@ impl Object {
     /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
     #[must_use]
     pub fn document(&self) -> &str {
-        &self.document
+        self.document.as_str()
     }
 
     fn new<T: Serialize>(
@@ -230,11 +230,37 @@ impl Object {
             namespace: metadata.namespace.clone(),
             scope: kind.scope,
             role: kind.role,
-            document: render::yaml11::json_to_string(&value).map_err(TargetError)?,
+            document: Document::Own(render::yaml11::json_to_string(&value).map_err(TargetError)?),
             value,
         })
     }
 }
+
+/// An object's YAML document: its own text until its artifact is assembled, then the part of
+/// the artifact's text that holds it, so that a document is held once, not once in the object and
+/// again in the file.
+#[derive(Debug, Clone)]
+enum Document {
+    Own(String),
+    Shared(std::sync::Arc<str>, std::ops::Range<usize>),
+}
+
+impl Document {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Own(text) => text,
+            Self::Shared(text, range) => &text[range.clone()],
+        }
+    }
+}
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Document {}
 
 /// An artifact holding `objects`: the header line, then their documents separated by `---`; the
 /// index records their kinds, and the object stream takes them from it.
@@ -243,22 +269,29 @@ pub fn manifest(
     cx: &Context<'_>,
     target: &'static str,
     path: impl Into<String>,
-    objects: Vec<Object>,
+    mut objects: Vec<Object>,
 ) -> Artifact {
     let mut text = render::header(cx);
     let mut kinds: Vec<String> = Vec::new();
+    let mut ranges = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
         if i > 0 {
             text.push_str("---\n");
         }
-        text.push_str(&o.document);
+        let start = text.len();
+        text.push_str(o.document());
+        ranges.push(start..text.len());
         if !kinds.iter().any(|k| k == o.kind) {
             kinds.push(o.kind.to_owned());
         }
     }
+    let text: std::sync::Arc<str> = text.into();
+    for (o, range) in objects.iter_mut().zip(ranges) {
+        o.document = Document::Shared(std::sync::Arc::clone(&text), range);
+    }
     Artifact {
         path: path.into(),
-        bytes: text.into_bytes().into(),
+        bytes: text.into(),
         target,
         kinds,
         manifest: true,
