@@ -351,7 +351,13 @@ fn to_rego(v: &Value) -> regorus::Value {
 /// too, so a template that would be refused is a workload that never runs.
 #[must_use]
 pub fn with_children(obj: &Value) -> Vec<Value> {
-    let mut out = vec![obj.clone()];
+    std::iter::once(obj.clone()).chain(children(obj)).collect()
+}
+
+/// What controllers create from a workload ([`with_children`] without the workload itself).
+#[must_use]
+pub fn children(obj: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
     let ns = &obj["metadata"]["namespace"];
     let name = obj["metadata"]["name"].as_str().unwrap_or("generated");
     let labels_of = |template: &Value| template["metadata"].get("labels").cloned();
@@ -359,16 +365,19 @@ pub fn with_children(obj: &Value) -> Vec<Value> {
     match obj["kind"].as_str().unwrap_or_default() {
         "Deployment" => {
             let template = &obj["spec"]["template"];
-            out.push(json!({
+            // Copied as values: `json!` would copy them through the serializer.
+            let mut replica_set = json!({
                 "apiVersion": "apps/v1",
                 "kind": "ReplicaSet",
                 "metadata": {
                     "name": format!("{name}-5d8f7c9b6"),
-                    "namespace": ns,
+                    "namespace": ns.clone(),
                     "labels": labels_of(template).unwrap_or(json!({})),
                 },
-                "spec": {"template": template},
-            }));
+                "spec": {},
+            });
+            replica_set["spec"]["template"] = template.clone();
+            out.push(replica_set);
             out.push(pod_from(template, "5d8f7c9b6-x2x9q"));
         }
         "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
@@ -387,12 +396,10 @@ pub fn with_children(obj: &Value) -> Vec<Value> {
             let mut metadata = job.get("metadata").cloned().unwrap_or(json!({}));
             metadata["name"] = json!(format!("{name}-29000000"));
             metadata["namespace"] = ns.clone();
-            out.extend(with_children(&json!({
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": metadata,
-                "spec": job["spec"],
-            })));
+            let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata});
+            job["spec"] = obj["spec"]["jobTemplate"]["spec"].clone();
+            out.extend(children(&job));
+            out.insert(0, job);
         }
         _ => {}
     }
@@ -402,18 +409,15 @@ pub fn with_children(obj: &Value) -> Vec<Value> {
 /// The Pod a controller creates from a pod template: its labels and annotations, its spec.
 #[must_use]
 pub fn pod(template: &Value, name: &str, namespace: &Value) -> Value {
-    let mut metadata = json!({"name": name, "namespace": namespace});
+    let mut metadata = json!({"name": name, "namespace": namespace.clone()});
     for key in ["labels", "annotations"] {
         if let Some(v) = template["metadata"].get(key) {
             metadata[key] = v.clone();
         }
     }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": template["spec"],
-    })
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata});
+    pod["spec"] = template["spec"].clone();
+    pod
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::path;
 use crate::validate::Report;
 use mutate::{Injected, Injector};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The admission proof.
@@ -62,8 +63,8 @@ enum Source {
 }
 
 /// One object the proof reviews, with where it came from.
-struct Reviewed {
-    object: Value,
+struct Reviewed<'a> {
+    object: std::borrow::Cow<'a, Value>,
     injected: Injected,
 }
 
@@ -488,7 +489,7 @@ fn review_share(
                 }
             }
             if kind == "Pod" {
-                let labels = namespaces.get(ns).cloned().unwrap_or(Value::Null);
+                let labels = namespaces.get(ns).unwrap_or(&Value::Null);
                 let level = level_of(labels["pod-security.kubernetes.io/enforce"].as_str());
                 for f in pss::evaluate(o)
                     .into_iter()
@@ -571,14 +572,18 @@ fn review_share(
         Ok(())
     };
     for &top in objects {
-        let reviewed = gatekeeper::with_children(top)
-            .into_iter()
+        // The object itself as it is, then what controllers create from it.
+        let reviewed = std::iter::once(Cow::Borrowed(top))
+            .chain(gatekeeper::children(top).into_iter().map(Cow::Owned))
             .map(|o| {
                 if o["kind"] == "Pod" {
                     let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
-                    let labels = namespaces.get(ns).cloned().unwrap_or(Value::Null);
-                    let (object, injected) = mutate::mutate(&o, &labels, istio);
-                    Reviewed { object, injected }
+                    let labels = namespaces.get(ns).unwrap_or(&Value::Null);
+                    let (object, injected) = mutate::mutate(&o, labels, istio);
+                    Reviewed {
+                        object: Cow::Owned(object),
+                        injected,
+                    }
                 } else {
                     Reviewed {
                         object: o,
@@ -600,7 +605,7 @@ fn review_share(
         let ns = env.namespace(NamespaceKey::Monitoring);
         for pod in chart::pods(&values, ns) {
             let reviewed = vec![Reviewed {
-                object: pod.clone(),
+                object: Cow::Borrowed(&pod),
                 injected: Vec::new(),
             }];
             review(&pod, reviewed, true)?;
