@@ -76,8 +76,8 @@ pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Stri
     )
 }
 
-/// A YAML document as JSON, when it is one: string keys, no tags, no floats (which the two
-/// formats write differently).
+/// A YAML document as JSON, when it is one: string keys, no tags, and no floats (which the
+/// serializer formats its own way).
 fn as_json(v: &serde_yaml::Value) -> Option<serde_json::Value> {
     use serde_yaml::Value;
     Some(match v {

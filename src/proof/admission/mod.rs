@@ -64,7 +64,7 @@ enum Source {
 
 /// One object the proof reviews, with where it came from.
 struct Reviewed<'a> {
-    object: std::borrow::Cow<'a, Value>,
+    object: Cow<'a, Value>,
     injected: Injected,
 }
 
