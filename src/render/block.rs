@@ -1,10 +1,10 @@
 //! The block-style YAML of a JSON-shaped document, written directly from the value.
 //!
-//! Every YAML file deaap-gen writes comes out of the YAML serializer (libyaml's emitter, block
-//! style, no line folding, UTF-8), with YAML-1.1-ambiguous strings single-quoted
-//! ([`super::yaml11`]). Going through the serializer costs an event per node and a scalar analysis
-//! per string, and it is most of the time spent writing a large environment. This module writes
-//! the same bytes for the documents deaap-gen generates: block mappings and sequences, `{}` and
+//! deaap-gen's YAML is what the YAML serializer writes (libyaml's emitter: block style, no line
+//! folding, UTF-8), with YAML-1.1-ambiguous strings single-quoted ([`super::yaml11`]). Going
+//! through the serializer costs an event per node and a scalar analysis per string, and it was
+//! most of the time spent writing a large environment. This module writes the same bytes for the
+//! documents deaap-gen generates: block mappings and sequences, `{}` and
 //! `[]` when empty, and plain, single-quoted and literal (`|`, `|-`) scalars, following the
 //! emitter's rules for choosing a style, indenting and spacing.
 //!
