@@ -159,7 +159,7 @@ impl Writer {
         if a.mark {
             return None;
         }
-        if super::yaml11::is_implicit(s) && !s.is_empty() {
+        if super::yaml11::needs_mark(s) {
             // Marked with a 5-byte prefix that only single quotes can start with.
             if key && s.len() + 5 > SIMPLE_KEY_MAX {
                 return None;

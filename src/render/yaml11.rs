@@ -63,11 +63,16 @@ const QUOTED: &str = "'@\u{FDD0}";
 /// # Errors
 /// A value that cannot be serialized, or one holding U+FDD0.
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
-    let mut v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
+    let v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
     // A document JSON can hold is written directly, with the same bytes.
-    if let Some(text) = as_json(&v).as_ref().and_then(super::block::write) {
-        return Ok(text);
+    match as_json(&v).as_ref().and_then(super::block::write) {
+        Some(text) => Ok(text),
+        None => yaml_by_serializer(v),
     }
+}
+
+/// [`to_string`] through the serializer: the document with its strings marked.
+fn yaml_by_serializer(mut v: serde_yaml::Value) -> Result<String, String> {
     let mut marked = 0usize;
     mark(&mut v, &mut marked);
     unmark(
@@ -196,7 +201,8 @@ fn mark(v: &mut serde_yaml::Value, marked: &mut usize) {
     }
 }
 
-fn needs_mark(s: &str) -> bool {
+/// Whether `s` is written single-quoted for YAML 1.1 readers.
+pub(super) fn needs_mark(s: &str) -> bool {
     is_implicit(s) && !s.is_empty()
 }
 
@@ -275,12 +281,6 @@ mod tests {
             Unit,
             Newtype(u8),
         }
-        let by_serializer = |v: &serde_yaml::Value| {
-            let mut v = v.clone();
-            let mut marked = 0;
-            mark(&mut v, &mut marked);
-            unmark(serde_yaml::to_string(&v).expect("serializes"), marked).expect("unmarks")
-        };
         let docs = [
             serde_yaml::to_value(std::collections::BTreeMap::from([("on", vec!["1", "a b"])])),
             serde_yaml::to_value((Shape::Unit, -3i64, u64::MAX, "x\ny", ())),
@@ -289,7 +289,7 @@ mod tests {
         ];
         for v in docs {
             let v = v.expect("a value");
-            assert_eq!(to_string(&v).expect("writes"), by_serializer(&v), "{v:?}");
+            assert_eq!(to_string(&v), yaml_by_serializer(v.clone()), "{v:?}");
         }
         assert!(as_json(&serde_yaml::to_value(Shape::Newtype(1)).expect("a value")).is_none());
     }

@@ -346,15 +346,16 @@ fn to_rego(v: &Value) -> regorus::Value {
     }
 }
 
-/// What controllers create from a workload, without mutation: a Deployment's `ReplicaSet`, a
-/// `CronJob`'s Job, and the Pod of each (one stands for all replicas). Admission reviews those
-/// too, so a template that would be refused is a workload that never runs.
+/// The workload itself, then what controllers create from it ([`children`]).
+#[cfg(test)]
 #[must_use]
 pub fn with_children(obj: &Value) -> Vec<Value> {
     std::iter::once(obj.clone()).chain(children(obj)).collect()
 }
 
-/// What controllers create from a workload ([`with_children`] without the workload itself).
+/// What controllers create from a workload, without mutation: a Deployment's `ReplicaSet`, a
+/// `CronJob`'s Job, and the Pod of each (one stands for all replicas). Admission reviews those
+/// too, so a template that would be refused is a workload that never runs.
 #[must_use]
 pub fn children(obj: &Value) -> Vec<Value> {
     let mut out = Vec::new();
@@ -396,10 +397,12 @@ pub fn children(obj: &Value) -> Vec<Value> {
             let mut metadata = job.get("metadata").cloned().unwrap_or(json!({}));
             metadata["name"] = json!(format!("{name}-29000000"));
             metadata["namespace"] = ns.clone();
+            let spec = job["spec"].clone();
             let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata});
-            job["spec"] = obj["spec"]["jobTemplate"]["spec"].clone();
-            out.extend(children(&job));
-            out.insert(0, job);
+            job["spec"] = spec;
+            let pods = children(&job);
+            out.push(job);
+            out.extend(pods);
         }
         _ => {}
     }
