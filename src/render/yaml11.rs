@@ -45,11 +45,18 @@ pub fn is_implicit(s: &str) -> bool {
         // string at its first other letter.
         s.bytes()
             .all(|b| b.is_ascii_hexdigit() || b"_+-.:xtTZ \t".contains(&b))
+    } else if b"+-.~<=".contains(&first) {
+        true
     } else {
-        b"+-.~<=".contains(&first) || (s.len() <= 5 && b"yYnNoOtTfF".contains(&first))
+        // What starts with a letter is implicit only as one of the words, in any ASCII case
+        // (the pattern's case-insensitivity is ASCII's): `name`, `TCP` or `tls` need no pattern.
+        return WORDS.iter().any(|w| s.eq_ignore_ascii_case(w));
     };
     candidate && IMPLICIT.is_match(s)
 }
+
+/// The bool and null words of [`IMPLICIT`].
+const WORDS: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
 
 /// The prefix that makes the serializer quote a string: `@` may not start a plain scalar, and
 /// U+FDD0 is a Unicode noncharacter (reserved for internal use; validation refuses it in the
@@ -268,7 +275,9 @@ mod tests {
         /// The shortcuts before the pattern never change its answer.
         #[test]
         fn the_shortcuts_agree_with_the_pattern(
-            s in "[0-9][0-9a-zA-Z_+:. \t-]{0,12}|[-+.~<=yYnNoOtTfF][0-9a-zA-Z_+:. -]{0,6}"
+            s in "[0-9][0-9a-zA-Z_+:. \t-]{0,12}|[-+.~<=a-zA-Z][0-9a-zA-Z_+:. -]{0,6}\
+                  |([yY]([eE][sS]?)?|[nN][oO]?|[oO]([nN]|[fF][fF])|[tT][rR][uU][eE]\
+                  |[fF][aA][lL][sS][eE]|[nN][uU][lL][lL])[sSeE\u{17F}\u{212A}]?"
         ) {
             proptest::prop_assert_eq!(is_implicit(&s), IMPLICIT.is_match(&s), "{:?}", s);
         }
