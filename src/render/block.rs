@@ -285,7 +285,7 @@ enum Request {
 }
 
 /// What the emitter's scalar analysis finds in a string, for block context.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq, Eq)]
 struct Analysis {
     chars: usize,
     line_breaks: bool,
@@ -311,9 +311,7 @@ impl Analysis {
         }
         // Most strings are names, paths and versions: characters that are no space, line break or
         // special character, and no indicator but as a lone `-` or at the start of `---` or `...`.
-        if s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./+=~".contains(&b))
-        {
+        if s.bytes().all(|b| NAME_BYTES[usize::from(b)]) {
             return Self {
                 chars: s.len(),
                 block_plain: !(s == "-" || s.starts_with("---") || s.starts_with("...")),
@@ -327,8 +325,65 @@ impl Analysis {
 
     /// The analysis of a non-empty string, character by character.
     fn by_character(s: &str) -> Self {
+        let indicators = s.starts_with("---") || s.starts_with("...");
+        if s.is_ascii() {
+            Self::ascii(s.as_bytes(), indicators)
+        } else {
+            Self::scan(s, indicators)
+        }
+    }
+
+    /// [`Analysis::scan`] of a non-empty ASCII string, byte by byte: the same flags, in one pass
+    /// without decoding (dashboards and rule expressions are long ASCII strings).
+    fn ascii(b: &[u8], mut indicators: bool) -> Self {
+        let is_break = |c: u8| c == b'\n' || c == b'\r';
+        let blank_or_break = |c: u8| c == b' ' || c == b'\t' || is_break(c);
+        let followed_by_whitespace = |i: usize| b.get(i + 1).is_none_or(|&c| blank_or_break(c));
+        let (first, last) = (b[0], b[b.len() - 1]);
+        match first {
+            b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+            | b'"' | b'%' | b'@' | b'`' => indicators = true,
+            b'?' | b':' | b'-' if followed_by_whitespace(0) => indicators = true,
+            _ => {}
+        }
+        let (mut special, mut line_breaks, mut other_breaks) = (false, false, false);
+        let (mut break_space, mut space_break) = (false, false);
+        for (i, &c) in b.iter().enumerate() {
+            special |= !(c == b'\n' || (b' '..=b'~').contains(&c));
+            line_breaks |= is_break(c);
+            other_breaks |= c == b'\r';
+            if i > 0 {
+                let previous = b[i - 1];
+                match c {
+                    b':' if followed_by_whitespace(i) => indicators = true,
+                    b'#' if blank_or_break(previous) => indicators = true,
+                    _ => {}
+                }
+                break_space |= c == b' ' && is_break(previous);
+                space_break |= is_break(c) && previous == b' ';
+            }
+        }
+        let edges = first == b' ' || is_break(first) || last == b' ' || is_break(last);
+        Self {
+            chars: b.len(),
+            line_breaks,
+            other_breaks,
+            special,
+            mark: false,
+            block_plain: !(edges
+                || break_space
+                || space_break
+                || special
+                || line_breaks
+                || indicators),
+            single_quoted: !(break_space || space_break || special),
+            block: !(last == b' ' || space_break || special),
+        }
+    }
+
+    /// The analysis of a non-empty string, character by character, as the emitter does it.
+    fn scan(s: &str, mut indicators: bool) -> Self {
         let mut a = Self::default();
-        let mut indicators = s.starts_with("---") || s.starts_with("...");
         let (mut leading_space, mut leading_break) = (false, false);
         let (mut trailing_space, mut trailing_break) = (false, false);
         let (mut break_space, mut space_break) = (false, false);
@@ -393,6 +448,19 @@ impl Analysis {
         a
     }
 }
+
+/// The bytes of names, paths and versions: ASCII letters and digits and `-_./+=~`.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'~');
+        b += 1;
+    }
+    table
+};
 
 fn line_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
@@ -643,6 +711,14 @@ mod tests {
                 "{:?}", s
             );
             prop_assert!(!(slow.line_breaks || slow.special || slow.mark));
+        }
+
+        #[test]
+        fn ascii_is_analysed_as_the_emitter_analyses_characters(
+            s in "[ -~\t\n\r\u{0}\u{7f}]{1,8}|[-:#?'a ]{1,4}(\n|\r| |\t)?[#: a]{0,3}"
+        ) {
+            let indicators = s.starts_with("---") || s.starts_with("...");
+            prop_assert_eq!(Analysis::ascii(s.as_bytes(), indicators), Analysis::scan(&s, indicators));
         }
 
         #[test]
