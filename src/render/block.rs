@@ -349,6 +349,10 @@ impl Analysis {
         let (mut special, mut line_breaks, mut other_breaks) = (false, false, false);
         let (mut break_space, mut space_break) = (false, false);
         for (i, &c) in b.iter().enumerate() {
+            // Printable characters other than space, `:` and `#` change none of the flags.
+            if QUIET_BYTES[usize::from(c)] {
+                continue;
+            }
             special |= !(c == b'\n' || (b' '..=b'~').contains(&c));
             line_breaks |= is_break(c);
             other_breaks |= c == b'\r';
@@ -457,6 +461,18 @@ static NAME_BYTES: [bool; 256] = {
         let c = b as u8;
         table[b] = c.is_ascii_alphanumeric()
             || matches!(c, b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'~');
+        b += 1;
+    }
+    table
+};
+
+/// Printable ASCII but space, `:` and `#`: the bytes [`Analysis::ascii`] passes over.
+static QUIET_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_graphic() && c != b':' && c != b'#';
         b += 1;
     }
     table
@@ -715,7 +731,8 @@ mod tests {
 
         #[test]
         fn ascii_is_analysed_as_the_emitter_analyses_characters(
-            s in "[ -~\t\n\r\u{0}\u{7f}]{1,8}|[-:#?'a ]{1,4}(\n|\r| |\t)?[#: a]{0,3}"
+            s in "[ -~\t\n\r\u{0}\u{7f}]{1,8}|[-:#?'a ]{1,4}(\n|\r| |\t)?[#: a]{0,3}\
+                  |[a:# ]{0,3}(\n|\r|\t)?[ :#a]{1,3}(\n|\r)?"
         ) {
             let indicators = s.starts_with("---") || s.starts_with("...");
             prop_assert_eq!(Analysis::ascii(s.as_bytes(), indicators), Analysis::scan(&s, indicators));
