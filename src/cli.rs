@@ -354,7 +354,7 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
         } => match workspace_for(&inputs, ui, Need::Objects) {
             Ok(ws) => {
                 let show = if flows { Show::Matrix } else { Show::Summary };
-                print_proofs(&ws, show, ui)
+                print_proofs(ws, show, ui)
             }
             Err(code) => code,
         },
@@ -502,12 +502,16 @@ fn report(e: &Error) -> u8 {
 
 /// Compiles every input and prints every diagnostic; the exit code when any input is invalid
 /// (then nothing may be written at all), or when a warning was reported under `--deny-warnings`.
-fn workspace(inputs: &Inputs, ui: &Ui) -> Result<Workspace, u8> {
+///
+/// The workspace lives as long as the process: a command ends when it is done with it, and
+/// freeing its objects one by one (a hundred thousand values at 1,000 services) would only delay
+/// the exit, where the system reclaims the memory at once.
+fn workspace(inputs: &Inputs, ui: &Ui) -> Result<&'static Workspace, u8> {
     workspace_for(inputs, ui, Need::Files)
 }
 
 /// [`workspace`] for a command that needs only `need` of the generated output.
-fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<Workspace, u8> {
+fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<&'static Workspace, u8> {
     let compilation = ops::compile_all_for(&inputs.paths, need).map_err(|e| report(&e))?;
     let warnings = print_compilation(&compilation, ui);
     let ws = compilation.into_workspace().map_err(|e| report(&e))?;
@@ -517,7 +521,7 @@ fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<Workspace, u8> 
             ops::plural(warnings)
         )));
     }
-    Ok(ws)
+    Ok(Box::leak(Box::new(ws)))
 }
 
 /// `check`'s summary: one line per environment on stdout (with `--format json` one object,
@@ -603,7 +607,7 @@ fn matrix_table(m: &ops::flows::Matrix) -> String {
 }
 
 /// The one environment file `render` or `graph` compiles, or the exit code when it is a folder.
-fn one_environment(command: &'static str, path: &Path, ui: &Ui) -> Result<Workspace, u8> {
+fn one_environment(command: &'static str, path: &Path, ui: &Ui) -> Result<&'static Workspace, u8> {
     let file = ops::inputs::one_file(command, path).map_err(|e| report(&e))?;
     workspace_for(&Inputs { paths: vec![file] }, ui, Need::Objects)
 }
@@ -614,7 +618,7 @@ fn graph(path: &Path, format: ops::flows::GraphFormat, ui: &Ui) -> u8 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
-    match ops::flows::graph(&ws) {
+    match ops::flows::graph(ws) {
         Ok(g) => match std::io::stdout()
             .lock()
             .write_all(g.render(format).as_bytes())
@@ -695,10 +699,10 @@ fn build(inputs: &Inputs, out: &Path, mode: Mode, ui: &Ui) -> u8 {
         Err(code) => return code,
     };
     let wait = match mode {
-        Mode::Check => return check_stale(inputs, &ws, out, ui),
+        Mode::Check => return check_stale(inputs, ws, out, ui),
         Mode::Write(wait) => wait,
     };
-    match ops::build::build(&ws, out, wait, &mut |w| print_written(w, ui)) {
+    match ops::build::build(ws, out, wait, &mut |w| print_written(w, ui)) {
         Ok(()) => 0,
         Err(e) => report(&e),
     }
@@ -801,7 +805,7 @@ fn refresh_hint(inputs: &Inputs, out: &Path) -> String {
 
 fn diff(inputs: &Inputs, against: &Path, detail: Detail, ui: &Ui) -> u8 {
     let drift = match workspace(inputs, ui)
-        .and_then(|ws| ops::diff::drift(&ws, against).map_err(|e| report(&e)))
+        .and_then(|ws| ops::diff::drift(ws, against).map_err(|e| report(&e)))
     {
         Ok(d) => d,
         Err(code) => return code,
@@ -989,7 +993,7 @@ fn render_stream(path: &Path, ui: &Ui) -> u8 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
-    match ops::render::render(&ws) {
+    match ops::render::render(ws) {
         Ok(s) => match std::io::stdout().lock().write_all(s.as_bytes()) {
             Ok(()) => 0,
             Err(e) => fail(&format!("cannot write to stdout: {e}")),
