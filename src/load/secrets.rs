@@ -3,6 +3,8 @@
 //! reference syntax that is the only acceptable value for them.
 
 use regex_lite::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
 
@@ -36,6 +38,26 @@ const FUZZY: [&str; 5] = ["password", "passwd", "passphrase", "credential", "sec
 /// Whether a key's name says it holds a credential.
 #[must_use]
 pub fn looks_secret(key: &str) -> bool {
+    /// How many answers each thread keeps: environments repeat a few hundred key names (`name`,
+    /// `image`, `port`, ...) over every service, and loading and validation ask about each key.
+    const KEPT: usize = 4096;
+    thread_local! {
+        static ANSWERS: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
+    }
+    ANSWERS.with_borrow_mut(|answers| {
+        if let Some(&answer) = answers.get(key) {
+            return answer;
+        }
+        let answer = names_credential(key);
+        if answers.len() < KEPT {
+            answers.insert(key.to_owned(), answer);
+        }
+        answer
+    })
+}
+
+/// [`looks_secret`], worked out.
+fn names_credential(key: &str) -> bool {
     // NFKC leaves ASCII as it is: only other keys need normalising.
     let mut k = if key.is_ascii() {
         key.to_ascii_lowercase()
