@@ -323,7 +323,8 @@ impl Analysis {
         Self::by_character(s)
     }
 
-    /// The analysis of a non-empty string, character by character.
+    /// The analysis of a non-empty string that may be more than a name: byte by byte when it is
+    /// ASCII, else character by character.
     fn by_character(s: &str) -> Self {
         let indicators = s.starts_with("---") || s.starts_with("...");
         if s.is_ascii() {
