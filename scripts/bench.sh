@@ -14,6 +14,10 @@
 # (GNU time's maximum resident set), and `helm template` of the chart with the values deaap-gen
 # wrote for the same N services next to `deaap-gen render`, with their ratio and objects per
 # second. It prints one Markdown table (and writes it to BENCH_SCALING_REPORT=<file> if set).
+#
+# Every command runs with DEAAP_GEN_NO_CACHE=1, evaluating every admission review as a first run
+# does, except the rows and columns marked "verdicts kept", which keep the Gatekeeper verdicts in
+# a cache folder of their own (warmed by hyperfine's warm-up run), as repeated runs do.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -26,6 +30,8 @@ else
 fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+export DEAAP_GEN_NO_CACHE=1
+KEPT="env DEAAP_GEN_NO_CACHE=0 $BIN --cache-dir $OUT/cache"
 HELM=$(command -v helm || true)
 TOOLS=${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}
 [ -z "$HELM" ] && [ -x "$TOOLS/helm/helm/helm" ] && HELM=$TOOLS/helm/helm/helm
@@ -45,8 +51,8 @@ for r in json.load(open(sys.argv[1]))["results"]:
     echo $(($(tail -1 "$OUT/rss") / 1024))
   }
   {
-    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | validate · no-op build, verdicts kept | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   } | tee "$REPORT"
   for n in ${BENCH_SCALING_N:-10 100 1000 10000}; do
     model=$OUT/model-$n
@@ -60,6 +66,8 @@ for r in json.load(open(sys.argv[1]))["results"]:
       -n build-noop "$BIN -q build $model -o $OUT/warm-$n"
       -n render "$BIN render $model/synth.toml"
       -n diff "$BIN diff $model --against $OUT/warm-$n --stat"
+      -n validate-kept "$KEPT validate $model"
+      -n build-noop-kept "$KEPT -q build $model -o $OUT/warm-$n"
     )
     values=$OUT/warm-$n/synth/helm/values-synth.yaml
     [ -n "$HELM" ] && commands+=(-n helm "$HELM template deaap-synth charts/deaap -f $values --include-crds")
@@ -77,7 +85,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
       ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
       rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
     fi
-    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
+    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
     unset ms ms_mean
   done
   exit 0
@@ -90,7 +98,9 @@ hyperfine --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPOR
   -n diff-clean "$BIN diff environments/ --against $OUT/warm --stat" \
   -n render-production "$BIN render environments/production.toml" \
   -n check "$BIN check environments/" \
-  -n check-flows "$BIN check --flows --format json environments/"
+  -n check-flows "$BIN check --flows --format json environments/" \
+  -n validate-kept "$KEPT validate environments/" \
+  -n build-noop-kept "$KEPT build environments/ -o $OUT/warm"
 
 if [ -z "$HELM" ]; then
   echo "helm not found (run scripts/conformance.sh once to install it): render vs helm template skipped" >&2

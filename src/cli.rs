@@ -62,6 +62,43 @@ pub struct Global {
     /// Fail (exit 2, nothing written) when any warning was reported
     #[arg(long, global = true)]
     pub deny_warnings: bool,
+    /// Keep the admission proof's Gatekeeper verdicts in DIR between runs, so that a run
+    /// evaluates the policies only on objects that changed [default: $XDG_CACHE_HOME/deaap-gen,
+    /// else ~/.cache/deaap-gen]
+    #[arg(long, value_name = "DIR", env = "DEAAP_GEN_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// Keep nothing between runs: evaluate every admission review anew (the variable counts
+    /// unless empty, `0`, `false`, `no` or `off`)
+    #[arg(
+        long,
+        env = "DEAAP_GEN_NO_CACHE",
+        global = true,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub no_cache: bool,
+}
+
+impl Global {
+    /// The cache folder: `--cache-dir`, else `$XDG_CACHE_HOME/deaap-gen`, else
+    /// `$HOME/.cache/deaap-gen` (the variables only when they hold an absolute path); none with
+    /// `--no-cache`.
+    #[must_use]
+    pub fn cache(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let absolute = |var: &str| {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        absolute("XDG_CACHE_HOME")
+            .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+            .map(|cache| cache.join("deaap-gen"))
+    }
 }
 
 /// `--color`.
@@ -318,6 +355,7 @@ pub fn run(cli: Cli) -> u8 {
     {
         return fail(&format!("cannot run in `{}`: {e}", dir.display()));
     }
+    crate::proof::admission::verdicts::keep_in(cli.global.cache());
     let ui = Ui::new(&cli.global, cli.command.format());
     let code = dispatch(cli.command, &ui);
     ui.finish();

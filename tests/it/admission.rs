@@ -3,7 +3,7 @@
 //! Security control and level is refused, a compliant pod is admitted, and each admission defect
 //! the shipped environments had is caught on a fixture that reproduces it.
 
-use crate::support::{edit, root, run, stderr, stdout};
+use crate::support::{deaap_gen, edit, root, run, stderr, stdout};
 use deaap_gen::model::PodSecurityLevel;
 use deaap_gen::proof::admission::{Gatekeeper, mutate, pss};
 use serde_json::{Value, json};
@@ -153,16 +153,7 @@ fn injected_images_come_from_the_model_registry() {
 
     // Without the model's images the injectors pull their upstream defaults, which the generated
     // allowed-registries constraint refuses on every meshed pod and every pod with secrets.
-    edit(
-        &dir.path().join("workloads.toml"),
-        "proxy_image = { repository = \"istio/proxyv2\", tag = \"1.24.2\" }\n",
-        "",
-    );
-    edit(
-        &dir.path().join("minimal.toml"),
-        ", agent_image = { repository = \"hashicorp/vault\", tag = \"1.18.1\" }",
-        "",
-    );
+    without_model_images(dir.path());
     let (code, _, err) = check(dir.path(), "workloads.toml");
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("error[DG0502]"), "{err}");
@@ -178,6 +169,165 @@ fn injected_images_come_from_the_model_registry() {
             "Deployment mini-core/web (as Pod)",
             "CronJob mini-core/backup-service (as Pod)",
         ],
+    );
+}
+
+/// Removes the injectors' images from the workloads fixture in `dir`: the injectors then pull
+/// their upstream defaults.
+fn without_model_images(dir: &Path) {
+    edit(
+        &dir.join("workloads.toml"),
+        "proxy_image = { repository = \"istio/proxyv2\", tag = \"1.24.2\" }\n",
+        "",
+    );
+    edit(
+        &dir.join("minimal.toml"),
+        ", agent_image = { repository = \"hashicorp/vault\", tag = \"1.18.1\" }",
+        "",
+    );
+}
+
+/// The workloads fixture with the injectors' upstream images, which the allowed-registries
+/// constraint refuses: a fixture with Gatekeeper denials.
+fn scratch_with_denials() -> tempfile::TempDir {
+    let dir = scratch("workloads.toml");
+    without_model_images(dir.path());
+    dir
+}
+
+/// The files of a folder (none when it does not exist), with their bytes.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).expect("read");
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn gatekeeper_verdicts_kept_between_runs_change_no_diagnostic() {
+    let dir = scratch_with_denials();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let cache = scratch.path().join("cache");
+    let kept = cache.join("gatekeeper");
+    let check_with = |extra: &[&str]| {
+        let o = deaap_gen(dir.path())
+            .env_remove("DEAAP_GEN_NO_CACHE")
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(extra)
+            .args(["check", "workloads.toml"])
+            .output()
+            .expect("the deaap-gen binary runs");
+        (o.status.code(), stdout(&o), stderr(&o))
+    };
+    let fresh = check(dir.path(), "workloads.toml");
+    assert_eq!(fresh.0, Some(2), "{}", fresh.2);
+    let allowed = "from a registry that is not allowed";
+    assert!(fresh.2.contains(allowed), "{}", fresh.2);
+
+    // The first run evaluates and keeps the verdicts: one file for the one environment, in a
+    // folder only its owner reads.
+    assert_eq!(check_with(&[]), fresh);
+    let first = files_of(&kept);
+    assert_eq!(first.len(), 1, "{first:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for folder in [&cache, &kept] {
+            let mode = std::fs::metadata(folder)
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+        }
+    }
+    // The second takes them as kept, with the same diagnostics, and writes nothing (the file is
+    // the same file, not a copy renamed over it).
+    let inode = |f: &Path| {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(f).expect("exists"))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = f;
+            0
+        }
+    };
+    let before = inode(&kept.join(&first[0].0));
+    assert_eq!(check_with(&[]), fresh);
+    assert_eq!(files_of(&kept), first);
+    assert_eq!(inode(&kept.join(&first[0].0)), before);
+
+    // A kept verdict is used as it is: a message changed in the file is the message reported,
+    // unless `--no-cache`, which neither reads nor writes the file.
+    let (name, bytes) = &first[0];
+    let at = bytes
+        .windows(allowed.len())
+        .position(|w| w == allowed.as_bytes())
+        .expect("a kept message");
+    let mut changed = bytes.clone();
+    changed[at..at + allowed.len()].copy_from_slice(allowed.to_uppercase().as_bytes());
+    std::fs::write(kept.join(name), &changed).expect("write");
+    let (_, _, err) = check_with(&[]);
+    assert!(err.contains(&allowed.to_uppercase()), "{err}");
+    assert_eq!(check_with(&["--no-cache"]), fresh);
+    assert_eq!(files_of(&kept), vec![(name.clone(), changed.clone())]);
+
+    // A file cut short or of another format is ignored and replaced.
+    for broken in [&bytes[..bytes.len() / 2], b"not verdicts".as_slice(), &[]] {
+        std::fs::write(kept.join(name), broken).expect("write");
+        assert_eq!(check_with(&[]), fresh);
+        assert_eq!(files_of(&kept), first);
+    }
+
+    // A changed workload is evaluated again (the Rego compiled for it), the others taken as
+    // kept: the same diagnostics as a run that keeps nothing, and the file now holds both.
+    edit(
+        &dir.path().join("workloads.toml"),
+        "image = { repository = \"acme/worker\", tag = \"1.0.0\" }",
+        "image = { repository = \"acme/worker\", tag = \"1.0.1\" }",
+    );
+    let fresh = check(dir.path(), "workloads.toml");
+    assert_eq!(fresh.0, Some(2), "{}", fresh.2);
+    assert_eq!(check_with(&[]), fresh);
+    let both = files_of(&kept);
+    assert!(both[0].1.len() > bytes.len(), "{} bytes", both[0].1.len());
+    assert_eq!(check_with(&[]), fresh);
+}
+
+#[test]
+fn gatekeeper_verdicts_are_kept_in_the_user_cache_folder() {
+    let dir = scratch_with_denials();
+    let home = tempfile::tempdir().expect("temp dir");
+    let check_in = |xdg: &str, no_cache: &str| {
+        deaap_gen(dir.path())
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", xdg)
+            .env("DEAAP_GEN_NO_CACHE", no_cache)
+            .args(["-q", "check", "workloads.toml"])
+            .output()
+            .expect("the deaap-gen binary runs")
+    };
+    let xdg = home.path().join("xdg");
+    // `DEAAP_GEN_NO_CACHE=1` keeps nothing; `0` is off.
+    check_in(xdg.to_str().expect("UTF-8"), "1");
+    assert!(!xdg.exists());
+    check_in(xdg.to_str().expect("UTF-8"), "0");
+    assert_eq!(files_of(&xdg.join("deaap-gen/gatekeeper")).len(), 1);
+    // A relative XDG_CACHE_HOME is not one: ~/.cache instead.
+    check_in("relative", "");
+    assert!(!dir.path().join("relative").exists());
+    assert_eq!(
+        files_of(&home.path().join(".cache/deaap-gen/gatekeeper")).len(),
+        1
     );
 }
 

@@ -566,6 +566,16 @@ fn repo_server_patch_registers_the_sidecar() {
         volume(tmp)["emptyDir"].is_mapping(),
         "/tmp is the sidecar's own emptyDir"
     );
+    // The verdicts cache is on that emptyDir, the one writable place of a read-only root.
+    let cache = c["env"]
+        .as_sequence()
+        .and_then(|e| {
+            e.iter()
+                .find(|v| v["name"].as_str() == Some("DEAAP_GEN_CACHE_DIR"))
+        })
+        .and_then(|v| v["value"].as_str())
+        .expect("DEAAP_GEN_CACHE_DIR set");
+    assert!(cache.starts_with("/tmp/"), "{cache}");
     // The ConfigMap the volume names is generated from plugin.yaml itself, so they cannot drift.
     let k = load_yaml("deploy/argocd/kustomization.yaml");
     let generator = k["configMapGenerator"]

@@ -663,6 +663,7 @@ fn diff_colours_only_on_a_terminal_without_no_color() {
             .args(["-q", "-e", "-c"])
             .arg(format!("{} diff", env!("CARGO_BIN_EXE_deaap-gen")))
             .arg("/dev/null")
+            .env("DEAAP_GEN_NO_CACHE", "1")
             .env_remove("NO_COLOR");
         if no_color {
             c.env("NO_COLOR", "1");

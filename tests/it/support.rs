@@ -10,11 +10,14 @@ pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `deaap-gen` command with a clean, colourless environment, run in `dir`.
+/// A `deaap-gen` command with a clean, colourless environment, run in `dir`, that keeps no
+/// Gatekeeper verdicts between runs (the tests of that set a cache folder of their own).
 pub(crate) fn deaap_gen(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deaap-gen"));
     c.current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("DEAAP_GEN_NO_CACHE", "1")
+        .env_remove("DEAAP_GEN_CACHE_DIR")
         .env_remove("ARGOCD_APP_PARAMETERS");
     c
 }

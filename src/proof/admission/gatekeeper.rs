@@ -6,9 +6,11 @@
 //! regorus's bytecode and run on its virtual machine (several times faster per review than its
 //! tree-walking interpreter, with the same results).
 
+use super::verdicts::{Memory, Used, Verdict};
 use crate::targets::Artifact;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One generated Constraint, with what its template compiled to.
 #[derive(Debug, Clone)]
@@ -25,6 +27,37 @@ pub struct Constraint {
     parameters: regorus::Value,
 }
 
+/// A VM with every template's `violation` rule as an entry point, in the order of `templates`
+/// (kind and Rego).
+fn compile(templates: &[(String, String)]) -> Result<regorus::rvm::RegoVM, String> {
+    let mut engine = regorus::Engine::new();
+    let mut rules = Vec::new();
+    for (kind, rego) in templates {
+        let package = engine
+            .add_policy(format!("{kind}.rego"), rego.clone())
+            .map_err(|e| format!("the Rego of {kind} does not compile: {e}"))?;
+        rules.push(format!("{package}.violation"));
+    }
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let mut vm = match rules.first() {
+        Some(first) => {
+            let policy = engine
+                .compile_with_entrypoint(&regorus::Rc::from(*first))
+                .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
+            let program =
+                regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &rules)
+                    .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
+            let mut vm = regorus::rvm::RegoVM::new_with_policy(policy);
+            vm.load_program(program);
+            vm
+        }
+        None => regorus::rvm::RegoVM::new(),
+    };
+    // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
+    vm.set_strict_builtin_errors(false);
+    Ok(vm)
+}
+
 /// One violation of one Constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
@@ -37,10 +70,14 @@ pub struct Denial {
 
 /// The generated templates and Constraints of one environment, ready to review objects.
 pub struct Gatekeeper {
-    vm: regorus::rvm::RegoVM,
+    vm: Option<regorus::rvm::RegoVM>,
+    /// Each template's kind and Rego, in entry-point order.
+    templates: Vec<(String, String)>,
     constraints: Vec<Constraint>,
     /// How many (object, Constraint) pairs were evaluated.
     pub evaluations: usize,
+    /// Verdicts kept by earlier runs, and those this one used, in review order.
+    memory: Option<(Arc<Memory>, Used)>,
 }
 
 impl Gatekeeper {
@@ -50,16 +87,25 @@ impl Gatekeeper {
     /// A template whose Rego does not compile, or a Constraint without its template (defects of
     /// the generator, reported rather than trusted).
     pub fn from_artifacts(artifacts: &[Artifact]) -> Result<Self, String> {
-        let docs = artifacts
-            .iter()
-            .flat_map(|a| &a.objects)
-            .filter(|o| {
-                o.kind() == "ConstraintTemplate"
-                    || o.api_version().starts_with("constraints.gatekeeper.sh/")
-            })
-            .map(|o| o.value().clone())
-            .collect::<Vec<_>>();
+        let docs = policies(artifacts).into_iter().cloned().collect::<Vec<_>>();
         Self::from_documents(&docs)
+    }
+
+    /// As [`Gatekeeper::from_artifacts`], taking each review's verdict from `memory` (which must
+    /// be that of these artifacts' policies) when it holds one, and recording every verdict used
+    /// ([`Gatekeeper::used`]). The Rego is compiled only when a review needs it, unless `memory`
+    /// holds nothing: verdicts kept for these policies mean this build compiled them before.
+    ///
+    /// # Errors
+    /// As [`Gatekeeper::from_artifacts`].
+    pub fn remembering(artifacts: &[Artifact], memory: Arc<Memory>) -> Result<Self, String> {
+        let docs = policies(artifacts).into_iter().cloned().collect::<Vec<_>>();
+        let mut gk = Self::parse(&docs)?;
+        if memory.is_empty() {
+            gk.vm = Some(compile(&gk.templates)?);
+        }
+        gk.memory = Some((memory, Vec::new()));
+        Ok(gk)
     }
 
     /// As [`Gatekeeper::from_artifacts`], from the objects as JSON values.
@@ -67,7 +113,15 @@ impl Gatekeeper {
     /// # Errors
     /// As [`Gatekeeper::from_artifacts`].
     pub fn from_documents(docs: &[Value]) -> Result<Self, String> {
-        let mut engine = regorus::Engine::new();
+        let mut gk = Self::parse(docs)?;
+        gk.vm = Some(compile(&gk.templates)?);
+        Ok(gk)
+    }
+
+    /// The templates and Constraints of `docs`, without compiling the Rego.
+    fn parse(docs: &[Value]) -> Result<Self, String> {
+        // Each template's kind, Rego and operations, by kind: a template's entry point is its
+        // position here.
         let mut templates: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         for doc in docs.iter().filter(|d| d["kind"] == "ConstraintTemplate") {
             let kind = str_at(doc, &["spec", "crd", "spec", "names", "kind"])?;
@@ -77,9 +131,6 @@ impl Gatekeeper {
                 .and_then(|c| c.iter().find(|c| c["engine"] == "Rego"))
                 .ok_or_else(|| format!("ConstraintTemplate for {kind} has no Rego code"))?;
             let rego = str_at(code, &["source", "rego"])?;
-            let package = engine
-                .add_policy(format!("{kind}.rego"), rego.to_owned())
-                .map_err(|e| format!("the Rego of {kind} does not compile: {e}"))?;
             let operations = target["operations"].as_array().map_or_else(
                 || vec!["CREATE".to_owned(), "UPDATE".to_owned()],
                 |ops| {
@@ -88,36 +139,13 @@ impl Gatekeeper {
                         .collect()
                 },
             );
-            templates.insert(
-                kind.to_owned(),
-                (format!("{package}.violation"), operations),
-            );
+            templates.insert(kind.to_owned(), (rego.to_owned(), operations));
         }
-        // One program holds every template's `violation` rule as an entry point, in the order of
-        // `templates`: a template's entry point is its position there.
-        let rules: Vec<&str> = templates.values().map(|(rule, _)| rule.as_str()).collect();
         let entries: BTreeMap<&str, (usize, &[String])> = templates
             .iter()
             .enumerate()
             .map(|(i, (kind, (_, operations)))| (kind.as_str(), (i, operations.as_slice())))
             .collect();
-        let mut vm = match rules.first() {
-            Some(first) => {
-                let policy = engine
-                    .compile_with_entrypoint(&regorus::Rc::from(*first))
-                    .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
-                let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(
-                    &policy, &rules,
-                )
-                .map_err(|e| format!("the generated Rego does not compile: {e}"))?;
-                let mut vm = regorus::rvm::RegoVM::new_with_policy(policy);
-                vm.load_program(program);
-                vm
-            }
-            None => regorus::rvm::RegoVM::new(),
-        };
-        // Gatekeeper (OPA) makes a failing builtin undefined instead of failing the review.
-        vm.set_strict_builtin_errors(false);
         let mut constraints = Vec::new();
         for doc in docs.iter().filter(|d| d["kind"] != "ConstraintTemplate") {
             let kind = str_at(doc, &["kind"])?;
@@ -139,10 +167,21 @@ impl Gatekeeper {
             });
         }
         Ok(Self {
-            vm,
+            vm: None,
+            templates: templates
+                .into_iter()
+                .map(|(kind, (rego, _))| (kind, rego))
+                .collect(),
             constraints,
             evaluations: 0,
+            memory: None,
         })
+    }
+
+    /// The verdicts the reviews used, in review order, when made [`Gatekeeper::remembering`].
+    #[must_use]
+    pub fn used(self) -> Used {
+        self.memory.map(|(_, used)| used).unwrap_or_default()
     }
 
     #[must_use]
@@ -160,25 +199,66 @@ impl Gatekeeper {
         operation: &str,
         username: &str,
     ) -> Result<Vec<Denial>, String> {
+        let matched: Vec<usize> = (0..self.constraints.len())
+            .filter(|&i| {
+                let c = &self.constraints[i];
+                c.operations.iter().any(|o| o == operation || o == "*") && matches(&c.matcher, obj)
+            })
+            .collect();
+        if matched.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.evaluations += matched.len();
+        let key = self
+            .memory
+            .as_ref()
+            .map(|(m, _)| m.key(obj, operation, username));
+        let known = key.and_then(|k| self.memory.as_ref()?.0.get(&k).cloned());
+        let verdict = match known {
+            Some(v) => v,
+            None => self.evaluate(&matched, obj, operation, username)?,
+        };
+        let out = verdict
+            .iter()
+            .map(|(i, message)| {
+                let c = &self.constraints[*i as usize];
+                Denial {
+                    kind: c.kind.clone(),
+                    enforcement: c.enforcement.clone(),
+                    message: message.clone(),
+                }
+            })
+            .collect();
+        if let (Some(k), Some((_, used))) = (key, self.memory.as_mut()) {
+            used.push((k, verdict));
+        }
+        Ok(out)
+    }
+
+    /// Evaluates the `matched` Constraints on the review of `obj`: each violation's Constraint
+    /// (its position) and message.
+    fn evaluate(
+        &mut self,
+        matched: &[usize],
+        obj: &Value,
+        operation: &str,
+        username: &str,
+    ) -> Result<Verdict, String> {
         let mut out = Vec::new();
         // The review is converted once; each Constraint's input shares it.
-        let mut review: Option<regorus::Value> = None;
-        for c in &self.constraints {
-            if !c.operations.iter().any(|o| o == operation || o == "*") || !matches(&c.matcher, obj)
-            {
-                continue;
-            }
-            self.evaluations += 1;
-            let review = review
-                .get_or_insert_with(|| rego_review(obj, operation, username))
-                .clone();
+        let review = rego_review(obj, operation, username);
+        let vm = match &mut self.vm {
+            Some(vm) => vm,
+            None => self.vm.insert(compile(&self.templates)?),
+        };
+        for &i in matched {
+            let c = &self.constraints[i];
             let input = BTreeMap::from([
-                (regorus::Value::from("review"), review),
+                (regorus::Value::from("review"), review.clone()),
                 (regorus::Value::from("parameters"), c.parameters.clone()),
             ]);
-            self.vm.set_input(regorus::Value::from(input));
-            let value = self
-                .vm
+            vm.set_input(regorus::Value::from(input));
+            let value = vm
                 .execute_entry_point_by_index(c.entry)
                 .map_err(|e| format!("{} does not evaluate: {e}", c.kind))?;
             let value: Value = value
@@ -190,15 +270,29 @@ impl Gatekeeper {
                 return Err(format!("{}'s violation is not a set: {value}", c.kind));
             };
             for v in set {
-                out.push(Denial {
-                    kind: c.kind.clone(),
-                    enforcement: c.enforcement.clone(),
-                    message: v["msg"].as_str().unwrap_or_default().to_owned(),
-                });
+                out.push((
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                    v["msg"].as_str().unwrap_or_default().to_owned(),
+                ));
             }
         }
         Ok(out)
     }
+}
+
+/// The `ConstraintTemplates` and Constraints among the artifacts' objects, in artifact order: the
+/// policies a [`Gatekeeper`] loads.
+#[must_use]
+pub fn policies(artifacts: &[Artifact]) -> Vec<&Value> {
+    artifacts
+        .iter()
+        .flat_map(|a| &a.objects)
+        .filter(|o| {
+            o.kind() == "ConstraintTemplate"
+                || o.api_version().starts_with("constraints.gatekeeper.sh/")
+        })
+        .map(crate::targets::kit::Object::value)
+        .collect()
 }
 
 fn str_at<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, String> {

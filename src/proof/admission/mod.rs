@@ -11,6 +11,7 @@ pub mod chart;
 pub mod gatekeeper;
 pub mod mutate;
 pub mod pss;
+pub mod verdicts;
 
 pub use gatekeeper::{Denial, Gatekeeper};
 
@@ -387,12 +388,17 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     };
     let last = shares.len().saturating_sub(1);
     let numbered: Vec<(usize, &[&Value])> = shares.into_iter().enumerate().collect();
+    let memory =
+        verdicts::Memory::open(&s.env.environment.name, &gatekeeper::policies(s.artifacts))
+            .map(std::sync::Arc::new);
     let reviews = crate::parallel::map(&numbered, |&(i, share)| {
-        review_share(s, &namespaces, share, i == last)
+        review_share(s, &namespaces, share, i == last, memory.clone())
     });
     let mut findings = Findings::default();
+    let mut used = Vec::new();
     for r in reviews {
-        let (recorded, admitted) = r?;
+        let (recorded, admitted, verdicts) = r?;
+        used.extend(verdicts);
         summary.admitted += admitted;
         for e in recorded.0 {
             findings.add(
@@ -407,6 +413,9 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
                 },
             );
         }
+    }
+    if let Some(memory) = memory {
+        memory.keep(&used);
     }
     Ok(findings)
 }
@@ -440,18 +449,23 @@ impl Recorder {
     }
 }
 
-/// Reviews `objects` (and, when `chart`, the monitoring chart's pods): what it refuses, and how
-/// many objects it admits.
+/// Reviews `objects` (and, when `chart`, the monitoring chart's pods): what it refuses, how many
+/// objects it admits, and the Gatekeeper verdicts it used (taken from `memory` when it holds
+/// them).
 fn review_share(
     s: &Subject<'_>,
     namespaces: &BTreeMap<String, Value>,
     objects: &[&Value],
     chart_pods: bool,
-) -> Result<(Recorder, usize), String> {
+    memory: Option<std::sync::Arc<verdicts::Memory>>,
+) -> Result<(Recorder, usize, verdicts::Used), String> {
     let env = s.env;
     let mut admitted = 0;
     let summary = &mut admitted;
-    let mut gk = Gatekeeper::from_artifacts(s.artifacts)?;
+    let mut gk = match memory {
+        Some(memory) => Gatekeeper::remembering(s.artifacts, memory)?,
+        None => Gatekeeper::from_artifacts(s.artifacts)?,
+    };
     let istio = mutate::Istio {
         cni: env.security.mesh.cni,
     };
@@ -611,5 +625,5 @@ fn review_share(
             review(&pod, reviewed, true)?;
         }
     }
-    Ok((findings, admitted))
+    Ok((findings, admitted, gk.used()))
 }

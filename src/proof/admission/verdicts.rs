@@ -1,0 +1,297 @@
+//! Gatekeeper verdicts kept between runs. Evaluating the generated Rego is most of the admission
+//! proof's time, and what it finds for one review is a function of the review alone: the
+//! environment's `ConstraintTemplates` and Constraints, the object as admission sees it, the
+//! operation and who applies it. Each review's verdict (which Constraints it violates, with their
+//! messages) is kept under a SHA-256 of all of that and of the binary itself, in one file per
+//! environment and policy set in the user's cache folder, so the next run evaluates only the
+//! objects that changed. A run with every verdict known writes nothing.
+//!
+//! The file is a cache and nothing more: one that is missing, unreadable, corrupt or from another
+//! build of deaap-gen is ignored (and replaced), and a cache folder that cannot be created or
+//! written leaves every review to the engine, without a message. Only the binary's command layer
+//! chooses a folder ([`keep_in`]); without one (the library's default) nothing is kept.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// What a verdict is kept under.
+pub type Key = [u8; 32];
+
+/// The violations one review found: each Constraint's position among the environment's
+/// Constraints, with the message.
+pub type Verdict = Vec<(u32, String)>;
+
+/// The verdicts a run used, each with its key, in review order.
+pub type Used = Vec<(Key, Verdict)>;
+
+/// The first bytes of a verdicts file; a file of another format is ignored.
+const MAGIC: &[u8] = b"deaap-gen gatekeeper verdicts 1\n";
+
+/// The largest verdicts file read: far above what 10,000 services need (about 5 MB).
+const CAP: u64 = 256 << 20;
+
+/// Verdicts files not written for this long are removed whenever a verdicts file is written.
+const STALE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// The folder verdicts are kept in, set once per process by [`keep_in`].
+static FOLDER: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Keeps verdicts in the cache folder `cache` (in `<cache>/gatekeeper/`, created when missing,
+/// readable by its owner only) from now on; `None` keeps none. Only the first call counts.
+pub fn keep_in(cache: Option<PathBuf>) {
+    let _ = FOLDER.set(cache.map(|c| c.join("gatekeeper")));
+}
+
+/// The verdicts known for one environment and policy set, and where they are kept.
+pub struct Memory {
+    /// What every key of this policy set starts from.
+    salt: Key,
+    file: PathBuf,
+    known: HashMap<Key, Verdict>,
+}
+
+impl Memory {
+    /// The verdicts kept for `environment` under `policies` (its `ConstraintTemplates` and
+    /// Constraints, in the order the proof loads them); `None` when no folder is chosen or this
+    /// binary cannot tell itself apart from other builds.
+    #[must_use]
+    pub fn open(environment: &str, policies: &[&Value]) -> Option<Self> {
+        let folder = FOLDER.get()?.as_deref()?;
+        let mut h = Sha256::new();
+        h.update(MAGIC);
+        h.update(env!("CARGO_PKG_VERSION"));
+        h.update(binary_identity()?);
+        for p in policies {
+            serde_json::to_writer(Hashing(&mut h), p).ok()?;
+            h.update([0]);
+        }
+        let salt: Key = h.finalize().into();
+        let name = crate::output::sha256_hex(&[&salt[..], environment.as_bytes()].concat());
+        let file = folder.join(format!("{}.bin", &name[..32]));
+        let known = match crate::fsafe::read_regular(&file, CAP, crate::fsafe::Links::Refuse) {
+            Ok(crate::fsafe::Regular::Bytes(bytes)) => parse(&bytes, &salt).unwrap_or_default(),
+            _ => HashMap::new(),
+        };
+        Some(Self { salt, file, known })
+    }
+
+    /// The key of one review: `obj` as admission sees it, the operation and the user.
+    #[must_use]
+    pub fn key(&self, obj: &Value, operation: &str, username: &str) -> Key {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(operation);
+        h.update([0]);
+        h.update(username);
+        h.update([0]);
+        // A JSON value always serializes.
+        let _ = serde_json::to_writer(Hashing(&mut h), obj);
+        h.finalize().into()
+    }
+
+    /// Whether no verdict is kept for these policies.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// The verdict kept under `key`.
+    #[must_use]
+    pub fn get(&self, key: &Key) -> Option<&Verdict> {
+        self.known.get(key)
+    }
+
+    /// Keeps the verdicts this run used (`used`, in review order), together with those already
+    /// kept, up to as many again as were used; writes nothing when every used verdict was known.
+    pub fn keep(&self, used: &[(Key, Verdict)]) {
+        if used.iter().all(|(k, _)| self.known.contains_key(k)) {
+            return;
+        }
+        let mut seen: std::collections::HashSet<Key> = used.iter().map(|(k, _)| *k).collect();
+        let room = used.len();
+        // The earlier verdicts in a fixed order (by key), so the file's bytes depend only on
+        // what it holds.
+        let mut earlier: Vec<(&Key, &Verdict)> = self
+            .known
+            .iter()
+            .filter(|(k, _)| !seen.contains(*k))
+            .collect();
+        earlier.sort_unstable_by_key(|(k, _)| **k);
+        let mut entries: Vec<(&Key, &Verdict)> = Vec::with_capacity(used.len() + room);
+        for (key, verdict) in used {
+            if seen.remove(key) {
+                entries.push((key, verdict));
+            }
+        }
+        entries.extend(earlier.into_iter().take(room));
+        let bytes = encode(&self.salt, &entries);
+        let _ = write(&self.file, &bytes);
+    }
+}
+
+/// Replaces `file` with `bytes` through a new file beside it, so a reader sees the old file or
+/// the new one, never a part; then removes the files of the folder (verdicts files, and the new
+/// files of runs that were killed) that have not been written for a month.
+fn write(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = file.parent().unwrap_or(Path::new("."));
+    create_private(folder)?;
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    crate::fsafe::write_new(&temporary, bytes)?;
+    if let Err(e) = std::fs::rename(&temporary, file) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e);
+    }
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(folder)?.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE));
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if stale && (name.ends_with(".bin") || name.ends_with(".tmp")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Creates `folder` and its missing parents, each new one readable by its owner only.
+fn create_private(folder: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder)
+}
+
+/// A verdicts file for `salt` holding `entries`.
+fn encode(salt: &Key, entries: &[(&Key, &Verdict)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(MAGIC.len() + 32 + 40 * entries.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(salt);
+    for (key, verdict) in entries {
+        bytes.extend_from_slice(*key);
+        bytes.extend_from_slice(&len32(verdict.len()).to_le_bytes());
+        for (index, message) in *verdict {
+            bytes.extend_from_slice(&index.to_le_bytes());
+            bytes.extend_from_slice(&len32(message.len()).to_le_bytes());
+            bytes.extend_from_slice(message.as_bytes());
+        }
+    }
+    bytes
+}
+
+/// The verdicts of a file written for `salt`; `None` when it is not one.
+fn parse(bytes: &[u8], salt: &Key) -> Option<HashMap<Key, Verdict>> {
+    fn take<'b>(rest: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        *rest = tail;
+        Some(head)
+    }
+    fn number(rest: &mut &[u8]) -> Option<u32> {
+        Some(u32::from_le_bytes(take(rest, 4)?.try_into().ok()?))
+    }
+    let mut rest = bytes.strip_prefix(MAGIC)?.strip_prefix(salt.as_slice())?;
+    let mut known = HashMap::new();
+    while !rest.is_empty() {
+        let key: Key = take(&mut rest, 32)?.try_into().ok()?;
+        let count = number(&mut rest)?;
+        let mut verdict = Vec::new();
+        for _ in 0..count {
+            let index = number(&mut rest)?;
+            let len = number(&mut rest)? as usize;
+            let message = std::str::from_utf8(take(&mut rest, len)?).ok()?.to_owned();
+            verdict.push((index, message));
+        }
+        known.insert(key, verdict);
+    }
+    Some(known)
+}
+
+/// The running binary's size and modification time: a rebuilt or upgraded deaap-gen (which may
+/// convert reviews or evaluate Rego differently) does not use an earlier build's verdicts.
+fn binary_identity() -> Option<Vec<u8>> {
+    let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let mut id = meta.len().to_le_bytes().to_vec();
+    id.extend_from_slice(&modified.as_nanos().to_le_bytes());
+    Some(id)
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Feeds what is written to the hash.
+struct Hashing<'a>(&'a mut Sha256);
+
+impl std::io::Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn verdicts() -> impl Strategy<Value = Vec<(Key, Verdict)>> {
+        prop::collection::vec(
+            (
+                any::<Key>(),
+                prop::collection::vec((0u32..20, "[ -~é\n]{0,12}"), 0..3),
+            ),
+            0..6,
+        )
+    }
+
+    proptest! {
+        /// What is written reads back the same, and a file cut anywhere inside an entry, or
+        /// written for other policies, is ignored as a whole rather than misread.
+        #[test]
+        fn a_verdicts_file_reads_back_or_not_at_all(entries in verdicts(), salt in any::<Key>()) {
+            let mut expected = HashMap::new();
+            for (k, v) in &entries {
+                expected.entry(*k).or_insert_with(|| v.clone());
+            }
+            let unique: Vec<(&Key, &Verdict)> = expected.iter().collect();
+            let bytes = encode(&salt, &unique);
+            prop_assert_eq!(parse(&bytes, &salt), Some(expected.clone()));
+            let mut other = salt;
+            other[0] ^= 1;
+            prop_assert_eq!(parse(&bytes, &other), None);
+            // Each entry's end, where a cut file is a shorter but true one.
+            let mut ends = vec![MAGIC.len() + 32];
+            for (k, v) in &unique {
+                ends.push(ends[ends.len() - 1] + encode(&salt, &[(k, v)]).len() - MAGIC.len() - 32);
+            }
+            for cut in 0..bytes.len() {
+                match parse(&bytes[..cut], &salt) {
+                    None => prop_assert!(!ends.contains(&cut)),
+                    Some(found) => {
+                        prop_assert!(ends.contains(&cut), "cut at {} read as a file", cut);
+                        for (k, v) in &found {
+                            prop_assert_eq!(Some(v), expected.get(k));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
