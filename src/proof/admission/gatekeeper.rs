@@ -213,20 +213,25 @@ impl Gatekeeper {
             .memory
             .as_ref()
             .map(|(m, _)| m.key(obj, operation, username));
-        let known = key.and_then(|k| self.memory.as_ref()?.0.get(&k).cloned());
+        // A kept verdict names only Constraints this review matched; one that names others is
+        // not this binary's, and the review is evaluated anew.
+        let known = key
+            .and_then(|k| self.memory.as_ref()?.0.get(&k))
+            .filter(|v| v.iter().all(|(i, _)| matched.contains(&(*i as usize))))
+            .cloned();
         let verdict = match known {
             Some(v) => v,
             None => self.evaluate(&matched, obj, operation, username)?,
         };
         let out = verdict
             .iter()
-            .map(|(i, message)| {
-                let c = &self.constraints[*i as usize];
-                Denial {
+            .filter_map(|(i, message)| {
+                let c = self.constraints.get(*i as usize)?;
+                Some(Denial {
                     kind: c.kind.clone(),
                     enforcement: c.enforcement.clone(),
                     message: message.clone(),
-                }
+                })
             })
             .collect();
         if let (Some(k), Some((_, used))) = (key, self.memory.as_mut()) {
@@ -520,6 +525,63 @@ pub fn pod(template: &Value, name: &str, namespace: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Gatekeeper of tests/fixtures/security.toml, and a Pod its Constraints deny.
+    fn denying() -> (Vec<Artifact>, Value) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/security.toml");
+        let env = crate::load_model(&path).expect("the fixture loads");
+        let artifacts = crate::generate(&env, &path).expect("generates");
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "mini-core"},
+            "spec": {"containers": [{"name": "c", "image": "elsewhere.example/x:latest"}]},
+        });
+        (artifacts, pod)
+    }
+
+    #[test]
+    fn kept_verdicts_are_used_only_where_they_fit_the_review() {
+        use std::collections::HashMap;
+        let (artifacts, pod) = denying();
+        let username = "u";
+        let fresh = Gatekeeper::from_artifacts(&artifacts)
+            .expect("compiles")
+            .review(&pod, "CREATE", username)
+            .expect("evaluates");
+        assert!(fresh.len() > 1, "{fresh:?}");
+        let key = Memory::holding(HashMap::new()).key(&pod, "CREATE", username);
+        let review = |verdict: Verdict| {
+            let memory = Arc::new(Memory::holding(HashMap::from([(key, verdict)])));
+            let mut gk = Gatekeeper::remembering(&artifacts, memory).expect("loads");
+            let found = gk.review(&pod, "CREATE", username).expect("reviews");
+            (found, gk.used())
+        };
+        // A kept verdict is the review's verdict, without evaluating.
+        let (found, used) = review(vec![(0, "kept".to_owned())]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].message, "kept");
+        assert_eq!(used, vec![(key, vec![(0, "kept".to_owned())])]);
+        // One that names a Constraint the review did not match, or none at all, is not this
+        // review's: it is evaluated anew.
+        let unmatched = Gatekeeper::from_artifacts(&artifacts)
+            .expect("compiles")
+            .constraints()
+            .iter()
+            .position(|c| !matches(&c.matcher, &pod))
+            .expect("a Constraint that does not select pods");
+        let unmatched = u32::try_from(unmatched).expect("small");
+        for verdict in [
+            vec![(unmatched, "x".to_owned())],
+            vec![(u32::MAX, "x".to_owned())],
+        ] {
+            let (found, used) = review(verdict);
+            assert_eq!(found, fresh);
+            assert_eq!(used.len(), 1);
+            assert_ne!(used[0].1.first().map(|(_, m)| m.as_str()), Some("x"));
+        }
+    }
 
     #[test]
     fn the_review_converts_as_the_engine_converts_json() {

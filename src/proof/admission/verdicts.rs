@@ -92,6 +92,16 @@ impl Memory {
         h.finalize().into()
     }
 
+    /// A memory holding `known`, kept nowhere.
+    #[cfg(test)]
+    pub(crate) fn holding(known: HashMap<Key, Verdict>) -> Self {
+        Self {
+            salt: [7; 32],
+            file: PathBuf::new(),
+            known,
+        }
+    }
+
     /// Whether no verdict is kept for these policies.
     #[must_use]
     pub fn is_empty(&self) -> bool {
