@@ -11,7 +11,6 @@ pub use tree::{Entry, Seg, Value, display_path};
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 
@@ -197,7 +196,7 @@ fn convert_table(
     redact: &mut Vec<std::ops::Range<usize>>,
     in_secrets: bool,
 ) -> Value {
-    let mut out = BTreeMap::new();
+    let mut out = Vec::with_capacity(t.len());
     for (k, v) in t {
         let key = k.get_ref().to_string();
         let secretish = looks_secret(&key);
@@ -213,7 +212,7 @@ fn convert_table(
             }
             _ => {}
         }
-        out.insert(
+        out.push((
             key,
             Entry {
                 key_span: Some(Span::new(file, k.span())),
@@ -221,9 +220,9 @@ fn convert_table(
                 value,
                 overridden: Vec::new(),
             },
-        );
+        ));
     }
-    Value::Table(out)
+    Value::Table(out.into_iter().collect())
 }
 
 fn convert(
