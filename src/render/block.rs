@@ -316,7 +316,7 @@ impl Analysis {
         }) {
             return Self {
                 chars: s.len(),
-                block_plain: !(s == "-" || s.starts_with("---") || s.starts_with("...")),
+                block_plain: !(s == "-" || starts_document_marker(s)),
                 single_quoted: true,
                 block: true,
                 ..Self::default()
@@ -328,7 +328,7 @@ impl Analysis {
     /// The analysis of a non-empty string that may be more than a name: byte by byte when it is
     /// ASCII, else character by character.
     fn by_character(s: &str) -> Self {
-        let indicators = s.starts_with("---") || s.starts_with("...");
+        let indicators = starts_document_marker(s);
         if s.is_ascii() {
             Self::ascii(s.as_bytes(), indicators)
         } else {
@@ -504,6 +504,15 @@ fn typed_in_yaml12(s: &str) -> bool {
         || float(s)
 }
 
+/// Whether `s` starts with a document marker, `---` or `...`: a pattern on the bytes, as the
+/// writer asks this of every string (`starts_with` compiled to a library call here).
+fn starts_document_marker(s: &str) -> bool {
+    matches!(
+        s.as_bytes(),
+        [b'-', b'-', b'-', ..] | [b'.', b'.', b'.', ..]
+    )
+}
+
 /// Digits after a leading zero (`007`), optionally signed: a string in YAML 1.2.
 fn leading_zero_digits(s: &str) -> bool {
     let s = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -565,6 +574,20 @@ mod tests {
     fn same(v: &Value) {
         if let Some(fast) = write(v) {
             assert_eq!(Ok(fast), reference(v), "{v:#}");
+        }
+    }
+
+    #[test]
+    fn document_markers_are_told_apart_as_by_starts_with() {
+        for s in [
+            "", "-", "--", "---", "----", "--- x", "-.-", "..", "...", "....x", ".-.", "é---",
+            " ---", "---é",
+        ] {
+            assert_eq!(
+                starts_document_marker(s),
+                s.starts_with("---") || s.starts_with("..."),
+                "{s:?}"
+            );
         }
     }
 
