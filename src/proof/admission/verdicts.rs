@@ -30,7 +30,7 @@ pub type Used = Vec<(Key, Verdict)>;
 /// The first bytes of a verdicts file; a file of another format is ignored.
 const MAGIC: &[u8] = b"deaap-gen gatekeeper verdicts 1\n";
 
-/// The largest verdicts file read: far above what 10,000 services need (about 5 MB).
+/// The largest verdicts file read: far above what 10,000 services need (about 2 MB).
 const CAP: u64 = 256 << 20;
 
 /// Verdicts files not written for this long are removed whenever a verdicts file is written.
