@@ -49,7 +49,7 @@ impl Table {
 
     /// The entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.into_iter()
     }
 
     /// Deep-merges `top` onto this table in one pass over both: a key in both merges its
@@ -76,16 +76,17 @@ impl Table {
 impl FromIterator<(String, Entry)> for Table {
     fn from_iter<I: IntoIterator<Item = (String, Entry)>>(entries: I) -> Self {
         let mut entries: Vec<(String, Entry)> = entries.into_iter().collect();
-        // Stable: entries with one key stay in the order given, and the last one wins.
+        // Stable: entries with one key stay in the order given; each later one hands its entry
+        // to the first before it is dropped, so the last one wins.
         entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-        let mut out: Vec<(String, Entry)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => out.push((k, v)),
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
             }
-        }
-        Self(out)
+            same
+        });
+        Self(entries)
     }
 }
 

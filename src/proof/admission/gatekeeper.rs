@@ -87,8 +87,7 @@ impl Gatekeeper {
     /// A template whose Rego does not compile, or a Constraint without its template (defects of
     /// the generator, reported rather than trusted).
     pub fn from_artifacts(artifacts: &[Artifact]) -> Result<Self, String> {
-        let docs = policies(artifacts).into_iter().cloned().collect::<Vec<_>>();
-        Self::from_documents(&docs)
+        Self::compiled(&policies(artifacts))
     }
 
     /// As [`Gatekeeper::from_artifacts`], taking each review's verdict from `memory` (which must
@@ -99,8 +98,7 @@ impl Gatekeeper {
     /// # Errors
     /// As [`Gatekeeper::from_artifacts`].
     pub fn remembering(artifacts: &[Artifact], memory: Arc<Memory>) -> Result<Self, String> {
-        let docs = policies(artifacts).into_iter().cloned().collect::<Vec<_>>();
-        let mut gk = Self::parse(&docs)?;
+        let mut gk = Self::parse(&policies(artifacts))?;
         if memory.is_empty() {
             gk.vm = Some(compile(&gk.templates)?);
         }
@@ -113,13 +111,18 @@ impl Gatekeeper {
     /// # Errors
     /// As [`Gatekeeper::from_artifacts`].
     pub fn from_documents(docs: &[Value]) -> Result<Self, String> {
+        Self::compiled(&docs.iter().collect::<Vec<_>>())
+    }
+
+    /// [`Gatekeeper::parse`], with the Rego compiled.
+    fn compiled(docs: &[&Value]) -> Result<Self, String> {
         let mut gk = Self::parse(docs)?;
         gk.vm = Some(compile(&gk.templates)?);
         Ok(gk)
     }
 
     /// The templates and Constraints of `docs`, without compiling the Rego.
-    fn parse(docs: &[Value]) -> Result<Self, String> {
+    fn parse(docs: &[&Value]) -> Result<Self, String> {
         // Each template's kind, Rego and operations, by kind: a template's entry point is its
         // position here.
         let mut templates: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
