@@ -15,9 +15,11 @@
 # wrote for the same N services next to `deaap-gen render`, with their ratio and objects per
 # second. It prints one Markdown table (and writes it to BENCH_SCALING_REPORT=<file> if set).
 #
-# Every command runs with DEAAP_GEN_NO_CACHE=1, evaluating every admission review as a first run
-# does, except the rows and columns marked "verdicts kept", which keep the Gatekeeper verdicts in
-# a cache folder of their own (warmed by hyperfine's warm-up run), as repeated runs do.
+# Every command runs with DEAAP_GEN_NO_CACHE=1, compiling everything and evaluating every admission
+# review as a first run does, except the rows and columns marked "kept", which keep what runs may
+# reuse in a cache folder of their own (warmed by hyperfine's warm-up run), as repeated runs do:
+# "after an edit" changes an environment file before each run (a comment), so the run compiles
+# with every Gatekeeper verdict kept; "unchanged" takes the compilation kept whole.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -32,6 +34,11 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 export DEAAP_GEN_NO_CACHE=1
 KEPT="env DEAAP_GEN_NO_CACHE=0 $BIN --cache-dir $OUT/cache"
+# An edit that changes an environment file but none of its objects (a comment): the next run
+# compiles again, with every admission verdict kept.
+EDIT=$OUT/edit
+printf '#!/bin/sh\necho "# edited" >> "$1"\n' > "$EDIT"
+chmod +x "$EDIT"
 HELM=$(command -v helm || true)
 TOOLS=${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}
 [ -z "$HELM" ] && [ -x "$TOOLS/helm/helm/helm" ] && HELM=$TOOLS/helm/helm/helm
@@ -51,8 +58,8 @@ for r in json.load(open(sys.argv[1]))["results"]:
     echo $(($(tail -1 "$OUT/rss") / 1024))
   }
   {
-    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | validate · no-op build, verdicts kept | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | after an edit, verdicts kept: validate · no-op build | unchanged, compilation kept: validate · no-op build · diff | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   } | tee "$REPORT"
   for n in ${BENCH_SCALING_N:-10 100 1000 10000}; do
     model=$OUT/model-$n
@@ -60,17 +67,21 @@ for r in json.load(open(sys.argv[1]))["results"]:
     "$BIN" -q build "$model" -o "$OUT/warm-$n"
     objects=$("$BIN" render "$model/synth.toml" | grep -c '^---$')
     runs=$(( n >= 10000 ? 3 : n >= 1000 ? 5 : 10 ))
+    # hyperfine takes one --prepare per command (or one for all): `true` where none is needed.
     commands=(
-      -n validate "$BIN validate $model"
+      -n validate --prepare true "$BIN validate $model"
       -n build-fresh --prepare "rm -rf $OUT/fresh" "$BIN -q build $model -o $OUT/fresh"
-      -n build-noop "$BIN -q build $model -o $OUT/warm-$n"
-      -n render "$BIN render $model/synth.toml"
-      -n diff "$BIN diff $model --against $OUT/warm-$n --stat"
-      -n validate-kept "$KEPT validate $model"
-      -n build-noop-kept "$KEPT -q build $model -o $OUT/warm-$n"
+      -n build-noop --prepare true "$BIN -q build $model -o $OUT/warm-$n"
+      -n render --prepare true "$BIN render $model/synth.toml"
+      -n diff --prepare true "$BIN diff $model --against $OUT/warm-$n --stat"
+      -n validate-edited --prepare "$EDIT $model/synth.toml" "$KEPT validate $model"
+      -n build-noop-edited --prepare "$EDIT $model/synth.toml" "$KEPT -q build $model -o $OUT/warm-$n"
+      -n validate-kept --prepare true "$KEPT validate $model"
+      -n build-noop-kept --prepare true "$KEPT -q build $model -o $OUT/warm-$n"
+      -n diff-kept --prepare true "$KEPT diff $model --against $OUT/warm-$n --stat"
     )
     values=$OUT/warm-$n/synth/helm/values-synth.yaml
-    [ -n "$HELM" ] && commands+=(-n helm "$HELM template deaap-synth charts/deaap -f $values --include-crds")
+    [ -n "$HELM" ] && commands+=(-n helm --prepare true "$HELM template deaap-synth charts/deaap -f $values --include-crds")
     hyperfine -N --warmup 1 --runs "$runs" --export-json "$OUT/scaling-$n.json" "${commands[@]}" >&2
     declare -A ms=() ms_mean=()
     while read -r name mean sd; do ms[$name]="$mean ± $sd"; ms_mean[$name]=$mean; done < <(means "$OUT/scaling-$n.json")
@@ -85,7 +96,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
       ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
       rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
     fi
-    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
+    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
     unset ms ms_mean
   done
   exit 0
@@ -100,7 +111,8 @@ hyperfine --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPOR
   -n check "$BIN check environments/" \
   -n check-flows "$BIN check --flows --format json environments/" \
   -n validate-kept "$KEPT validate environments/" \
-  -n build-noop-kept "$KEPT build environments/ -o $OUT/warm"
+  -n build-noop-kept "$KEPT build environments/ -o $OUT/warm" \
+  -n diff-kept "$KEPT diff environments/ --against $OUT/warm --stat"
 
 if [ -z "$HELM" ]; then
   echo "helm not found (run scripts/conformance.sh once to install it): render vs helm template skipped" >&2

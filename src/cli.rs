@@ -355,7 +355,7 @@ pub fn run(cli: Cli) -> u8 {
     {
         return fail(&format!("cannot run in `{}`: {e}", dir.display()));
     }
-    crate::proof::admission::verdicts::keep_in(cli.global.cache());
+    crate::cache::keep_in(cli.global.cache());
     let ui = Ui::new(&cli.global, cli.command.format());
     let code = dispatch(cli.command, &ui);
     ui.finish();
@@ -380,6 +380,10 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
             build(&inputs, &out_dir, mode, ui)
         }
         Command::Validate { inputs, format: _ } => {
+            if ops::kept::lookup(&inputs.paths, Need::Objects).is_some() {
+                print_diagnostics(&[], ui);
+                return 0;
+            }
             match workspace_for(&inputs, ui, Need::Objects) {
                 Ok(_) => 0,
                 Err(code) => code,
@@ -389,12 +393,33 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
             inputs,
             flows,
             format: _,
-        } => match workspace_for(&inputs, ui, Need::Objects) {
-            Ok(ws) => {
-                let show = if flows { Show::Matrix } else { Show::Summary };
-                print_proofs(ws, show, ui)
+        } => match (!flows)
+            .then(|| ops::kept::lookup(&inputs.paths, Need::Objects))
+            .flatten()
+        {
+            Some(kept) => {
+                print_diagnostics(&[], ui);
+                let proven: Vec<(&str, crate::proof::Summary)> = kept
+                    .units
+                    .iter()
+                    .map(|u| {
+                        let summary = crate::proof::Summary {
+                            admitted: u.admitted,
+                            flows: u.flows,
+                            alerts: u.alerts,
+                        };
+                        (u.environment.as_str(), summary)
+                    })
+                    .collect();
+                print_proven(&proven, &[], ui)
             }
-            Err(code) => code,
+            None => match workspace_for(&inputs, ui, Need::Objects) {
+                Ok(ws) => {
+                    let show = if flows { Show::Matrix } else { Show::Summary };
+                    print_proofs(ws, show, ui)
+                }
+                Err(code) => code,
+            },
         },
         Command::Graph { env_path, format } => {
             let format = match format {
@@ -573,11 +598,24 @@ fn print_proofs(ws: &Workspace, show: Show, ui: &Ui) -> u8 {
             Err(e) => return report(&e),
         },
     };
+    let proven: Vec<(&str, crate::proof::Summary)> = ws
+        .units
+        .iter()
+        .map(|u| (u.tree.environment.as_str(), u.proof))
+        .collect();
+    print_proven(&proven, &matrices, ui)
+}
+
+/// What the proofs established per environment (`check`'s summary), each followed by its
+/// connection matrix when `matrices` holds them.
+fn print_proven(
+    proven: &[(&str, crate::proof::Summary)],
+    matrices: &[ops::flows::Matrix],
+    ui: &Ui,
+) -> u8 {
     let json = ui.format == Format::Json;
     let mut text = String::new();
-    for (i, u) in ws.units.iter().enumerate() {
-        let p = u.proof;
-        let env = &u.tree.environment;
+    for (i, (env, p)) in proven.iter().enumerate() {
         let matrix = matrices.get(i);
         if json {
             let mut v = serde_json::json!({
@@ -732,6 +770,27 @@ fn print_diagnostics(all: &[Reported], ui: &Ui) {
 
 /// `build`, `build --check` and `diff --update`.
 fn build(inputs: &Inputs, out: &Path, mode: Mode, ui: &Ui) -> u8 {
+    if let Some(kept) = ops::kept::lookup(&inputs.paths, Need::Files) {
+        match mode {
+            Mode::Check => {
+                if let Some(drift) = ops::diff::none_kept(&kept, &inputs.paths, out) {
+                    print_diagnostics(&[], ui);
+                    return stale_report(inputs, &drift, out, ui);
+                }
+            }
+            Mode::Write(wait) => {
+                let mut progress = |w: &Written| print_written(w, ui);
+                match ops::build::up_to_date(&kept, &inputs.paths, out, wait, &mut progress) {
+                    Ok(true) => {
+                        print_diagnostics(&[], ui);
+                        return 0;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return report(&e),
+                }
+            }
+        }
+    }
     let ws = match workspace(inputs, ui) {
         Ok(ws) => ws,
         Err(code) => return code,
@@ -775,10 +834,14 @@ fn print_written(w: &Written, ui: &Ui) {
 /// `--format json`: an object per changed file and a summary on stdout; `--format github`: an
 /// annotation per changed file.
 fn check_stale(inputs: &Inputs, ws: &Workspace, out: &Path, ui: &Ui) -> u8 {
-    let drift = match ops::diff::drift(ws, out) {
-        Ok(d) => d,
-        Err(e) => return report(&e),
-    };
+    match ops::diff::drift(ws, out) {
+        Ok(drift) => stale_report(inputs, &drift, out, ui),
+        Err(e) => report(&e),
+    }
+}
+
+/// `build --check`'s report of `drift`, and its exit code.
+fn stale_report(inputs: &Inputs, drift: &Drift, out: &Path, ui: &Ui) -> u8 {
     for d in &drift.environments {
         if d.changes.is_empty() {
             ui.progress(&format!("{}: up to date", d.environment));
@@ -801,7 +864,7 @@ fn check_stale(inputs: &Inputs, ws: &Workspace, out: &Path, ui: &Ui) -> u8 {
             }
         }
     }
-    print_drift(&drift, inputs, out, ui);
+    print_drift(drift, inputs, out, ui);
     let stale = drift.is_drift();
     if stale {
         eprintln!("{}", refresh_hint(inputs, out));
@@ -842,11 +905,18 @@ fn refresh_hint(inputs: &Inputs, out: &Path) -> String {
 }
 
 fn diff(inputs: &Inputs, against: &Path, detail: Detail, ui: &Ui) -> u8 {
-    let drift = match workspace(inputs, ui)
-        .and_then(|ws| ops::diff::drift(ws, against).map_err(|e| report(&e)))
-    {
-        Ok(d) => d,
-        Err(code) => return code,
+    let kept = ops::kept::lookup(&inputs.paths, Need::Files)
+        .and_then(|kept| ops::diff::none_kept(&kept, &inputs.paths, against));
+    let drift = if let Some(drift) = kept {
+        print_diagnostics(&[], ui);
+        drift
+    } else {
+        match workspace(inputs, ui)
+            .and_then(|ws| ops::diff::drift(ws, against).map_err(|e| report(&e)))
+        {
+            Ok(d) => d,
+            Err(code) => return code,
+        }
     };
     match ui.format {
         Format::Human => print_out(&diff_human(&drift, detail, ui.color_out)),

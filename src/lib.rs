@@ -25,6 +25,7 @@
 //! prints and maps results to exit codes.
 
 pub mod bits;
+pub mod cache;
 pub mod cli;
 pub mod codes;
 pub mod crds;

@@ -2,6 +2,7 @@
 //! from, so a diagnostic raised after layering can point at the exact key. Line and column are only
 //! computed when a diagnostic is rendered.
 
+use sha2::Digest as _;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -30,6 +31,9 @@ pub struct SourceFile {
     /// diagnostics and in generated-file headers, so it is never made absolute.
     pub path: PathBuf,
     pub text: String,
+    /// The SHA-256 of the file as it was read, before any secret in it was masked: what a kept
+    /// compilation is checked against (`ops::kept`).
+    pub sha256: [u8; 32],
 }
 
 impl SourceFile {
@@ -66,8 +70,14 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        self.files.push(SourceFile { path, text });
+        let sha256 = sha2::Sha256::digest(text.as_bytes()).into();
+        self.files.push(SourceFile { path, text, sha256 });
         FileId(self.files.len() - 1)
+    }
+
+    /// Every file read, in the order they were read.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
     }
 
     #[must_use]

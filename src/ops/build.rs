@@ -84,3 +84,48 @@ pub fn build(
     }
     Ok(())
 }
+
+/// [`build`] for a compilation kept from an earlier run (see [`super::kept`]): under the output
+/// folder's lock, when every environment's folder holds exactly what it compiles to and no
+/// environment is orphaned, reports each one up to date and returns `true`. Otherwise it writes
+/// nothing and returns `false`, for the caller to compile and [`build`].
+///
+/// # Errors
+/// The output folder cannot be locked, or a killed build's leftovers cannot be cleared.
+pub fn up_to_date(
+    kept: &super::kept::Kept,
+    inputs: &[PathBuf],
+    out: &Path,
+    wait: Wait,
+    progress: &mut dyn FnMut(&Written),
+) -> Result<bool, Error> {
+    let folder_error = |reason: WriteError| Error::Write {
+        path: out.to_path_buf(),
+        reason,
+    };
+    if !matches!(crate::fsafe::real_dir(out), Ok(true)) {
+        return Ok(false);
+    }
+    let _lock = output::lock::lock(out, wait, &mut || {
+        progress(&Written::Waiting {
+            out: out.to_path_buf(),
+        });
+    })
+    .map_err(|e| folder_error(WriteError::Locked(e)))?;
+    for u in &kept.units {
+        output::recover(out, &u.environment).map_err(|e| folder_error(e.into()))?;
+        if u.index_sha256.is_empty() || !output::holds(out, &u.environment, &u.index_sha256) {
+            return Ok(false);
+        }
+    }
+    if !super::kept::orphans(kept, inputs, out).is_some_and(|o| o.is_empty()) {
+        return Ok(false);
+    }
+    for u in &kept.units {
+        progress(&Written::UpToDate {
+            environment: u.environment.clone(),
+            files: u.files,
+        });
+    }
+    Ok(true)
+}

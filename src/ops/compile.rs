@@ -174,7 +174,46 @@ pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Er
         });
     }
     isolate(&mut compilation);
+    keep(&compilation, need);
     Ok(compilation)
+}
+
+/// Keeps a compilation in which every input compiled without a single diagnostic (see
+/// [`super::kept`]), so the next run over unchanged files need not compile.
+fn keep(c: &Compilation, need: Need) {
+    let clean = c
+        .files
+        .iter()
+        .all(|f| matches!(f.status, Status::Compiled) && f.diagnostics.is_empty());
+    if !clean || c.units.len() != c.files.len() {
+        return;
+    }
+    let read: Vec<(&Path, [u8; 32])> = c
+        .files
+        .iter()
+        .flat_map(|f| f.sources.files())
+        .map(|s| (s.path.as_path(), s.sha256))
+        .collect();
+    let units = c
+        .units
+        .iter()
+        .map(|u| super::kept::KeptUnit {
+            environment: u.tree.environment.clone(),
+            index_sha256: match need {
+                Need::Files => u
+                    .tree
+                    .files
+                    .get(output::INDEX)
+                    .map_or_else(String::new, |i| output::sha256_hex(i)),
+                Need::Objects => String::new(),
+            },
+            files: u.tree.files.len(),
+            admitted: u.proof.admitted,
+            flows: u.proof.flows,
+            alerts: u.proof.alerts,
+        })
+        .collect();
+    super::kept::keep(&c.inputs, need, &read, units);
 }
 
 /// The environment a file that did not compile declares, read leniently: `[environment] name` when

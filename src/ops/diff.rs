@@ -78,3 +78,31 @@ pub fn drift(ws: &Workspace, out: &Path) -> Result<Drift, Error> {
     }
     Ok(Drift { environments })
 }
+
+/// [`drift`] for a compilation kept from an earlier run (see [`super::kept`]): no drift when every
+/// environment's folder in `out` holds exactly what it compiles to and no environment is orphaned;
+/// `None` otherwise, for the caller to compile and compare.
+#[must_use]
+pub fn none_kept(
+    kept: &super::kept::Kept,
+    inputs: &[std::path::PathBuf],
+    out: &Path,
+) -> Option<Drift> {
+    let holds = kept
+        .units
+        .iter()
+        .all(|u| !u.index_sha256.is_empty() && output::holds(out, &u.environment, &u.index_sha256));
+    if !holds || !super::kept::orphans(kept, inputs, out)?.is_empty() {
+        return None;
+    }
+    Some(Drift {
+        environments: kept
+            .units
+            .iter()
+            .map(|u| EnvironmentDrift {
+                environment: u.environment.clone(),
+                changes: Vec::new(),
+            })
+            .collect(),
+    })
+}

@@ -18,6 +18,7 @@ pub mod compile;
 pub mod diff;
 pub mod flows;
 pub mod inputs;
+pub mod kept;
 pub mod render;
 pub mod scaffold;
 

@@ -275,6 +275,33 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     Ok(changes)
 }
 
+/// Whether `<out>/<environment>/` holds the index whose SHA-256 is `index_sha256` and every file
+/// it lists, byte for byte (read as [`compare`] reads them, never through a link): then the
+/// folder is what a compilation to that index would leave, and [`compare`] would find nothing.
+#[must_use]
+pub fn holds(out: &Path, environment: &str, index_sha256: &str) -> bool {
+    let Ok((dir, true)) = env_dir(out, environment) else {
+        return false;
+    };
+    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(&dir, INDEX) else {
+        return false;
+    };
+    if sha256_hex(&bytes) != index_sha256 {
+        return false;
+    }
+    let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
+        return false;
+    };
+    // Reading and hashing thousands of files is the whole of the work: on every core.
+    crate::parallel::map(&index.files, |f| {
+        f.path != INDEX
+            && fsafe::safe_relative(&f.path)
+            && matches!(fsafe::read(&dir, &f.path), Ok(fsafe::Entry::File(b)) if sha256_hex(&b) == f.sha256)
+    })
+    .into_iter()
+    .all(|same| same)
+}
+
 /// Moves one of the user's own entries into the staged tree unchanged: files are hard-linked (same
 /// bytes, same mtime) or copied where links are impossible, symbolic links are recreated rather
 /// than followed, and empty folders are recreated (others come back with what they hold; a folder

@@ -187,7 +187,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Today (UTC) as days since 1970-01-01; `DEAAP_TODAY=YYYY-MM-DD` sets it (for tests and for
 /// checking which waivers will have expired by a date).
-fn today() -> i64 {
+pub fn today() -> i64 {
     if let Some(day) = std::env::var("DEAAP_TODAY")
         .ok()
         .as_deref()

@@ -11,6 +11,7 @@ mod diff;
 mod flows;
 mod formats;
 mod generated;
+mod kept;
 mod logging;
 mod ops;
 mod quickstart;

@@ -6,16 +6,14 @@
 //! environment and policy set in the user's cache folder, so the next run evaluates only the
 //! objects that changed. A run with every verdict known writes nothing.
 //!
-//! The file is a cache and nothing more: one that is missing, unreadable, corrupt or from another
-//! build of deaap-gen is ignored (and replaced), and a cache folder that cannot be created or
-//! written leaves every review to the engine, without a message. Only the binary's command layer
-//! chooses a folder ([`keep_in`]); without one (the library's default) nothing is kept.
+//! The file is a cache and nothing more (see [`crate::cache`]): one that is missing, unreadable,
+//! corrupt or from another build of deaap-gen is ignored (and replaced), and a cache folder that
+//! cannot be created or written leaves every review to the engine, without a message.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 /// What a verdict is kept under.
 pub type Key = [u8; 32];
@@ -33,18 +31,6 @@ const MAGIC: &[u8] = b"deaap-gen gatekeeper verdicts 1\n";
 /// The largest verdicts file read: far above what 10,000 services need (about 2 MB).
 const CAP: u64 = 256 << 20;
 
-/// Verdicts files not written for this long are removed whenever a verdicts file is written.
-const STALE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
-
-/// The folder verdicts are kept in, set once per process by [`keep_in`].
-static FOLDER: OnceLock<Option<PathBuf>> = OnceLock::new();
-
-/// Keeps verdicts in the cache folder `cache` (in `<cache>/gatekeeper/`, created when missing,
-/// readable by its owner only) from now on; `None` keeps none. Only the first call counts.
-pub fn keep_in(cache: Option<PathBuf>) {
-    let _ = FOLDER.set(cache.map(|c| c.join("gatekeeper")));
-}
-
 /// The verdicts known for one environment and policy set, and where they are kept.
 pub struct Memory {
     /// What every key of this policy set starts from.
@@ -59,13 +45,12 @@ impl Memory {
     /// binary cannot tell itself apart from other builds.
     #[must_use]
     pub fn open(environment: &str, policies: &[&Value]) -> Option<Self> {
-        let folder = FOLDER.get()?.as_deref()?;
+        let folder = crate::cache::folder("gatekeeper")?;
         let mut h = Sha256::new();
         h.update(MAGIC);
-        h.update(env!("CARGO_PKG_VERSION"));
-        h.update(binary_identity()?);
+        h.update(crate::cache::binary_identity()?);
         for p in policies {
-            serde_json::to_writer(Hashing(&mut h), p).ok()?;
+            serde_json::to_writer(crate::cache::Hashing(&mut h), p).ok()?;
             h.update([0]);
         }
         let salt: Key = h.finalize().into();
@@ -88,7 +73,7 @@ impl Memory {
         h.update(username);
         h.update([0]);
         // A JSON value always serializes.
-        let _ = serde_json::to_writer(Hashing(&mut h), obj);
+        let _ = serde_json::to_writer(crate::cache::Hashing(&mut h), obj);
         h.finalize().into()
     }
 
@@ -138,46 +123,8 @@ impl Memory {
         }
         entries.extend(earlier.into_iter().take(room));
         let bytes = encode(&self.salt, &entries);
-        let _ = write(&self.file, &bytes);
+        let _ = crate::cache::write(&self.file, &bytes, ".bin");
     }
-}
-
-/// Replaces `file` with `bytes` through a new file beside it, so a reader sees the old file or
-/// the new one, never a part; then removes the files of the folder (verdicts files, and the new
-/// files of runs that were killed) that have not been written for a month.
-fn write(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = file.parent().unwrap_or(Path::new("."));
-    create_private(folder)?;
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&temporary);
-    crate::fsafe::write_new(&temporary, bytes)?;
-    if let Err(e) = std::fs::rename(&temporary, file) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e);
-    }
-    let now = std::time::SystemTime::now();
-    for entry in std::fs::read_dir(folder)?.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE));
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if stale && (name.ends_with(".bin") || name.ends_with(".tmp")) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(())
-}
-
-/// Creates `folder` and its missing parents, each new one readable by its owner only.
-fn create_private(folder: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(folder)
 }
 
 /// A verdicts file for `salt` holding `entries`.
@@ -224,36 +171,8 @@ fn parse(bytes: &[u8], salt: &Key) -> Option<HashMap<Key, Verdict>> {
     Some(known)
 }
 
-/// The running binary's size and modification time: a rebuilt or upgraded deaap-gen (which may
-/// convert reviews or evaluate Rego differently) does not use an earlier build's verdicts.
-fn binary_identity() -> Option<Vec<u8>> {
-    let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
-    let modified = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    let mut id = meta.len().to_le_bytes().to_vec();
-    id.extend_from_slice(&modified.as_nanos().to_le_bytes());
-    Some(id)
-}
-
 fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// Feeds what is written to the hash.
-struct Hashing<'a>(&'a mut Sha256);
-
-impl std::io::Write for Hashing<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,255 @@
+//! Compilations kept between runs: a run over unchanged inputs that compiled without a diagnostic
+//! skips compiling, and says exactly what a run that keeps nothing says, in every case.
+
+use crate::support::{deaap_gen, edit, scratch_with_environments, stderr, stdout};
+use std::path::PathBuf;
+
+/// A copy of the shipped environments and a cache folder of its own.
+struct Setup {
+    dir: tempfile::TempDir,
+    cache: PathBuf,
+}
+
+type Seen = (Option<i32>, String, String);
+
+impl Setup {
+    fn new() -> Self {
+        let dir = scratch_with_environments();
+        let cache = dir.path().join("cache");
+        Self { dir, cache }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `deaap-gen ARGS`, keeping compilations in the setup's cache folder.
+    fn kept(&self, args: &[&str]) -> Seen {
+        let o = deaap_gen(self.dir.path())
+            .env_remove("DEAAP_GEN_NO_CACHE")
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .output()
+            .expect("the deaap-gen binary runs");
+        (o.status.code(), stdout(&o), stderr(&o))
+    }
+
+    /// `deaap-gen ARGS`, keeping nothing.
+    fn fresh(&self, args: &[&str]) -> Seen {
+        let o = deaap_gen(self.dir.path())
+            .args(args)
+            .output()
+            .expect("the deaap-gen binary runs");
+        (o.status.code(), stdout(&o), stderr(&o))
+    }
+
+    /// Runs ARGS keeping compilations, then keeping nothing, and asserts the same outcome;
+    /// returns it.
+    fn same(&self, args: &[&str]) -> Seen {
+        let kept = self.kept(args);
+        let fresh = self.fresh(args);
+        assert_eq!(kept, fresh, "deaap-gen {args:?}");
+        kept
+    }
+
+    /// The records kept, by name.
+    fn records(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(self.cache.join("compilations"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| {
+                let text = std::fs::read_to_string(e.path()).expect("read");
+                (e.file_name().to_string_lossy().into_owned(), text)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Every command that takes a kept compilation, in the formats that print differently.
+const CHECKS: &[&[&str]] = &[
+    &["validate"],
+    &["validate", "--format", "json"],
+    &["validate", "--format", "sarif"],
+    &["check"],
+    &["check", "--format", "json"],
+    &["check", "--flows"],
+    &["diff"],
+    &["diff", "--stat"],
+    &["diff", "--format", "json"],
+    &["diff", "--format", "github"],
+    &["build", "--check"],
+    &["build", "--check", "--format", "json"],
+    &["build"],
+];
+
+#[test]
+fn a_kept_compilation_changes_no_outcome() {
+    let s = Setup::new();
+    // The first build compiles and keeps one record for the inputs it was given, per need.
+    let first = s.kept(&["build"]);
+    assert_eq!(first.0, Some(0), "{}", first.2);
+    assert_eq!(s.records().len(), 1, "{:?}", s.records());
+    s.kept(&["validate"]);
+    let records = s.records();
+    assert_eq!(records.len(), 1, "validate uses the build's record");
+    for args in CHECKS {
+        let (code, _, err) = s.same(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    }
+    // A run that finds everything known rewrites nothing.
+    assert_eq!(s.records(), records);
+    // `--no-cache` neither reads nor writes it.
+    std::fs::remove_dir_all(s.cache.join("compilations")).expect("remove");
+    s.kept(&["--no-cache", "build"]);
+    assert!(s.records().is_empty());
+}
+
+#[test]
+fn changed_output_is_found_as_a_run_that_keeps_nothing_finds_it() {
+    let s = Setup::new();
+    s.kept(&["build"]);
+    let yaml = s.path("generated/production/kubernetes/namespaces.yaml");
+    assert!(yaml.is_file(), "{}", yaml.display());
+    // A generated file edited by hand.
+    edit(&yaml, "kind: Namespace", "kind: Namespace # edited");
+    for args in CHECKS.iter().filter(|a| a[0] != "build" || a.len() > 1) {
+        let (code, _, err) = s.same(args);
+        // What compares the output finds it stale; what does not, still passes.
+        let compares = !matches!(args[0], "validate" | "check");
+        assert_eq!(code, Some(i32::from(compares)), "{args:?}: {err}");
+    }
+    // Built again, and a generated file removed; then the folder of an environment no input
+    // declares any more.
+    let (code, _, err) = s.kept(&["build"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("production: wrote"), "{err}");
+    s.same(&["diff"]);
+    std::fs::remove_file(&yaml).expect("remove");
+    let (code, _, err) = s.same(&["diff", "--stat"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = s.kept(&["build"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("production: wrote"), "{err}");
+    assert!(yaml.is_file());
+    let ghost = s.path("generated/ghost");
+    std::fs::create_dir_all(&ghost).expect("mkdir");
+    std::fs::write(
+        ghost.join("deaap-manifest.json"),
+        r#"{"environment": "ghost", "generator": "deaap-gen", "input_sha256": "", "files": []}"#,
+    )
+    .expect("write");
+    let (code, _, err) = s.same(&["diff", "--format", "json"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = s.kept(&["build"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("ghost: removed"), "{err}");
+    // A generated file replaced by a link to the same bytes is an obstacle, found as such.
+    #[cfg(unix)]
+    {
+        let copy = s.path("namespaces-copy.yaml");
+        std::fs::copy(&yaml, &copy).expect("copy");
+        std::fs::remove_file(&yaml).expect("remove");
+        std::os::unix::fs::symlink(&copy, &yaml).expect("link");
+        let (code, _, err) = s.same(&["build"]);
+        assert_eq!(code, Some(2), "{err}");
+    }
+}
+
+#[test]
+fn changed_inputs_are_compiled_again() {
+    let s = Setup::new();
+    s.kept(&["build"]);
+    // The layer every environment extends: read while compiling, named by no input.
+    edit(
+        &s.path("environments/base.toml"),
+        "pull_policy = \"IfNotPresent\"",
+        "pull_policy = \"Always\"",
+    );
+    let (code, _, err) = s.same(&["diff", "--stat"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = s.kept(&["build"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(": wrote"), "{err}");
+    s.same(&["diff"]);
+    // A diagnostic is reported from the compilation every time, and nothing is kept for it: a
+    // warning (5 validators tolerate no more faults than 4)...
+    let before = s.records();
+    let production = s.path("environments/production.toml");
+    let text = std::fs::read_to_string(&production).expect("read");
+    edit(&production, "validators = 7", "validators = 5");
+    for _ in 0..2 {
+        let (code, _, err) = s.same(&["validate"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains("warning"), "{err}");
+    }
+    assert_eq!(s.records(), before);
+    std::fs::write(&production, text).expect("write");
+    // ...and an error.
+    edit(
+        &s.path("environments/staging.toml"),
+        "[environment]",
+        "[environment]\nunknown_key = 1",
+    );
+    for _ in 0..2 {
+        let (code, _, err) = s.same(&["validate"]);
+        assert_eq!(code, Some(2), "{err}");
+    }
+    assert_eq!(s.records(), before);
+    // Inputs named differently are other inputs: one file, then the folder again.
+    edit(
+        &s.path("environments/staging.toml"),
+        "[environment]\nunknown_key = 1",
+        "[environment]",
+    );
+    for args in [
+        &["build", "environments/production.toml"][..],
+        &["build", "--check", "environments/production.toml"],
+        &["validate", "environments/production.toml"],
+        &["diff"],
+    ] {
+        let (code, _, err) = s.same(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    }
+    // A layer that now resolves outside the environment folder, with the same bytes, is refused
+    // as a run that keeps nothing refuses it.
+    #[cfg(unix)]
+    {
+        let base = s.path("environments/base.toml");
+        let outside = s.path("base-outside.toml");
+        std::fs::copy(&base, &outside).expect("copy");
+        std::fs::remove_file(&base).expect("remove");
+        std::os::unix::fs::symlink(&outside, &base).expect("link");
+        let (code, _, err) = s.same(&["validate"]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("DG0003"), "{err}");
+    }
+}
+
+#[test]
+fn a_broken_record_is_ignored_and_replaced() {
+    let s = Setup::new();
+    s.kept(&["build"]);
+    let records = s.records();
+    let (name, text) = &records[0];
+    let file = s.cache.join("compilations").join(name);
+    for broken in [&text[..text.len() / 2], "not a record", ""] {
+        std::fs::write(&file, broken).expect("write");
+        s.same(&["build"]);
+        assert_eq!(s.records(), records);
+    }
+    // A record that says other output is due is not believed blindly: the folder is checked.
+    let other = text.replacen("\"index_sha256\":\"", "\"index_sha256\":\"0", 1);
+    assert_ne!(&other, text);
+    std::fs::write(&file, &other).expect("write");
+    let (code, _, err) = s.same(&["build", "--check"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        &std::fs::read_to_string(&file).expect("read"),
+        text,
+        "the compilation replaced the record"
+    );
+}
