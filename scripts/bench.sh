@@ -37,6 +37,7 @@ KEPT="env DEAAP_GEN_NO_CACHE=0 $BIN --cache-dir $OUT/cache"
 # An edit that changes an environment file but none of its objects (a comment): the next run
 # compiles again, with every admission verdict kept.
 EDIT=$OUT/edit
+# shellcheck disable=SC2016 # the script expands $1 when it runs
 printf '#!/bin/sh\necho "# edited" >> "$1"\n' > "$EDIT"
 chmod +x "$EDIT"
 HELM=$(command -v helm || true)
@@ -58,7 +59,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
     echo $(($(tail -1 "$OUT/rss") / 1024))
   }
   {
-    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | after an edit, verdicts kept: validate · no-op build | unchanged, compilation kept: validate · no-op build · diff | peak RSS: build · render · helm | helm template | render vs helm | objects/s render · helm |"
+    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | after an edit, verdicts kept: validate · no-op build | unchanged, compilation kept: validate · no-op build · diff | peak RSS: build · no-op build, unchanged · render · helm | helm template | render vs helm | objects/s render · helm |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   } | tee "$REPORT"
   for n in ${BENCH_SCALING_N:-10 100 1000 10000}; do
@@ -87,6 +88,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
     while read -r name mean sd; do ms[$name]="$mean ± $sd"; ms_mean[$name]=$mean; done < <(means "$OUT/scaling-$n.json")
     rm -rf "$OUT/fresh"
     peak=$(rss "$BIN" -q build "$model" -o "$OUT/fresh")
+    kept_peak=$(rss env DEAAP_GEN_NO_CACHE=0 "$BIN" --cache-dir "$OUT/cache" -q build "$model" -o "$OUT/warm-$n")
     render_peak=$(rss "$BIN" render "$model/synth.toml")
     helm_peak="–"
     [ -n "$HELM" ] && helm_peak=$(rss "$HELM" template deaap-synth charts/deaap -f "$values" --include-crds)
@@ -96,23 +98,27 @@ for r in json.load(open(sys.argv[1]))["results"]:
       ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
       rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
     fi
-    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
+    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $kept_peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
     unset ms ms_mean
   done
   exit 0
 fi
 "$BIN" build environments/ -o "$OUT/warm" 2>/dev/null
-hyperfine --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPORT:-/dev/null}" \
-  -n validate "$BIN validate environments/" \
+# The "after an edit" rows edit a copy of the environments, never the repository's.
+cp -R environments "$OUT/envs"
+hyperfine -N --warmup 3 --runs "${BENCH_RUNS:-30}" --export-markdown "${BENCH_REPORT:-/dev/null}" \
+  -n validate --prepare true "$BIN validate environments/" \
   -n build-fresh --prepare "rm -rf $OUT/fresh" "$BIN build environments/ -o $OUT/fresh" \
-  -n build-noop "$BIN build environments/ -o $OUT/warm" \
-  -n diff-clean "$BIN diff environments/ --against $OUT/warm --stat" \
-  -n render-production "$BIN render environments/production.toml" \
-  -n check "$BIN check environments/" \
-  -n check-flows "$BIN check --flows --format json environments/" \
-  -n validate-kept "$KEPT validate environments/" \
-  -n build-noop-kept "$KEPT build environments/ -o $OUT/warm" \
-  -n diff-kept "$KEPT diff environments/ --against $OUT/warm --stat"
+  -n build-noop --prepare true "$BIN build environments/ -o $OUT/warm" \
+  -n diff-clean --prepare true "$BIN diff environments/ --against $OUT/warm --stat" \
+  -n render-production --prepare true "$BIN render environments/production.toml" \
+  -n check --prepare true "$BIN check environments/" \
+  -n check-flows --prepare true "$BIN check --flows --format json environments/" \
+  -n validate-edited --prepare "$EDIT $OUT/envs/base.toml" "$KEPT validate $OUT/envs" \
+  -n build-noop-edited --prepare "$EDIT $OUT/envs/base.toml" "$KEPT build $OUT/envs -o $OUT/warm" \
+  -n validate-kept --prepare true "$KEPT validate environments/" \
+  -n build-noop-kept --prepare true "$KEPT build environments/ -o $OUT/warm" \
+  -n diff-kept --prepare true "$KEPT diff environments/ --against $OUT/warm --stat"
 
 if [ -z "$HELM" ]; then
   echo "helm not found (run scripts/conformance.sh once to install it): render vs helm template skipped" >&2

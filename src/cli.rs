@@ -62,13 +62,14 @@ pub struct Global {
     /// Fail (exit 2, nothing written) when any warning was reported
     #[arg(long, global = true)]
     pub deny_warnings: bool,
-    /// Keep the admission proof's Gatekeeper verdicts in DIR between runs, so that a run
-    /// evaluates the policies only on objects that changed [default: $XDG_CACHE_HOME/deaap-gen,
-    /// else ~/.cache/deaap-gen]
+    /// Keep in DIR what a later run may reuse: the compilations of inputs that reported nothing,
+    /// so that unchanged inputs are not compiled again, and the admission proof's Gatekeeper
+    /// verdicts, so that a run evaluates the policies only on objects that changed [default:
+    /// $XDG_CACHE_HOME/deaap-gen, else ~/.cache/deaap-gen]
     #[arg(long, value_name = "DIR", env = "DEAAP_GEN_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
-    /// Keep nothing between runs: evaluate every admission review anew (the variable counts
-    /// unless empty, `0`, `false`, `no` or `off`)
+    /// Keep and reuse nothing between runs: compile every input and evaluate every admission
+    /// review anew (the variable counts unless empty, `0`, `false`, `no` or `off`)
     #[arg(
         long,
         env = "DEAAP_GEN_NO_CACHE",

@@ -177,6 +177,49 @@ fn reach(root: &Path, rel: &str) -> Result<Option<PathBuf>, WalkError> {
 /// # Errors
 /// A failure to read something that is a regular file.
 pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
+    read_up_to(root, rel, MAX_READ)
+}
+
+/// [`read`] where deaap-gen generates `expected` bytes: a generated file may be larger than
+/// [`MAX_READ`] (the chart values of thousands of services are), so the file there is read up to
+/// that size and [`MAX_READ`] more, a bound set by what deaap-gen writes, never by what it finds.
+///
+/// # Errors
+/// A failure to read something that is a regular file.
+pub fn read_generated(root: &Path, rel: &str, expected: usize) -> io::Result<Entry> {
+    let expected = u64::try_from(expected).unwrap_or(u64::MAX);
+    read_up_to(root, rel, MAX_READ.saturating_add(expected))
+}
+
+/// The SHA-256 of the generated path `rel` under `root`, read as [`read`] reads it (never through
+/// a link, only a regular file) but a piece at a time, so a large file costs no memory; `None`
+/// when there is no regular file there or it holds more than `cap` bytes.
+#[must_use]
+pub fn sha256_of(root: &Path, rel: &str, cap: u64) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let path = reach(root, rel).ok()??;
+    let file = open_nonblocking(&path, Links::Refuse).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut reader = file.take(cap.saturating_add(1));
+    let mut buf = vec![0; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    (total <= cap).then(|| hasher.finalize().into())
+}
+
+fn read_up_to(root: &Path, rel: &str, cap: u64) -> io::Result<Entry> {
     let path = match reach(root, rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Entry::Missing),
@@ -195,7 +238,7 @@ pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
             expected: "a file",
         }));
     }
-    match read_regular(&path, MAX_READ, Links::Refuse)? {
+    match read_regular(&path, cap, Links::Refuse)? {
         Regular::Bytes(bytes) => Ok(Entry::File(bytes)),
         Regular::NotRegular(found) => Ok(Entry::Obstacle(Obstacle {
             path,
@@ -204,7 +247,11 @@ pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
         })),
         Regular::TooLarge => Ok(Entry::Obstacle(Obstacle {
             path,
-            found: "larger than 64 MiB",
+            found: if cap == MAX_READ {
+                "larger than 64 MiB"
+            } else {
+                "over 64 MiB larger than what deaap-gen generates there"
+            },
             expected: "a generated file",
         })),
     }
@@ -413,5 +460,39 @@ mod tests {
             read(root.path(), "missing/x").expect("read"),
             Entry::Missing
         ));
+        // Hashed as they are read: never through a link or from a FIFO.
+        for rel in ["lnk/id_rsa", "zero", "fifo", "missing/x"] {
+            assert_eq!(sha256_of(root.path(), rel, MAX_READ), None, "{rel}");
+        }
+    }
+
+    /// A generated file may be larger than 64 MiB (the chart values of thousands of services): it
+    /// is read where deaap-gen generates one that large, and only there, and hashed within a cap.
+    #[test]
+    fn a_large_generated_file_is_read_where_one_that_large_is_generated() {
+        use sha2::Digest as _;
+        let root = tempfile::tempdir().expect("temp dir");
+        let size = MAX_READ + 10;
+        let file = std::fs::File::create(root.path().join("values.yaml")).expect("create");
+        file.set_len(size).expect("grow");
+        match read(root.path(), "values.yaml").expect("read") {
+            Entry::Obstacle(o) => assert_eq!(o.found, "larger than 64 MiB"),
+            other => panic!("{other:?}"),
+        }
+        let expected = usize::try_from(size).expect("fits");
+        match read_generated(root.path(), "values.yaml", expected).expect("read") {
+            Entry::File(bytes) => assert_eq!(bytes.len(), expected),
+            other => panic!("{other:?}"),
+        }
+        let grown = MAX_READ.saturating_add(size) + 1;
+        file.set_len(grown).expect("grow");
+        match read_generated(root.path(), "values.yaml", expected).expect("read") {
+            Entry::Obstacle(o) => assert!(o.found.starts_with("over 64 MiB larger"), "{o:?}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(root.path().join("small.yaml"), "a: 1\n").expect("write");
+        let digest: [u8; 32] = sha2::Sha256::digest(b"a: 1\n").into();
+        assert_eq!(sha256_of(root.path(), "small.yaml", 5), Some(digest));
+        assert_eq!(sha256_of(root.path(), "small.yaml", 4), None);
     }
 }

@@ -114,7 +114,7 @@ pub fn keep(inputs: &[PathBuf], need: Need, read: &[(&Path, [u8; 32])], units: V
         let r = Read {
             path: path.to_path_buf(),
             canonical,
-            sha256: hex(sha256),
+            sha256: crate::output::hex(sha256),
         };
         if !reads.contains(&r) {
             reads.push(r);
@@ -154,7 +154,7 @@ fn key(files: &[PathBuf], need: Need) -> Option<String> {
         h.update([0]);
         h.update(f.as_os_str().as_encoded_bytes());
     }
-    Some(hex(&h.finalize().into()))
+    Some(crate::output::hex(&h.finalize().into()))
 }
 
 fn file(folder: &Path, key: &str) -> PathBuf {
@@ -177,13 +177,5 @@ fn read_record(folder: &Path, key: &str) -> Option<Record> {
 fn unchanged(r: &Read) -> bool {
     std::fs::canonicalize(&r.path).is_ok_and(|c| c == r.canonical)
         && crate::load::read_input(&r.path)
-            .is_ok_and(|text| hex(&Sha256::digest(text.as_bytes()).into()) == r.sha256)
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+            .is_ok_and(|text| crate::output::sha256_hex(text.as_bytes()) == r.sha256)
 }
