@@ -213,7 +213,8 @@ fn keep(c: &Compilation, need: Need) {
             alerts: u.proof.alerts,
         })
         .collect();
-    super::kept::keep(&c.inputs, need, &read, units);
+    let compiled: Vec<PathBuf> = c.files.iter().map(|f| f.path.clone()).collect();
+    super::kept::keep(&c.inputs, &compiled, need, &read, units);
 }
 
 /// The environment a file that did not compile declares, read leniently: `[environment] name` when

@@ -92,14 +92,23 @@ pub fn orphans(kept: &Kept, inputs: &[PathBuf], out: &Path) -> Option<Vec<String
     crate::output::orphans(out, &keep).ok()
 }
 
-/// Keeps the outcome of a compilation of `inputs` for `need` that reported no diagnostic:
-/// `read`, every file it read (path and SHA-256 of its bytes as read), and its environments.
-/// Writes nothing when the same record is kept already.
-pub fn keep(inputs: &[PathBuf], need: Need, read: &[(&Path, [u8; 32])], units: Vec<KeptUnit>) {
+/// Keeps the outcome of a compilation for `need` that reported no diagnostic: `compiled`, the
+/// environment files the inputs `inputs` named when it began, `read`, every file it read (path
+/// and SHA-256 of its bytes as read), and its environments. Writes nothing when the same record
+/// is kept already.
+pub fn keep(
+    inputs: &[PathBuf],
+    compiled: &[PathBuf],
+    need: Need,
+    read: &[(&Path, [u8; 32])],
+    units: Vec<KeptUnit>,
+) {
     let Some(folder) = crate::cache::folder("compilations") else {
         return;
     };
-    let Some(key) = resolve_inputs(inputs).ok().and_then(|f| key(&f, need)) else {
+    // Keyed by the files compiled, not by what the inputs name now: a file added meanwhile
+    // must not find a record that lacks it.
+    let Some(key) = key(compiled, need) else {
         return;
     };
     // A kept compilation of the files already serves a command that needs only the objects.
