@@ -8,8 +8,10 @@ use std::fs::FileType;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-/// The most that is ever read back from the output folder. Generated files are small; anything
-/// larger was not written by deaap-gen.
+/// The most that is read back from the output folder where deaap-gen generates nothing that
+/// large: nearly every generated file is far smaller, and a larger file there was not written by
+/// deaap-gen. Where it does generate a larger file (the chart values of thousands of services),
+/// [`read_generated`] allows for its size.
 pub const MAX_READ: u64 = 64 * 1024 * 1024;
 
 /// Something where a generated file or folder belongs that deaap-gen will not go through.
