@@ -403,14 +403,7 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
                 let proven: Vec<(&str, crate::proof::Summary)> = kept
                     .units
                     .iter()
-                    .map(|u| {
-                        let summary = crate::proof::Summary {
-                            admitted: u.admitted,
-                            flows: u.flows,
-                            alerts: u.alerts,
-                        };
-                        (u.environment.as_str(), summary)
-                    })
+                    .map(|u| (u.environment.as_str(), u.proof))
                     .collect();
                 print_proven(&proven, &[], ui)
             }

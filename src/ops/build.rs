@@ -114,11 +114,8 @@ pub fn up_to_date(
     .map_err(|e| folder_error(WriteError::Locked(e)))?;
     for u in &kept.units {
         output::recover(out, &u.environment).map_err(|e| folder_error(e.into()))?;
-        if u.index_sha256.is_empty() || !output::holds(out, &u.environment, &u.index_sha256) {
-            return Ok(false);
-        }
     }
-    if !super::kept::orphans(kept, inputs, out).is_some_and(|o| o.is_empty()) {
+    if !super::kept::current(kept, inputs, out) {
         return Ok(false);
     }
     for u in &kept.units {

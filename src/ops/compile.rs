@@ -85,12 +85,10 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Whether the inputs name whole folders of environments (the default `environments/` too).
-    /// Only then is an environment folder in the output that none of them produces stale: naming
-    /// single files says nothing about the environments left out.
+    /// Whether its inputs name whole folders of environments ([`super::covers_folders`]).
     #[must_use]
     pub fn covers_folders(&self) -> bool {
-        self.inputs.iter().all(|p| p.is_dir())
+        super::covers_folders(&self.inputs)
     }
 
     /// Environments with output in `out` that the inputs no longer produce (none when the inputs
@@ -208,9 +206,7 @@ fn keep(c: &Compilation, need: Need) {
                 Need::Objects => String::new(),
             },
             files: u.tree.files.len(),
-            admitted: u.proof.admitted,
-            flows: u.proof.flows,
-            alerts: u.proof.alerts,
+            proof: u.proof,
         })
         .collect();
     let compiled: Vec<PathBuf> = c.files.iter().map(|f| f.path.clone()).collect();

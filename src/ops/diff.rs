@@ -88,11 +88,7 @@ pub fn none_kept(
     inputs: &[std::path::PathBuf],
     out: &Path,
 ) -> Option<Drift> {
-    let holds = kept
-        .units
-        .iter()
-        .all(|u| !u.index_sha256.is_empty() && output::holds(out, &u.environment, &u.index_sha256));
-    if !holds || !super::kept::orphans(kept, inputs, out)?.is_empty() {
+    if !super::kept::current(kept, inputs, out) {
         return None;
     }
     Some(Drift {

@@ -32,9 +32,8 @@ pub struct KeptUnit {
     pub index_sha256: String,
     /// How many files its output folder holds, the index included.
     pub files: usize,
-    pub admitted: usize,
-    pub flows: usize,
-    pub alerts: usize,
+    /// What its proofs established.
+    pub proof: crate::proof::Summary,
 }
 
 /// A file the compilation read.
@@ -81,15 +80,22 @@ pub fn lookup(inputs: &[PathBuf], need: Need) -> Option<Kept> {
     })
 }
 
-/// Environments with output in `out` that the kept compilation does not produce, as
-/// [`super::Workspace::orphans`] finds them; `None` when `out` cannot be listed.
+/// Whether `out` is what the kept compilation of `inputs` would leave there: every environment's
+/// folder holds the index it compiles to and every file that lists, byte for byte, and no
+/// environment is orphaned (as [`super::Workspace::orphans`] finds them).
 #[must_use]
-pub fn orphans(kept: &Kept, inputs: &[PathBuf], out: &Path) -> Option<Vec<String>> {
-    if !inputs.iter().all(|p| p.is_dir()) {
-        return Some(Vec::new());
+pub fn current(kept: &Kept, inputs: &[PathBuf], out: &Path) -> bool {
+    let holds = kept.units.iter().all(|u| {
+        !u.index_sha256.is_empty() && crate::output::holds(out, &u.environment, &u.index_sha256)
+    });
+    if !holds {
+        return false;
+    }
+    if !super::covers_folders(inputs) {
+        return true;
     }
     let keep: Vec<&str> = kept.units.iter().map(|u| u.environment.as_str()).collect();
-    crate::output::orphans(out, &keep).ok()
+    crate::output::orphans(out, &keep).is_ok_and(|o| o.is_empty())
 }
 
 /// Keeps the outcome of a compilation for `need` that reported no diagnostic: `compiled`, the

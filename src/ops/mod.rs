@@ -27,6 +27,14 @@ pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all,
 use std::io;
 use std::path::PathBuf;
 
+/// Whether `inputs` name whole folders of environments (none named: the default `environments/`).
+/// Only then is an environment folder in the output that none of them produces stale: naming
+/// single files says nothing about the environments left out.
+#[must_use]
+pub fn covers_folders(inputs: &[PathBuf]) -> bool {
+    inputs.iter().all(|p| p.is_dir())
+}
+
 /// Why an operation failed. Every failure is exit code 2 (README "Command line"); drift is a
 /// result, not an error.
 #[derive(Debug, thiserror::Error)]

@@ -29,7 +29,7 @@ pub struct Subject<'a> {
 }
 
 /// What the proofs established about one environment, for `check`'s summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Pods and objects admitted by the simulated admission chain.
     pub admitted: usize,

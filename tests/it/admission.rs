@@ -3,7 +3,7 @@
 //! Security control and level is refused, a compliant pod is admitted, and each admission defect
 //! the shipped environments had is caught on a fixture that reproduces it.
 
-use crate::support::{deaap_gen, edit, root, run, stderr, stdout};
+use crate::support::{deaap_gen, edit, files_of, root, run, stderr, stdout};
 use deaap_gen::model::PodSecurityLevel;
 use deaap_gen::proof::admission::{Gatekeeper, mutate, pss};
 use serde_json::{Value, json};
@@ -193,21 +193,6 @@ fn scratch_with_denials() -> tempfile::TempDir {
     let dir = scratch("workloads.toml");
     without_model_images(dir.path());
     dir
-}
-
-/// The files of a folder (none when it does not exist), with their bytes.
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            let bytes = std::fs::read(e.path()).expect("read");
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

@@ -76,3 +76,18 @@ pub(crate) fn json_of_kind(o: &Output, kind: &str) -> Vec<serde_json::Value> {
         .filter(|v| v["kind"] == kind)
         .collect()
 }
+
+/// The files of a folder (none when it does not exist), with their bytes.
+pub(crate) fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).expect("read");
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
