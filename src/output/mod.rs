@@ -64,15 +64,18 @@ pub struct Tree {
 /// The index cannot be serialized (not expected).
 pub fn tree(env: &Environment, artifacts: &[Artifact]) -> Result<Tree, serde_json::Error> {
     let input = serde_json::to_vec(env)?;
+    // Each file hashed on its own, spread over the machine's cores.
+    let hashes = crate::parallel::map(artifacts, |a| sha256_hex(&a.bytes));
     let index = Index {
         environment: env.environment.name.clone(),
         generator: format!("deaap-gen {}", env!("CARGO_PKG_VERSION")),
         input_sha256: sha256_hex(&input),
         files: artifacts
             .iter()
-            .map(|a| IndexFile {
+            .zip(hashes)
+            .map(|(a, sha256)| IndexFile {
                 path: a.path.clone(),
-                sha256: sha256_hex(&a.bytes),
+                sha256,
                 target: a.target.to_owned(),
                 kinds: a.kinds.clone(),
             })

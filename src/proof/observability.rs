@@ -24,6 +24,7 @@ use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
 use regex_lite::Regex;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) const PROOF: Proof = Proof {
@@ -573,11 +574,11 @@ impl World {
                     }
                     "Deployment" | "StatefulSet" => {
                         let ns = o.namespace().unwrap_or_default().to_owned();
-                        templates.push((ns, doc["spec"]["template"].clone()));
+                        templates.push((ns, Cow::Borrowed(&doc["spec"]["template"])));
                     }
                     _ if super::cnpg::is_cluster(o) => {
                         let ns = o.namespace().unwrap_or_default().to_owned();
-                        templates.push((ns, super::cnpg::instance_template(doc)));
+                        templates.push((ns, Cow::Owned(super::cnpg::instance_template(doc))));
                     }
                     "PrometheusRule" => w.read_runbooks(doc),
                     _ => {}

@@ -21,6 +21,82 @@ use serde_json::Value;
 /// something this writer leaves to the serializer.
 #[must_use]
 pub(super) fn write(v: &Value) -> Option<String> {
+    write_with(|w| w.node(v, false))
+}
+
+/// [`write`] for a document assembled from borrowed values ([`Node`]).
+#[must_use]
+pub(super) fn write_node(n: &Node<'_>) -> Option<String> {
+    write_with(|w| w.doc_node(n, false))
+}
+
+/// A document that is mostly values held elsewhere: written as if it were the one value
+/// [`Node::to_value`] builds, without copying the values it borrows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node<'a> {
+    /// A value written as it is.
+    Value(&'a Value),
+    /// A mapping, its entries in this order.
+    Map(Vec<(&'a str, Node<'a>)>),
+    /// A sequence.
+    Seq(Vec<Node<'a>>),
+}
+
+impl<'a> Node<'a> {
+    /// The document as one value.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        match self {
+            Self::Value(v) => (*v).clone(),
+            Self::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.to_value()))
+                    .collect(),
+            ),
+            Self::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
+        }
+    }
+
+    /// The entries of a mapping, to change: a borrowed mapping becomes a [`Node::Map`] of its
+    /// entries, in their order. `None` when this is no mapping.
+    pub fn map_mut(&mut self) -> Option<&mut Vec<(&'a str, Node<'a>)>> {
+        if let Self::Value(Value::Object(m)) = *self {
+            *self = Self::Map(
+                m.iter()
+                    .map(|(k, v)| (k.as_str(), Self::Value(v)))
+                    .collect(),
+            );
+        }
+        match self {
+            Self::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The items of a sequence, to change, as [`Node::map_mut`] does for a mapping.
+    pub fn seq_mut(&mut self) -> Option<&mut Vec<Node<'a>>> {
+        if let Self::Value(Value::Array(items)) = *self {
+            *self = Self::Seq(items.iter().map(Self::Value).collect());
+        }
+        match self {
+            Self::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The string this node is, if it is one.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            Self::Value(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `write` on a new writer and ends the document.
+fn write_with(write: impl FnOnce(&mut Writer) -> Option<()>) -> Option<String> {
     let mut w = Writer {
         out: String::with_capacity(256),
         column: 0,
@@ -28,7 +104,7 @@ pub(super) fn write(v: &Value) -> Option<String> {
         whitespace: true,
         indention: true,
     };
-    w.node(v, false)?;
+    write(&mut w)?;
     // The document's end: a line break unless the output already ends a line at column 0.
     w.indent = -1;
     w.write_indent();
@@ -116,38 +192,67 @@ impl Writer {
             Value::Number(n) if n.is_f64() => None,
             Value::Number(n) => self.plain(&n.to_string()),
             Value::String(s) => self.string(s, false),
-            Value::Array(items) if items.is_empty() => {
-                self.indicator("[", true, true, false);
-                self.indicator("]", false, false, false);
-                Some(())
-            }
-            Value::Object(entries) if entries.is_empty() => {
-                self.indicator("{", true, true, false);
-                self.indicator("}", false, false, false);
-                Some(())
-            }
-            Value::Array(items) => {
-                let previous = self.deeper(false, mapping && !self.indention);
-                for item in items {
-                    self.write_indent();
-                    self.indicator("-", true, false, true);
-                    self.node(item, false)?;
-                }
-                self.indent = previous;
-                Some(())
-            }
-            Value::Object(entries) => {
-                let previous = self.deeper(false, false);
-                for (key, value) in entries {
-                    self.write_indent();
-                    self.string(key, true)?;
-                    self.indicator(":", false, false, false);
-                    self.node(value, true)?;
-                }
-                self.indent = previous;
-                Some(())
-            }
+            Value::Array(items) => self.sequence(items, mapping, |w, item| w.node(item, false)),
+            Value::Object(entries) => self
+                .mapping(entries.iter().map(|(k, v)| (k.as_str(), v)), |w, value| {
+                    w.node(value, true)
+                }),
         }
+    }
+
+    /// A [`Node`], as [`Writer::node`] writes the value it stands for.
+    fn doc_node(&mut self, n: &Node<'_>, mapping: bool) -> Option<()> {
+        match n {
+            Node::Value(v) => self.node(v, mapping),
+            Node::Seq(items) => self.sequence(items, mapping, |w, item| w.doc_node(item, false)),
+            Node::Map(entries) => self.mapping(entries.iter().map(|(k, v)| (*k, v)), |w, value| {
+                w.doc_node(value, true)
+            }),
+        }
+    }
+
+    /// A sequence of `items`, each written by `item`; `[]` when empty.
+    fn sequence<T>(
+        &mut self,
+        items: &[T],
+        mapping: bool,
+        mut item: impl FnMut(&mut Self, &T) -> Option<()>,
+    ) -> Option<()> {
+        if items.is_empty() {
+            self.indicator("[", true, true, false);
+            self.indicator("]", false, false, false);
+            return Some(());
+        }
+        let previous = self.deeper(false, mapping && !self.indention);
+        for i in items {
+            self.write_indent();
+            self.indicator("-", true, false, true);
+            item(self, i)?;
+        }
+        self.indent = previous;
+        Some(())
+    }
+
+    /// A mapping of `entries`, each value written by `value`; `{}` when empty.
+    fn mapping<'k, T>(
+        &mut self,
+        entries: impl ExactSizeIterator<Item = (&'k str, T)>,
+        mut value: impl FnMut(&mut Self, T) -> Option<()>,
+    ) -> Option<()> {
+        if entries.len() == 0 {
+            self.indicator("{", true, true, false);
+            self.indicator("}", false, false, false);
+            return Some(());
+        }
+        let previous = self.deeper(false, false);
+        for (key, v) in entries {
+            self.write_indent();
+            self.string(key, true)?;
+            self.indicator(":", false, false, false);
+            value(self, v)?;
+        }
+        self.indent = previous;
+        Some(())
     }
 
     /// A string, quoted as the serializer quotes it: single-quoted when a YAML 1.1 reader would
@@ -726,6 +831,35 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// A document of nodes, whether borrowed whole, opened at every level or with keys
+        /// removed, writes the bytes of the value it stands for.
+        #[test]
+        fn a_node_writes_what_its_value_writes(v in value(), drop in 0usize..4) {
+            fn open(n: &mut Node<'_>, drop: usize) {
+                if let Some(entries) = n.map_mut() {
+                    if drop < entries.len() {
+                        entries.swap_remove(drop);
+                    }
+                    for (_, v) in entries {
+                        open(v, drop);
+                    }
+                } else if let Some(items) = n.seq_mut() {
+                    for item in items {
+                        open(item, drop);
+                    }
+                }
+            }
+            prop_assert_eq!(write_node(&Node::Value(&v)), write(&v));
+            let mut n = Node::Value(&v);
+            open(&mut n, drop);
+            let whole = n.to_value();
+            prop_assert_eq!(write_node(&n), write(&whole));
+            prop_assert_eq!(
+                super::super::yaml11::node_to_string(&n),
+                super::super::yaml11::json_to_string(&whole)
+            );
+        }
 
         #[test]
         fn it_writes_what_the_serializer_writes(v in value()) {

@@ -5,6 +5,8 @@
 mod block;
 pub mod yaml11;
 
+pub use block::Node;
+
 use crate::targets::{Artifact, Context, TargetError};
 use serde::Serialize;
 

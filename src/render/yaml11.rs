@@ -126,6 +126,18 @@ pub fn json_to_string(v: &serde_json::Value) -> Result<String, String> {
     }
 }
 
+/// [`json_to_string`] of the value a [`super::Node`] stands for, with the same bytes, without
+/// copying the values it borrows unless the serializer has to write it.
+///
+/// # Errors
+/// As [`json_to_string`].
+pub fn node_to_string(n: &super::Node<'_>) -> Result<String, String> {
+    match super::block::write_node(n) {
+        Some(text) => Ok(text),
+        None => by_serializer(&n.to_value()),
+    }
+}
+
 /// [`json_to_string`] through the serializer: a copy of the document with its strings marked.
 pub(super) fn by_serializer(v: &serde_json::Value) -> Result<String, String> {
     let mut v = v.clone();

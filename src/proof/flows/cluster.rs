@@ -43,14 +43,13 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                 |e: serde_json::Error| format!("{} `{}` in {}: {e}", o.kind(), o.name(), a.path);
             match o.kind() {
                 "Namespace" => {
-                    let n: Namespace = serde_json::from_value(o.value().clone()).map_err(what)?;
+                    let n = Namespace::deserialize(o.value()).map_err(what)?;
                     let labels = n.metadata.labels.unwrap_or_default();
                     g.network.namespace(o.name(), labels.clone());
                     g.namespaces.push((o.name().to_owned(), labels));
                 }
                 "NetworkPolicy" => {
-                    let p: NetworkPolicy =
-                        serde_json::from_value(o.value().clone()).map_err(what)?;
+                    let p = NetworkPolicy::deserialize(o.value()).map_err(what)?;
                     g.network.policy(Policy::new(
                         o.namespace().unwrap_or_default(),
                         o.name(),
@@ -58,7 +57,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                     ));
                 }
                 "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
-                    let w: Workload = serde_json::from_value(o.value().clone()).map_err(what)?;
+                    let w = Workload::deserialize(o.value()).map_err(what)?;
                     let template = w
                         .spec
                         .template
@@ -68,7 +67,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                 }
                 _ if crate::proof::cnpg::is_cluster(o) => {
                     let t = crate::proof::cnpg::instance_template(o.value());
-                    templates.push((o, serde_json::from_value(t).map_err(what)?));
+                    templates.push((o, PodTemplateSpec::deserialize(&t).map_err(what)?));
                 }
                 _ => {}
             }

@@ -11,6 +11,7 @@
 //! labels; every other field comes from here. The `CustomResourceDefinitions` ship in the chart's
 //! `crds/` folder instead, as Helm wants them.
 
+use crate::render::Node;
 use crate::targets::{Artifact, Context, TargetError};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -236,7 +237,10 @@ fn whole(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
         .and_then(Value::as_object_mut)
         .ok_or_else(|| TargetError("a values section is not a map".into()))?;
         for (name, object) in &c.entries {
-            entries.insert((*name).to_owned(), entry(object, c.section.workload)?);
+            entries.insert(
+                (*name).to_owned(),
+                entry(object, c.section.workload)?.to_value(),
+            );
         }
     }
     if doc.is_empty() {
@@ -259,17 +263,17 @@ struct Chunk<'a> {
 
 impl Chunk<'_> {
     fn yaml(&self) -> Result<String, TargetError> {
-        let mut entries = Map::new();
-        for (name, object) in &self.entries {
-            entries.insert((*name).to_owned(), entry(object, self.section.workload)?);
-        }
-        // Moved into place: `json!` would copy the entries through the serializer.
+        let entries = self
+            .entries
+            .iter()
+            .map(|(name, object)| Ok((*name, entry(object, self.section.workload)?)))
+            .collect::<Result<Vec<_>, TargetError>>()?;
         let inner = match self.outer {
-            Some(outer) => Value::Object(Map::from_iter([(outer.to_owned(), entries.into())])),
-            None => Value::Object(entries),
+            Some(outer) => Node::Map(vec![(outer, Node::Map(entries))]),
+            None => Node::Map(entries),
         };
-        let doc = Value::Object(Map::from_iter([(self.section.key.to_owned(), inner)]));
-        crate::render::yaml11::json_to_string(&doc).map_err(TargetError)
+        let doc = Node::Map(vec![(self.section.key, inner)]);
+        crate::render::yaml11::node_to_string(&doc).map_err(TargetError)
     }
 }
 
@@ -310,102 +314,116 @@ fn continuation<'t>(
     Some(&text[skip..])
 }
 
-/// A map with its keys in sorted order.
-fn sorted(map: Map<String, Value>) -> Value {
-    Value::Object(
-        map.into_iter()
-            .collect::<BTreeMap<_, _>>()
-            .into_iter()
-            .collect(),
-    )
-}
-
-/// One object as a values entry.
-fn entry(object: &Value, workload: Option<Workload>) -> Result<Value, TargetError> {
-    let mut body = object
-        .as_object()
-        .cloned()
+/// One object as a values entry, borrowing the object's values it writes as they are.
+fn entry(object: &Value, workload: Option<Workload>) -> Result<Node<'_>, TargetError> {
+    let mut body = Node::Value(object);
+    let body = body
+        .map_mut()
         .ok_or_else(|| TargetError("an object is not a map".into()))?;
-    body.remove("apiVersion");
-    body.remove("kind");
-    let metadata = body.remove("metadata").unwrap_or(Value::Null);
-    let mut entry = Map::new();
-    for (key, value) in metadata.as_object().into_iter().flatten() {
+    // Removed as the object's own map removes a key, moving its last entry into the gap: the
+    // order the entry's keys have always been written in.
+    remove(body, "apiVersion");
+    remove(body, "kind");
+    let metadata = remove(body, "metadata");
+    let metadata = match &metadata {
+        Some(Node::Value(v)) => v.as_object(),
+        _ => None,
+    };
+    let mut entry: Vec<(&str, Node<'_>)> = Vec::new();
+    for (key, value) in metadata.into_iter().flatten() {
         match key.as_str() {
             "name" | "namespace" => {}
             "labels" => {
-                let mut labels = value.as_object().cloned().unwrap_or_default();
-                labels.remove(MANAGED_BY);
+                let labels: BTreeMap<&str, Node<'_>> = value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| *k != MANAGED_BY)
+                    .map(|(k, v)| (k.as_str(), Node::Value(v)))
+                    .collect();
                 if !labels.is_empty() {
-                    entry.insert("labels".into(), sorted(labels));
+                    entry.push(("labels", Node::Map(labels.into_iter().collect())));
                 }
             }
-            "annotations" => {
-                entry.insert("annotations".into(), value.clone());
-            }
+            "annotations" => entry.push(("annotations", Node::Value(value))),
             other => {
                 return Err(TargetError(format!(
                     "the chart carries no metadata.{other} (object {})",
-                    metadata["name"]
+                    object["metadata"]["name"]
                 )));
             }
         }
     }
     if let Some(w) = workload {
-        lift(&mut body, &mut entry, w);
+        lift(body, &mut entry, w);
     }
-    for (key, value) in body {
-        if entry.insert(key.clone(), value).is_some() {
+    for (key, value) in std::mem::take(body) {
+        if entry.iter().any(|(k, _)| *k == key) {
             return Err(TargetError(format!(
                 "object field `{key}` clashes with the chart's entry key"
             )));
         }
+        entry.push((key, value));
     }
-    Ok(Value::Object(entry))
+    Ok(Node::Map(entry))
+}
+
+/// Removes `key` from a mapping's entries as `serde_json::Map::remove` does: the last entry takes
+/// its place.
+fn remove<'a>(entries: &mut Vec<(&'a str, Node<'a>)>, key: &str) -> Option<Node<'a>> {
+    let i = entries.iter().position(|(k, _)| *k == key)?;
+    Some(entries.swap_remove(i).1)
+}
+
+/// The value of `key` in a mapping's entries, to change.
+fn get_mut<'e, 'a>(entries: &'e mut [(&'a str, Node<'a>)], key: &str) -> Option<&'e mut Node<'a>> {
+    entries.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// Moves a workload's replicas and its containers' images and resources from the object into
 /// the entry's own keys.
-fn lift(body: &mut Map<String, Value>, entry: &mut Map<String, Value>, w: Workload) {
-    let Some(spec) = body.get_mut("spec") else {
+fn lift<'a>(body: &mut [(&'a str, Node<'a>)], entry: &mut Vec<(&'a str, Node<'a>)>, w: Workload) {
+    let Some(spec) = get_mut(body, "spec").and_then(Node::map_mut) else {
         return;
     };
-    if let (Workload::Replicated, Some(replicas)) =
-        (w, spec.as_object_mut().and_then(|s| s.remove("replicas")))
-    {
-        entry.insert("replicas".into(), replicas);
+    if let (Workload::Replicated, Some(replicas)) = (w, remove(spec, "replicas")) {
+        entry.push(("replicas", replicas));
     }
-    let mut pod = match w {
-        Workload::Replicated => spec.pointer_mut("/template/spec"),
-        Workload::Scheduled => spec.pointer_mut("/jobTemplate/spec/template/spec"),
+    let path: &[&str] = match w {
+        Workload::Replicated => &["template", "spec"],
+        Workload::Scheduled => &["jobTemplate", "spec", "template", "spec"],
     };
-    let mut images = Map::new();
-    let mut resources = Map::new();
+    let mut pod = Some(spec);
+    for key in path {
+        pod = pod.and_then(|m| get_mut(m, key)).and_then(Node::map_mut);
+    }
+    let mut images = BTreeMap::new();
+    let mut resources = BTreeMap::new();
     for field in ["initContainers", "containers"] {
         let containers = pod
             .as_deref_mut()
-            .and_then(|p| p.get_mut(field))
-            .and_then(Value::as_array_mut);
+            .and_then(|p| get_mut(p, field))
+            .and_then(Node::seq_mut);
         for c in containers.into_iter().flatten() {
-            let Some(c) = c.as_object_mut() else { continue };
+            let Some(c) = c.map_mut() else { continue };
             let name = c
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(image) = c.remove("image") {
-                images.insert(name.clone(), image);
+                .iter()
+                .find(|(k, _)| *k == "name")
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            if let Some(image) = remove(c, "image") {
+                images.insert(name, image);
             }
-            if let Some(r) = c.remove("resources") {
+            if let Some(r) = remove(c, "resources") {
                 resources.insert(name, r);
             }
         }
     }
     if !images.is_empty() {
-        entry.insert("images".into(), sorted(images));
+        entry.push(("images", Node::Map(images.into_iter().collect())));
     }
     if !resources.is_empty() {
-        entry.insert("resources".into(), sorted(resources));
+        entry.push(("resources", Node::Map(resources.into_iter().collect())));
     }
 }
 
