@@ -319,6 +319,29 @@ pub fn deployed(env: &Environment) -> Vec<Workload<'_>> {
     workloads(env).into_iter().filter(|w| w.deployed).collect()
 }
 
+/// The workload of [`deployed`] named `name`, built alone: the first of that name in its order.
+fn deployed_named<'a>(env: &'a Environment, name: &str) -> Option<Workload<'a>> {
+    let service = || {
+        let (name, s) = env.services.get_key_value(name)?;
+        Some(service(env, name, s))
+    };
+    let store = || {
+        let (name, s) = env.storage.get_key_value(name)?;
+        Some(storage(env, name, s))
+    };
+    let chain = || Some(blockchain(env)).filter(|w| w.name == name);
+    let validator = || Some(validators(env)).filter(|w| w.name == name);
+    [
+        &service as &dyn Fn() -> Option<Workload<'a>>,
+        &store,
+        &chain,
+        &validator,
+    ]
+    .into_iter()
+    .filter_map(|make| make())
+    .find(|w| w.deployed)
+}
+
 /// The pod facts every long-running workload starts from: no extra variables, secrets, command,
 /// scratch, data or metrics; a TCP check; one replica.
 fn base<'a>(
@@ -693,15 +716,14 @@ pub fn backup_jobs(env: &Environment) -> Vec<BackupJob<'_>> {
             workload: full,
         });
     }
-    let plan = deployed(env);
     for (name, db) in &b.databases {
         let source = db.source.as_str();
         let mut w = backup_job(env, &format!("{}-{name}", b.name));
         in_namespace(&mut w, Some(source));
         if backup_reads_volume(source) {
             w.data = Some(("/data".to_owned(), DataSource::Claim(blockchain_claim(0))));
-        } else if let Some(s) = plan.iter().find(|w| w.name == source) {
-            w.secrets.extend(s.secrets.clone());
+        } else if let Some(s) = deployed_named(env, source) {
+            w.secrets.extend(s.secrets);
             w.depends_on = vec![source.to_owned()];
         }
         out.push(BackupJob {
@@ -741,6 +763,23 @@ mod tests {
         );
         assert_eq!(w.max_replicas, a.max_replicas);
         assert_eq!(find(&plan, VALIDATOR).replicas, env.consensus.validators);
+    }
+
+    #[test]
+    fn a_workload_built_alone_is_the_one_the_plan_deploys() {
+        for file in ["development", "staging", "production"] {
+            let env = load(&format!("environments/{file}.toml"));
+            let plan = deployed(&env);
+            let names = workloads(&env).into_iter().map(|w| w.name);
+            for name in names.chain(["no-such-workload".to_owned()]) {
+                let alone = deployed_named(&env, &name).map(|w| format!("{w:?}"));
+                let planned = plan
+                    .iter()
+                    .find(|w| w.name == name)
+                    .map(|w| format!("{w:?}"));
+                assert_eq!(alone, planned, "{file}: {name}");
+            }
+        }
     }
 
     #[test]
