@@ -201,26 +201,36 @@ pub(in crate::targets) fn values(
     doc.insert("environment".into(), json!(cx.env.environment.name));
     let mut out = crate::render::header(cx);
     out.push_str(&crate::render::yaml11::json_to_string(&Value::Object(doc)).map_err(TargetError)?);
-    out.push_str(&sections_yaml(&chunks)?);
+    sections_yaml(&chunks, &mut out)?;
     let path = format!("helm/values-{}.yaml", cx.env.environment.name);
     Ok(Artifact::file("helm", path, out.into_bytes()))
 }
 
-/// The sections of the values file: each chunk written on its own, then joined; or, should a key
-/// not come out on a line of its own (see [`continuation`]), the sections written as one document.
-fn sections_yaml(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
+/// Appends the sections of the values file to `out`: each chunk written on its own, then joined,
+/// each chunk's text freed once it is in; or, should a key not come out on a line of its own (see
+/// [`continuation`]), the sections written as one document.
+fn sections_yaml(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetError> {
     let texts = crate::parallel::map(chunks, Chunk::yaml);
     let texts = texts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let mut out = String::with_capacity(texts.iter().map(String::len).sum());
-    let mut previous: Option<(&Chunk<'_>, &str)> = None;
-    for (chunk, text) in chunks.iter().zip(&texts) {
-        let Some(rest) = continuation(previous, chunk, text) else {
-            return whole(chunks);
+    let start = out.len();
+    out.reserve(texts.iter().map(String::len).sum());
+    let mut previous: Option<(&Chunk<'_>, String)> = None;
+    for (chunk, text) in chunks.iter().zip(texts) {
+        let Some(rest) = continuation(
+            previous.as_ref().map(|(c, t)| (*c, t.as_str())),
+            chunk,
+            &text,
+        ) else {
+            out.truncate(start);
+            out.push_str(&whole(chunks)?);
+            return Ok(());
         };
         out.push_str(rest);
-        previous = Some((chunk, text));
+        // What the next chunk compares with: this one's key lines.
+        let keys: String = text.split_inclusive('\n').take(2).collect();
+        previous = Some((chunk, keys));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The sections of `chunks` as one YAML document.
@@ -601,7 +611,9 @@ mod pieces {
                 entries: vec![("three", &c)],
             },
         ];
-        let joined = sections_yaml(&chunks).expect("writes");
+        let mut joined = String::from("environment: e\n");
+        sections_yaml(&chunks, &mut joined).expect("writes");
+        let joined = joined.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(joined, whole(&chunks).expect("writes"));
         assert!(joined.starts_with("namespaces:\n  n1:"), "{joined}");
         assert_eq!(joined.matches("configMaps:").count(), 1, "{joined}");
@@ -629,7 +641,10 @@ mod pieces {
         let first = chunks[0].yaml().expect("writes");
         assert!(first.contains(&format!("? {long}")), "{first}");
         assert_eq!(continuation(None, &chunks[0], &first), None);
-        let written = sections_yaml(&chunks).expect("writes");
+        // What the file held before the sections stays when they are written whole.
+        let mut written = String::from("environment: e\n");
+        sections_yaml(&chunks, &mut written).expect("writes");
+        let written = written.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(written, whole(&chunks).expect("writes"));
         assert_eq!(written.matches(&long).count(), 1, "{written}");
     }
