@@ -227,15 +227,24 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
     };
-    let mut changes = Vec::new();
-    for (path, new) in &tree.files {
+    // Each file read and compared on its own, spread over the machine's cores; only a file that
+    // differs is kept.
+    let files: Vec<(&String, &std::sync::Arc<[u8]>)> = tree.files.iter().collect();
+    let entries = crate::parallel::map(&files, |(path, new)| -> io::Result<Option<fsafe::Entry>> {
         let entry = if exists {
             fsafe::read_generated(&dir, path, new.len())?
         } else {
             fsafe::Entry::Missing
         };
+        Ok(match entry {
+            fsafe::Entry::File(old) if *old == ***new => None,
+            other => Some(other),
+        })
+    });
+    let mut changes = Vec::new();
+    for ((path, new), entry) in files.into_iter().zip(entries) {
+        let Some(entry) = entry? else { continue };
         match entry {
-            fsafe::Entry::File(old) if *old == **new => {}
             fsafe::Entry::File(old) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
