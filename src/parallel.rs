@@ -1,6 +1,20 @@
 //! Work spread over the machine's cores, with results in a fixed order: what runs in parallel
 //! never changes what is written.
 
+/// [`map`] when there are at least `from` items; else on this thread, where starting threads
+/// would cost more than the work (an output folder of a few dozen files).
+pub fn map_from<T: Sync, R: Send>(
+    from: usize,
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() < from {
+        items.iter().map(work).collect()
+    } else {
+        map(items, work)
+    }
+}
+
 /// `work` on every item, spread over the machine's cores; the results in the items' order.
 pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism()
