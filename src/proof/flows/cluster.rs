@@ -115,14 +115,17 @@ fn pod(
     name: &str,
     t: &PodTemplateSpec,
 ) -> Endpoint {
-    let meta = t.metadata.clone().unwrap_or_default();
-    let labels = meta.labels.unwrap_or_default();
-    let annotations = meta.annotations.unwrap_or_default();
-    let spec = t.spec.clone().unwrap_or_default();
+    let meta = t.metadata.as_ref();
+    let labels = meta.and_then(|m| m.labels.clone()).unwrap_or_default();
+    let annotations = meta.and_then(|m| m.annotations.as_ref());
+    let spec = t.spec.as_ref();
     let mut ports: Vec<ContainerPort> = spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
+        .into_iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
         .flat_map(|c| c.ports.iter().flatten())
         .map(|p| ContainerPort {
             name: p.name.clone(),
@@ -138,7 +141,7 @@ fn pod(
         *n == namespace && l.get("istio-injection").map(String::as_str) == Some("enabled")
     });
     let opted_out = annotations
-        .get("sidecar.istio.io/inject")
+        .and_then(|a| a.get("sidecar.istio.io/inject"))
         .or_else(|| labels.get("sidecar.istio.io/inject"))
         .is_some_and(|v| v == "false");
     if injected && !opted_out {
@@ -148,7 +151,7 @@ fn pod(
             protocol: Protocol::Tcp,
         }));
     }
-    let host_network = spec.host_network == Some(true);
+    let host_network = spec.is_some_and(|s| s.host_network == Some(true));
     Endpoint {
         id: format!("{namespace}/{name}"),
         place: if host_network {
