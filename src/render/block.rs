@@ -851,6 +851,11 @@ mod tests {
                 }
             }
             prop_assert_eq!(write_node(&Node::Value(&v)), write(&v));
+            // Opened at every level and nothing removed, it is the value itself.
+            let mut all = Node::Value(&v);
+            open(&mut all, usize::MAX);
+            prop_assert_eq!(all.to_value(), v.clone());
+            prop_assert_eq!(write_node(&all), write(&v));
             let mut n = Node::Value(&v);
             open(&mut n, drop);
             let whole = n.to_value();

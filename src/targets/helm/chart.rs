@@ -574,6 +574,59 @@ mod pieces {
         })
     }
 
+    /// An entry's keys come in the order they always had, which removing `apiVersion`, `kind` and
+    /// `metadata` from the object's own map gives (its last key takes each one's place); a
+    /// workload's spec likewise loses `replicas`, and its containers their images and resources.
+    #[test]
+    fn an_entry_keeps_the_key_order_of_the_objects_own_map() {
+        let object = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "labels": {"b": "1", MANAGED_BY: "x", "a": "2"}},
+            "spec": {"replicas": 2, "selector": {}, "strategy": {}, "template": {"spec": {
+                "containers": [{"name": "app", "image": "i", "ports": [], "resources": {}, "env": []}]
+            }}},
+            "data": {"k": "v"},
+            "binaryData": {},
+            "immutable": true,
+        });
+        let mut reference = object.as_object().cloned().expect("a map");
+        for key in ["apiVersion", "kind", "metadata"] {
+            reference.remove(key);
+        }
+        let reference: Vec<&str> = reference.keys().map(String::as_str).collect();
+        let written = entry(&object, Some(Workload::Replicated))
+            .expect("an entry")
+            .to_value();
+        let keys: Vec<&str> = written
+            .as_object()
+            .expect("a map")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec!["labels", "replicas", "images", "resources"];
+        expected.extend(reference);
+        assert_eq!(keys, expected);
+        assert_eq!(written["labels"], json!({"a": "2", "b": "1"}));
+        let mut spec = object["spec"].as_object().cloned().expect("a map");
+        spec.remove("replicas");
+        let spec: Vec<&str> = spec.keys().map(String::as_str).collect();
+        let written_spec: Vec<&str> = written["spec"]
+            .as_object()
+            .expect("a map")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(written_spec, spec);
+        let container: Vec<&str> = written["spec"]["template"]["spec"]["containers"][0]
+            .as_object()
+            .expect("a map")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(container, ["name", "env", "ports"]);
+    }
+
     /// Pieces of one section and outer key, of one section under another outer key, and of
     /// cluster-scoped sections, joined: the same text as the sections written as one document.
     #[test]
