@@ -178,14 +178,60 @@ pub struct Check {
     pub run: fn(&mut RuleContext<'_>),
 }
 
+/// Environments with at least this many services validate on the machine's cores; smaller ones on
+/// one thread, beside the other environments.
+const SIDE_BY_SIDE_FROM: usize = 100;
+
 /// Validates the merged tree: secrets and schema first; if the tree fits the schema (once unknown
 /// keys, reported, are left out), the values the model parses, where they are written; if they
 /// parse, the typed model and every check on it. Returns the model when no error was found.
 pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> {
-    rules::secrets::scan_tree(tree, out);
+    let services = match &tree.value {
+        crate::load::Value::Table(t) => t.get("services").map(|s| &s.value),
+        _ => None,
+    };
+    let large = match services {
+        Some(crate::load::Value::Table(t)) => t.iter().count() >= SIDE_BY_SIDE_FROM,
+        _ => false,
+    };
+    validate_side_by_side(tree, out, large)
+}
+
+/// [`validate`], on the machine's cores when `large`, else on this thread: the same diagnostics
+/// in the same order either way.
+fn validate_side_by_side(
+    tree: &Entry,
+    out: &mut Vec<Diagnostic>,
+    large: bool,
+) -> Option<Environment> {
+    // The secret scan and the schema check read the tree alone: side by side, their diagnostics
+    // taken in the same order.
+    let scan = || {
+        let mut found = Vec::new();
+        rules::secrets::scan_tree(tree, &mut found);
+        found
+    };
+    let schema_check = || {
+        let mut found = Vec::new();
+        let json = tree.to_json();
+        schema::check(tree, &json, &mut found);
+        (json, found)
+    };
+    let (secrets, (mut json, schema_found)) = if large {
+        std::thread::scope(|s| {
+            let secrets = s.spawn(scan);
+            let checked = schema_check();
+            let secrets = secrets
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (secrets, checked)
+        })
+    } else {
+        (scan(), schema_check())
+    };
+    out.extend(secrets);
     let before = out.len();
-    let mut json = tree.to_json();
-    schema::check(tree, &json, out);
+    out.extend(schema_found);
     // Unknown keys (typos, settings that moved) do not stop the rules: the model is built without
     // them, so one run reports a typo and, say, a port clash together. Any other schema error
     // leaves no model to check.
@@ -217,15 +263,94 @@ pub fn validate(tree: &Entry, out: &mut Vec<Diagnostic>) -> Option<Environment> 
             return None;
         }
     };
-    let mut cx = RuleContext::new(&env, tree);
-    for check in rules::checks() {
+    // Each check reports on its own, spread over the machine's cores, their diagnostics taken in
+    // the checks' order.
+    let run = |check: &Check| {
+        let mut cx = RuleContext::new(&env, tree);
         (check.run)(&mut cx);
-    }
-    out.extend(cx.into_diagnostics());
+        cx.into_diagnostics()
+    };
+    let checks = rules::checks();
+    let found = if large {
+        crate::parallel::map(&checks, run)
+    } else {
+        checks.iter().map(run).collect()
+    };
+    out.extend(found.into_iter().flatten());
     waivers::apply(&env, tree, out, crate::codes::Phase::Rule);
     if out.iter().any(Diagnostic::is_error) {
         None
     } else {
         Some(env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Environments with errors from the secret scan, the schema and the rules, and valid ones,
+    /// report the same diagnostics in the same order validated side by side and on one thread.
+    #[test]
+    fn side_by_side_validation_reports_as_one_thread_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = ["environments", "tests/fixtures", "tests/fixtures/invalid"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join(d)).expect("a folder"))
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        // One with diagnostics from every step: the schema, the secret scan and the rules.
+        let dir = tempfile::tempdir().expect("a folder");
+        std::fs::copy(
+            root.join("tests/fixtures/minimal.toml"),
+            dir.path().join("base.toml"),
+        )
+        .expect("copied");
+        let many = dir.path().join("many.toml");
+        std::fs::write(
+            &many,
+            r#"extends = "base.toml"
+[environment]
+name = "many"
+unknown_setting = true
+[services.web]
+env = { API_PASSWORD = "hunter2hunter2", DB_URL = "postgres://admin:s3cretpass@db:5432/x" }
+healthpath = "/x"
+[services.api]
+image = { repository = "acme/api", tag = "latest" }
+port = 8080
+namespace = "core"
+autoscaling = { enabled = true, min_replicas = 5, max_replicas = 2 }
+"#,
+        )
+        .expect("written");
+        files.push(many);
+        let mut with_errors = 0;
+        for f in &files {
+            let mut sources = crate::source::SourceMap::default();
+            let mut loaded = Vec::new();
+            let Some(l) = crate::load::load(f, &mut sources, &mut loaded) else {
+                continue;
+            };
+            let (mut one, mut many) = (Vec::new(), Vec::new());
+            let a = validate_side_by_side(&l.root, &mut one, false);
+            let b = validate_side_by_side(&l.root, &mut many, true);
+            assert_eq!(a.is_some(), b.is_some(), "{}", f.display());
+            let show = |d: &[Diagnostic]| format!("{d:?}");
+            assert_eq!(show(&one), show(&many), "{}", f.display());
+            with_errors += usize::from(one.iter().any(Diagnostic::is_error));
+            if f.ends_with("many.toml") {
+                let codes: Vec<&str> = one.iter().map(|d| d.code).collect();
+                assert_eq!(
+                    codes,
+                    ["DG0201", "DG0201", "DG0051", "DG0051", "DG0104", "DG0111"],
+                    "{one:?}"
+                );
+            }
+        }
+        assert!(with_errors >= 3, "the fixtures hold invalid environments");
     }
 }
