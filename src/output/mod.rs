@@ -245,7 +245,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                 fsafe::Entry::Missing
             };
             Ok(match entry {
-                fsafe::Entry::File(old) if *old == ***new => None,
+                fsafe::Entry::File(old) if old[..] == new[..] => None,
                 other => Some(other),
             })
         },

@@ -321,24 +321,18 @@ pub fn deployed(env: &Environment) -> Vec<Workload<'_>> {
 
 /// The workload of [`deployed`] named `name`, built alone: the first of that name in its order.
 fn deployed_named<'a>(env: &'a Environment, name: &str) -> Option<Workload<'a>> {
-    let service = || {
-        let (name, s) = env.services.get_key_value(name)?;
-        Some(service(env, name, s))
-    };
-    let store = || {
-        let (name, s) = env.storage.get_key_value(name)?;
-        Some(storage(env, name, s))
-    };
-    let chain = || Some(blockchain(env)).filter(|w| w.name == name);
-    let validator = || Some(validators(env)).filter(|w| w.name == name);
     [
-        &service as &dyn Fn() -> Option<Workload<'a>>,
-        &store,
-        &chain,
-        &validator,
+        env.services
+            .get_key_value(name)
+            .map(|(name, s)| service(env, name, s)),
+        env.storage
+            .get_key_value(name)
+            .map(|(name, s)| storage(env, name, s)),
+        Some(blockchain(env)).filter(|w| w.name == name),
+        Some(validators(env)).filter(|w| w.name == name),
     ]
     .into_iter()
-    .filter_map(|make| make())
+    .flatten()
     .find(|w| w.deployed)
 }
 

@@ -32,7 +32,7 @@ pub(super) fn write_node(n: &Node<'_>) -> Option<String> {
 
 /// A document that is mostly values held elsewhere: written as if it were the one value
 /// [`Node::to_value`] builds, without copying the values it borrows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Node<'a> {
     /// A value written as it is.
     Value(&'a Value),

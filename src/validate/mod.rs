@@ -335,12 +335,12 @@ autoscaling = { enabled = true, min_replicas = 5, max_replicas = 2 }
             let Some(l) = crate::load::load(f, &mut sources, &mut loaded) else {
                 continue;
             };
-            let (mut one, mut many) = (Vec::new(), Vec::new());
+            let (mut one, mut side) = (Vec::new(), Vec::new());
             let a = validate_side_by_side(&l.root, &mut one, false);
-            let b = validate_side_by_side(&l.root, &mut many, true);
+            let b = validate_side_by_side(&l.root, &mut side, true);
             assert_eq!(a.is_some(), b.is_some(), "{}", f.display());
             let show = |d: &[Diagnostic]| format!("{d:?}");
-            assert_eq!(show(&one), show(&many), "{}", f.display());
+            assert_eq!(show(&one), show(&side), "{}", f.display());
             with_errors += usize::from(one.iter().any(Diagnostic::is_error));
             if f.ends_with("many.toml") {
                 let codes: Vec<&str> = one.iter().map(|d| d.code).collect();
