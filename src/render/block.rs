@@ -30,12 +30,81 @@ pub(super) fn write_node(n: &Node<'_>) -> Option<String> {
     write_with(|w| w.doc_node(n, false))
 }
 
+/// [`write`], noting where the document holds the text of each of its mapping values that is a
+/// collection or a string written in [`RECORD_FROM`] bytes or more ([`Span`]), in the order of
+/// their addresses: what another document holding the same value as a mapping value can copy
+/// instead of writing it again ([`Node::Written`]).
+#[must_use]
+pub(super) fn write_recording(v: &Value) -> Option<(String, Vec<Span>)> {
+    write_recording_from(v, RECORD_FROM)
+}
+
+/// [`write_recording`], noting the mapping values written in `from` bytes or more.
+fn write_recording_from(v: &Value, from: usize) -> Option<(String, Vec<Span>)> {
+    let mut spans = Vec::new();
+    let text = write_with_spans(|w| w.node(v, false), Some((&mut spans, from)))?;
+    spans.sort_unstable_by_key(|s| s.value);
+    Some((text, spans))
+}
+
+/// The shortest text of a mapping value [`write_recording`] notes: shorter ones cost less to
+/// write again than to look up.
+pub(super) const RECORD_FROM: usize = 64;
+
+/// Where a document written by [`write_recording`] holds the text of one mapping value: the
+/// value's address, the bytes written after its key's `:`, the indentation of its mapping, and
+/// the emitter's flags after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    value: usize,
+    start: u32,
+    end: u32,
+    indent: u16,
+    whitespace: bool,
+    indention: bool,
+}
+
+impl Span {
+    /// The span of the value at `address` among `spans` (sorted by address), in `document`, the
+    /// text they were noted in.
+    #[must_use]
+    pub fn find<'d>(
+        spans: &[Self],
+        document: &'d str,
+        address: *const Value,
+    ) -> Option<Written<'d>> {
+        let address = address as usize;
+        let i = spans.binary_search_by_key(&address, |s| s.value).ok()?;
+        let s = spans[i];
+        Some(Written {
+            text: document.get(s.start as usize..s.end as usize)?,
+            indent: usize::from(s.indent),
+            whitespace: s.whitespace,
+            indention: s.indention,
+        })
+    }
+}
+
+/// The text a mapping value was written as in another document (see [`Span`]), to be written
+/// again at another indentation.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'d> {
+    text: &'d str,
+    /// The indentation of the mapping that held it.
+    indent: usize,
+    whitespace: bool,
+    indention: bool,
+}
+
 /// A document that is mostly values held elsewhere: written as if it were the one value
 /// [`Node::to_value`] builds, without copying the values it borrows.
 #[derive(Debug)]
 pub enum Node<'a> {
     /// A value written as it is.
     Value(&'a Value),
+    /// A value whose text as a mapping value is known ([`Written`]): as a mapping value it is
+    /// that text, moved to this document's indentation; anywhere else it is written as it is.
+    Written(&'a Value, Written<'a>),
     /// A mapping, its entries in this order.
     Map(Vec<(&'a str, Node<'a>)>),
     /// A sequence.
@@ -47,7 +116,7 @@ impl<'a> Node<'a> {
     #[must_use]
     pub fn to_value(&self) -> Value {
         match self {
-            Self::Value(v) => (*v).clone(),
+            Self::Value(v) | Self::Written(v, _) => (*v).clone(),
             Self::Map(entries) => Value::Object(
                 entries
                     .iter()
@@ -61,7 +130,7 @@ impl<'a> Node<'a> {
     /// The entries of a mapping, to change: a borrowed mapping becomes a [`Node::Map`] of its
     /// entries, in their order. `None` when this is no mapping.
     pub fn map_mut(&mut self) -> Option<&mut Vec<(&'a str, Node<'a>)>> {
-        if let Self::Value(Value::Object(m)) = *self {
+        if let Self::Value(Value::Object(m)) | Self::Written(Value::Object(m), _) = *self {
             *self = Self::Map(
                 m.iter()
                     .map(|(k, v)| (k.as_str(), Self::Value(v)))
@@ -76,7 +145,7 @@ impl<'a> Node<'a> {
 
     /// The items of a sequence, to change, as [`Node::map_mut`] does for a mapping.
     pub fn seq_mut(&mut self) -> Option<&mut Vec<Node<'a>>> {
-        if let Self::Value(Value::Array(items)) = *self {
+        if let Self::Value(Value::Array(items)) | Self::Written(Value::Array(items), _) = *self {
             *self = Self::Seq(items.iter().map(Self::Value).collect());
         }
         match self {
@@ -89,7 +158,7 @@ impl<'a> Node<'a> {
     #[must_use]
     pub fn as_str(&self) -> Option<&'a str> {
         match self {
-            Self::Value(Value::String(s)) => Some(s),
+            Self::Value(Value::String(s)) | Self::Written(Value::String(s), _) => Some(s),
             _ => None,
         }
     }
@@ -97,12 +166,21 @@ impl<'a> Node<'a> {
 
 /// Runs `write` on a new writer and ends the document.
 fn write_with(write: impl FnOnce(&mut Writer) -> Option<()>) -> Option<String> {
+    write_with_spans(write, None)
+}
+
+/// [`write_with`], noting spans in `spans` when given ([`write_recording`]).
+fn write_with_spans(
+    write: impl FnOnce(&mut Writer) -> Option<()>,
+    spans: Option<(&mut Vec<Span>, usize)>,
+) -> Option<String> {
     let mut w = Writer {
         out: String::with_capacity(256),
         column: 0,
         indent: -1,
         whitespace: true,
         indention: true,
+        spans,
     };
     write(&mut w)?;
     // The document's end: a line break unless the output already ends a line at column 0.
@@ -114,12 +192,14 @@ fn write_with(write: impl FnOnce(&mut Writer) -> Option<()>) -> Option<String> {
 /// The emitter's position: the text so far, the column (in characters), the current indentation
 /// (-1 before the first collection), and whether the last thing written was whitespace and
 /// whether the line holds only indentation so far.
-struct Writer {
+struct Writer<'s> {
     out: String,
     column: usize,
     indent: isize,
     whitespace: bool,
     indention: bool,
+    /// Where to note the spans of mapping values, and from what length ([`write_recording`]).
+    spans: Option<(&'s mut Vec<Span>, usize)>,
 }
 
 /// The indentation step.
@@ -128,7 +208,7 @@ const STEP: isize = 2;
 /// The longest key written as `key: value` rather than as a complex key (`? key`).
 const SIMPLE_KEY_MAX: usize = 128;
 
-impl Writer {
+impl Writer<'_> {
     fn push(&mut self, s: &str, chars: usize) {
         self.out.push_str(s);
         self.column += chars;
@@ -193,17 +273,84 @@ impl Writer {
             Value::Number(n) => self.plain(&n.to_string()),
             Value::String(s) => self.string(s, false),
             Value::Array(items) => self.sequence(items, mapping, |w, item| w.node(item, false)),
-            Value::Object(entries) => self
-                .mapping(entries.iter().map(|(k, v)| (k.as_str(), v)), |w, value| {
-                    w.node(value, true)
-                }),
+            Value::Object(entries) => self.mapping(
+                entries.iter().map(|(k, v)| (k.as_str(), v)),
+                Self::mapping_value,
+            ),
+        }
+    }
+
+    /// A mapping's value, its span noted when spans are noted ([`write_recording`]).
+    fn mapping_value(&mut self, v: &Value) -> Option<()> {
+        let start = self.out.len();
+        self.node(v, true)?;
+        let end = self.out.len();
+        if let Some((spans, from)) = self.spans.as_mut()
+            && end - start >= *from
+            && matches!(v, Value::Object(_) | Value::Array(_) | Value::String(_))
+            && let (Ok(start), Ok(end), Ok(indent)) = (
+                u32::try_from(start),
+                u32::try_from(end),
+                u16::try_from(self.indent),
+            )
+        {
+            spans.push(Span {
+                value: std::ptr::from_ref(v) as usize,
+                start,
+                end,
+                indent,
+                whitespace: self.whitespace,
+                indention: self.indention,
+            });
+        }
+        Some(())
+    }
+
+    /// A mapping value's text from another document ([`Written`]), each line moved from the
+    /// indentation it was written at to this mapping's: the bytes [`Writer::node`] would write.
+    /// Empty lines (in literal blocks) carry no indentation either way.
+    fn rewrite(&mut self, w: &Written<'_>) -> Option<()> {
+        let to = usize::try_from(self.indent).ok()?;
+        let mut lines = w.text.split('\n');
+        let first = lines.next()?;
+        self.out.push_str(first);
+        let mut column = self.column + first.chars().count();
+        for line in lines {
+            self.out.push('\n');
+            column = 0;
+            if line.is_empty() {
+                continue;
+            }
+            // Every line of a mapping value is indented at least as far as its mapping.
+            let rest = line
+                .get(w.indent..)
+                .filter(|_| line.as_bytes()[..w.indent].iter().all(|&b| b == b' '))?;
+            self.spaces(to);
+            self.out.push_str(rest);
+            column = to + rest.chars().count();
+        }
+        self.column = column;
+        self.whitespace = w.whitespace;
+        self.indention = w.indention;
+        Some(())
+    }
+
+    /// `n` spaces.
+    fn spaces(&mut self, n: usize) {
+        const SPACES: &str = "                                                                ";
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(SPACES.len());
+            self.out.push_str(&SPACES[..k]);
+            left -= k;
         }
     }
 
     /// A [`Node`], as [`Writer::node`] writes the value it stands for.
     fn doc_node(&mut self, n: &Node<'_>, mapping: bool) -> Option<()> {
         match n {
-            Node::Value(v) => self.node(v, mapping),
+            Node::Written(_, w) if mapping => self.rewrite(w),
+            Node::Value(v) | Node::Written(v, _) => self.node(v, mapping),
             Node::Seq(items) => self.sequence(items, mapping, |w, item| w.doc_node(item, false)),
             Node::Map(entries) => self.mapping(entries.iter().map(|(k, v)| (*k, v)), |w, value| {
                 w.doc_node(value, true)
@@ -814,6 +961,11 @@ mod tests {
         })
     }
 
+    /// `{a: {b: v}}`.
+    fn nest_ab(v: &Value) -> Value {
+        serde_json::json!({ "a": { "b": v.clone() } })
+    }
+
     #[test]
     fn most_generated_documents_take_the_fast_path() {
         // Otherwise the comparison below would hold for want of anything to compare.
@@ -864,6 +1016,60 @@ mod tests {
                 super::super::yaml11::node_to_string(&n),
                 super::super::yaml11::json_to_string(&whole)
             );
+        }
+
+        /// A value's mapping values copied from another document, where the value sits at
+        /// another depth, write the bytes the writer writes for them: moved deeper and moved
+        /// shallower, every one noted, with keys removed or not.
+        #[test]
+        fn copied_mapping_values_write_what_their_values_write(
+            v in value(),
+            depth in 0usize..4,
+            drop in 0usize..4,
+        ) {
+            /// `v` under `depth` keys.
+            fn nest(v: &Value, depth: usize) -> Value {
+                (0..depth).fold(v.clone(), |v, i| serde_json::json!({ format!("k{i}"): v }))
+            }
+            fn inner(v: &Value, depth: usize) -> &Value {
+                (0..depth).rev().fold(v, |v, i| &v[format!("k{i}")])
+            }
+            /// Opened at every level, every mapping value noted in `spans` copied.
+            fn copy<'a>(n: &mut Node<'a>, drop: usize, spans: &[Span], text: &'a str) {
+                if let Some(entries) = n.map_mut() {
+                    if drop < entries.len() {
+                        entries.swap_remove(drop);
+                    }
+                    for (_, v) in entries.iter_mut() {
+                        copy(v, drop, spans, text);
+                        if let Node::Value(value) = *v
+                            && let Some(w) = Span::find(spans, text, value)
+                        {
+                            *v = Node::Written(value, w);
+                        }
+                    }
+                } else if let Some(items) = n.seq_mut() {
+                    for item in items {
+                        copy(item, drop, spans, text);
+                    }
+                }
+            }
+            let deep = nest(&v, depth);
+            let Some((text, spans)) = write_recording_from(&deep, 0) else {
+                prop_assert_eq!(write(&deep), None);
+                return Ok(());
+            };
+            prop_assert_eq!(Some(text.clone()), write(&deep));
+            // The value at the top, its parts copied from the deeper document.
+            let mut n = Node::Value(inner(&deep, depth));
+            copy(&mut n, drop, &spans, &text);
+            prop_assert_eq!(write_node(&n), write(&n.to_value()));
+            // The value deeper than it was written, copied whole as a mapping value.
+            let (top, top_spans) = write_recording_from(&v, 0).expect("its nesting was written");
+            let mut whole = Node::Value(&v);
+            copy(&mut whole, usize::MAX, &top_spans, &top);
+            let wrapped = Node::Map(vec![("a", Node::Map(vec![("b", whole)]))]);
+            prop_assert_eq!(write_node(&wrapped), write(&nest_ab(&v)));
         }
 
         #[test]

@@ -5,7 +5,7 @@
 mod block;
 pub mod yaml11;
 
-pub use block::Node;
+pub use block::{Node, Span, Written};
 
 use crate::targets::{Artifact, Context, TargetError};
 use serde::Serialize;

@@ -126,6 +126,20 @@ pub fn json_to_string(v: &serde_json::Value) -> Result<String, String> {
     }
 }
 
+/// [`json_to_string`], with the spans of the document's longer mapping values when the block
+/// writer wrote it ([`super::block::write_recording`]); none when the serializer did.
+///
+/// # Errors
+/// As [`json_to_string`].
+pub fn json_to_string_recording(
+    v: &serde_json::Value,
+) -> Result<(String, Vec<super::Span>), String> {
+    match super::block::write_recording(v) {
+        Some(written) => Ok(written),
+        None => Ok((by_serializer(v)?, Vec::new())),
+    }
+}
+
 /// [`json_to_string`] of the value a [`super::Node`] stands for, with the same bytes, without
 /// copying the values it borrows unless the serializer has to write it.
 ///

@@ -12,6 +12,7 @@
 //! `crds/` folder instead, as Helm wants them.
 
 use crate::render::Node;
+use crate::targets::kit::Object;
 use crate::targets::{Artifact, Context, TargetError};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -146,7 +147,7 @@ pub(in crate::targets) fn values(
     artifacts: &[Artifact],
 ) -> Result<Artifact, TargetError> {
     // section → outer key (namespace, constraint kind; none when cluster-scoped) → name → object
-    type Entries<'a> = BTreeMap<&'a str, &'a Value>;
+    type Entries<'a> = BTreeMap<&'a str, &'a Object>;
     let objects = crate::stream::kubernetes_objects(artifacts).map_err(TargetError)?;
     let mut sections: BTreeMap<usize, BTreeMap<Option<&str>, Entries<'_>>> = BTreeMap::new();
     for o in objects {
@@ -172,7 +173,7 @@ pub(in crate::targets) fn values(
             o.namespace()
         };
         let entries = sections.entry(index).or_default().entry(outer).or_default();
-        if entries.insert(o.name(), o.value()).is_some() {
+        if entries.insert(o.name(), o).is_some() {
             return Err(TargetError(format!(
                 "two {} objects named {} in one values section",
                 o.kind(),
@@ -187,7 +188,7 @@ pub(in crate::targets) fn values(
     for (index, groups) in &sections {
         let s = &SECTIONS[*index];
         for (outer, entries) in groups {
-            let entries: Vec<(&str, &Value)> = entries.iter().map(|(n, v)| (*n, *v)).collect();
+            let entries: Vec<(&str, &Object)> = entries.iter().map(|(n, o)| (*n, *o)).collect();
             for run in entries.chunks(CHUNK) {
                 chunks.push(Chunk {
                     section: s,
@@ -249,7 +250,7 @@ fn whole(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
         for (name, object) in &c.entries {
             entries.insert(
                 (*name).to_owned(),
-                entry(object, c.section.workload)?.to_value(),
+                entry(object.value(), c.section.workload)?.to_value(),
             );
         }
     }
@@ -268,7 +269,7 @@ const CHUNK: usize = if cfg!(test) { 2 } else { 64 };
 struct Chunk<'a> {
     section: &'static Section,
     outer: Option<&'a str>,
-    entries: Vec<(&'a str, &'a Value)>,
+    entries: Vec<(&'a str, &'a Object)>,
 }
 
 impl Chunk<'_> {
@@ -276,7 +277,11 @@ impl Chunk<'_> {
         let entries = self
             .entries
             .iter()
-            .map(|(name, object)| Ok((*name, entry(object, self.section.workload)?)))
+            .map(|(name, object)| {
+                let mut e = entry(object.value(), self.section.workload)?;
+                copy_written(&mut e, object);
+                Ok((*name, e))
+            })
             .collect::<Result<Vec<_>, TargetError>>()?;
         let inner = match self.outer {
             Some(outer) => Node::Map(vec![(outer, Node::Map(entries))]),
@@ -376,6 +381,31 @@ fn entry(object: &Value, workload: Option<Workload>) -> Result<Node<'_>, TargetE
         entry.push((key, value));
     }
     Ok(Node::Map(entry))
+}
+
+/// Marks the mapping values of `node` that are values of `object` written in its document as
+/// that text ([`Node::Written`]), so the values file copies them instead of writing them again.
+fn copy_written<'a>(node: &mut Node<'a>, object: &'a Object) {
+    match node {
+        Node::Map(entries) => {
+            for (_, v) in entries {
+                match v {
+                    Node::Value(value) => {
+                        if let Some(w) = object.written(value) {
+                            *v = Node::Written(value, w);
+                        }
+                    }
+                    _ => copy_written(v, object),
+                }
+            }
+        }
+        Node::Seq(items) => {
+            for item in items {
+                copy_written(item, object);
+            }
+        }
+        Node::Value(_) | Node::Written(..) => {}
+    }
 }
 
 /// Removes `key` from a mapping's entries as `serde_json::Map::remove` does: the last entry takes
@@ -565,13 +595,40 @@ mod pieces {
             .expect("the section exists")
     }
 
-    fn config_map(namespace: &str, name: &str) -> Value {
-        json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-            "data": {"a.yaml": "x: 1\ny: yes\n", "on": "no"},
+    fn config_map(namespace: &str, name: &str) -> Object {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        let long = "x: 1\ny: yes\n".repeat(8);
+        crate::targets::kit::object(&ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                labels: Some([("app".to_owned(), name.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                [
+                    ("a.yaml".to_owned(), long),
+                    ("on".to_owned(), "no".to_owned()),
+                ]
+                .into(),
+            ),
+            ..ConfigMap::default()
         })
+        .expect("an object")
+    }
+
+    fn namespace(name: &str) -> Object {
+        use k8s_openapi::api::core::v1::Namespace;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        crate::targets::kit::object(&Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        })
+        .expect("an object")
     }
 
     /// An entry's keys come in the order they always had, which removing `apiVersion`, `kind` and
@@ -636,7 +693,7 @@ mod pieces {
             config_map("yes", "two"),
             config_map("deaap-core", "three"),
         );
-        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n1"}});
+        let ns = namespace("n1");
         let chunks = vec![
             Chunk {
                 section: section("namespaces"),

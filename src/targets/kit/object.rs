@@ -152,7 +152,28 @@ pub struct Object {
     document: Document,
     /// The object as data: what the proofs read, so nothing parses the document back.
     value: serde_json::Value,
+    /// Where the document holds the text of the value's longer mapping values.
+    spans: Spans,
 }
+
+/// The [`render::Span`]s of an object's document. They name the object's own values by address,
+/// which a copy does not share: a copy has none, and compares equal whatever it holds.
+#[derive(Debug, Default)]
+struct Spans(Box<[render::Span]>);
+
+impl Clone for Spans {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Spans {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Spans {}
 
 impl Object {
     /// The object as data, the same as its document says.
@@ -198,6 +219,14 @@ impl Object {
         self.document.as_str()
     }
 
+    /// The text `v`, one of this object's values (inside [`Object::value`]), was written as in
+    /// the document as a mapping value, when it is long enough to be noted
+    /// ([`render::Span`]): another document can copy it instead of writing `v` again.
+    #[must_use]
+    pub fn written(&self, v: &serde_json::Value) -> Option<render::Written<'_>> {
+        render::Span::find(&self.spans.0, self.document(), v)
+    }
+
     fn new<T: Serialize>(
         kind: Kind,
         metadata: &ObjectMeta,
@@ -223,6 +252,8 @@ impl Object {
             _ => {}
         }
         let value = serde_json::to_value(value)?;
+        let (document, spans) =
+            render::yaml11::json_to_string_recording(&value).map_err(TargetError)?;
         Ok(Self {
             api_version: kind.api_version,
             kind: kind.kind,
@@ -230,8 +261,11 @@ impl Object {
             namespace: metadata.namespace.clone(),
             scope: kind.scope,
             role: kind.role,
-            document: Document::Own(render::yaml11::json_to_string(&value).map_err(TargetError)?),
+            document: Document::Own(document),
+            // The values keep their addresses when `value` moves into the object: they live on
+            // the heap, and the object never changes them.
             value,
+            spans: Spans(spans.into_boxed_slice()),
         })
     }
 }
