@@ -207,32 +207,39 @@ pub(in crate::targets) fn values(
     Ok(Artifact::file("helm", path, out.into_bytes()))
 }
 
-/// Appends the sections of the values file to `out`: each chunk written on its own, then joined,
-/// each chunk's text freed once it is in; or, should a key not come out on a line of its own (see
-/// [`continuation`]), the sections written as one document.
+/// Appends the sections of the values file to `out`: each chunk written on its own, then joined;
+/// or, should a key not come out on a line of its own (see [`continuation`]), the sections
+/// written as one document. The chunks are written a window at a time, spread over the cores,
+/// and each window's texts are freed once they are in: the file is held once, not twice.
 fn sections_yaml(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetError> {
-    let texts = crate::parallel::map(chunks, Chunk::yaml);
-    let texts = texts.into_iter().collect::<Result<Vec<_>, _>>()?;
     let start = out.len();
-    out.reserve(texts.iter().map(String::len).sum());
+    out.reserve(chunks.iter().map(Chunk::estimate).sum());
     let mut previous: Option<(&Chunk<'_>, String)> = None;
-    for (chunk, text) in chunks.iter().zip(texts) {
-        let Some(rest) = continuation(
-            previous.as_ref().map(|(c, t)| (*c, t.as_str())),
-            chunk,
-            &text,
-        ) else {
-            out.truncate(start);
-            out.push_str(&whole(chunks)?);
-            return Ok(());
-        };
-        out.push_str(rest);
-        // What the next chunk compares with: this one's key lines.
-        let keys: String = text.split_inclusive('\n').take(2).collect();
-        previous = Some((chunk, keys));
+    for window in chunks.chunks(WINDOW) {
+        let texts = crate::parallel::map(window, Chunk::yaml);
+        for (chunk, text) in window.iter().zip(texts) {
+            let text = text?;
+            let Some(rest) = continuation(
+                previous.as_ref().map(|(c, t)| (*c, t.as_str())),
+                chunk,
+                &text,
+            ) else {
+                out.truncate(start);
+                out.push_str(&whole(chunks)?);
+                return Ok(());
+            };
+            out.push_str(rest);
+            // What the next chunk compares with: this one's key lines.
+            let keys: String = text.split_inclusive('\n').take(2).collect();
+            previous = Some((chunk, keys));
+        }
     }
     Ok(())
 }
+
+/// How many chunks are written at a time: enough to keep every core busy, few enough that their
+/// texts are a small part of the file.
+const WINDOW: usize = 16;
 
 /// The sections of `chunks` as one YAML document.
 fn whole(chunks: &[Chunk<'_>]) -> Result<String, TargetError> {
@@ -273,6 +280,19 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
+    /// About how long its text is, a little more rather than less: its objects' documents, with
+    /// room for the deeper indentation of their lines (the lines an entry leaves out, such as
+    /// `apiVersion` and `kind`, make up for part of it).
+    fn estimate(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(_, o)| {
+                let d = o.document();
+                d.len() + 5 * d.bytes().filter(|&b| b == b'\n').count()
+            })
+            .sum()
+    }
+
     fn yaml(&self) -> Result<String, TargetError> {
         let entries = self
             .entries
