@@ -440,7 +440,7 @@ fn the_injectors_mutate_pods_as_the_cluster_would() {
         "spec": {"containers": [{"name": "app"}]},
     });
     let meshed = json!({"istio-injection": "enabled"});
-    let (m, injected) = mutate::mutate(&pod, &meshed, mutate::Istio { cni: true });
+    let (m, injected) = mutate::mutate(pod.clone(), &meshed, mutate::Istio { cni: true });
     let names = |field: &str| -> Vec<String> {
         m["spec"][field]
             .as_array()
@@ -467,7 +467,7 @@ fn the_injectors_mutate_pods_as_the_cluster_would() {
         .as_object_mut()
         .expect("annotations")
         .remove("vault.hashicorp.com/agent-pre-populate-only");
-    let (m, _) = mutate::mutate(&plain, &json!({}), mutate::Istio { cni: false });
+    let (m, _) = mutate::mutate(plain, &json!({}), mutate::Istio { cni: false });
     assert_eq!(m["spec"]["initContainers"][0]["name"], "vault-agent-init");
     assert_eq!(m["spec"]["containers"][1]["name"], "vault-agent");
     assert_eq!(
@@ -546,7 +546,7 @@ fn the_vault_agent_init_container_reaches_vault_in_meshed_pods() {
     let meshed = json!({"istio-injection": "enabled"});
     let offline = |p: &Value, cni: bool| {
         let istio = mutate::Istio { cni };
-        let (m, injected) = mutate::mutate(p, &meshed, istio);
+        let (m, injected) = mutate::mutate(p.clone(), &meshed, istio);
         mutate::offline_init_containers(&m, &injected, istio)
     };
     // Redirected from the start (CNI) or after istio-init, with no proxy running yet.
@@ -560,7 +560,7 @@ fn the_vault_agent_init_container_reaches_vault_in_meshed_pods() {
     native["sidecar.istio.io/nativeSidecar"] = json!("true");
     assert!(offline(&pod(native), true).is_empty());
     // Outside the mesh nothing is redirected.
-    let (m, injected) = mutate::mutate(&pod(vault), &json!({}), mutate::Istio { cni: true });
+    let (m, injected) = mutate::mutate(pod(vault), &json!({}), mutate::Istio { cni: true });
     assert!(mutate::offline_init_containers(&m, &injected, mutate::Istio { cni: true }).is_empty());
 
     // The generated meshed pods with secrets keep Vault's port out of the redirection.

@@ -593,7 +593,8 @@ fn review_share(
                 if o["kind"] == "Pod" {
                     let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
                     let labels = namespaces.get(ns).unwrap_or(&Value::Null);
-                    let (object, injected) = mutate::mutate(&o, labels, istio);
+                    // A pod a controller creates is the proof's own to change.
+                    let (object, injected) = mutate::mutate(o.into_owned(), labels, istio);
                     Reviewed {
                         object: Cow::Owned(object),
                         injected,

@@ -299,8 +299,7 @@ pub fn vault(pod: &mut Value, injected: &mut Injected) {
 /// The pod as the cluster runs it: the webhooks the namespace and the pod enable, in the order
 /// the API server calls them (by webhook configuration name: Istio's, then Vault's).
 #[must_use]
-pub fn mutate(pod: &Value, namespace_labels: &Value, istio_install: Istio) -> (Value, Injected) {
-    let mut pod = pod.clone();
+pub fn mutate(mut pod: Value, namespace_labels: &Value, istio_install: Istio) -> (Value, Injected) {
     let mut injected = Vec::new();
     if istio_injects(&pod, namespace_labels) {
         istio(&mut pod, istio_install, &mut injected);
