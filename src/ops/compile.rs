@@ -301,11 +301,17 @@ fn isolate(c: &mut Compilation) {
         let Some((cluster, at)) = &later.cluster else {
             continue;
         };
-        let mine = objects(later);
-        let Some((earlier, shared)) = c.units[..i]
+        let mut same_cluster = c.units[..i]
             .iter()
             .filter(|u| !refused.contains(&u.path))
             .filter(|u| u.cluster.as_ref().is_some_and(|(c, _)| c == cluster))
+            .peekable();
+        // Alone on its cluster so far: nothing to compare its objects with.
+        if same_cluster.peek().is_none() {
+            continue;
+        }
+        let mine = objects(later);
+        let Some((earlier, shared)) = same_cluster
             .map(|u| {
                 let theirs = objects(u);
                 let shared: Vec<&Key> = mine
