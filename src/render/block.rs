@@ -24,6 +24,14 @@ pub(super) fn write(v: &Value) -> Option<String> {
     write_with(|w| w.node(v, false))
 }
 
+/// [`write`] for a document the YAML serializer built: the same bytes as for the JSON value it
+/// stands for, or `None` for what JSON cannot hold (a key that is no string, a tag) and what
+/// [`write`] leaves to the serializer.
+#[must_use]
+pub(super) fn write_yaml(v: &serde_yaml::Value) -> Option<String> {
+    write_with(|w| w.yaml_node(v, false))
+}
+
 /// [`write`] for a document assembled from borrowed values ([`Node`]).
 #[must_use]
 pub(super) fn write_node(n: &Node<'_>) -> Option<String> {
@@ -277,6 +285,36 @@ impl Writer<'_> {
                 entries.iter().map(|(k, v)| (k.as_str(), v)),
                 Self::mapping_value,
             ),
+        }
+    }
+
+    /// A node of a document the YAML serializer built, as [`Writer::node`] writes the JSON
+    /// value it stands for.
+    fn yaml_node(&mut self, v: &serde_yaml::Value, mapping: bool) -> Option<()> {
+        use serde_yaml::Value as Yaml;
+        match v {
+            Yaml::Null => self.plain("null"),
+            Yaml::Bool(b) => self.plain(if *b { "true" } else { "false" }),
+            Yaml::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => self.plain(&u.to_string()),
+                (None, Some(i)) => self.plain(&i.to_string()),
+                // Floats are left to the serializer.
+                (None, None) => None,
+            },
+            Yaml::String(s) => self.string(s, false),
+            Yaml::Sequence(items) => {
+                self.sequence(items, mapping, |w, item| w.yaml_node(item, false))
+            }
+            Yaml::Mapping(m) => {
+                if m.keys().any(|k| k.as_str().is_none()) {
+                    return None;
+                }
+                self.mapping(
+                    m.iter().map(|(k, v)| (k.as_str().unwrap_or_default(), v)),
+                    |w, value| w.yaml_node(value, true),
+                )
+            }
+            Yaml::Tagged(_) => None,
         }
     }
 
@@ -1070,6 +1108,13 @@ mod tests {
             copy(&mut whole, usize::MAX, &top_spans, &top);
             let wrapped = Node::Map(vec![("a", Node::Map(vec![("b", whole)]))]);
             prop_assert_eq!(write_node(&wrapped), write(&nest_ab(&v)));
+        }
+
+        /// The document the YAML serializer builds of a value writes what the value writes.
+        #[test]
+        fn a_serialized_document_writes_what_its_value_writes(v in value()) {
+            let yaml = serde_yaml::to_value(&v).expect("serializes");
+            prop_assert_eq!(write_yaml(&yaml), write(&v));
         }
 
         #[test]

@@ -72,7 +72,7 @@ const QUOTED: &str = "'@\u{FDD0}";
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
     let v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
     // A document JSON can hold is written directly, with the same bytes.
-    match as_json(&v).as_ref().and_then(super::block::write) {
+    match super::block::write_yaml(&v) {
         Some(text) => Ok(text),
         None => yaml_by_serializer(v),
     }
@@ -86,31 +86,6 @@ fn yaml_by_serializer(mut v: serde_yaml::Value) -> Result<String, String> {
         serde_yaml::to_string(&v).map_err(|e| e.to_string())?,
         marked,
     )
-}
-
-/// A YAML document as JSON, when it is one: string keys, no tags, and no floats (which the
-/// serializer formats its own way).
-fn as_json(v: &serde_yaml::Value) -> Option<serde_json::Value> {
-    use serde_yaml::Value;
-    Some(match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                u.into()
-            } else {
-                n.as_i64()?.into()
-            }
-        }
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Sequence(items) => items.iter().map(as_json).collect::<Option<_>>()?,
-        Value::Mapping(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, v)| Some((k.as_str()?.to_owned(), as_json(v)?)))
-                .collect::<Option<_>>()?,
-        ),
-        Value::Tagged(_) => return None,
-    })
 }
 
 /// [`to_string`] for a JSON-shaped document such as a Kubernetes object that is already a
@@ -321,12 +296,21 @@ mod tests {
             serde_yaml::to_value((Shape::Unit, -3i64, u64::MAX, "x\ny", ())),
             serde_yaml::to_value(Shape::Newtype(1)),
             serde_yaml::to_value(std::collections::BTreeMap::from([(1, 2.5)])),
+            serde_yaml::to_value(std::collections::BTreeMap::from([(1, 2)])),
+            serde_yaml::to_value(std::collections::BTreeMap::from([(true, "x")])),
         ];
         for v in docs {
             let v = v.expect("a value");
             assert_eq!(to_string(&v), yaml_by_serializer(v.clone()), "{v:?}");
         }
-        assert!(as_json(&serde_yaml::to_value(Shape::Newtype(1)).expect("a value")).is_none());
+        // A tag, a key that is no string, a float: the serializer's.
+        for v in [
+            serde_yaml::to_value(Shape::Newtype(1)),
+            serde_yaml::to_value(std::collections::BTreeMap::from([(1, 2)])),
+            serde_yaml::to_value(vec![0.5]),
+        ] {
+            assert!(super::super::block::write_yaml(&v.expect("a value")).is_none());
+        }
     }
 
     #[test]
