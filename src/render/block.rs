@@ -1057,13 +1057,14 @@ mod tests {
         }
 
         /// A value's mapping values copied from another document, where the value sits at
-        /// another depth, write the bytes the writer writes for them: moved deeper and moved
-        /// shallower, every one noted, with keys removed or not.
+        /// another depth, write the bytes the writer writes for them: strings and collections,
+        /// moved deeper and moved shallower, with keys removed or not.
         #[test]
         fn copied_mapping_values_write_what_their_values_write(
             v in value(),
             depth in 0usize..4,
             drop in 0usize..4,
+            picks in any::<u64>(),
         ) {
             /// `v` under `depth` keys.
             fn nest(v: &Value, depth: usize) -> Value {
@@ -1072,23 +1073,34 @@ mod tests {
             fn inner(v: &Value, depth: usize) -> &Value {
                 (0..depth).rev().fold(v, |v, i| &v[format!("k{i}")])
             }
-            /// Opened at every level, every mapping value noted in `spans` copied.
-            fn copy<'a>(n: &mut Node<'a>, drop: usize, spans: &[Span], text: &'a str) {
+            /// Each mapping value noted in `spans` copied or opened as the next bit of `picks`
+            /// says (the rest opened), `drop` removed from every mapping opened.
+            fn copy<'a>(
+                n: &mut Node<'a>,
+                drop: usize,
+                picks: &mut u64,
+                spans: &[Span],
+                text: &'a str,
+            ) {
                 if let Some(entries) = n.map_mut() {
                     if drop < entries.len() {
                         entries.swap_remove(drop);
                     }
                     for (_, v) in entries.iter_mut() {
-                        copy(v, drop, spans, text);
+                        let pick = *picks & 1 == 1;
+                        *picks = picks.rotate_right(1);
                         if let Node::Value(value) = *v
                             && let Some(w) = Span::find(spans, text, value)
+                            && pick
                         {
                             *v = Node::Written(value, w);
+                        } else {
+                            copy(v, drop, picks, spans, text);
                         }
                     }
                 } else if let Some(items) = n.seq_mut() {
                     for item in items {
-                        copy(item, drop, spans, text);
+                        copy(item, drop, picks, spans, text);
                     }
                 }
             }
@@ -1100,13 +1112,21 @@ mod tests {
             prop_assert_eq!(Some(text.clone()), write(&deep));
             // The value at the top, its parts copied from the deeper document.
             let mut n = Node::Value(inner(&deep, depth));
-            copy(&mut n, drop, &spans, &text);
+            copy(&mut n, drop, &mut picks.clone(), &spans, &text);
             prop_assert_eq!(write_node(&n), write(&n.to_value()));
-            // The value deeper than it was written, copied whole as a mapping value.
-            let (top, top_spans) = write_recording_from(&v, 0).expect("its nesting was written");
-            let mut whole = Node::Value(&v);
-            copy(&mut whole, usize::MAX, &top_spans, &top);
+            // The value two levels deeper than it was written: copied whole, and in parts.
+            let one = nest(&v, 1);
+            let (top, top_spans) = write_recording_from(&one, 0).expect("its nesting was written");
+            let inside = inner(&one, 1);
+            let whole = match Span::find(&top_spans, &top, inside) {
+                Some(w) => Node::Written(inside, w),
+                None => Node::Value(inside),
+            };
             let wrapped = Node::Map(vec![("a", Node::Map(vec![("b", whole)]))]);
+            prop_assert_eq!(write_node(&wrapped), write(&nest_ab(&v)));
+            let mut parts = Node::Value(inside);
+            copy(&mut parts, usize::MAX, &mut picks.clone(), &top_spans, &top);
+            let wrapped = Node::Map(vec![("a", Node::Map(vec![("b", parts)]))]);
             prop_assert_eq!(write_node(&wrapped), write(&nest_ab(&v)));
         }
 
