@@ -7,9 +7,10 @@
 
 use super::policy::{ContainerPort, Endpoint, Labels, Network, Place, Policy, Protocol};
 use crate::targets::Artifact;
-use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The ports the injected Istio proxy listens on beside the application: merged Prometheus
@@ -63,11 +64,11 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                         .template
                         .or_else(|| w.spec.job_template.and_then(|j| j.spec.template))
                         .unwrap_or_default();
-                    templates.push((o, template));
+                    templates.push((o, template.read()));
                 }
                 _ if crate::proof::cnpg::is_cluster(o) => {
                     let t = crate::proof::cnpg::instance_template(o.value());
-                    templates.push((o, PodTemplateSpec::deserialize(&t).map_err(what)?));
+                    templates.push((o, PodTemplate::deserialize(&t).map_err(what)?.read()));
                 }
                 _ => {}
             }
@@ -75,7 +76,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
     }
     for (i, (o, t)) in templates.into_iter().enumerate() {
         let namespace = o.namespace().unwrap_or_default().to_owned();
-        g.pods.push(pod(&g, i, namespace, o.name(), &t));
+        g.pods.push(pod(&g, i, namespace, o.name(), t));
     }
     Ok(g)
 }
@@ -84,64 +85,129 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
 /// `DaemonSet`, `ReplicaSet` or Job (`spec.template`), or of a `CronJob`'s Jobs
 /// (`spec.jobTemplate.spec.template`).
 #[derive(Deserialize)]
-struct Workload {
-    spec: WorkloadSpec,
+struct Workload<'a> {
+    #[serde(borrow)]
+    spec: WorkloadSpec<'a>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WorkloadSpec {
-    template: Option<PodTemplateSpec>,
-    job_template: Option<JobTemplate>,
+struct WorkloadSpec<'a> {
+    #[serde(borrow)]
+    template: Option<PodTemplate<'a>>,
+    #[serde(borrow)]
+    job_template: Option<JobTemplate<'a>>,
 }
 
 #[derive(Deserialize)]
-struct JobTemplate {
-    spec: JobSpec,
+struct JobTemplate<'a> {
+    #[serde(borrow)]
+    spec: JobSpec<'a>,
 }
 
 #[derive(Deserialize)]
-struct JobSpec {
-    template: Option<PodTemplateSpec>,
+struct JobSpec<'a> {
+    #[serde(borrow)]
+    template: Option<PodTemplate<'a>>,
+}
+
+/// The parts of a pod template (`PodTemplateSpec`) the network depends on, read in place: its
+/// labels and annotations, its containers' ports, and whether it uses the node's network. The
+/// rest of the template is skipped, not copied.
+#[derive(Deserialize, Default)]
+struct PodTemplate<'a> {
+    #[serde(borrow)]
+    metadata: Option<TemplateMeta<'a>>,
+    #[serde(borrow)]
+    spec: Option<PodSpec<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct TemplateMeta<'a> {
+    labels: Option<Labels>,
+    #[serde(borrow)]
+    annotations: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec<'a> {
+    #[serde(default, borrow)]
+    containers: Vec<Container<'a>>,
+    #[serde(borrow)]
+    init_containers: Option<Vec<Container<'a>>>,
+    host_network: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Container<'a> {
+    #[serde(borrow)]
+    ports: Option<Vec<Port<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Port<'a> {
+    name: Option<&'a str>,
+    #[serde(rename = "containerPort")]
+    number: i32,
+    protocol: Option<&'a str>,
+}
+
+/// What the network takes from a pod template, read out of a [`PodTemplate`].
+struct Template {
+    labels: Labels,
+    /// The pod's `sidecar.istio.io/inject` annotation.
+    inject: Option<String>,
+    ports: Vec<ContainerPort>,
+    host_network: bool,
+}
+
+impl PodTemplate<'_> {
+    fn read(&self) -> Template {
+        let meta = self.metadata.as_ref();
+        let spec = self.spec.as_ref();
+        Template {
+            labels: meta.and_then(|m| m.labels.clone()).unwrap_or_default(),
+            inject: meta
+                .and_then(|m| m.annotations.as_ref()?.get("sidecar.istio.io/inject"))
+                .map(|v| (*v).to_owned()),
+            ports: spec
+                .into_iter()
+                .flat_map(|s| {
+                    s.containers
+                        .iter()
+                        .chain(s.init_containers.iter().flatten())
+                })
+                .flat_map(|c| c.ports.iter().flatten())
+                .map(|p| ContainerPort {
+                    name: p.name.map(str::to_owned),
+                    number: u16::try_from(p.number).unwrap_or(0),
+                    protocol: p
+                        .protocol
+                        .map_or(Some(Protocol::Tcp), Protocol::parse)
+                        .unwrap_or(Protocol::Tcp),
+                })
+                .collect(),
+            host_network: spec.is_some_and(|s| s.host_network == Some(true)),
+        }
+    }
 }
 
 /// The endpoint of the pods of one template: the template's labels and every container's ports;
 /// in a namespace labelled for Istio injection (unless the pod opts out), the proxy's too. A
 /// host-network pod is its node's address.
-fn pod(
-    g: &Generated,
-    index: usize,
-    namespace: String,
-    name: &str,
-    t: &PodTemplateSpec,
-) -> Endpoint {
-    let meta = t.metadata.as_ref();
-    let labels = meta.and_then(|m| m.labels.clone()).unwrap_or_default();
-    let annotations = meta.and_then(|m| m.annotations.as_ref());
-    let spec = t.spec.as_ref();
-    let mut ports: Vec<ContainerPort> = spec
-        .into_iter()
-        .flat_map(|s| {
-            s.containers
-                .iter()
-                .chain(s.init_containers.iter().flatten())
-        })
-        .flat_map(|c| c.ports.iter().flatten())
-        .map(|p| ContainerPort {
-            name: p.name.clone(),
-            number: u16::try_from(p.container_port).unwrap_or(0),
-            protocol: p
-                .protocol
-                .as_deref()
-                .map_or(Some(Protocol::Tcp), Protocol::parse)
-                .unwrap_or(Protocol::Tcp),
-        })
-        .collect();
+fn pod(g: &Generated, index: usize, namespace: String, name: &str, t: Template) -> Endpoint {
+    let Template {
+        labels,
+        inject,
+        mut ports,
+        host_network,
+    } = t;
     let injected = g.namespaces.iter().any(|(n, l)| {
         *n == namespace && l.get("istio-injection").map(String::as_str) == Some("enabled")
     });
-    let opted_out = annotations
-        .and_then(|a| a.get("sidecar.istio.io/inject"))
+    let opted_out = inject
+        .as_ref()
         .or_else(|| labels.get("sidecar.istio.io/inject"))
         .is_some_and(|v| v == "false");
     if injected && !opted_out {
@@ -151,7 +217,6 @@ fn pod(
             protocol: Protocol::Tcp,
         }));
     }
-    let host_network = spec.is_some_and(|s| s.host_network == Some(true));
     Endpoint {
         id: format!("{namespace}/{name}"),
         place: if host_network {
