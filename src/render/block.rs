@@ -57,7 +57,7 @@ fn write_recording_from(v: &Value, from: usize) -> Option<(String, Vec<Span>)> {
 
 /// The shortest text of a mapping value [`write_recording`] notes: shorter ones cost less to
 /// write again than to look up.
-pub(super) const RECORD_FROM: usize = 64;
+const RECORD_FROM: usize = 64;
 
 /// Where a document written by [`write_recording`] holds the text of one mapping value: the
 /// value's address, the bytes written after its key's `:`, the indentation of its mapping, and

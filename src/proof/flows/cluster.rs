@@ -10,7 +10,6 @@ use crate::targets::Artifact;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The ports the injected Istio proxy listens on beside the application: merged Prometheus
@@ -126,7 +125,14 @@ struct PodTemplate<'a> {
 struct TemplateMeta<'a> {
     labels: Option<Labels>,
     #[serde(borrow)]
-    annotations: Option<BTreeMap<&'a str, &'a str>>,
+    annotations: Option<Annotations<'a>>,
+}
+
+/// The one annotation the network depends on; the others are skipped.
+#[derive(Deserialize, Default)]
+struct Annotations<'a> {
+    #[serde(rename = "sidecar.istio.io/inject")]
+    inject: Option<&'a str>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,8 +175,8 @@ impl PodTemplate<'_> {
         Template {
             labels: meta.and_then(|m| m.labels.clone()).unwrap_or_default(),
             inject: meta
-                .and_then(|m| m.annotations.as_ref()?.get("sidecar.istio.io/inject"))
-                .map(|v| (*v).to_owned()),
+                .and_then(|m| m.annotations.as_ref()?.inject)
+                .map(str::to_owned),
             ports: spec
                 .into_iter()
                 .flat_map(|s| {
@@ -294,5 +300,82 @@ pub fn address(id: &str, ports: &[(&str, u16)], ip: IpAddr) -> Endpoint {
             })
             .collect(),
         ip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The endpoint of `template` in namespace `ns`, in a cluster whose `mesh` namespace is
+    /// labelled for Istio injection.
+    fn endpoint(ns: &str, template: &serde_json::Value) -> Endpoint {
+        let mut g = Generated::default();
+        g.namespaces.push((
+            "mesh".to_owned(),
+            Labels::from([("istio-injection".to_owned(), "enabled".to_owned())]),
+        ));
+        let t = PodTemplate::deserialize(template).expect("a pod template");
+        pod(&g, 0, ns.to_owned(), "web", t.read())
+    }
+
+    fn numbers(e: &Endpoint) -> Vec<(u16, Protocol)> {
+        e.ports.iter().map(|p| (p.number, p.protocol)).collect()
+    }
+
+    /// A template's labels and the ports of its containers and init containers make its endpoint;
+    /// in a meshed namespace the proxy's ports are added unless the pod's annotation or label opts
+    /// out; host networking makes it the node's address.
+    #[test]
+    fn a_template_reads_as_the_network_sees_its_pods() {
+        let template = json!({
+            "metadata": {"labels": {"app": "web"}, "annotations": {"other": "x"}},
+            "spec": {
+                "containers": [{"name": "app", "image": "i", "ports": [
+                    {"name": "http", "containerPort": 8080},
+                    {"containerPort": 53, "protocol": "UDP"},
+                ]}],
+                "initContainers": [{"name": "init", "ports": [{"containerPort": 9000}]}],
+                "volumes": [{"name": "v", "emptyDir": {}}],
+            },
+        });
+        let plain = endpoint("apps", &template);
+        assert_eq!(
+            plain.labels,
+            Labels::from([("app".to_owned(), "web".to_owned())])
+        );
+        assert_eq!(
+            numbers(&plain),
+            [
+                (8080, Protocol::Tcp),
+                (53, Protocol::Udp),
+                (9000, Protocol::Tcp)
+            ]
+        );
+        assert_eq!(plain.ports[0].name.as_deref(), Some("http"));
+        assert_eq!(
+            plain.place,
+            Place::Pod {
+                namespace: "apps".to_owned()
+            }
+        );
+        assert_eq!(plain.ip, pod_ip(0));
+
+        let meshed = endpoint("mesh", &template);
+        assert_eq!(meshed.ports.len(), 3 + ISTIO_PROXY_PORTS.len());
+
+        let mut annotated = template.clone();
+        annotated["metadata"]["annotations"]["sidecar.istio.io/inject"] = json!("false");
+        assert_eq!(endpoint("mesh", &annotated).ports.len(), 3);
+        let mut labelled = template.clone();
+        labelled["metadata"]["labels"]["sidecar.istio.io/inject"] = json!("false");
+        assert_eq!(endpoint("mesh", &labelled).ports.len(), 3);
+
+        let mut host = template;
+        host["spec"]["hostNetwork"] = json!(true);
+        let host = endpoint("apps", &host);
+        assert_eq!(host.place, Place::Address);
+        assert_eq!(host.ip, NODE_IP);
     }
 }
