@@ -55,7 +55,7 @@ pub fn hex(digest: &[u8; 32]) -> String {
 #[derive(Debug)]
 pub struct Tree {
     pub environment: String,
-    pub files: BTreeMap<String, std::sync::Arc<[u8]>>,
+    pub files: BTreeMap<String, crate::targets::Bytes>,
 }
 
 /// From how many files an environment's files are hashed and compared on every core: below it,
@@ -86,9 +86,9 @@ pub fn tree(env: &Environment, artifacts: &[Artifact]) -> Result<Tree, serde_jso
             })
             .collect(),
     };
-    let mut files: BTreeMap<String, std::sync::Arc<[u8]>> = artifacts
+    let mut files: BTreeMap<String, crate::targets::Bytes> = artifacts
         .iter()
-        .map(|a| (a.path.clone(), std::sync::Arc::clone(&a.bytes)))
+        .map(|a| (a.path.clone(), a.bytes.clone()))
         .collect();
     let mut idx = serde_json::to_string_pretty(&index)?;
     idx.push('\n');
@@ -125,7 +125,7 @@ pub struct Change {
     pub kind: ChangeKind,
     pub old: Option<Vec<u8>>,
     /// The generated content, shared with the tree.
-    pub new: Option<std::sync::Arc<[u8]>>,
+    pub new: Option<crate::targets::Bytes>,
     /// Why the old side could not be read: a link, FIFO or oversized file where a generated file
     /// belongs. Such a change blocks `build`.
     pub problem: Option<Problem>,
@@ -225,7 +225,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                     path: path.clone(),
                     kind: ChangeKind::Modified,
                     old: None,
-                    new: Some(std::sync::Arc::clone(new)),
+                    new: Some(new.clone()),
                     problem: Some(problem.clone()),
                 })
                 .collect());
@@ -234,7 +234,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     };
     // Each file read and compared on its own, spread over the machine's cores when there are
     // many; only a file that differs is kept.
-    let files: Vec<(&String, &std::sync::Arc<[u8]>)> = tree.files.iter().collect();
+    let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
     let entries = crate::parallel::map_from(
         SPREAD_FROM,
         &files,
@@ -258,21 +258,21 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
                 old: Some(old),
-                new: Some(std::sync::Arc::clone(new)),
+                new: Some(new.clone()),
                 problem: None,
             }),
             fsafe::Entry::Missing => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Added,
                 old: None,
-                new: Some(std::sync::Arc::clone(new)),
+                new: Some(new.clone()),
                 problem: None,
             }),
             fsafe::Entry::Obstacle(o) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
                 old: None,
-                new: Some(std::sync::Arc::clone(new)),
+                new: Some(new.clone()),
                 problem: Some(Problem {
                     text: o.describe(&dir, &dir.join(path)),
                     obstacle: o,

@@ -30,7 +30,7 @@ pub struct Artifact {
     /// Path inside `<out>/<env>/`, with forward slashes, e.g. `kubernetes/doc-ingester.yaml`.
     pub path: String,
     /// The file's content, shared with the output tree rather than copied into it.
-    pub bytes: std::sync::Arc<[u8]>,
+    pub bytes: Bytes,
     /// Name of the target that wrote it (recorded in the index).
     pub target: &'static str,
     /// Kinds of the objects in it (`Deployment`, `PrometheusRule`, ...); empty for non-object files.
@@ -40,6 +40,53 @@ pub struct Artifact {
     /// The objects of a manifest, in file order ([`kit::manifest`] builds such artifacts); empty
     /// for every other file.
     pub objects: Vec<kit::Object>,
+}
+
+/// A generated file's bytes, shared by its artifact, the output tree and the change list. They
+/// stay in the buffer they were written into: a reference count is put beside it, where a shared
+/// slice (`Arc<[u8]>`) would copy the whole file next to its header.
+#[derive(Clone)]
+pub struct Bytes(std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>);
+
+impl Bytes {
+    /// Shares `text` as it is.
+    pub fn shared<T: AsRef<[u8]> + Send + Sync + 'static>(text: std::sync::Arc<T>) -> Self {
+        Self(text)
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::shared(std::sync::Arc::new(bytes))
+    }
+}
+
+impl From<String> for Bytes {
+    fn from(text: String) -> Self {
+        Self::shared(std::sync::Arc::new(text))
+    }
+}
+
+impl PartialEq for Bytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Bytes {}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.len())
+    }
 }
 
 impl Artifact {
@@ -205,4 +252,25 @@ pub fn generate_then<R: Send>(
         return Err(TargetError(format!("two targets wrote {}", w[0].path)));
     }
     Ok((out, r))
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    use super::Bytes;
+
+    #[test]
+    fn a_file_is_shared_where_it_was_written_not_copied() {
+        let text = String::from("a: 1\n");
+        let at = text.as_ptr();
+        let bytes = Bytes::from(text);
+        assert_eq!(bytes.as_ptr(), at);
+        let shared = bytes.clone();
+        assert_eq!(shared.as_ptr(), at);
+        let v = b"b: 2\n".to_vec();
+        let at = v.as_ptr();
+        assert_eq!(Bytes::from(v).as_ptr(), at);
+        assert_eq!(bytes, Bytes::from(b"a: 1\n".to_vec()));
+        assert_ne!(bytes, Bytes::from(b"a: 2\n".to_vec()));
+        assert_eq!(format!("{bytes:?}"), "5 bytes");
+    }
 }

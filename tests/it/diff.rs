@@ -692,7 +692,7 @@ fn diff_colours_only_on_a_terminal_without_no_color() {
 
 #[test]
 fn repeated_builds_are_byte_identical() {
-    type Files = BTreeMap<String, std::sync::Arc<[u8]>>;
+    type Files = BTreeMap<String, deaap_gen::targets::Bytes>;
     let dir = scratch_with_environments();
     let inputs = [dir.path().join("environments")];
     let trees = || -> Vec<(String, Files)> {

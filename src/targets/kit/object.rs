@@ -276,7 +276,7 @@ impl Object {
 #[derive(Debug, Clone)]
 enum Document {
     Own(String),
-    Shared(std::sync::Arc<str>, std::ops::Range<usize>),
+    Shared(std::sync::Arc<String>, std::ops::Range<usize>),
 }
 
 impl Document {
@@ -319,13 +319,13 @@ pub fn manifest(
             kinds.push(o.kind.to_owned());
         }
     }
-    let text: std::sync::Arc<str> = text.into();
+    let text = std::sync::Arc::new(text);
     for (o, range) in objects.iter_mut().zip(ranges) {
         o.document = Document::Shared(std::sync::Arc::clone(&text), range);
     }
     Artifact {
         path: path.into(),
-        bytes: text.into(),
+        bytes: crate::targets::Bytes::shared(text),
         target,
         kinds,
         manifest: true,
