@@ -195,23 +195,26 @@ fn scratch_with_denials() -> tempfile::TempDir {
     dir
 }
 
+/// `check workloads.toml` in `dir`, keeping what runs may reuse in `cache`, with `extra` options.
+fn check_keeping(dir: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let o = deaap_gen(dir)
+        .env_remove("DEAAP_GEN_NO_CACHE")
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra)
+        .args(["check", "workloads.toml"])
+        .output()
+        .expect("the deaap-gen binary runs");
+    (o.status.code(), stdout(&o), stderr(&o))
+}
+
 #[test]
 fn gatekeeper_verdicts_kept_between_runs_change_no_diagnostic() {
     let dir = scratch_with_denials();
     let scratch = tempfile::tempdir().expect("temp dir");
     let cache = scratch.path().join("cache");
     let kept = cache.join("gatekeeper");
-    let check_with = |extra: &[&str]| {
-        let o = deaap_gen(dir.path())
-            .env_remove("DEAAP_GEN_NO_CACHE")
-            .arg("--cache-dir")
-            .arg(&cache)
-            .args(extra)
-            .args(["check", "workloads.toml"])
-            .output()
-            .expect("the deaap-gen binary runs");
-        (o.status.code(), stdout(&o), stderr(&o))
-    };
+    let check_with = |extra: &[&str]| check_keeping(dir.path(), &cache, extra);
     let fresh = check(dir.path(), "workloads.toml");
     assert_eq!(fresh.0, Some(2), "{}", fresh.2);
     let allowed = "from a registry that is not allowed";
@@ -286,6 +289,49 @@ fn gatekeeper_verdicts_kept_between_runs_change_no_diagnostic() {
     let both = files_of(&kept);
     assert!(both[0].1.len() > bytes.len(), "{} bytes", both[0].1.len());
     assert_eq!(check_with(&[]), fresh);
+}
+
+/// Objects kept as passed stand for every review they passed only while what those reviews read
+/// is unchanged: turning the mesh's CNI agent off changes no generated object, yet puts
+/// `istio-init` into every meshed pod, which Pod Security Admission refuses.
+#[test]
+fn objects_kept_as_passed_are_reviewed_again_when_their_pods_would_change() {
+    let dir = scratch("workloads.toml");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let cache = scratch.path().join("cache");
+    let kept = cache.join("gatekeeper");
+    let check_with = |extra: &[&str]| check_keeping(dir.path(), &cache, extra);
+    let admitted = check(dir.path(), "workloads.toml");
+    assert_eq!(admitted.0, Some(0), "{}", admitted.2);
+    assert_eq!(check_with(&[]), admitted);
+    let first = files_of(&kept);
+    assert_eq!(first.len(), 1, "{first:?}");
+    // Taken as kept: the same report, and nothing written.
+    assert_eq!(check_with(&[]), admitted);
+    assert_eq!(files_of(&kept), first);
+
+    edit(
+        &dir.path().join("workloads.toml"),
+        "cni = true",
+        "cni = false",
+    );
+    let refused = check(dir.path(), "workloads.toml");
+    assert_eq!(refused.0, Some(2), "{}", refused.2);
+    assert!(
+        refused
+            .2
+            .contains("container `istio-init` sets runAsUser: 0"),
+        "{}",
+        refused.2
+    );
+    assert_eq!(check_with(&[]), refused);
+    assert_eq!(check_with(&[]), refused);
+    edit(
+        &dir.path().join("workloads.toml"),
+        "cni = false",
+        "cni = true",
+    );
+    assert_eq!(check_with(&[]), admitted);
 }
 
 #[test]

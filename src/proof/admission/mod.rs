@@ -19,6 +19,7 @@ use super::{Proof, Subject, Summary};
 use crate::load::{Seg, display_path};
 use crate::model::{Environment, NamespaceKey, PodSecurityLevel};
 use crate::path;
+use crate::targets::kit::Object;
 use crate::validate::Report;
 use mutate::{Injected, Injector};
 use serde_json::Value;
@@ -355,14 +356,10 @@ const PARALLEL_FROM: usize = if cfg!(test) { 2 } else { 1000 };
 fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     // Every generated object: those synced, and those an operator applies by hand (a restore),
     // which the same admission chain reviews.
-    let objects: Vec<&Value> = s
-        .artifacts
-        .iter()
-        .flat_map(|a| &a.objects)
-        .map(crate::targets::kit::Object::value)
-        .collect();
+    let objects: Vec<&Object> = s.artifacts.iter().flat_map(|a| &a.objects).collect();
     let namespaces: BTreeMap<String, Value> = objects
         .iter()
+        .map(|o| o.value())
         .filter(|o| o["kind"] == "Namespace")
         .filter_map(|o| {
             Some((
@@ -381,24 +378,31 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     };
     let share = objects.len().div_ceil(workers).max(1);
     // At least one share, which reviews the chart's pods even when there is no object.
-    let shares: Vec<&[&Value]> = if objects.is_empty() {
+    let shares: Vec<&[&Object]> = if objects.is_empty() {
         vec![&[]]
     } else {
         objects.chunks(share).collect()
     };
     let last = shares.len().saturating_sub(1);
-    let numbered: Vec<(usize, &[&Value])> = shares.into_iter().enumerate().collect();
+    let numbered: Vec<(usize, &[&Object])> = shares.into_iter().enumerate().collect();
     let memory =
         verdicts::Memory::open(&s.env.environment.name, &gatekeeper::policies(s.artifacts))
             .map(std::sync::Arc::new);
     let reviews = crate::parallel::map(&numbered, |&(i, share)| {
-        review_share(s, &namespaces, share, i == last, memory.clone())
+        review_share(s, &namespaces, share, i == last, memory.as_ref())
     });
     let mut findings = Findings::default();
     let mut used = Vec::new();
+    let mut passed = Vec::new();
     for r in reviews {
-        let (recorded, admitted, verdicts) = r?;
+        let Reviews {
+            recorded,
+            admitted,
+            verdicts,
+            passed: objects,
+        } = r?;
         used.extend(verdicts);
+        passed.extend(objects);
         summary.admitted += admitted;
         for e in recorded.0 {
             findings.add(
@@ -415,7 +419,7 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
         }
     }
     if let Some(memory) = memory {
-        memory.keep(&used);
+        memory.keep(&used, &passed);
     }
     Ok(findings)
 }
@@ -449,28 +453,46 @@ impl Recorder {
     }
 }
 
-/// Reviews `objects` (and, when `chart`, the monitoring chart's pods): what it refuses, how many
-/// objects it admits, and the Gatekeeper verdicts it used (taken from `memory` when it holds
-/// them).
+/// What one share of the objects found.
+struct Reviews {
+    /// What it refuses, in the order found.
+    recorded: Recorder,
+    /// How many objects and pods it admits.
+    admitted: usize,
+    /// The Gatekeeper verdicts it used.
+    verdicts: verdicts::Used,
+    /// The objects that passed every review with nothing to report, each under its key
+    /// ([`verdicts::Memory::object_key`]), with how many reviews it admitted.
+    passed: Vec<(verdicts::Key, verdicts::Passed)>,
+}
+
+/// Reviews `objects` (and, when `chart`, the monitoring chart's pods), taking the Gatekeeper
+/// verdicts and the objects that passed from `memory` when it holds them.
 fn review_share(
     s: &Subject<'_>,
     namespaces: &BTreeMap<String, Value>,
-    objects: &[&Value],
+    objects: &[&Object],
     chart_pods: bool,
-    memory: Option<std::sync::Arc<verdicts::Memory>>,
-) -> Result<(Recorder, usize, verdicts::Used), String> {
+    memory: Option<&std::sync::Arc<verdicts::Memory>>,
+) -> Result<Reviews, String> {
     let env = s.env;
     let mut admitted = 0;
-    let summary = &mut admitted;
+    let mut passed = Vec::new();
     let mut gk = match memory {
-        Some(memory) => Gatekeeper::remembering(s.artifacts, memory)?,
+        Some(memory) => Gatekeeper::remembering(s.artifacts, std::sync::Arc::clone(memory))?,
         None => Gatekeeper::from_artifacts(s.artifacts)?,
     };
     let istio = mutate::Istio {
         cni: env.security.mesh.cni,
     };
     let mut findings = Recorder::default();
-    let mut review = |top: &Value, reviewed: Vec<Reviewed>, chart: bool| -> Result<(), String> {
+    // Reviews `top` as `reviewed`: how many of them it admits.
+    let mut review = |findings: &mut Recorder,
+                      top: &Value,
+                      reviewed: Vec<Reviewed>,
+                      chart: bool|
+     -> Result<usize, String> {
+        let mut admitted = 0;
         let top_name = describe(top);
         for (i, r) in reviewed.into_iter().enumerate() {
             let o = &r.object;
@@ -580,12 +602,21 @@ fn review_share(
                 );
             }
             if !refused {
-                *summary += 1;
+                admitted += 1;
             }
         }
-        Ok(())
+        Ok(admitted)
     };
-    for &top in objects {
+    for &object in objects {
+        let top = object.value();
+        let ns = top["metadata"]["namespace"].as_str().unwrap_or_default();
+        let labels = namespaces.get(ns).unwrap_or(&Value::Null);
+        let key = memory.map(|m| (m.object_key(object.document(), labels, istio.cni), m));
+        if let Some((key, n)) = key.and_then(|(k, m)| Some((k, m.passed(&k)?))) {
+            admitted += n as usize;
+            passed.push((key, n));
+            continue;
+        }
         // The object itself as it is, then what controllers create from it.
         let reviewed = std::iter::once(Cow::Borrowed(top))
             .chain(gatekeeper::children(top).into_iter().map(Cow::Owned))
@@ -607,7 +638,14 @@ fn review_share(
                 }
             })
             .collect();
-        review(top, reviewed, false)?;
+        let found = findings.0.len();
+        let n = review(&mut findings, top, reviewed, false)?;
+        admitted += n;
+        if let Some((key, _)) = key.filter(|_| findings.0.len() == found)
+            && let Ok(n) = verdicts::Passed::try_from(n)
+        {
+            passed.push((key, n));
+        }
     }
     if let Some(values) = s
         .artifacts
@@ -623,8 +661,13 @@ fn review_share(
                 object: Cow::Borrowed(&pod),
                 injected: Vec::new(),
             }];
-            review(&pod, reviewed, true)?;
+            admitted += review(&mut findings, &pod, reviewed, true)?;
         }
     }
-    Ok((findings, admitted, gk.used()))
+    Ok(Reviews {
+        recorded: findings,
+        admitted,
+        verdicts: gk.used(),
+        passed,
+    })
 }
