@@ -232,17 +232,19 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
     };
-    // Each file read and compared on its own, spread over the machine's cores when there are
-    // many; only a file that differs is kept.
+    // Each file compared on its own, a piece at a time, spread over the machine's cores when there
+    // are many; only a file that differs is read whole and kept.
     let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
     let entries = crate::parallel::map_from(
         SPREAD_FROM,
         &files,
         |(path, new)| -> io::Result<Option<fsafe::Entry>> {
-            let entry = if exists {
-                fsafe::read_generated(&dir, path, new.len())?
-            } else {
+            let entry = if !exists {
                 fsafe::Entry::Missing
+            } else if fsafe::holds(&dir, path, new) {
+                return Ok(None);
+            } else {
+                fsafe::read_generated(&dir, path, new.len())?
             };
             Ok(match entry {
                 fsafe::Entry::File(old) if old[..] == new[..] => None,
