@@ -83,7 +83,7 @@ struct World {
     strict: Vec<String>,
     jobs: Vec<Job>,
     /// Paths of the generated files.
-    files: Vec<String>,
+    files: std::collections::BTreeSet<String>,
     /// kube-prometheus-stack components the monitoring values switch off.
     disabled: Vec<String>,
     /// prometheus-adapter rules: (series metric, exposed custom metric name, series matchers).
