@@ -43,11 +43,18 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
             .help("turn on `security.mesh.sidecar_injection`, or remove `[tracing]`");
         return;
     }
-    let objects: Vec<&Value> = s
-        .artifacts
-        .iter()
-        .flat_map(|a| a.objects.iter().map(crate::targets::kit::Object::value))
-        .collect();
+    // The Telemetries and NetworkPolicies, picked out once by their kind: every namespace is
+    // checked against them.
+    let of_kind = |kind: &str| -> Vec<&Value> {
+        s.artifacts
+            .iter()
+            .flat_map(|a| &a.objects)
+            .filter(|o| o.kind() == kind)
+            .map(crate::targets::kit::Object::value)
+            .collect()
+    };
+    let telemetries = of_kind("Telemetry");
+    let policies = of_kind("NetworkPolicy");
     let providers: Vec<Value> = s
         .artifacts
         .iter()
@@ -74,9 +81,8 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
         );
     }
     for ns in &meshed {
-        let telemetry = objects.iter().any(|o| {
-            o["kind"] == "Telemetry"
-                && o["metadata"]["namespace"] == ns.as_str()
+        let telemetry = telemetries.iter().any(|o| {
+            o["metadata"]["namespace"] == ns.as_str()
                 && o["spec"]["tracing"]
                     .as_array()
                     .into_iter()
@@ -95,7 +101,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
             );
         }
         if env.security.network_policies
-            && !egress(&objects, ns, &t.collector.namespace, t.collector.port)
+            && !egress(&policies, ns, &t.collector.namespace, t.collector.port)
         {
             report.error(
                 CODE,
@@ -110,11 +116,11 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
     }
 }
 
-/// Whether a policy of `ns` allows egress to namespace `to` on `port`.
-fn egress(objects: &[&Value], ns: &str, to: &str, port: u16) -> bool {
-    objects.iter().any(|o| {
-        o["kind"] == "NetworkPolicy"
-            && o["metadata"]["namespace"] == ns
+/// Whether one of the NetworkPolicies `policies` of `ns` allows egress to namespace `to` on
+/// `port`.
+fn egress(policies: &[&Value], ns: &str, to: &str, port: u16) -> bool {
+    policies.iter().any(|o| {
+        o["metadata"]["namespace"] == ns
             && o["spec"]["egress"]
                 .as_array()
                 .into_iter()
