@@ -601,9 +601,7 @@ impl Analysis {
         }
         // Most strings are names, paths and versions: characters that are no space, line break or
         // special character, and no indicator but as a lone `-` or at the start of `---` or `...`.
-        if s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'~')
-        }) {
+        if s.bytes().all(|b| NAME_BYTES[usize::from(b)]) {
             return Self {
                 chars: s.len(),
                 block_plain: !(s == "-" || starts_document_marker(s)),
@@ -754,6 +752,20 @@ static QUIET_BYTES: [bool; 256] = {
     while b < 256 {
         let c = b as u8;
         table[b] = c.is_ascii_graphic() && c != b':' && c != b'#';
+        b += 1;
+    }
+    table
+};
+
+/// The bytes of the names, paths and versions that [`Analysis::of`] takes without a closer look:
+/// ASCII letters and digits, `-`, `_`, `.`, `/`, `+`, `=` and `~`. A table, like [`QUIET_BYTES`].
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'~');
         b += 1;
     }
     table
