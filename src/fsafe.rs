@@ -199,25 +199,12 @@ pub fn read_generated(root: &Path, rel: &str, expected: usize) -> io::Result<Ent
 #[must_use]
 pub fn sha256_of(root: &Path, rel: &str, cap: u64) -> Option<[u8; 32]> {
     use sha2::Digest as _;
-    let path = reach(root, rel).ok()??;
-    let file = open_nonblocking(&path, Links::Refuse).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let (file, _) = open_generated(root, rel)?;
     let mut hasher = sha2::Sha256::new();
-    let mut reader = file.take(cap.saturating_add(1));
-    let mut buf = vec![0; 64 * 1024];
-    let mut total: u64 = 0;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
+    let total = pieces(file, cap, |piece| {
+        hasher.update(piece);
+        true
+    })?;
     (total <= cap).then(|| hasher.finalize().into())
 }
 
@@ -227,33 +214,47 @@ pub fn sha256_of(root: &Path, rel: &str, cap: u64) -> Option<[u8; 32]> {
 /// a link, a special file, no file, an error), which the caller reads whole to say what it is.
 #[must_use]
 pub fn holds(root: &Path, rel: &str, bytes: &[u8]) -> bool {
-    let Ok(Some(path)) = reach(root, rel) else {
-        return false;
-    };
-    let Ok(file) = open_nonblocking(&path, Links::Refuse) else {
-        return false;
-    };
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() == len) {
+    let Some((file, size)) = open_generated(root, rel).filter(|(_, size)| *size == len) else {
         return false;
-    }
-    // One byte more than expected, so a file that grew since is told apart.
-    let mut reader = file.take(len.saturating_add(1));
-    let mut buf = vec![0; bytes.len().saturating_add(1).min(64 * 1024)];
+    };
     let mut at = 0;
+    let read = pieces(file, size, |piece| {
+        let same = bytes.get(at..at + piece.len()) == Some(piece);
+        at += piece.len();
+        same
+    });
+    read == Some(len)
+}
+
+/// The regular file at the generated path `rel` under `root`, opened as [`read`] opens it (never
+/// through a link, without blocking on a FIFO), with its size; `None` for anything else.
+fn open_generated(root: &Path, rel: &str) -> Option<(std::fs::File, u64)> {
+    let path = reach(root, rel).ok()??;
+    let file = open_nonblocking(&path, Links::Refuse).ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then_some((file, meta.len()))
+}
+
+/// Hands `file` to `each` a piece at a time, up to one byte more than `cap` (so a file that grew
+/// past it is told apart): how many bytes were read; `None` on a read error or when `each` stops.
+fn pieces(file: std::fs::File, cap: u64, mut each: impl FnMut(&[u8]) -> bool) -> Option<u64> {
+    let limit = cap.saturating_add(1);
+    let mut reader = file.take(limit);
+    let mut buf = vec![0; usize::try_from(limit).unwrap_or(usize::MAX).min(64 * 1024)];
+    let mut total: u64 = 0;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Some(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+            Err(_) => return None,
         };
-        if bytes.get(at..at + n) != Some(&buf[..n]) {
-            return false;
+        total += n as u64;
+        if !each(&buf[..n]) {
+            return None;
         }
-        at += n;
     }
-    at == bytes.len()
 }
 
 fn read_up_to(root: &Path, rel: &str, cap: u64) -> io::Result<Entry> {

@@ -357,17 +357,7 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     // Every generated object: those synced, and those an operator applies by hand (a restore),
     // which the same admission chain reviews.
     let objects: Vec<&Object> = s.artifacts.iter().flat_map(|a| &a.objects).collect();
-    let namespaces: BTreeMap<String, Value> = objects
-        .iter()
-        .map(|o| o.value())
-        .filter(|o| o["kind"] == "Namespace")
-        .filter_map(|o| {
-            Some((
-                o["metadata"]["name"].as_str()?.to_owned(),
-                o["metadata"]["labels"].clone(),
-            ))
-        })
-        .collect();
+    let namespaces = namespace_labels(&objects);
     // The objects in consecutive shares, one a thread, each reviewed by its own Gatekeeper; the
     // last share also reviews the monitoring chart's pods. Their findings are taken in object
     // order, as one thread would have found them.
@@ -422,6 +412,21 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
         memory.keep(&used, &passed);
     }
     Ok(findings)
+}
+
+/// The labels of each generated Namespace, by name.
+fn namespace_labels(objects: &[&Object]) -> BTreeMap<String, Value> {
+    objects
+        .iter()
+        .map(|o| o.value())
+        .filter(|o| o["kind"] == "Namespace")
+        .filter_map(|o| {
+            Some((
+                o["metadata"]["name"].as_str()?.to_owned(),
+                o["metadata"]["labels"].clone(),
+            ))
+        })
+        .collect()
 }
 
 /// The refusals of one share of the objects, in the order they were found.
@@ -670,4 +675,61 @@ fn review_share(
         verdicts: gk.used(),
         passed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// An object kept as passed is taken as it is kept, without reviewing its pods: the count
+    /// kept is the count admitted, and a refusal its pods would meet is not looked for.
+    #[test]
+    fn an_object_kept_as_passed_is_taken_without_review() {
+        let mut env = crate::targets::testkit::load("tests/fixtures/workloads.toml");
+        // Without the CNI agent every meshed pod gets `istio-init`, which the restricted level
+        // refuses; the generated objects are the same.
+        env.security.mesh.cni = false;
+        let artifacts =
+            crate::generate(&env, std::path::Path::new("workloads.toml")).expect("generates");
+        let s = Subject {
+            env: &env,
+            artifacts: &artifacts,
+        };
+        let objects: Vec<&Object> = artifacts.iter().flat_map(|a| &a.objects).collect();
+        let namespaces = namespace_labels(&objects);
+        let reviewed = review_share(&s, &namespaces, &objects, false, None).expect("reviews");
+        assert!(
+            reviewed.recorded.0.iter().any(|r| r.code == "DG0501"),
+            "the pods are refused when reviewed"
+        );
+
+        let mut memory = verdicts::Memory::holding(std::collections::HashMap::new());
+        let keys: Vec<verdicts::Key> = objects
+            .iter()
+            .map(|o| {
+                let ns = o.namespace().unwrap_or_default();
+                let labels = namespaces.get(ns).unwrap_or(&Value::Null);
+                memory.object_key(o.document(), labels, false)
+            })
+            .collect();
+        // Each kept with a count of its own, so that a count not taken from here shows (an object
+        // written twice, the same in two files, is one key with the later count).
+        for (n, key) in (1..).zip(&keys) {
+            memory.pass(*key, n);
+        }
+        let expected: Vec<(verdicts::Key, verdicts::Passed)> = keys
+            .iter()
+            .map(|k| (*k, memory.passed(k).expect("kept")))
+            .collect();
+        let kept = review_share(&s, &namespaces, &objects, false, Some(&Arc::new(memory)))
+            .expect("reviews");
+        assert!(kept.recorded.0.is_empty());
+        assert!(kept.verdicts.is_empty());
+        assert_eq!(
+            kept.admitted,
+            expected.iter().map(|(_, n)| *n as usize).sum::<usize>()
+        );
+        assert_eq!(kept.passed, expected);
+    }
 }
