@@ -8,7 +8,7 @@
 
 use crate::targets::Artifact;
 use crate::targets::kit::{Object, Role, Scope};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Where an object goes in the stream: Namespaces first, then the definitions other objects need
 /// (`CustomResourceDefinitions`, `ConstraintTemplates`), then every other cluster-scoped object, then
@@ -32,7 +32,9 @@ fn stage(o: &Object) -> u8 {
 /// Two artifacts holding the same object (API group, kind, namespace and name): applying the
 /// stream would keep only the last, which is a generator bug, named in the message.
 pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String> {
-    let mut seen: BTreeMap<(&str, &str, Option<&str>, &str), &str> = BTreeMap::new();
+    // Looked up by hash: the first holder of an identity is all that is kept, so the order of the
+    // map never shows.
+    let mut seen: HashMap<(&str, &str, Option<&str>, &str), &str> = HashMap::new();
     let mut objects = Vec::new();
     for a in artifacts.iter().filter(|a| a.manifest) {
         for o in &a.objects {

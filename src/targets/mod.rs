@@ -183,6 +183,10 @@ pub fn registry() -> Vec<&'static dyn Target> {
     ]
 }
 
+/// The targets that take longest in a large environment (their work grows with the services), in
+/// the order they start; the others take a few milliseconds each.
+const LONGEST_FIRST: [&str; 3] = ["kubernetes", "prometheus", "grafana"];
+
 /// What a command needs of the generated output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -227,9 +231,26 @@ pub fn generate_then<R: Send>(
         .into_iter()
         .filter(|t| t.applies(cx.env))
         .collect();
+    // The targets whose work grows with the services start first, so the cores finish together;
+    // the results are taken in the registry's order whatever the order they ran in.
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    order.sort_by_key(|&i| {
+        LONGEST_FIRST
+            .iter()
+            .position(|n| *n == targets[i].name())
+            .unwrap_or(LONGEST_FIRST.len())
+    });
+    let mut generated: Vec<Option<Result<Vec<Artifact>, TargetError>>> =
+        targets.iter().map(|_| None).collect();
+    for (i, g) in order
+        .iter()
+        .zip(crate::parallel::map(&order, |&i| targets[i].generate(cx)))
+    {
+        generated[*i] = Some(g);
+    }
     let mut out = Vec::new();
-    for generated in crate::parallel::map(&targets, |t| t.generate(cx)) {
-        out.extend(generated?);
+    for g in generated.into_iter().flatten() {
+        out.extend(g?);
     }
     // The chart's values carry every object the targets above generated.
     let (values, r) = if need == Need::Files && cx.env.is_kubernetes() {
@@ -272,5 +293,16 @@ mod bytes_tests {
         assert_eq!(bytes, Bytes::from(b"a: 1\n".to_vec()));
         assert_ne!(bytes, Bytes::from(b"a: 2\n".to_vec()));
         assert_eq!(format!("{bytes:?}"), "5 bytes");
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    #[test]
+    fn the_targets_started_first_are_registered() {
+        let names: Vec<&str> = super::registry().iter().map(|t| t.name()).collect();
+        for n in super::LONGEST_FIRST {
+            assert!(names.contains(&n), "{n} is not a target");
+        }
     }
 }
