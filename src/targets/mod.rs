@@ -227,29 +227,23 @@ pub fn generate_then<R: Send>(
     need: Need,
     meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
 ) -> Result<(Vec<Artifact>, R), TargetError> {
-    let targets: Vec<&dyn Target> = registry()
+    // The targets whose work grows with the services start first, so the cores finish together;
+    // the results are taken back in the registry's order whatever the order they ran in.
+    let mut targets: Vec<(usize, &dyn Target)> = registry()
         .into_iter()
         .filter(|t| t.applies(cx.env))
+        .enumerate()
         .collect();
-    // The targets whose work grows with the services start first, so the cores finish together;
-    // the results are taken in the registry's order whatever the order they ran in.
-    let mut order: Vec<usize> = (0..targets.len()).collect();
-    order.sort_by_key(|&i| {
+    targets.sort_by_key(|(_, t)| {
         LONGEST_FIRST
             .iter()
-            .position(|n| *n == targets[i].name())
+            .position(|n| *n == t.name())
             .unwrap_or(LONGEST_FIRST.len())
     });
-    let mut generated: Vec<Option<Result<Vec<Artifact>, TargetError>>> =
-        targets.iter().map(|_| None).collect();
-    for (i, g) in order
-        .iter()
-        .zip(crate::parallel::map(&order, |&i| targets[i].generate(cx)))
-    {
-        generated[*i] = Some(g);
-    }
+    let mut generated = crate::parallel::map(&targets, |(i, t)| (*i, t.generate(cx)));
+    generated.sort_by_key(|(i, _)| *i);
     let mut out = Vec::new();
-    for g in generated.into_iter().flatten() {
+    for (_, g) in generated {
         out.extend(g?);
     }
     // The chart's values carry every object the targets above generated.
@@ -298,11 +292,40 @@ mod bytes_tests {
 
 #[cfg(test)]
 mod order_tests {
+    use super::*;
+
     #[test]
     fn the_targets_started_first_are_registered() {
-        let names: Vec<&str> = super::registry().iter().map(|t| t.name()).collect();
-        for n in super::LONGEST_FIRST {
+        let names: Vec<&str> = registry().iter().map(|t| t.name()).collect();
+        for n in LONGEST_FIRST {
             assert!(names.contains(&n), "{n} is not a target");
         }
+    }
+
+    /// Whatever order the targets start in, what runs meanwhile (the proofs) sees their artifacts
+    /// in the registry's order, each target's as it generated them.
+    #[test]
+    fn the_artifacts_come_in_the_registrys_order() {
+        let env = testkit::load("environments/production.toml");
+        let cx = Context {
+            env: &env,
+            source_name: "production.toml",
+        };
+        let (_, seen) = generate_then(&cx, Need::Objects, |artifacts| {
+            artifacts
+                .iter()
+                .map(|a| (a.target, a.path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .expect("production generates");
+        let expected: Vec<(&str, String)> = registry()
+            .into_iter()
+            .filter(|t| t.applies(&env))
+            .flat_map(|t| {
+                let paths = t.generate(&cx).expect("the target generates");
+                paths.into_iter().map(move |a| (t.name(), a.path))
+            })
+            .collect();
+        assert_eq!(seen, expected);
     }
 }
