@@ -440,7 +440,7 @@ mod tests {
         // other's kind.
         let mut other = definitions_only("b.toml");
         let first = &other.artifacts[0].objects[0];
-        let mut spec = first.value()["spec"].clone();
+        let mut spec = first.value()["spec"].to_json();
         spec["versions"][0]["name"] = "v1".into();
         let changed = Kind::cluster(first.api_version(), first.kind(), Role::Definition)
             .object(

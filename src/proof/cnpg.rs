@@ -23,7 +23,7 @@ pub fn is_cluster(o: &Object) -> bool {
 
 /// The workload a pod belongs to when CloudNativePG created it: its `Cluster`.
 #[must_use]
-pub fn cluster_of(labels: &Value) -> Option<&str> {
+pub fn cluster_of(labels: &crate::render::Data) -> Option<&str> {
     labels[postgres::CLUSTER_LABEL].as_str()
 }
 
@@ -31,8 +31,8 @@ pub fn cluster_of(labels: &Value) -> Option<&str> {
 /// store's name, for the store and its recovery `Cluster` alike), else its `Cluster`.
 #[must_use]
 pub fn store_of(labels: &Value) -> Option<&str> {
-    cluster_of(labels)?;
-    labels["app"].as_str().or_else(|| cluster_of(labels))
+    let cluster = labels[postgres::CLUSTER_LABEL].as_str()?;
+    Some(labels["app"].as_str().unwrap_or(cluster))
 }
 
 /// The pod template of the first instance of a `Cluster` (a generated object's value).
@@ -117,7 +117,9 @@ mod tests {
         });
         let t = instance_template(&cluster);
         let labels = &t["metadata"]["labels"];
-        assert_eq!(cluster_of(labels), Some("db"));
+        let data = crate::render::data::to_data(labels).expect("serializes");
+        assert_eq!(cluster_of(&data), Some("db"));
+        assert_eq!(store_of(labels), Some("db"));
         assert_eq!(labels["app"], "db");
         assert_eq!(labels["app.kubernetes.io/name"], "postgresql");
         assert_eq!(t["metadata"]["annotations"]["prometheus.io/port"], "9187");

@@ -20,6 +20,7 @@ use crate::load::Seg;
 use crate::model::{Alert, Environment, STACK_EXPORTERS, Signal};
 use crate::path;
 use crate::plan::{self, Kind, Workload};
+use crate::render::Data;
 use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
 use regex_lite::Regex;
@@ -578,7 +579,9 @@ impl World {
                     }
                     _ if super::cnpg::is_cluster(o) => {
                         let ns = o.namespace().unwrap_or_default().to_owned();
-                        templates.push((ns, Cow::Owned(super::cnpg::instance_template(doc))));
+                        let t = super::cnpg::instance_template(&doc.to_json());
+                        let t = crate::render::data::to_data(&t).unwrap_or(Data::Null);
+                        templates.push((ns, Cow::Owned(t)));
                     }
                     "PrometheusRule" => w.read_runbooks(doc),
                     _ => {}
@@ -599,12 +602,12 @@ impl World {
     }
 
     /// A pod of `template` after admission's mutating webhooks (Istio's, as far as scraping goes).
-    fn pod(&self, namespace: String, t: &Value) -> Option<Pod> {
-        let strings = |v: &Value| -> BTreeMap<String, String> {
+    fn pod(&self, namespace: String, t: &Data) -> Option<Pod> {
+        let strings = |v: &Data| -> BTreeMap<String, String> {
             v.as_object()
                 .map(|m| {
                     m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.to_string(), s.to_owned())))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -708,7 +711,7 @@ impl World {
         }
     }
 
-    fn read_runbooks(&mut self, doc: &Value) {
+    fn read_runbooks(&mut self, doc: &Data) {
         for g in doc["spec"]["groups"].as_array().into_iter().flatten() {
             for r in g["rules"].as_array().into_iter().flatten() {
                 if let (Some(a), Some(u)) = (

@@ -7,6 +7,7 @@
 use super::{Proof, Subject, Summary};
 use crate::path;
 use crate::plan;
+use crate::render::Data;
 use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
 use serde_json::Value;
@@ -45,7 +46,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
     }
     // The Telemetries and NetworkPolicies, picked out once by their kind: every namespace is
     // checked against them.
-    let of_kind = |kind: &str| -> Vec<&Value> {
+    let of_kind = |kind: &str| -> Vec<&Data> {
         s.artifacts
             .iter()
             .flat_map(|a| &a.objects)
@@ -118,7 +119,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
 
 /// Whether one of the NetworkPolicies `policies` of `ns` allows egress to namespace `to` on
 /// `port`.
-fn egress(policies: &[&Value], ns: &str, to: &str, port: u16) -> bool {
+fn egress(policies: &[&Data], ns: &str, to: &str, port: u16) -> bool {
     policies.iter().any(|o| {
         o["metadata"]["namespace"] == ns
             && o["spec"]["egress"]

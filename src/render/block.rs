@@ -15,12 +15,13 @@
 //! depends on which path wrote it. The unit tests hold the two paths to the same bytes on
 //! generated documents.
 
+use super::data::{Data, Key};
 use serde_json::Value;
 
 /// The document `v` as [`super::yaml11::json_to_string`] writes it, or `None` when it holds
 /// something this writer leaves to the serializer.
 #[must_use]
-pub(super) fn write(v: &Value) -> Option<String> {
+pub(super) fn write<T: Tree>(v: &T) -> Option<String> {
     write_with(|w| w.node(v, false))
 }
 
@@ -43,12 +44,12 @@ pub(super) fn write_node(n: &Node<'_>) -> Option<String> {
 /// their addresses: what another document holding the same value as a mapping value can copy
 /// instead of writing it again ([`Node::Written`]).
 #[must_use]
-pub(super) fn write_recording(v: &Value) -> Option<(String, Vec<Span>)> {
+pub(super) fn write_recording(v: &Data) -> Option<(String, Vec<Span>)> {
     write_recording_from(v, RECORD_FROM)
 }
 
 /// [`write_recording`], noting the mapping values written in `from` bytes or more.
-fn write_recording_from(v: &Value, from: usize) -> Option<(String, Vec<Span>)> {
+fn write_recording_from(v: &Data, from: usize) -> Option<(String, Vec<Span>)> {
     let mut spans = Vec::new();
     let text = write_with_spans(|w| w.node(v, false), Some((&mut spans, from)))?;
     spans.sort_unstable_by_key(|s| s.value);
@@ -79,7 +80,7 @@ impl Span {
     pub fn find<'d>(
         spans: &[Self],
         document: &'d str,
-        address: *const Value,
+        address: *const Data,
     ) -> Option<Written<'d>> {
         let address = address as usize;
         let i = spans.binary_search_by_key(&address, |s| s.value).ok()?;
@@ -104,15 +105,78 @@ pub struct Written<'d> {
     indention: bool,
 }
 
+/// A JSON-shaped document the writer reads: a `serde_json::Value`, or [`Data`] (an object's).
+pub(super) trait Tree: Sized {
+    type Entries<'a>: ExactSizeIterator<Item = (&'a str, &'a Self)>
+    where
+        Self: 'a;
+
+    fn shape(&self) -> Shape<'_, Self>;
+}
+
+/// What a [`Tree`] node is.
+pub(super) enum Shape<'a, T: Tree + 'a> {
+    Null,
+    Bool(bool),
+    Number(&'a serde_json::Number),
+    String(&'a str),
+    Seq(&'a [T]),
+    Map(T::Entries<'a>),
+}
+
+type JsonEntries<'a> =
+    std::iter::Map<serde_json::map::Iter<'a>, fn((&'a String, &'a Value)) -> (&'a str, &'a Value)>;
+
+fn json_entry<'a>((k, v): (&'a String, &'a Value)) -> (&'a str, &'a Value) {
+    (k, v)
+}
+
+impl Tree for Value {
+    type Entries<'a> = JsonEntries<'a>;
+
+    fn shape(&self) -> Shape<'_, Self> {
+        match self {
+            Self::Null => Shape::Null,
+            Self::Bool(b) => Shape::Bool(*b),
+            Self::Number(n) => Shape::Number(n),
+            Self::String(s) => Shape::String(s),
+            Self::Array(items) => Shape::Seq(items),
+            Self::Object(m) => Shape::Map(m.iter().map(json_entry as _)),
+        }
+    }
+}
+
+type DataEntries<'a> =
+    std::iter::Map<std::slice::Iter<'a, (Key, Data)>, fn(&'a (Key, Data)) -> (&'a str, &'a Data)>;
+
+fn data_entry((k, v): &(Key, Data)) -> (&str, &Data) {
+    (k, v)
+}
+
+impl Tree for Data {
+    type Entries<'a> = DataEntries<'a>;
+
+    fn shape(&self) -> Shape<'_, Self> {
+        match self {
+            Self::Null => Shape::Null,
+            Self::Bool(b) => Shape::Bool(*b),
+            Self::Number(n) => Shape::Number(n),
+            Self::String(s) => Shape::String(s),
+            Self::Seq(items) => Shape::Seq(items),
+            Self::Map(entries) => Shape::Map(entries.iter().map(data_entry as _)),
+        }
+    }
+}
+
 /// A document that is mostly values held elsewhere: written as if it were the one value
 /// [`Node::to_value`] builds, without copying the values it borrows.
 #[derive(Debug)]
 pub enum Node<'a> {
     /// A value written as it is.
-    Value(&'a Value),
+    Value(&'a Data),
     /// A value whose text as a mapping value is known ([`Written`]): as a mapping value it is
     /// that text, moved to this document's indentation; anywhere else it is written as it is.
-    Written(&'a Value, Written<'a>),
+    Written(&'a Data, Written<'a>),
     /// A mapping, its entries in this order.
     Map(Vec<(&'a str, Node<'a>)>),
     /// A sequence.
@@ -124,7 +188,7 @@ impl<'a> Node<'a> {
     #[must_use]
     pub fn to_value(&self) -> Value {
         match self {
-            Self::Value(v) | Self::Written(v, _) => (*v).clone(),
+            Self::Value(v) | Self::Written(v, _) => v.to_json(),
             Self::Map(entries) => Value::Object(
                 entries
                     .iter()
@@ -138,10 +202,10 @@ impl<'a> Node<'a> {
     /// The entries of a mapping, to change: a borrowed mapping becomes a [`Node::Map`] of its
     /// entries, in their order. `None` when this is no mapping.
     pub fn map_mut(&mut self) -> Option<&mut Vec<(&'a str, Node<'a>)>> {
-        if let Self::Value(Value::Object(m)) | Self::Written(Value::Object(m), _) = *self {
+        if let Self::Value(Data::Map(m)) | Self::Written(Data::Map(m), _) = *self {
             *self = Self::Map(
                 m.iter()
-                    .map(|(k, v)| (k.as_str(), Self::Value(v)))
+                    .map(|(k, v)| (k.as_ref(), Self::Value(v)))
                     .collect(),
             );
         }
@@ -153,7 +217,7 @@ impl<'a> Node<'a> {
 
     /// The items of a sequence, to change, as [`Node::map_mut`] does for a mapping.
     pub fn seq_mut(&mut self) -> Option<&mut Vec<Node<'a>>> {
-        if let Self::Value(Value::Array(items)) | Self::Written(Value::Array(items), _) = *self {
+        if let Self::Value(Data::Seq(items)) | Self::Written(Data::Seq(items), _) = *self {
             *self = Self::Seq(items.iter().map(Self::Value).collect());
         }
         match self {
@@ -166,7 +230,7 @@ impl<'a> Node<'a> {
     #[must_use]
     pub fn as_str(&self) -> Option<&'a str> {
         match self {
-            Self::Value(Value::String(s)) | Self::Written(Value::String(s), _) => Some(s),
+            Self::Value(Data::String(s)) | Self::Written(Data::String(s), _) => Some(s),
             _ => None,
         }
     }
@@ -272,19 +336,16 @@ impl Writer<'_> {
     }
 
     /// A node; `mapping` when it is a mapping's value.
-    fn node(&mut self, v: &Value, mapping: bool) -> Option<()> {
-        match v {
-            Value::Null => self.plain("null"),
-            Value::Bool(b) => self.plain(if *b { "true" } else { "false" }),
+    fn node<T: Tree>(&mut self, v: &T, mapping: bool) -> Option<()> {
+        match v.shape() {
+            Shape::Null => self.plain("null"),
+            Shape::Bool(b) => self.plain(if b { "true" } else { "false" }),
             // Floats are left to the serializer, which formats them its own way.
-            Value::Number(n) if n.is_f64() => None,
-            Value::Number(n) => self.plain(&n.to_string()),
-            Value::String(s) => self.string(s, false),
-            Value::Array(items) => self.sequence(items, mapping, |w, item| w.node(item, false)),
-            Value::Object(entries) => self.mapping(
-                entries.iter().map(|(k, v)| (k.as_str(), v)),
-                Self::mapping_value,
-            ),
+            Shape::Number(n) if n.is_f64() => None,
+            Shape::Number(n) => self.plain(&n.to_string()),
+            Shape::String(s) => self.string(s, false),
+            Shape::Seq(items) => self.sequence(items, mapping, |w, item| w.node(item, false)),
+            Shape::Map(entries) => self.mapping(entries, Self::mapping_value),
         }
     }
 
@@ -319,13 +380,13 @@ impl Writer<'_> {
     }
 
     /// A mapping's value, its span noted when spans are noted ([`write_recording`]).
-    fn mapping_value(&mut self, v: &Value) -> Option<()> {
+    fn mapping_value<T: Tree>(&mut self, v: &T) -> Option<()> {
         let start = self.out.len();
         self.node(v, true)?;
         let end = self.out.len();
         if let Some((spans, from)) = self.spans.as_mut()
             && end - start >= *from
-            && matches!(v, Value::Object(_) | Value::Array(_) | Value::String(_))
+            && matches!(v.shape(), Shape::Map(_) | Shape::Seq(_) | Shape::String(_))
             && let (Ok(start), Ok(end), Ok(indent)) = (
                 u32::try_from(start),
                 u32::try_from(end),
@@ -388,7 +449,7 @@ impl Writer<'_> {
     fn doc_node(&mut self, n: &Node<'_>, mapping: bool) -> Option<()> {
         match n {
             Node::Written(_, w) if mapping => self.rewrite(w),
-            Node::Value(v) | Node::Written(v, _) => self.node(v, mapping),
+            Node::Value(v) | Node::Written(v, _) => self.node(*v, mapping),
             Node::Seq(items) => self.sequence(items, mapping, |w, item| w.doc_node(item, false)),
             Node::Map(entries) => self.mapping(entries.iter().map(|(k, v)| (*k, v)), |w, value| {
                 w.doc_node(value, true)
@@ -864,6 +925,7 @@ fn float(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::data::to_data;
     use super::*;
     use proptest::prelude::*;
 
@@ -1052,13 +1114,15 @@ mod tests {
                     }
                 }
             }
-            prop_assert_eq!(write_node(&Node::Value(&v)), write(&v));
+            let d = to_data(&v).expect("serializes");
+            prop_assert_eq!(write(&d), write(&v));
+            prop_assert_eq!(write_node(&Node::Value(&d)), write(&v));
             // Opened at every level and nothing removed, it is the value itself.
-            let mut all = Node::Value(&v);
+            let mut all = Node::Value(&d);
             open(&mut all, usize::MAX);
             prop_assert_eq!(all.to_value(), v.clone());
             prop_assert_eq!(write_node(&all), write(&v));
-            let mut n = Node::Value(&v);
+            let mut n = Node::Value(&d);
             open(&mut n, drop);
             let whole = n.to_value();
             prop_assert_eq!(write_node(&n), write(&whole));
@@ -1082,8 +1146,8 @@ mod tests {
             fn nest(v: &Value, depth: usize) -> Value {
                 (0..depth).fold(v.clone(), |v, i| serde_json::json!({ format!("k{i}"): v }))
             }
-            fn inner(v: &Value, depth: usize) -> &Value {
-                (0..depth).rev().fold(v, |v, i| &v[format!("k{i}")])
+            fn inner(v: &Data, depth: usize) -> &Data {
+                (0..depth).rev().fold(v, |v, i| &v[format!("k{i}").as_str()])
             }
             /// Each mapping value noted in `spans` copied or opened as the next bit of `picks`
             /// says (the rest opened), `drop` removed from every mapping opened.
@@ -1116,7 +1180,7 @@ mod tests {
                     }
                 }
             }
-            let deep = nest(&v, depth);
+            let deep = to_data(&nest(&v, depth)).expect("serializes");
             let Some((text, spans)) = write_recording_from(&deep, 0) else {
                 prop_assert_eq!(write(&deep), None);
                 return Ok(());
@@ -1127,7 +1191,7 @@ mod tests {
             copy(&mut n, drop, &mut picks.clone(), &spans, &text);
             prop_assert_eq!(write_node(&n), write(&n.to_value()));
             // The value two levels deeper than it was written: copied whole, and in parts.
-            let one = nest(&v, 1);
+            let one = to_data(&nest(&v, 1)).expect("serializes");
             let (top, top_spans) = write_recording_from(&one, 0).expect("its nesting was written");
             let inside = inner(&one, 1);
             let whole = match Span::find(&top_spans, &top, inside) {

@@ -3,9 +3,11 @@
 //! absolute paths ever reach output.
 
 mod block;
+pub mod data;
 pub mod yaml11;
 
 pub use block::{Node, Span, Written};
+pub use data::Data;
 
 use crate::targets::{Artifact, Context, TargetError};
 use serde::Serialize;

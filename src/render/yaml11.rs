@@ -101,17 +101,15 @@ pub fn json_to_string(v: &serde_json::Value) -> Result<String, String> {
     }
 }
 
-/// [`json_to_string`], with the spans of the document's longer mapping values when the block
-/// writer wrote it ([`super::block::write_recording`]); none when the serializer did.
+/// [`json_to_string`] of [`super::Data`], with the spans of the document's longer mapping values
+/// when the block writer wrote it ([`super::block::write_recording`]); none when the serializer did.
 ///
 /// # Errors
 /// As [`json_to_string`].
-pub fn json_to_string_recording(
-    v: &serde_json::Value,
-) -> Result<(String, Vec<super::Span>), String> {
+pub fn data_to_string_recording(v: &super::Data) -> Result<(String, Vec<super::Span>), String> {
     match super::block::write_recording(v) {
         Some(written) => Ok(written),
-        None => Ok((by_serializer(v)?, Vec::new())),
+        None => Ok((by_serializer(&v.to_json())?, Vec::new())),
     }
 }
 

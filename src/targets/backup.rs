@@ -584,7 +584,7 @@ mod tests {
     }
 
     /// The container command of the object of `kind` named `name` in `a`.
-    fn command<'a>(a: &'a Artifact, kind: &str, name: &str) -> &'a serde_json::Value {
+    fn command(a: &Artifact, kind: &str, name: &str) -> serde_json::Value {
         let o = a
             .objects
             .iter()
@@ -594,7 +594,7 @@ mod tests {
             "CronJob" => o.value().pointer("/spec/jobTemplate/spec/template/spec"),
             _ => o.value().pointer("/spec/template/spec"),
         };
-        &pod.expect("a pod spec")["containers"][0]["command"]
+        pod.expect("a pod spec")["containers"][0]["command"].to_json()
     }
 
     /// A Redis backup without a command gets the generated one: the primary found through the

@@ -111,18 +111,18 @@ impl Gatekeeper {
     /// # Errors
     /// As [`Gatekeeper::from_artifacts`].
     pub fn from_documents(docs: &[Value]) -> Result<Self, String> {
-        Self::compiled(&docs.iter().collect::<Vec<_>>())
+        Self::compiled(docs)
     }
 
     /// [`Gatekeeper::parse`], with the Rego compiled.
-    fn compiled(docs: &[&Value]) -> Result<Self, String> {
+    fn compiled(docs: &[Value]) -> Result<Self, String> {
         let mut gk = Self::parse(docs)?;
         gk.vm = Some(compile(&gk.templates)?);
         Ok(gk)
     }
 
     /// The templates and Constraints of `docs`, without compiling the Rego.
-    fn parse(docs: &[&Value]) -> Result<Self, String> {
+    fn parse(docs: &[Value]) -> Result<Self, String> {
         // Each template's kind, Rego and operations, by kind: a template's entry point is its
         // position here.
         let mut templates: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
@@ -291,7 +291,7 @@ impl Gatekeeper {
 /// The `ConstraintTemplates` and Constraints among the artifacts' objects, in artifact order: the
 /// policies a [`Gatekeeper`] loads.
 #[must_use]
-pub fn policies(artifacts: &[Artifact]) -> Vec<&Value> {
+pub fn policies(artifacts: &[Artifact]) -> Vec<Value> {
     artifacts
         .iter()
         .flat_map(|a| &a.objects)
@@ -299,7 +299,7 @@ pub fn policies(artifacts: &[Artifact]) -> Vec<&Value> {
             o.kind() == "ConstraintTemplate"
                 || o.api_version().starts_with("constraints.gatekeeper.sh/")
         })
-        .map(crate::targets::kit::Object::value)
+        .map(|o| o.value().to_json())
         .collect()
 }
 

@@ -423,7 +423,7 @@ fn namespace_labels(objects: &[&Object]) -> BTreeMap<String, Value> {
         .filter_map(|o| {
             Some((
                 o["metadata"]["name"].as_str()?.to_owned(),
-                o["metadata"]["labels"].clone(),
+                o["metadata"]["labels"].to_json(),
             ))
         })
         .collect()
@@ -613,8 +613,7 @@ fn review_share(
         Ok(admitted)
     };
     for &object in objects {
-        let top = object.value();
-        let ns = top["metadata"]["namespace"].as_str().unwrap_or_default();
+        let ns = object.namespace().unwrap_or_default();
         let labels = namespaces.get(ns).unwrap_or(&Value::Null);
         let key = memory.map(|m| (m.object_key(object.document(), labels, istio.cni), m));
         if let Some((key, n)) = key.and_then(|(k, m)| Some((k, m.passed(&k)?))) {
@@ -623,6 +622,7 @@ fn review_share(
             continue;
         }
         // The object itself as it is, then what controllers create from it.
+        let top = &object.value().to_json();
         let reviewed = std::iter::once(Cow::Borrowed(top))
             .chain(gatekeeper::children(top).into_iter().map(Cow::Owned))
             .map(|o| {

@@ -60,7 +60,7 @@ impl Memory {
     /// Constraints, in the order the proof loads them); `None` when no folder is chosen or this
     /// binary cannot tell itself apart from other builds.
     #[must_use]
-    pub fn open(environment: &str, policies: &[&Value]) -> Option<Self> {
+    pub fn open(environment: &str, policies: &[Value]) -> Option<Self> {
         let folder = crate::cache::folder("gatekeeper")?;
         let mut h = Sha256::new();
         h.update(MAGIC);

@@ -66,7 +66,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                     templates.push((o, template.read()));
                 }
                 _ if crate::proof::cnpg::is_cluster(o) => {
-                    let t = crate::proof::cnpg::instance_template(o.value());
+                    let t = crate::proof::cnpg::instance_template(&o.value().to_json());
                     templates.push((o, PodTemplate::deserialize(&t).map_err(what)?.read()));
                 }
                 _ => {}

@@ -11,7 +11,7 @@
 //! labels; every other field comes from here. The `CustomResourceDefinitions` ship in the chart's
 //! `crds/` folder instead, as Helm wants them.
 
-use crate::render::Node;
+use crate::render::{Data, Node};
 use crate::targets::kit::Object;
 use crate::targets::{Artifact, Context, TargetError};
 use serde_json::{Map, Value, json};
@@ -350,7 +350,7 @@ fn continuation<'t>(
 }
 
 /// One object as a values entry, borrowing the object's values it writes as they are.
-fn entry(object: &Value, workload: Option<Workload>) -> Result<Node<'_>, TargetError> {
+fn entry(object: &Data, workload: Option<Workload>) -> Result<Node<'_>, TargetError> {
     let mut body = Node::Value(object);
     let body = body
         .map_mut()
@@ -366,7 +366,7 @@ fn entry(object: &Value, workload: Option<Workload>) -> Result<Node<'_>, TargetE
     };
     let mut entry: Vec<(&str, Node<'_>)> = Vec::new();
     for (key, value) in metadata.into_iter().flatten() {
-        match key.as_str() {
+        match key.as_ref() {
             "name" | "namespace" => {}
             "labels" => {
                 let labels: BTreeMap<&str, Node<'_>> = value
@@ -374,7 +374,7 @@ fn entry(object: &Value, workload: Option<Workload>) -> Result<Node<'_>, TargetE
                     .into_iter()
                     .flatten()
                     .filter(|(k, _)| *k != MANAGED_BY)
-                    .map(|(k, v)| (k.as_str(), Node::Value(v)))
+                    .map(|(k, v)| (k.as_ref(), Node::Value(v)))
                     .collect();
                 if !labels.is_empty() {
                     entry.push(("labels", Node::Map(labels.into_iter().collect())));
@@ -672,7 +672,8 @@ mod pieces {
             reference.remove(key);
         }
         let reference: Vec<&str> = reference.keys().map(String::as_str).collect();
-        let written = entry(&object, Some(Workload::Replicated))
+        let data = crate::render::data::to_data(&object).expect("serializes");
+        let written = entry(&data, Some(Workload::Replicated))
             .expect("an entry")
             .to_value();
         let keys: Vec<&str> = written

@@ -151,7 +151,7 @@ pub struct Object {
     role: Role,
     document: Document,
     /// The object as data: what the proofs read, so nothing parses the document back.
-    value: serde_json::Value,
+    value: render::Data,
     /// Where the document holds the text of the value's longer mapping values.
     spans: Spans,
 }
@@ -178,7 +178,7 @@ impl Eq for Spans {}
 impl Object {
     /// The object as data, the same as its document says.
     #[must_use]
-    pub fn value(&self) -> &serde_json::Value {
+    pub fn value(&self) -> &render::Data {
         &self.value
     }
 
@@ -223,7 +223,7 @@ impl Object {
     /// the document as a mapping value, when it is long enough to be noted
     /// ([`render::Span`]): another document can copy it instead of writing `v` again.
     #[must_use]
-    pub fn written(&self, v: &serde_json::Value) -> Option<render::Written<'_>> {
+    pub fn written(&self, v: &render::Data) -> Option<render::Written<'_>> {
         render::Span::find(&self.spans.0, self.document(), v)
     }
 
@@ -251,9 +251,9 @@ impl Object {
             }
             _ => {}
         }
-        let value = serde_json::to_value(value)?;
+        let value = render::data::to_data(value)?;
         let (document, spans) =
-            render::yaml11::json_to_string_recording(&value).map_err(TargetError)?;
+            render::yaml11::data_to_string_recording(&value).map_err(TargetError)?;
         Ok(Self {
             api_version: kind.api_version,
             kind: kind.kind,
