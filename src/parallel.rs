@@ -24,25 +24,47 @@ pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<
         return items.iter().map(&work).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let share = || {
+        let mut mine = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            mine.push((i, work(item)));
+        }
+        mine
+    };
+    // This thread takes a share too: what it freed before (the load, the validation) is reused
+    // rather than left beside the new threads' memory.
     let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        mine.push((i, work(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(share)).collect();
+        let mut done = share();
+        for h in handles {
+            done.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        done
     });
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map;
+
+    /// The results come in the items' order however the work was shared, and the calling thread
+    /// takes a share when there are more items than threads.
+    #[test]
+    fn results_keep_the_items_order_and_the_caller_works_too() {
+        let items: Vec<u64> = (0..200).collect();
+        let caller = std::thread::current().id();
+        let done = map(&items, |i| {
+            // Uneven work, so the threads finish out of order.
+            let spin: u64 = (0..(i % 7) * 1000).sum();
+            (i * 2, spin, std::thread::current().id())
+        });
+        let doubled: Vec<u64> = done.iter().map(|(d, _, _)| *d).collect();
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(done.iter().any(|(_, _, t)| *t == caller));
+        assert!(map(&[] as &[u8], |b| *b).is_empty());
+    }
 }
