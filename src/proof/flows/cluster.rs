@@ -8,7 +8,6 @@
 use super::policy::{ContainerPort, Endpoint, Labels, Network, Place, Policy, Protocol};
 use crate::targets::Artifact;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -49,7 +48,7 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
                     g.namespaces.push((o.name().to_owned(), labels));
                 }
                 "NetworkPolicy" => {
-                    let p = NetworkPolicy::deserialize(o.value()).map_err(what)?;
+                    let p = PolicyObject::deserialize(o.value()).map_err(what)?;
                     g.network.policy(Policy::new(
                         o.namespace().unwrap_or_default(),
                         o.name(),
@@ -78,6 +77,12 @@ pub fn read(artifacts: &[Artifact]) -> Result<Generated, String> {
         g.pods.push(pod(&g, i, namespace, o.name(), t));
     }
     Ok(g)
+}
+
+/// A `NetworkPolicy` object, as far as the network depends on it: its spec.
+#[derive(Deserialize)]
+struct PolicyObject {
+    spec: Option<super::spec::Spec>,
 }
 
 /// What a workload object says about its pods: the pod template of a Deployment, `StatefulSet`,

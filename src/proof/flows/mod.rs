@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod need;
 pub mod policy;
+pub mod spec;
 
 use super::{Proof, Subject, Summary};
 use crate::load::Seg;

@@ -20,9 +20,7 @@
 //! Selectors combine `matchLabels` and `matchExpressions` (`In`, `NotIn`, `Exists`,
 //! `DoesNotExist`) with AND; a namespace always carries `kubernetes.io/metadata.name`.
 
-use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use super::spec::{Peer, Port, PortNumber, Selector, Spec};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -115,14 +113,14 @@ impl Endpoint {
 pub struct Policy {
     pub namespace: String,
     pub name: String,
-    pub spec: NetworkPolicySpec,
+    pub spec: Spec,
     /// `namespace/name`, as verdicts name it.
     label: String,
 }
 
 impl Policy {
     #[must_use]
-    pub fn new(namespace: &str, name: &str, spec: NetworkPolicySpec) -> Self {
+    pub fn new(namespace: &str, name: &str, spec: Spec) -> Self {
         Self {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -294,7 +292,7 @@ impl Network {
         }
         // Each distinct peer (of a policy's namespace) as the set of endpoints it matches.
         let mut peers_seen: HashMap<String, Bits> = HashMap::new();
-        let mut matched = |p: &Policy, peers: Option<&Vec<NetworkPolicyPeer>>| -> Option<Bits> {
+        let mut matched = |p: &Policy, peers: Option<&Vec<Peer>>| -> Option<Bits> {
             let peers = peers.filter(|v| !v.is_empty())?;
             let mut all = Bits::new(endpoints.len());
             for x in peers {
@@ -344,7 +342,7 @@ impl Network {
     /// [`Self::peer_matches`] on every endpoint, looked up through `index` when it selects pods.
     fn peer_set(
         &self,
-        peer: &NetworkPolicyPeer,
+        peer: &Peer,
         policy_namespace: &str,
         endpoints: &[Endpoint],
         index: &Index<'_>,
@@ -372,7 +370,7 @@ impl Network {
     }
 
     /// Whether one peer of a rule of a policy in `policy_namespace` matches `e`.
-    fn peer_matches(&self, peer: &NetworkPolicyPeer, policy_namespace: &str, e: &Endpoint) -> bool {
+    fn peer_matches(&self, peer: &Peer, policy_namespace: &str, e: &Endpoint) -> bool {
         if let Some(block) = &peer.ip_block {
             return cidr_contains(&block.cidr, e.ip) == Some(true)
                 && !block
@@ -416,7 +414,7 @@ pub struct Judge<'a> {
 }
 
 /// A rule with its peers resolved against the endpoints of a [`Judge`].
-type JudgedRule<'a> = (Option<Bits>, Option<&'a [NetworkPolicyPort]>);
+type JudgedRule<'a> = (Option<Bits>, Option<&'a [Port]>);
 
 /// The rules of one side of a policy by the peers they admit, so that a policy with a rule per
 /// workload (a hub's egress to every service it scrapes) is not scanned rule by rule for each
@@ -511,7 +509,7 @@ impl<'a> Index<'a> {
     fn candidates<'s>(
         &'s self,
         namespace: Option<&str>,
-        selector: Option<&LabelSelector>,
+        selector: Option<&Selector>,
     ) -> &'s [usize] {
         let base = match namespace {
             Some(n) => self.by_namespace.get(n).map_or(&[][..], Vec::as_slice),
@@ -520,7 +518,7 @@ impl<'a> Index<'a> {
         selector
             .and_then(|s| s.match_labels.as_ref())
             .into_iter()
-            .flatten()
+            .flat_map(|m| &m.0)
             .map(|(k, v)| {
                 self.by_label
                     .get(k.as_str())
@@ -615,14 +613,14 @@ impl Judge<'_> {
 /// Whether a label selector matches `labels`; an absent or empty selector matches everything. A
 /// requirement with an unknown operator matches nothing (the API server refuses it).
 #[must_use]
-pub fn selects(selector: Option<&LabelSelector>, labels: &Labels) -> bool {
+pub fn selects(selector: Option<&Selector>, labels: &Labels) -> bool {
     let Some(s) = selector else {
         return true;
     };
     let by_label = s
         .match_labels
         .iter()
-        .flatten()
+        .flat_map(|m| &m.0)
         .all(|(k, v)| labels.get(k) == Some(v));
     by_label
         && s.match_expressions.iter().flatten().all(|r| {
@@ -640,12 +638,7 @@ pub fn selects(selector: Option<&LabelSelector>, labels: &Labels) -> bool {
 
 /// Whether a rule's ports admit `port`/`protocol` on `dest`; no list, or an empty one, admits
 /// every port.
-fn ports_match(
-    ports: Option<&[NetworkPolicyPort]>,
-    dest: &Endpoint,
-    port: u16,
-    protocol: Protocol,
-) -> bool {
+fn ports_match(ports: Option<&[Port]>, dest: &Endpoint, port: u16, protocol: Protocol) -> bool {
     let Some(ports) = ports.filter(|p| !p.is_empty()) else {
         return true;
     };
@@ -659,11 +652,11 @@ fn ports_match(
         }
         match &p.port {
             None => true,
-            Some(IntOrString::Int(n)) => {
+            Some(PortNumber::Int(n)) => {
                 let end = p.end_port.unwrap_or(*n);
                 *n <= i32::from(port) && i32::from(port) <= end
             }
-            Some(IntOrString::String(name)) => dest.ports.iter().any(|c| {
+            Some(PortNumber::String(name)) => dest.ports.iter().any(|c| {
                 c.name.as_deref() == Some(name.as_str())
                     && c.protocol == protocol
                     && c.number == port

@@ -3,10 +3,9 @@
 
 use super::cluster::{addon, address, pod_ip};
 use super::policy::{Endpoint, Labels, Network, Policy, Protocol, Side, cidr_contains, selects};
+use super::spec::{Selector, Spec};
 use super::*;
 use crate::targets::Artifact;
-use k8s_openapi::api::networking::v1::NetworkPolicySpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -28,7 +27,7 @@ fn network() -> Network {
 }
 
 fn with(mut n: Network, namespace: &str, name: &str, spec: &str) -> Network {
-    let spec: NetworkPolicySpec = serde_yaml::from_str(spec).expect("a valid spec");
+    let spec: Spec = serde_yaml::from_str(spec).expect("a valid spec");
     n.policy(Policy::new(namespace, name, spec));
     n
 }
@@ -245,7 +244,7 @@ fn both_selectors_in_one_peer_and_in_two_peers_differ() {
 
 #[test]
 fn match_expressions_and_labels_combine_with_and() {
-    let sel = |yaml: &str| -> LabelSelector { serde_yaml::from_str(yaml).expect("selector") };
+    let sel = |yaml: &str| -> Selector { serde_yaml::from_str(yaml).expect("selector") };
     let l = labels(&[("app", "web"), ("tier", "front")]);
     assert!(selects(
         Some(&sel(
