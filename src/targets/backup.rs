@@ -590,11 +590,14 @@ mod tests {
             .iter()
             .find(|o| o.kind() == kind && o.name() == name)
             .unwrap_or_else(|| panic!("no {kind} {name} in {}", a.path));
-        let pod = match kind {
-            "CronJob" => o.value().pointer("/spec/jobTemplate/spec/template/spec"),
-            _ => o.value().pointer("/spec/template/spec"),
+        let v = o.value();
+        let template = match kind {
+            "CronJob" => &v["spec"]["jobTemplate"]["spec"]["template"],
+            _ => &v["spec"]["template"],
         };
-        pod.expect("a pod spec")["containers"][0]["command"].to_json()
+        let command = template["spec"]["containers"][0]["command"].to_json();
+        assert!(command.is_array(), "{kind} {name} has no container command");
+        command
     }
 
     /// A Redis backup without a command gets the generated one: the primary found through the
@@ -679,7 +682,8 @@ mod tests {
             command(restore, "Job", "backup-service-db-restore")[2],
             postgres::restore_command(&secrets)
         );
-        let pod = job.value().pointer("/spec/template").unwrap();
+        let pod = &job.value()["spec"]["template"];
+        assert!(!pod.is_null(), "the restore Job has a pod template");
         // The backup job's identity: its ServiceAccount, labels and so NetworkPolicy.
         assert_eq!(pod["spec"]["serviceAccountName"], "backup-service-db");
         assert_eq!(
