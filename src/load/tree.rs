@@ -112,7 +112,7 @@ impl<'a> IntoIterator for &'a Table {
 }
 
 /// One step of a path into the tree (a table key or an array index).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Seg {
     Key(String),
     Index(usize),

@@ -22,7 +22,7 @@ pub const VALIDATOR: &str = "bu-validator";
 pub const BLOCKCHAIN: &str = "blockchain";
 
 /// What kind of workload a [`Workload`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Service,
     Storage,

@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod cnpg;
 pub mod flows;
+pub mod kept;
 
 use crate::diagnostic::Diagnostic;
 use crate::load::Entry;

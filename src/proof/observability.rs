@@ -93,6 +93,34 @@ struct World {
     runbooks: BTreeMap<String, String>,
 }
 
+/// Everything the proof reads of the world, for the key of a kept outcome: all of it but the pod
+/// annotations that neither the proof nor any scrape job reads (a checksum annotation that
+/// changes with every edit of a workload's configuration, say). A job reads an annotation through
+/// its relabelling: by its label name among a rule's source labels, or through a rule that
+/// matches label names (`labelmap`, `labeldrop`, `labelkeep`).
+impl std::hash::Hash for World {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut read: HashMap<&str, bool> = HashMap::new();
+        self.pods.len().hash(state);
+        for p in &self.pods {
+            (&p.workload, &p.namespace, &p.labels, &p.own_ports, p.strict).hash(state);
+            let mut annotations: Vec<(&String, &String)> = Vec::new();
+            for (k, v) in &p.annotations {
+                if *read
+                    .entry(k.as_str())
+                    .or_insert_with(|| self.reads_annotation(k))
+                {
+                    annotations.push((k, v));
+                }
+            }
+            annotations.hash(state);
+        }
+        (&self.meshed, &self.strict, &self.jobs, &self.files).hash(state);
+        (&self.disabled, &self.adapter, &self.runbooks).hash(state);
+    }
+}
+
+#[derive(Hash)]
 struct AdapterRule {
     series: String,
     matchers: BTreeMap<String, String>,
@@ -105,9 +133,69 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
         return;
     }
     let world = World::read(s);
-    let targets = world.targets();
     let plan = plan::workloads(env);
-    let exposers = plan::exposers(&plan);
+    // A clean outcome kept for the same inputs is what proving them again would find.
+    let kept = super::kept::Outcomes::open("observability", &env.environment.name);
+    let inputs_key = kept
+        .as_ref()
+        .zip(inputs(env, &plan))
+        .map(|(k, inputs)| k.key(&(&world, inputs)));
+    if let (Some(kept), Some(key)) = (&kept, &inputs_key)
+        && let Some(alerts) = kept.get(key)
+    {
+        summary.alerts += alerts as usize;
+        return;
+    }
+    let before = summary.alerts;
+    prove(env, &world, &plan, report, summary);
+    if let (Some(kept), Some(key)) = (kept, inputs_key)
+        && report.is_clean()
+    {
+        kept.keep(
+            key,
+            u32::try_from(summary.alerts - before).unwrap_or(u32::MAX),
+        );
+    }
+}
+
+/// A workload of the plan as the proof knows it: kind, name, namespace, whether it runs.
+type PlannedWorkload<'p> = (Kind, &'p str, &'p str, bool);
+
+/// What the proof reads of the model besides the generated world: the monitoring settings, the
+/// alerts, performance targets and metrics, the enabled services' autoscaling, and each workload
+/// of the plan as the proof knows it (kind, name, namespace, whether it runs); `None` when the
+/// model does not serialize (not expected), which keeps nothing.
+fn inputs<'p>(
+    env: &Environment,
+    plan: &'p [Workload<'_>],
+) -> Option<(super::kept::Key, Vec<PlannedWorkload<'p>>)> {
+    let autoscaling: Vec<_> = env
+        .enabled_services()
+        .map(|(name, s)| (name, &s.autoscaling))
+        .collect();
+    let model = super::kept::digest(&(
+        &env.monitoring,
+        &env.alerts,
+        &env.performance_targets,
+        &env.metrics,
+        autoscaling,
+    ))?;
+    let plan = plan
+        .iter()
+        .map(|w| (w.kind, w.name.as_str(), w.namespace.as_str(), w.deployed))
+        .collect();
+    Some((model, plan))
+}
+
+fn prove(
+    env: &Environment,
+    world: &World,
+    plan: &[Workload<'_>],
+    report: &mut Report<'_>,
+    summary: &mut Summary,
+) {
+    let targets = world.targets();
+    let exposers = plan::exposers(plan);
     let mut by_workload: HashMap<(&str, &str), Vec<&Target<'_>>> = HashMap::new();
     for t in &targets {
         by_workload
@@ -117,8 +205,8 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     }
     let scraped = Scraped {
         env,
-        world: &world,
-        plan: &plan,
+        world,
+        plan,
         targets: &targets,
         exposers,
         by_workload,
@@ -139,7 +227,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
             .monitoring
             .runbook_base_url
             .as_ref()
-            .is_none_or(|base| prove_runbook(&world, base, &p, name, report));
+            .is_none_or(|base| prove_runbook(world, base, &p, name, report));
         if series && runbook {
             summary.alerts += 1;
         }
@@ -155,7 +243,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
             if t.slo.is_some() {
                 for name in t.slo_alert_names() {
                     let p = path!["performance_targets", i, "alert"];
-                    prove_runbook(&world, base, &p, &name, report);
+                    prove_runbook(world, base, &p, &name, report);
                 }
             }
         }
@@ -547,6 +635,31 @@ fn selector_text(metric: &str, selector: &BTreeMap<String, String>) -> String {
 }
 
 impl World {
+    /// Whether the proof or a scrape job's relabelling reads the pod annotation `key`.
+    fn reads_annotation(&self, key: &str) -> bool {
+        const READ: [&str; 6] = [
+            INJECT,
+            MERGE_METRICS,
+            EXCLUDE_INBOUND,
+            "prometheus.io/scrape",
+            "prometheus.io/port",
+            "prometheus.io/path",
+        ];
+        let s = sanitize(key);
+        let names = [
+            format!("__meta_kubernetes_pod_annotation_{s}"),
+            format!("__meta_kubernetes_pod_annotationpresent_{s}"),
+        ];
+        READ.contains(&key)
+            || self.jobs.iter().flat_map(|j| &j.relabel).any(|r| {
+                names.iter().any(|n| {
+                    r.source.contains(n)
+                        || (matches!(r.action.as_str(), "labelmap" | "labeldrop" | "labelkeep")
+                            && r.regex.is_match(n))
+                })
+            })
+    }
+
     fn read(s: &Subject<'_>) -> Self {
         let mut w = World {
             pods: Vec::new(),
@@ -742,6 +855,7 @@ impl World {
 }
 
 /// A pod-role scrape job of the generated configuration.
+#[derive(Hash)]
 struct Job {
     name: String,
     metrics_path: String,
@@ -757,6 +871,17 @@ struct Relabel {
     target: Option<String>,
     replacement: String,
     action: String,
+}
+
+impl std::hash::Hash for Relabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source.hash(state);
+        self.separator.hash(state);
+        self.regex.as_str().hash(state);
+        self.target.hash(state);
+        self.replacement.hash(state);
+        self.action.hash(state);
+    }
 }
 
 impl Job {

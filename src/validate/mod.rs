@@ -162,6 +162,12 @@ impl<'a> Report<'a> {
     pub fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.out
     }
+
+    /// Whether nothing has been reported.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.out.is_empty()
+    }
 }
 
 /// A semantic rule: a stable code, a name, and What/Why docs that README and `explain` show.

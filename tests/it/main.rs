@@ -14,6 +14,7 @@ mod generated;
 mod kept;
 mod logging;
 mod ops;
+mod outcomes;
 mod quickstart;
 mod rules;
 mod safety;

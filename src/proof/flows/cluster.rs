@@ -20,7 +20,7 @@ pub const ISTIO_PROXY_PORTS: [(&str, u16); 3] = [
 ];
 
 /// The generated network: namespaces, policies and pod endpoints (in object order).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct Generated {
     pub network: Network,
     /// Namespace name → labels, as generated (without the API server's name label).

@@ -24,7 +24,7 @@ const ISTIO_NAMESPACE: &str = "istio-system";
 const DNS_NAMESPACE: &str = "kube-system";
 
 /// One flow the model needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct Need {
     pub from: String,
     pub to: String,
@@ -37,7 +37,7 @@ pub struct Need {
 }
 
 /// A DEAAP workload endpoint and the model key it comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct Owned {
     pub id: String,
     pub key: Vec<Seg>,
@@ -45,7 +45,7 @@ pub struct Owned {
 
 /// What the model says about the network: its workloads (by endpoint id), the add-ons and
 /// addresses around them, and the flows it needs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct Model {
     pub owned: Vec<Owned>,
     pub addons: Vec<Endpoint>,

@@ -69,7 +69,7 @@ impl fmt::Display for Protocol {
 }
 
 /// A port a pod's container declares (or a process listens on).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ContainerPort {
     pub name: Option<String>,
     pub number: u16,
@@ -77,7 +77,7 @@ pub struct ContainerPort {
 }
 
 /// What an endpoint is to `NetworkPolicy`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Place {
     /// A pod on the pod network of a namespace: selectors can match it and policies of its
     /// namespace can isolate it.
@@ -89,7 +89,7 @@ pub enum Place {
 }
 
 /// One endpoint of a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// Stable identity, e.g. `deaap-core/doc-ingester` or `node`.
     pub id: String,
@@ -109,7 +109,7 @@ impl Endpoint {
 }
 
 /// One `NetworkPolicy`: where it lives and its spec.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct Policy {
     pub namespace: String,
     pub name: String,
@@ -209,7 +209,7 @@ impl Verdict {
 }
 
 /// The namespaces (name → labels) and policies a connection is judged against.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Hash)]
 pub struct Network {
     namespaces: BTreeMap<String, Labels>,
     policies: Vec<Policy>,

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 /// A `NetworkPolicySpec`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Spec {
     pub pod_selector: Option<Selector>,
@@ -16,21 +16,21 @@ pub struct Spec {
 }
 
 /// A `NetworkPolicyIngressRule`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 pub struct Ingress {
     pub from: Option<Vec<Peer>>,
     pub ports: Option<Vec<Port>>,
 }
 
 /// A `NetworkPolicyEgressRule`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 pub struct Egress {
     pub to: Option<Vec<Peer>>,
     pub ports: Option<Vec<Port>>,
 }
 
 /// A `NetworkPolicyPeer`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Peer {
     pub pod_selector: Option<Selector>,
@@ -39,14 +39,14 @@ pub struct Peer {
 }
 
 /// An `IPBlock`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Hash, Deserialize)]
 pub struct IpBlock {
     pub cidr: String,
     pub except: Option<Vec<String>>,
 }
 
 /// A `NetworkPolicyPort`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Port {
     pub protocol: Option<String>,
@@ -55,7 +55,7 @@ pub struct Port {
 }
 
 /// A port as a number or a container port's name (`IntOrString`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(untagged)]
 pub enum PortNumber {
     Int(i32),
@@ -63,7 +63,7 @@ pub enum PortNumber {
 }
 
 /// A `LabelSelector`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Selector {
     pub match_labels: Option<Pairs>,
@@ -71,7 +71,7 @@ pub struct Selector {
 }
 
 /// A `LabelSelectorRequirement`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Hash, Deserialize)]
 pub struct Requirement {
     pub key: String,
     pub operator: String,
@@ -79,7 +79,7 @@ pub struct Requirement {
 }
 
 /// The entries of a string map, in their order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Pairs(pub Vec<(String, String)>);
 
 impl<'de> Deserialize<'de> for Pairs {
