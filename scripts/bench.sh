@@ -19,7 +19,9 @@
 # review as a first run does, except the rows and columns marked "kept", which keep what runs may
 # reuse in a cache folder of their own (warmed by hyperfine's warm-up run), as repeated runs do:
 # "after an edit" changes an environment file before each run (a comment), so the run compiles
-# with every Gatekeeper verdict kept; "unchanged" takes the compilation kept whole.
+# with every Gatekeeper verdict and proof outcome kept; "after a new image" gives one service a new
+# image before each build, which writes its changed files; "unchanged" takes the compilation kept
+# whole.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -40,6 +42,17 @@ EDIT=$OUT/edit
 # shellcheck disable=SC2016 # the script expands $1 when it runs
 printf '#!/bin/sh\necho "# edited" >> "$1"\n' > "$EDIT"
 chmod +x "$EDIT"
+# An edit that changes one service's objects (a new image for svc-00000 of the synthetic
+# environment in folder $1): the next build writes them, with every other verdict and the proof
+# outcomes kept.
+RETAG=$OUT/retag
+cat > "$RETAG" <<'SH'
+#!/bin/sh
+n=$(($(cat "$1/.retag" 2>/dev/null || echo 0) + 1))
+echo "$n" > "$1/.retag"
+sed -i "s|repository = \"deaap/svc-00000\", tag = \"[^\"]*\"|repository = \"deaap/svc-00000\", tag = \"2.0.$n\"|" "$1"/layers/*.toml
+SH
+chmod +x "$RETAG"
 HELM=$(command -v helm || true)
 TOOLS=${DEAAP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/deaap-gen-conformance}
 [ -z "$HELM" ] && [ -x "$TOOLS/helm/helm/helm" ] && HELM=$TOOLS/helm/helm/helm
@@ -59,13 +72,15 @@ for r in json.load(open(sys.argv[1]))["results"]:
     echo $(($(tail -1 "$OUT/rss") / 1024))
   }
   {
-    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | after an edit, verdicts kept: validate · no-op build | unchanged, compilation kept: validate · no-op build · diff | peak RSS: build · no-op build, unchanged · render · helm | helm template | render vs helm | objects/s render · helm |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| services | objects | validate | build (empty folder) | no-op build | render | diff | after an edit, verdicts kept: validate · no-op build | after a new image, kept: build | unchanged, compilation kept: validate · no-op build · diff | peak RSS: build · no-op build, unchanged · render · helm | helm template | render vs helm | objects/s render · helm |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   } | tee "$REPORT"
   for n in ${BENCH_SCALING_N:-10 100 1000 10000}; do
     model=$OUT/model-$n
     python3 scripts/synth-model.py "$n" "$model"
     "$BIN" -q build "$model" -o "$OUT/warm-$n"
+    cp -R "$model" "$model-retag"
+    "$BIN" -q build "$model-retag" -o "$OUT/retag-$n"
     objects=$("$BIN" render "$model/synth.toml" | grep -c '^---$')
     runs=$(( n >= 10000 ? 3 : n >= 1000 ? 5 : 10 ))
     # hyperfine takes one --prepare per command (or one for all): `true` where none is needed.
@@ -77,6 +92,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
       -n diff --prepare true "$BIN diff $model --against $OUT/warm-$n --stat"
       -n validate-edited --prepare "$EDIT $model/synth.toml" "$KEPT validate $model"
       -n build-noop-edited --prepare "$EDIT $model/synth.toml" "$KEPT -q build $model -o $OUT/warm-$n"
+      -n build-retag --prepare "$RETAG $model-retag" "$KEPT -q build $model-retag -o $OUT/retag-$n"
       -n validate-kept --prepare true "$KEPT validate $model"
       -n build-noop-kept --prepare true "$KEPT -q build $model -o $OUT/warm-$n"
       -n diff-kept --prepare true "$KEPT diff $model --against $OUT/warm-$n --stat"
@@ -98,7 +114,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
       ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
       rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
     fi
-    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $kept_peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
+    echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[build-retag]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $kept_peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
     unset ms ms_mean
   done
   exit 0

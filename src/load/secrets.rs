@@ -115,7 +115,10 @@ pub fn literal_credential(value: &str) -> Option<&'static str> {
     if value.contains("://") && URL.is_match(value) {
         return Some("a URL with a password");
     }
-    if AUTH.is_match(value) {
+    // The header pattern starts with a letter of `authorization`, `bearer`, `basic`, `token` or
+    // `digest` after leading whitespace: other values skip it.
+    let first = value.trim_start().bytes().next().map(|b| b.to_ascii_lowercase());
+    if matches!(first, Some(b'a' | b'b' | b't' | b'd')) && AUTH.is_match(value) {
         return Some("an authorization header value");
     }
     if let Some(Flag::Valued(v)) = credential_flag(value)
@@ -242,6 +245,9 @@ mod tests {
         for v in [
             "postgresql://u:PW@host/db",
             "Bearer abc.def",
+            "  Authorization: Basic dXNlcjpwdw==",
+            "\tToken abc",
+            "DIGEST username=u",
             "--password=hunter2",
             "mysql --token abc",
         ] {
@@ -252,6 +258,7 @@ mod tests {
             "--password=$DB_PASSWORD",
             "--password-file=/run/x",
             "bearer",
+            "x Bearer abc",
         ] {
             assert!(literal_credential(v).is_none(), "{v}");
         }
