@@ -117,7 +117,11 @@ pub fn literal_credential(value: &str) -> Option<&'static str> {
     }
     // The header pattern starts with a letter of `authorization`, `bearer`, `basic`, `token` or
     // `digest` after leading whitespace: other values skip it.
-    let first = value.trim_start().bytes().next().map(|b| b.to_ascii_lowercase());
+    let first = value
+        .trim_start()
+        .bytes()
+        .next()
+        .map(|b| b.to_ascii_lowercase());
     if matches!(first, Some(b'a' | b'b' | b't' | b'd')) && AUTH.is_match(value) {
         return Some("an authorization header value");
     }

@@ -81,6 +81,24 @@ pub struct Gatekeeper {
 }
 
 impl Gatekeeper {
+    /// Whether some Constraint's `spec.match` may match an object of this API version and kind,
+    /// whatever its namespace: one without kinds matches every kind.
+    #[must_use]
+    pub fn may_match(&self, api_version: &str, kind: &str) -> bool {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let any = |list: &Value, want: &str| {
+            list.as_array()
+                .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
+        };
+        self.constraints.iter().any(|c| {
+            c.matcher["kinds"].as_array().is_none_or(|kinds| {
+                kinds
+                    .iter()
+                    .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
+            })
+        })
+    }
+
     /// Loads every `ConstraintTemplate` and Constraint among the artifacts' objects.
     ///
     /// # Errors
@@ -318,6 +336,16 @@ fn group_of(obj: &Value) -> &str {
         .map_or("", |(g, _)| g)
 }
 
+/// Whether [`children`] derives anything from an object of `kind`: a controller's pods, the
+/// instances of a CloudNativePG `Cluster`.
+#[must_use]
+pub fn derives(api_version: &str, kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob"
+    ) || (kind == "Cluster" && api_version.starts_with("postgresql.cnpg.io/"))
+}
+
 /// Gatekeeper's `spec.match`: kinds (with their API groups, `*` for any), `namespaces` and
 /// `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is matched by its own
 /// name).
@@ -542,6 +570,67 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "elsewhere.example/x:latest"}]},
         });
         (artifacts, pod)
+    }
+
+    /// `derives` says of every kind what `children` does.
+    #[test]
+    fn derives_names_the_kinds_children_derives_from() {
+        let template = json!({"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}});
+        for (api_version, kind) in [
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("apps/v1", "DaemonSet"),
+            ("apps/v1", "ReplicaSet"),
+            ("batch/v1", "Job"),
+            ("batch/v1", "CronJob"),
+            ("postgresql.cnpg.io/v1", "Cluster"),
+            ("example.io/v1", "Cluster"),
+            ("v1", "Pod"),
+            ("v1", "Service"),
+            ("v1", "ConfigMap"),
+            ("networking.k8s.io/v1", "NetworkPolicy"),
+            ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ] {
+            let obj = json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": {"name": "x", "namespace": "n"},
+                "spec": {
+                    "template": template,
+                    "jobTemplate": {"spec": {"template": template}},
+                    "instances": 1,
+                },
+            });
+            assert_eq!(
+                derives(api_version, kind),
+                !children(&obj).is_empty(),
+                "{api_version} {kind}"
+            );
+        }
+    }
+
+    /// The Constraints match the workload kinds and `ConsensusValidation`s, nothing else.
+    #[test]
+    fn may_match_follows_the_constraints_kinds() {
+        let (artifacts, _) = denying();
+        let gk = Gatekeeper::from_artifacts(&artifacts).expect("compiles");
+        for (api_version, kind, expected) in [
+            ("v1", "Pod", true),
+            ("apps/v1", "Deployment", true),
+            ("apps/v1", "StatefulSet", true),
+            ("deaap.io/v1", "ConsensusValidation", true),
+            ("v1", "ConfigMap", false),
+            ("v1", "Service", false),
+            ("networking.k8s.io/v1", "NetworkPolicy", false),
+            // The right kind in another group.
+            ("example.io/v1", "Deployment", false),
+        ] {
+            assert_eq!(
+                gk.may_match(api_version, kind),
+                expected,
+                "{api_version} {kind}"
+            );
+        }
     }
 
     #[test]

@@ -491,6 +491,16 @@ fn review_share(
         cni: env.security.mesh.cni,
     };
     let mut findings = Recorder::default();
+    // The kinds of objects that are neither pods nor create any, which no Constraint matches.
+    let unreviewed: std::collections::HashSet<(&str, &str)> = objects
+        .iter()
+        .map(|o| (o.api_version(), o.kind()))
+        .filter(|&(api_version, kind)| {
+            kind != "Pod"
+                && !gatekeeper::derives(api_version, kind)
+                && !gk.may_match(api_version, kind)
+        })
+        .collect();
     // Reviews `top` as `reviewed`: how many of them it admits.
     let mut review = |findings: &mut Recorder,
                       top: &Value,
@@ -613,6 +623,11 @@ fn review_share(
         Ok(admitted)
     };
     for &object in objects {
+        // Admission admits such an object as it is, with nothing to review.
+        if unreviewed.contains(&(object.api_version(), object.kind())) {
+            admitted += 1;
+            continue;
+        }
         let ns = object.namespace().unwrap_or_default();
         let labels = namespaces.get(ns).unwrap_or(&Value::Null);
         let key = memory.map(|m| (m.object_key(object.document(), labels, istio.cni), m));
