@@ -480,7 +480,14 @@ pub fn recover(out: &Path, environment: &str) -> io::Result<bool> {
 /// staged one in one atomic step, so there is no moment without a tree; elsewhere (or on a
 /// filesystem without the exchange) the old tree is moved aside first, and [`recover`] puts it back
 /// if the process dies before the new one is in.
-fn swap(out: &Path, environment: &str, staged: &Path, dir: &Path, exists: bool) -> io::Result<()> {
+fn swap(
+    out: &Path,
+    environment: &str,
+    staged: &Path,
+    dir: &Path,
+    exists: bool,
+    spread: bool,
+) -> io::Result<()> {
     if !exists {
         return std::fs::rename(staged, dir);
     }
@@ -490,7 +497,7 @@ fn swap(out: &Path, environment: &str, staged: &Path, dir: &Path, exists: bool) 
         match renameat_with(CWD, staged, CWD, dir, RenameFlags::EXCHANGE) {
             Ok(()) => {
                 // `staged` now holds the old tree.
-                return std::fs::remove_dir_all(staged);
+                return remove_tree(staged, spread);
             }
             Err(e)
                 if e == rustix::io::Errno::INVAL
@@ -506,7 +513,27 @@ fn swap(out: &Path, environment: &str, staged: &Path, dir: &Path, exists: bool) 
         std::fs::rename(&aside, dir)?;
         return Err(e);
     }
-    std::fs::remove_dir_all(aside)
+    remove_tree(&aside, spread)
+}
+
+/// Removes the folder `tree` and everything in it, as `remove_dir_all` does (never following a
+/// link); with `spread` (a tree of many files), its top-level entries on every core.
+fn remove_tree(tree: &Path, spread: bool) -> io::Result<()> {
+    if !spread {
+        return std::fs::remove_dir_all(tree);
+    }
+    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(tree)?.collect::<io::Result<_>>()?;
+    let removed = crate::parallel::map(&entries, |e| {
+        if e.file_type()?.is_dir() {
+            std::fs::remove_dir_all(e.path())
+        } else {
+            std::fs::remove_file(e.path())
+        }
+    });
+    for r in removed {
+        r?;
+    }
+    std::fs::remove_dir(tree)
 }
 
 /// A write that has been checked and is ready to apply: what changes, and nothing in the way.
@@ -587,17 +614,33 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
             carry_over(entry.path(), entry.file_type(), &staged, rel)?;
         }
     }
-    for (path, bytes) in &tree.files {
-        let dest = fsafe::create_parents(&staged, path)?;
-        let unchanged = !changed.contains(path.as_str());
-        if !(unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok()) {
-            fsafe::write_new(&dest, bytes)?;
+    // The folders first, each once; then the files, linked or written on every core when there
+    // are many (a file never needs another's folder created meanwhile).
+    let mut folders: BTreeSet<&str> = BTreeSet::new();
+    for path in tree.files.keys() {
+        if let Some((folder, _)) = path.rsplit_once('/')
+            && folders.insert(folder)
+        {
+            fsafe::create_folders(&staged, Path::new(folder))?;
         }
+    }
+    let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
+    let written = crate::parallel::map_from(SPREAD_FROM, &files, |(path, bytes)| {
+        let dest = staged.join(path);
+        let unchanged = !changed.contains(path.as_str());
+        if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
+            return Ok(());
+        }
+        fsafe::write_new(&dest, bytes)
+    });
+    for w in written {
+        w?;
     }
     if exists {
         keep_modes(&dir, &staged)?;
     }
-    swap(out, &tree.environment, &staged, &dir, exists)?;
+    let spread = tree.files.len() >= SPREAD_FROM;
+    swap(out, &tree.environment, &staged, &dir, exists, spread)?;
     staging.0 = None;
     Ok(changes.len())
 }
@@ -743,6 +786,54 @@ mod tests {
         );
         assert!(compare(out.path(), &second).expect("compare").is_empty());
         assert_eq!(write(out.path(), &second).expect("write"), 0);
+    }
+
+    /// A tree of many files is linked, written and swapped on every core: the same files, the
+    /// unchanged ones linked (their mtimes kept), the old tree gone, no staging folder left.
+    #[test]
+    fn a_large_tree_is_written_and_swapped_whole() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let names: Vec<String> = (0..SPREAD_FROM + 40)
+            .map(|i| format!("{}/{}/f{i}.yaml", ["a", "b", "c"][i % 3], i % 7))
+            .collect();
+        let texts = |changed: usize| -> Vec<(String, String)> {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), format!("{}\n", if i == changed { 0 } else { i })))
+                .collect()
+        };
+        let as_tree = |files: &[(String, String)]| {
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(n, t)| (n.as_str(), t.as_str()))
+                .collect();
+            tree(&files)
+        };
+        let first = as_tree(&texts(usize::MAX));
+        assert!(first.files.len() >= SPREAD_FROM);
+        assert_eq!(write(out.path(), &first).expect("write"), names.len() + 1);
+        let kept = out.path().join("env").join(&names[1]);
+        let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&kept)
+            .and_then(|f| f.set_modified(past))
+            .expect("age");
+        let second = as_tree(&texts(5));
+        // The changed file and the index.
+        assert_eq!(write(out.path(), &second).expect("write"), 2);
+        assert!(compare(out.path(), &second).expect("compare").is_empty());
+        assert_eq!(mtime(&kept), past);
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("env").join(&names[5])).expect("read"),
+            "0\n"
+        );
+        let left: Vec<String> = std::fs::read_dir(out.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["env"]);
     }
 
     #[test]
