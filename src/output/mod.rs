@@ -63,6 +63,12 @@ pub struct Tree {
 /// synthetic one of 100 services, 392).
 const SPREAD_FROM: usize = 256;
 
+/// From how many files an environment's files are linked, written and removed on every core. On
+/// ext4 creating files in parallel costs more system time (the folders' locks), which pays off
+/// only for larger trees: a first build of 300 services (992 files) took 0.79 s instead of 1.01
+/// s on 2 cores, one of 100 services (392 files) 5–13% longer (hyperfine).
+const WRITE_SPREAD_FROM: usize = 512;
+
 /// Builds the output tree of an environment from its artifacts.
 ///
 /// # Errors
@@ -625,7 +631,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
         }
     }
     let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
-    let written = crate::parallel::map_from(SPREAD_FROM, &files, |(path, bytes)| {
+    let written = crate::parallel::map_from(WRITE_SPREAD_FROM, &files, |(path, bytes)| {
         let dest = staged.join(path);
         let unchanged = !changed.contains(path.as_str());
         if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
@@ -639,7 +645,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     if exists {
         keep_modes(&dir, &staged)?;
     }
-    let spread = tree.files.len() >= SPREAD_FROM;
+    let spread = tree.files.len() >= WRITE_SPREAD_FROM;
     swap(out, &tree.environment, &staged, &dir, exists, spread)?;
     staging.0 = None;
     Ok(changes.len())
@@ -793,7 +799,7 @@ mod tests {
     #[test]
     fn a_large_tree_is_written_and_swapped_whole() {
         let out = tempfile::tempdir().expect("temp dir");
-        let names: Vec<String> = (0..SPREAD_FROM + 40)
+        let names: Vec<String> = (0..WRITE_SPREAD_FROM + 40)
             .map(|i| format!("{}/{}/f{i}.yaml", ["a", "b", "c"][i % 3], i % 7))
             .collect();
         let texts = |changed: usize| -> Vec<(String, String)> {
@@ -811,7 +817,7 @@ mod tests {
             tree(&files)
         };
         let first = as_tree(&texts(usize::MAX));
-        assert!(first.files.len() >= SPREAD_FROM);
+        assert!(first.files.len() >= WRITE_SPREAD_FROM);
         assert_eq!(write(out.path(), &first).expect("write"), names.len() + 1);
         let kept = out.path().join("env").join(&names[1]);
         let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
