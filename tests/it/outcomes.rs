@@ -88,6 +88,20 @@ fn clean_outcomes_are_kept_and_taken_only_while_their_inputs_are_unchanged() {
         (retagged.2["flows"].as_u64(), retagged.2["alerts"].as_u64()),
         (Some(4321), Some(4321))
     );
+    // Nor does an environment variable, which changes the pods' configuration checksum.
+    edit(
+        &dir.path().join("environments/base.toml"),
+        "CUDA_VISIBLE_DEVICES = \"0\"",
+        "CUDA_VISIBLE_DEVICES = \"1\"",
+    );
+    let reconfigured = check(dir.path(), Some(&cache));
+    assert_eq!(
+        (
+            reconfigured.2["flows"].as_u64(),
+            reconfigured.2["alerts"].as_u64()
+        ),
+        (Some(4321), Some(4321))
+    );
 
     // Another port changes what both read: they are judged again, as a run that keeps nothing.
     edit(
