@@ -26,7 +26,7 @@ const MAGIC: &[u8] = b"deaap-gen proof outcomes 1\n";
 const ROOM: usize = 8;
 
 /// The clean outcomes kept for one proof of one environment.
-pub struct Outcomes {
+struct Outcomes {
     salt: Key,
     file: PathBuf,
     /// Newest first.
@@ -37,7 +37,7 @@ impl Outcomes {
     /// The outcomes of `proof` kept for `environment`; `None` when nothing is kept (no cache
     /// folder, or a binary that cannot tell itself apart from other builds).
     #[must_use]
-    pub fn open(proof: &str, environment: &str) -> Option<Self> {
+    fn open(proof: &str, environment: &str) -> Option<Self> {
         let folder = crate::cache::folder("proofs")?;
         let mut h = Sha256::new();
         h.update(MAGIC);
@@ -57,7 +57,7 @@ impl Outcomes {
     /// The key of `inputs`: everything the proof reads, hashed through [`Hash`]. The layout
     /// `Hash` writes may differ between builds, which the binary's identity in the key covers.
     #[must_use]
-    pub fn key(&self, inputs: &impl Hash) -> Key {
+    fn key(&self, inputs: &impl Hash) -> Key {
         let mut h = Sha256Hasher(Sha256::new());
         h.0.update(self.salt);
         inputs.hash(&mut h);
@@ -66,12 +66,12 @@ impl Outcomes {
 
     /// What the proof established with the inputs of `key`, when it was clean.
     #[must_use]
-    pub fn get(&self, key: &Key) -> Option<u32> {
+    fn get(&self, key: &Key) -> Option<u32> {
         self.known.iter().find(|(k, _)| k == key).map(|(_, n)| *n)
     }
 
     /// Keeps a clean outcome, `established` with the inputs of `key`, before the others.
-    pub fn keep(mut self, key: Key, established: u32) {
+    fn keep(mut self, key: Key, established: u32) {
         self.remember(key, established);
         let _ = crate::cache::write(&self.file, &encode(&self.salt, &self.known), ".bin");
     }
@@ -81,6 +81,37 @@ impl Outcomes {
         self.known.retain(|(k, _)| *k != key);
         self.known.insert(0, (key, established));
         self.known.truncate(ROOM);
+    }
+}
+
+/// Runs `judge` on `inputs` and on a proof's own `report`, adding what it establishes to
+/// `established`, unless `proof` found nothing in `environment` before with the same `inputs`:
+/// then adds what it established then instead. A run that reports nothing is kept for the next.
+pub fn reuse_or_judge<I: Hash>(
+    proof: &str,
+    environment: &str,
+    inputs: I,
+    report: &mut crate::validate::Report<'_>,
+    established: &mut usize,
+    judge: impl FnOnce(I, &mut crate::validate::Report<'_>, &mut usize),
+) {
+    let kept = Outcomes::open(proof, environment);
+    let key = kept.as_ref().map(|k| k.key(&inputs));
+    if let (Some(kept), Some(key)) = (&kept, &key)
+        && let Some(n) = kept.get(key)
+    {
+        *established += n as usize;
+        return;
+    }
+    let before = *established;
+    judge(inputs, report, established);
+    if let (Some(kept), Some(key)) = (kept, key)
+        && report.is_clean()
+    {
+        kept.keep(
+            key,
+            u32::try_from(*established - before).unwrap_or(u32::MAX),
+        );
     }
 }
 

@@ -135,26 +135,16 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     let world = World::read(s);
     let plan = plan::workloads(env);
     // A clean outcome kept for the same inputs is what proving them again would find.
-    let kept = super::kept::Outcomes::open("observability", &env.environment.name);
-    let inputs_key = kept
-        .as_ref()
-        .zip(inputs(env, &plan))
-        .map(|(k, inputs)| k.key(&(&world, inputs)));
-    if let (Some(kept), Some(key)) = (&kept, &inputs_key)
-        && let Some(alerts) = kept.get(key)
-    {
-        summary.alerts += alerts as usize;
-        return;
-    }
-    let before = summary.alerts;
-    prove(env, &world, &plan, report, summary);
-    if let (Some(kept), Some(key)) = (kept, inputs_key)
-        && report.is_clean()
-    {
-        kept.keep(
-            key,
-            u32::try_from(summary.alerts - before).unwrap_or(u32::MAX),
-        );
+    match inputs(env, &plan) {
+        Some(model) => super::kept::reuse_or_judge(
+            "observability",
+            &env.environment.name,
+            (&world, model),
+            report,
+            &mut summary.alerts,
+            |_, report, proven| prove(env, &world, &plan, report, proven),
+        ),
+        None => prove(env, &world, &plan, report, &mut summary.alerts),
     }
 }
 
@@ -192,7 +182,7 @@ fn prove(
     world: &World,
     plan: &[Workload<'_>],
     report: &mut Report<'_>,
-    summary: &mut Summary,
+    proven: &mut usize,
 ) {
     let targets = world.targets();
     let exposers = plan::exposers(plan);
@@ -229,7 +219,7 @@ fn prove(
             .as_ref()
             .is_none_or(|base| prove_runbook(world, base, &p, name, report));
         if series && runbook {
-            summary.alerts += 1;
+            *proven += 1;
         }
     }
     // The SLO burn-rate alerts of the performance targets link runbooks too.

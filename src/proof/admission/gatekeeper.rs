@@ -86,17 +86,9 @@ impl Gatekeeper {
     #[must_use]
     pub fn may_match(&self, api_version: &str, kind: &str) -> bool {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        let any = |list: &Value, want: &str| {
-            list.as_array()
-                .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
-        };
-        self.constraints.iter().any(|c| {
-            c.matcher["kinds"].as_array().is_none_or(|kinds| {
-                kinds
-                    .iter()
-                    .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
-            })
-        })
+        self.constraints
+            .iter()
+            .any(|c| kinds_match(&c.matcher, group, kind))
     }
 
     /// Loads every `ConstraintTemplate` and Constraint among the artifacts' objects.
@@ -346,22 +338,27 @@ pub fn derives(api_version: &str, kind: &str) -> bool {
     ) || (kind == "Cluster" && api_version.starts_with("postgresql.cnpg.io/"))
 }
 
+/// Whether `spec.match`'s kinds take an object of API group `group` and `kind` (`*` for any
+/// group or kind; a match without kinds takes every kind).
+fn kinds_match(matcher: &Value, group: &str, kind: &str) -> bool {
+    let any = |list: &Value, want: &str| {
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
+    };
+    matcher["kinds"].as_array().is_none_or(|kinds| {
+        kinds
+            .iter()
+            .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
+    })
+}
+
 /// Gatekeeper's `spec.match`: kinds (with their API groups, `*` for any), `namespaces` and
 /// `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is matched by its own
 /// name).
 #[must_use]
 pub fn matches(matcher: &Value, obj: &Value) -> bool {
-    let any = |list: &Value, want: &str| {
-        list.as_array()
-            .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
-    };
-    let group = group_of(obj);
     let kind = obj["kind"].as_str().unwrap_or_default();
-    let kind_ok = matcher["kinds"].as_array().is_none_or(|kinds| {
-        kinds
-            .iter()
-            .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
-    });
+    let kind_ok = kinds_match(matcher, group_of(obj), kind);
     let ns = if kind == "Namespace" {
         obj["metadata"]["name"].as_str()
     } else {

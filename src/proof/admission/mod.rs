@@ -471,6 +471,12 @@ struct Reviews {
     passed: Vec<(verdicts::Key, verdicts::Passed)>,
 }
 
+/// Whether admission has anything to review in an object of this API version and kind: a pod,
+/// what creates pods, or a kind some Constraint may match. Any other object is admitted as it is.
+fn reviewable(gk: &Gatekeeper, api_version: &str, kind: &str) -> bool {
+    kind == "Pod" || gatekeeper::derives(api_version, kind) || gk.may_match(api_version, kind)
+}
+
 /// Reviews `objects` (and, when `chart`, the monitoring chart's pods), taking the Gatekeeper
 /// verdicts and the objects that passed from `memory` when it holds them.
 fn review_share(
@@ -491,15 +497,10 @@ fn review_share(
         cni: env.security.mesh.cni,
     };
     let mut findings = Recorder::default();
-    // The kinds of objects that are neither pods nor create any, which no Constraint matches.
     let unreviewed: std::collections::HashSet<(&str, &str)> = objects
         .iter()
         .map(|o| (o.api_version(), o.kind()))
-        .filter(|&(api_version, kind)| {
-            kind != "Pod"
-                && !gatekeeper::derives(api_version, kind)
-                && !gk.may_match(api_version, kind)
-        })
+        .filter(|&(api_version, kind)| !reviewable(&gk, api_version, kind))
         .collect();
     // Reviews `top` as `reviewed`: how many of them it admits.
     let mut review = |findings: &mut Recorder,
@@ -623,7 +624,6 @@ fn review_share(
         Ok(admitted)
     };
     for &object in objects {
-        // Admission admits such an object as it is, with nothing to review.
         if unreviewed.contains(&(object.api_version(), object.kind())) {
             admitted += 1;
             continue;
@@ -722,12 +722,9 @@ mod tests {
         // Objects no review can refuse (a Service, a ConfigMap) are admitted without a key; the
         // others are kept.
         let gk = Gatekeeper::from_artifacts(&artifacts).expect("compiles");
-        let (reviewable, unreviewable): (Vec<&Object>, Vec<&Object>) =
-            objects.iter().partition(|o| {
-                o.kind() == "Pod"
-                    || gatekeeper::derives(o.api_version(), o.kind())
-                    || gk.may_match(o.api_version(), o.kind())
-            });
+        let (reviewable, unreviewable): (Vec<&Object>, Vec<&Object>) = objects
+            .iter()
+            .partition(|o| reviewable(&gk, o.api_version(), o.kind()));
         assert!(!reviewable.is_empty() && !unreviewable.is_empty());
         let mut memory = verdicts::Memory::holding(std::collections::HashMap::new());
         let keys: Vec<verdicts::Key> = reviewable

@@ -247,7 +247,6 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     if !s.env.is_kubernetes() {
         return;
     }
-    let before = summary.flows;
     let (generated, model) = match inputs(s.env, s.artifacts) {
         Ok(read) => read,
         Err(e) => {
@@ -264,68 +263,62 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     };
     // A clean outcome kept for the same inputs is what judging them again would find.
     let isolated = s.env.security.network_policies;
-    let kept = super::kept::Outcomes::open("flows", &s.env.environment.name);
-    let inputs_key = kept
-        .as_ref()
-        .map(|k| k.key(&(&generated, &model, isolated)));
-    if let (Some(kept), Some(key)) = (&kept, &inputs_key)
-        && let Some(flows) = kept.get(key)
-    {
-        summary.flows += flows as usize;
-        return;
-    }
-    let analysis = judge(generated, &model, isolated, Keep::Findings);
-    for (id, key) in &analysis.missing {
-        report.error(
-            "DG0522",
-            key,
-            format!("no pod template was generated for `{id}`, so none of its flows can be proven"),
-            "deploys this workload",
-        );
-    }
-    for f in &analysis.flows {
-        match &f.expect {
-            Expect::Allow { .. } if f.verdict.allowed() => summary.flows += 1,
-            Expect::Allow { key, why } => {
-                report
-                    .error(
-                        "DG0520",
-                        key,
-                        format!(
-                            "the generated NetworkPolicies deny `{}` → `{}` on {}/{} ({why}), which the model needs",
-                            f.from, f.to, f.port, f.protocol
-                        ),
-                        "needs this flow",
-                    )
-                    .help(f.verdict.why());
-            }
-            Expect::Deny { key } if f.verdict.allowed() => {
-                report
-                    .error(
-                        "DG0521",
-                        key,
-                        format!(
-                            "the generated NetworkPolicies allow `{}` → `{}` on {}/{}, which the model does not need",
-                            f.from, f.to, f.port, f.protocol
-                        ),
-                        "this workload",
-                    )
-                    .help(format!(
-                        "{}; every connection the model does not need must be denied",
-                        f.verdict.why()
-                    ));
-            }
-            Expect::Deny { .. } => {}
+    let judge = |(generated, model, isolated), report: &mut Report<'_>, flows: &mut usize| {
+        let analysis = judge(generated, &model, isolated, Keep::Findings);
+        for (id, key) in &analysis.missing {
+            report.error(
+                "DG0522",
+                key,
+                format!(
+                    "no pod template was generated for `{id}`, so none of its flows can be proven"
+                ),
+                "deploys this workload",
+            );
         }
-    }
-    if let (Some(kept), Some(key)) = (kept, inputs_key)
-        && report.is_clean()
-    {
-        kept.keep(
-            key,
-            u32::try_from(summary.flows - before).unwrap_or(u32::MAX),
-        );
-    }
+        for f in &analysis.flows {
+            match &f.expect {
+                Expect::Allow { .. } if f.verdict.allowed() => *flows += 1,
+                Expect::Allow { key, why } => {
+                    report
+                        .error(
+                            "DG0520",
+                            key,
+                            format!(
+                                "the generated NetworkPolicies deny `{}` → `{}` on {}/{} ({why}), which the model needs",
+                                f.from, f.to, f.port, f.protocol
+                            ),
+                            "needs this flow",
+                        )
+                        .help(f.verdict.why());
+                }
+                Expect::Deny { key } if f.verdict.allowed() => {
+                    report
+                        .error(
+                            "DG0521",
+                            key,
+                            format!(
+                                "the generated NetworkPolicies allow `{}` → `{}` on {}/{}, which the model does not need",
+                                f.from, f.to, f.port, f.protocol
+                            ),
+                            "this workload",
+                        )
+                        .help(format!(
+                            "{}; every connection the model does not need must be denied",
+                            f.verdict.why()
+                        ));
+                }
+                Expect::Deny { .. } => {}
+            }
+        }
+    };
+    super::kept::reuse_or_judge(
+        "flows",
+        &s.env.environment.name,
+        (generated, model, isolated),
+        report,
+        &mut summary.flows,
+        judge,
+    );
 }
 
 #[cfg(test)]
