@@ -179,7 +179,7 @@ fn reach(root: &Path, rel: &str) -> Result<Option<PathBuf>, WalkError> {
 /// # Errors
 /// A failure to read something that is a regular file.
 pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
-    read_up_to(root, rel, MAX_READ)
+    read_up_to(root, rel, MAX_READ, true)
 }
 
 /// [`read`] where deaap-gen generates `expected` bytes: a generated file may be larger than
@@ -190,7 +190,34 @@ pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
 /// A failure to read something that is a regular file.
 pub fn read_generated(root: &Path, rel: &str, expected: usize) -> io::Result<Entry> {
     let expected = u64::try_from(expected).unwrap_or(u64::MAX);
-    read_up_to(root, rel, MAX_READ.saturating_add(expected))
+    read_up_to(root, rel, MAX_READ.saturating_add(expected), true)
+}
+
+/// What is at a generated path, as [`read_generated`] and [`read`] tell it, without reading a
+/// file's bytes.
+#[derive(Debug)]
+pub enum Found {
+    Missing,
+    /// A regular file within the bound [`read_generated`] reads up to.
+    File,
+    Obstacle(Obstacle),
+}
+
+/// [`read_generated`] when only what is there matters, not what a file holds: a regular file is
+/// opened (never through a link) but not read, so it costs no memory however large it is.
+/// `expected` is `None` for a path deaap-gen no longer generates there ([`read`]'s bound).
+///
+/// # Errors
+/// A failure to open something that is a regular file.
+pub fn find_generated(root: &Path, rel: &str, expected: Option<usize>) -> io::Result<Found> {
+    let cap = expected.map_or(MAX_READ, |e| {
+        MAX_READ.saturating_add(u64::try_from(e).unwrap_or(u64::MAX))
+    });
+    Ok(match read_up_to(root, rel, cap, false)? {
+        Entry::Missing => Found::Missing,
+        Entry::File(_) => Found::File,
+        Entry::Obstacle(o) => Found::Obstacle(o),
+    })
 }
 
 /// The SHA-256 of the generated path `rel` under `root`, read as [`read`] reads it (never through
@@ -257,7 +284,9 @@ fn pieces(file: std::fs::File, cap: u64, mut each: impl FnMut(&[u8]) -> bool) ->
     }
 }
 
-fn read_up_to(root: &Path, rel: &str, cap: u64) -> io::Result<Entry> {
+/// [`read`] with the cap `cap`; a regular file within it is only opened when `read` is false, and
+/// comes back as an empty [`Entry::File`].
+fn read_up_to(root: &Path, rel: &str, cap: u64, read: bool) -> io::Result<Entry> {
     let path = match reach(root, rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Entry::Missing),
@@ -276,7 +305,15 @@ fn read_up_to(root: &Path, rel: &str, cap: u64) -> io::Result<Entry> {
             expected: "a file",
         }));
     }
-    match read_regular(&path, cap, Links::Refuse)? {
+    let regular = if read {
+        read_regular(&path, cap, Links::Refuse)?
+    } else {
+        match open_regular(&path, cap, Links::Refuse)? {
+            Ok(_) => Regular::Bytes(Vec::new()),
+            Err(other) => other,
+        }
+    };
+    match regular {
         Regular::Bytes(bytes) => Ok(Entry::File(bytes)),
         Regular::NotRegular(found) => Ok(Entry::Obstacle(Obstacle {
             path,
@@ -321,29 +358,43 @@ pub enum Regular {
 /// # Errors
 /// The file cannot be opened or read (`NotFound` when it does not exist).
 pub fn read_regular(path: &Path, cap: u64, links: Links) -> io::Result<Regular> {
-    let file = match open_nonblocking(path, links) {
-        Ok(f) => f,
-        Err(e) if links == Links::Refuse && is_link_error(&e) => {
-            let found = std::fs::symlink_metadata(path)
-                .map_or("a special file", |m| describe(m.file_type()));
-            return Ok(Regular::NotRegular(found));
-        }
-        Err(e) if is_special_error(&e) => return Ok(Regular::NotRegular("a special file")),
-        Err(e) => return Err(e),
+    let (file, len) = match open_regular(path, cap, links)? {
+        Ok(opened) => opened,
+        Err(other) => return Ok(other),
     };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Ok(Regular::NotRegular(describe(meta.file_type())));
-    }
-    if meta.len() > cap {
-        return Ok(Regular::TooLarge);
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(cap + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Ok(Regular::TooLarge);
     }
     Ok(Regular::Bytes(bytes))
+}
+
+/// [`read_regular`]'s checks without the read: the opened file and its size when it is a regular
+/// file of at most `cap` bytes, else what was found instead.
+fn open_regular(
+    path: &Path,
+    cap: u64,
+    links: Links,
+) -> io::Result<Result<(std::fs::File, u64), Regular>> {
+    let file = match open_nonblocking(path, links) {
+        Ok(f) => f,
+        Err(e) if links == Links::Refuse && is_link_error(&e) => {
+            let found = std::fs::symlink_metadata(path)
+                .map_or("a special file", |m| describe(m.file_type()));
+            return Ok(Err(Regular::NotRegular(found)));
+        }
+        Err(e) if is_special_error(&e) => return Ok(Err(Regular::NotRegular("a special file"))),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Err(Regular::NotRegular(describe(meta.file_type()))));
+    }
+    if meta.len() > cap {
+        return Ok(Err(Regular::TooLarge));
+    }
+    Ok(Ok((file, meta.len())))
 }
 
 #[cfg(unix)]

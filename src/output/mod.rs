@@ -129,6 +129,8 @@ pub struct Change {
     /// Path inside the environment folder.
     pub path: String,
     pub kind: ChangeKind,
+    /// The file's content in the folder: `None` when there is none, and in a [`Pending`] write,
+    /// which never reads it.
     pub old: Option<Vec<u8>>,
     /// The generated content, shared with the tree.
     pub new: Option<crate::targets::Bytes>,
@@ -217,6 +219,21 @@ fn env_dir(out: &Path, environment: &str) -> Result<(PathBuf, bool), fsafe::Walk
 /// # Errors
 /// A file that exists but cannot be read.
 pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
+    changes(out, tree, Old::Read)
+}
+
+/// Whether a comparison reads the old side of each change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Old {
+    /// Read whole into [`Change::old`], for a diff to show.
+    Read,
+    /// Only told apart (a file, nothing, an obstacle): a build replaces the file and shows no
+    /// diff, so the old chart values of thousands of services are never held beside the new.
+    Skip,
+}
+
+/// [`compare`], reading the old side of each change only when `old` says so.
+fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
     let (dir, exists) = match env_dir(out, &tree.environment) {
         Ok(d) => d,
         Err(fsafe::WalkError::Obstacle(o)) => {
@@ -239,7 +256,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
         Err(fsafe::WalkError::Io(e)) => return Err(e),
     };
     // Each file compared on its own, a piece at a time, spread over the machine's cores when there
-    // are many; only a file that differs is read whole and kept.
+    // are many; only a file that differs is read whole and kept, and only when `sides` asks.
     let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
     let entries = crate::parallel::map_from(
         SPREAD_FROM,
@@ -249,6 +266,15 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
                 fsafe::Entry::Missing
             } else if fsafe::holds(&dir, path, new) {
                 return Ok(None);
+            } else if sides == Old::Skip {
+                // Not the same bytes: told apart, not read (an empty old side).
+                return Ok(Some(
+                    match fsafe::find_generated(&dir, path, Some(new.len()))? {
+                        fsafe::Found::Missing => fsafe::Entry::Missing,
+                        fsafe::Found::File => fsafe::Entry::File(Vec::new()),
+                        fsafe::Found::Obstacle(o) => fsafe::Entry::Obstacle(o),
+                    },
+                ));
             } else {
                 fsafe::read_generated(&dir, path, new.len())?
             };
@@ -265,7 +291,7 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
             fsafe::Entry::File(old) => changes.push(Change {
                 path: path.clone(),
                 kind: ChangeKind::Modified,
-                old: Some(old),
+                old: (sides == Old::Read).then_some(old),
                 new: Some(new.clone()),
                 problem: None,
             }),
@@ -290,17 +316,26 @@ pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
     }
     if exists {
         for path in previous_files(&dir) {
-            if !tree.files.contains_key(&path)
-                && let fsafe::Entry::File(old) = fsafe::read(&dir, &path)?
-            {
-                changes.push(Change {
-                    path,
-                    kind: ChangeKind::Removed,
-                    old: Some(old),
-                    new: None,
-                    problem: None,
-                });
+            if tree.files.contains_key(&path) {
+                continue;
             }
+            let old = match sides {
+                Old::Read => match fsafe::read(&dir, &path)? {
+                    fsafe::Entry::File(old) => Some(old),
+                    _ => continue,
+                },
+                Old::Skip => match fsafe::find_generated(&dir, &path, None)? {
+                    fsafe::Found::File => None,
+                    _ => continue,
+                },
+            };
+            changes.push(Change {
+                path,
+                kind: ChangeKind::Removed,
+                old,
+                new: None,
+                problem: None,
+            });
         }
     }
     // What the model changed first, by path; the index, whose hashes follow every other change,
@@ -563,9 +598,9 @@ impl Pending<'_> {
 }
 
 /// Prepares writing `tree` to `<out>/<env>/`: finishes what an interrupted build left (see
-/// [`recover`]), compares, and refuses a link or special file where a generated file or folder
-/// belongs. Nothing is written to the environment's folder. The caller holds the output folder's
-/// [`lock`].
+/// [`recover`]), compares (telling apart, never reading, the files it replaces), and refuses a link
+/// or special file where a generated file or folder belongs. Nothing is written to the
+/// environment's folder. The caller holds the output folder's [`lock`].
 ///
 /// # Errors
 /// An obstacle, or a file that cannot be read.
@@ -573,7 +608,7 @@ pub fn prepare<'a>(out: &Path, tree: &'a Tree) -> Result<Pending<'a>, WriteError
     if fsafe::real_dir(out)? {
         recover(out, &tree.environment)?;
     }
-    let changes = compare(out, tree)?;
+    let changes = changes(out, tree, Old::Skip)?;
     if let Some(p) = changes.iter().find_map(|c| c.problem.as_ref()) {
         return Err(WriteError::Obstacle(p.obstacle.clone()));
     }
@@ -840,6 +875,65 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, ["env"]);
+    }
+
+    /// A write tells the files it replaces or removes apart without reading them, and finds the
+    /// same changes and obstacles as `compare`, which reads them for a diff.
+    #[test]
+    fn a_write_never_reads_the_files_it_replaces() {
+        let out = tempfile::tempdir().expect("temp dir");
+        write(
+            out.path(),
+            &tree(&[
+                ("same.yaml", "s\n"),
+                ("big.yaml", "old\n"),
+                ("gone.yaml", "g\n"),
+            ]),
+        )
+        .expect("write");
+        let next = tree(&[
+            ("same.yaml", "s\n"),
+            ("big.yaml", "new\n"),
+            ("new.yaml", "n\n"),
+        ]);
+        let read = compare(out.path(), &next).expect("compare");
+        let pending = prepare(out.path(), &next).expect("prepare");
+        let sides = |changes: &[Change]| -> Vec<(String, ChangeKind, bool)> {
+            changes
+                .iter()
+                .map(|c| (c.path.clone(), c.kind, c.old.is_some()))
+                .collect()
+        };
+        assert_eq!(
+            sides(&read),
+            [
+                ("big.yaml".to_owned(), ChangeKind::Modified, true),
+                ("gone.yaml".to_owned(), ChangeKind::Removed, true),
+                ("new.yaml".to_owned(), ChangeKind::Added, false),
+                (INDEX.to_owned(), ChangeKind::Modified, true),
+            ]
+        );
+        let unread: Vec<(String, ChangeKind, bool)> = sides(&read)
+            .into_iter()
+            .map(|(p, k, _)| (p, k, false))
+            .collect();
+        assert_eq!(sides(&pending.changes), unread);
+        assert_eq!(apply(out.path(), pending).expect("apply"), 4);
+        assert!(compare(out.path(), &next).expect("compare").is_empty());
+
+        // A link where a changed file belongs is refused as before, and nothing is written.
+        #[cfg(unix)]
+        {
+            let file = out.path().join("env/big.yaml");
+            std::fs::remove_file(&file).expect("rm");
+            std::os::unix::fs::symlink("same.yaml", &file).expect("link");
+            let last = tree(&[("same.yaml", "s\n"), ("big.yaml", "newer\n")]);
+            assert!(matches!(
+                prepare(out.path(), &last),
+                Err(WriteError::Obstacle(_))
+            ));
+            assert!(std::fs::symlink_metadata(&file).expect("link").is_symlink());
+        }
     }
 
     #[test]
