@@ -45,7 +45,9 @@ impl Target for Backup {
     fn generate(&self, cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
         let env = cx.env;
         let mut objects = Vec::new();
-        let jobs = jobs(env)?;
+        // The workloads that run, planned once for every file below.
+        let plan = plan::deployed(env);
+        let jobs = jobs(env, &plan)?;
         for (schedule, w) in &jobs {
             objects.push(service_account(env, w)?);
             let mut c = cron_job(env, schedule, w)?;
@@ -58,8 +60,8 @@ impl Target for Backup {
         }
         let mut out = vec![kit::manifest(cx, NAME, "backup/cronjobs.yaml", objects)];
         out.extend(restores(cx)?);
-        out.extend(redis_restores(cx, &jobs)?);
-        for (store, objects) in postgres_restores(env)? {
+        out.extend(redis_restores(cx, &jobs, &plan)?);
+        for (store, objects) in postgres_restores(env, &jobs, &plan)? {
             let path = format!("backup/restore-{store}.yaml");
             out.push(kit::unapplied(cx, NAME, path, objects));
         }
@@ -73,13 +75,16 @@ fn reads_node_volume(d: &DataSource) -> bool {
 }
 
 /// Each backup as (schedule, workload): the full backup first, then the databases by name.
-fn jobs(env: &Environment) -> Result<Vec<(&str, Workload<'_>)>, TargetError> {
+/// `plan` is what [`plan::deployed`] returns.
+fn jobs<'a>(
+    env: &'a Environment,
+    plan: &[Workload<'a>],
+) -> Result<Vec<(&'a str, Workload<'a>)>, TargetError> {
     let b = &env.backup;
     let common = BTreeMap::from([
         ("S3_BUCKET".to_owned(), b.bucket.clone()),
         ("RETENTION_DAYS".to_owned(), b.retention_days.to_string()),
     ]);
-    let plan = plan::deployed(env);
     let index: BTreeMap<&str, &Workload<'_>> = plan.iter().map(|w| (w.name.as_str(), w)).collect();
     let mut out = Vec::new();
     for BackupJob {
@@ -168,14 +173,14 @@ fn redis_store(env: &Environment, source: &str) -> bool {
 }
 
 /// The restore files of the database backups whose commands deaap-gen wrote
-/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them.
+/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them, `plan` as [`plan::deployed`].
 fn redis_restores(
     cx: &Context<'_>,
     jobs: &[(&str, Workload<'_>)],
+    plan: &[Workload<'_>],
 ) -> Result<Vec<Artifact>, TargetError> {
     let env = cx.env;
     let b = &env.backup;
-    let plan = plan::deployed(env);
     let mut out = Vec::new();
     for (name, db) in &b.databases {
         let job_name = format!("{}-{name}", b.name);
@@ -199,10 +204,13 @@ fn secret_names<'a>(w: &'a Workload<'_>) -> Vec<&'a str> {
 
 /// The restore of each PostgreSQL store with a database backup, by store: a recovery `Cluster`
 /// for a CloudNativePG store, else a Job that runs the restore command as the backup job's
-/// workload.
-fn postgres_restores(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
-    let plan = plan::deployed(env);
-    let mut backups = jobs(env)?.into_iter().map(|(_, w)| w);
+/// workload. `jobs` as [`jobs`] returns them, `plan` as [`plan::deployed`].
+fn postgres_restores(
+    env: &Environment,
+    jobs: &[(&str, Workload<'_>)],
+    plan: &[Workload<'_>],
+) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
+    let mut backups = jobs.iter().map(|(_, w)| w);
     let mut out = Vec::new();
     for (name, db) in &env.backup.databases {
         let Some(store) = env
@@ -222,7 +230,7 @@ fn postgres_restores(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, Ta
             let Some(w) = backups.find(|w| w.name == job) else {
                 continue;
             };
-            vec![kit::object(&postgres_restore_job(env, w)?)?]
+            vec![kit::object(&postgres_restore_job(env, w.clone())?)?]
         };
         out.push((db.source.clone(), objects));
     }

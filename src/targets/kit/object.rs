@@ -306,6 +306,13 @@ pub fn manifest(
     mut objects: Vec<Object>,
 ) -> Artifact {
     let mut text = render::header(cx);
+    // Sized once: grown by doubling, a large manifest would leave copies of itself behind.
+    text.reserve(
+        objects
+            .iter()
+            .map(|o| o.document().len() + "---\n".len())
+            .sum(),
+    );
     let mut kinds: Vec<String> = Vec::new();
     let mut ranges = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
