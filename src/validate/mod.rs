@@ -26,14 +26,22 @@ pub struct Report<'a> {
 /// What a semantic rule sees: the typed model, and the merged tree to point into.
 pub struct RuleContext<'a> {
     pub env: &'a Environment,
+    /// [`crate::plan::workloads`] of `env`, planned once for every rule.
+    pub workloads: &'a [crate::plan::Workload<'a>],
     report: Report<'a>,
 }
 
 impl<'a> RuleContext<'a> {
+    /// `workloads` is what [`crate::plan::workloads`] returns for `env`.
     #[must_use]
-    pub fn new(env: &'a Environment, tree: &'a Entry) -> Self {
+    pub fn new(
+        env: &'a Environment,
+        workloads: &'a [crate::plan::Workload<'a>],
+        tree: &'a Entry,
+    ) -> Self {
         Self {
             env,
+            workloads,
             report: Report::new(tree),
         }
     }
@@ -271,8 +279,9 @@ fn validate_side_by_side(
     };
     // Each check reports on its own, spread over the machine's cores, their diagnostics taken in
     // the checks' order.
+    let workloads = crate::plan::workloads(&env);
     let run = |check: &Check| {
-        let mut cx = RuleContext::new(&env, tree);
+        let mut cx = RuleContext::new(&env, &workloads, tree);
         (check.run)(&mut cx);
         cx.into_diagnostics()
     };

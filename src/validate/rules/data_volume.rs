@@ -1,7 +1,7 @@
 //! DG0140 data-volume: the application data volume exists where its users run, can be shared as
 //! they share it, is the directory Falco watches, and the blockchain backup has a volume to read.
 
-use super::{DiagnosticExt, Kind, workloads};
+use super::{DiagnosticExt, Kind};
 use crate::model::{AccessMode, FalcoRules};
 use crate::path;
 use crate::plan::{BLOCKCHAIN, backup_reads_volume};
@@ -29,7 +29,7 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
     if !env.is_kubernetes() {
         return;
     }
-    let ws = workloads(env);
+    let ws = cx.workloads;
     let data_services: Vec<_> = ws
         .iter()
         .filter(|w| {

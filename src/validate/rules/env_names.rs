@@ -1,6 +1,6 @@
 //! DG0117 env-names: environment-variable names are portable, and each is set once.
 
-use super::{DiagnosticExt, join, model_path, workloads};
+use super::{DiagnosticExt, join, model_path};
 use crate::load::Seg;
 use crate::model::SecretRef;
 pub(crate) use crate::model::is_env_name;
@@ -47,7 +47,7 @@ fn suggestion(s: &str) -> String {
 
 pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
-    let plan = workloads(env);
+    let plan = cx.workloads;
     let mut sets: Vec<Tables<'_>> = plan
         .iter()
         .filter(|w| w.declared_env.is_some())

@@ -8,7 +8,7 @@ use super::{Check, Rule};
 use crate::diagnostic::{Diagnostic, Label};
 use crate::load::Seg;
 use crate::model::{Environment, Tier};
-pub(crate) use crate::plan::{Kind, Workload, workloads};
+pub(crate) use crate::plan::{Kind, Workload};
 use crate::source::Span;
 
 pub mod alert_receivers;

@@ -1,6 +1,6 @@
 //! DG0111 pinned-images: production runs images that cannot change under it.
 
-use super::{DiagnosticExt, join, model_path, workloads};
+use super::{DiagnosticExt, join, model_path};
 use crate::load::Seg;
 use crate::model::{Image, Tier};
 use crate::path;
@@ -49,10 +49,11 @@ const MOVING: [&str; 20] = [
 pub(super) fn check(cx: &mut RuleContext<'_>) {
     let env = cx.env;
     let tier = env.environment.tier;
-    let mut images: Vec<(Vec<Seg>, &Image, String)> = workloads(env)
-        .into_iter()
+    let mut images: Vec<(Vec<Seg>, &Image, String)> = cx
+        .workloads
+        .iter()
         .filter(|w| w.enabled)
-        .map(|w| (join(&model_path(&w), &["image"]), w.image, w.describe()))
+        .map(|w| (join(&model_path(w), &["image"]), w.image, w.describe()))
         .collect();
     if env.backup.enabled {
         images.push((

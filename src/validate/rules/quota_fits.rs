@@ -1,6 +1,6 @@
 //! DG0113 quota-fits: what a namespace runs fits inside its `ResourceQuota`.
 
-use super::{DiagnosticExt, Workload, join, workloads};
+use super::{DiagnosticExt, Workload, join};
 use crate::load::Seg;
 use crate::model::Amount;
 use crate::model::{Environment, NamespaceKey, Quota};
@@ -123,11 +123,11 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
     if !env.is_kubernetes() {
         return;
     }
-    let ws = workloads(env);
+    let ws = cx.workloads;
     for (ns, quota) in env.quotas.iter() {
         let ns_name = env.namespace(ns);
         let base = path!["quotas", ns.as_str()];
-        let start = totals(env, &ws, ns, false);
+        let start = totals(env, ws, ns, false);
         let start_dims = dims(&start, quota);
         let mut fits = true;
         for d in &start_dims {
@@ -152,11 +152,11 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
                 breakdown(&start, d)
             ));
         }
-        claims(cx, &ws, ns, quota, &base, ns_name);
+        claims(cx, ws, ns, quota, &base, ns_name);
         if !fits || quota.autoscaling_cap_reason.is_some() {
             continue;
         }
-        let max = totals(env, &ws, ns, true);
+        let max = totals(env, ws, ns, true);
         let max_dims = dims(&max, quota);
         let over: Vec<&Dim> = max_dims.iter().filter(|d| d.need > d.quota).collect();
         if over.is_empty() {
@@ -176,7 +176,7 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             .collect();
         // With one autoscaled workload, say how far it can really go.
         let reach = match scaling.as_slice() {
-            [w] => reachable(env, &ws, w).map(|r| {
+            [w] => reachable(env, ws, w).map(|r| {
                 format!(
                     "; {} can reach only {r} of its {} replicas",
                     w.describe(),

@@ -1,6 +1,6 @@
 //! DG0105 requests-within-limits: no container requests more than its limit.
 
-use super::{DiagnosticExt, join, model_path, workloads};
+use super::{DiagnosticExt, join, model_path};
 use crate::load::Seg;
 use crate::model::Amount;
 use crate::model::Resources;
@@ -27,9 +27,10 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
         &env.defaults.resources,
         "`defaults.resources`",
     );
-    for w in workloads(env) {
+    let ws = cx.workloads;
+    for w in ws {
         if let (true, Some(r)) = (w.enabled, w.own_resources) {
-            compare(cx, &join(&model_path(&w), &["resources"]), r, &w.describe());
+            compare(cx, &join(&model_path(w), &["resources"]), r, &w.describe());
         }
     }
 }
