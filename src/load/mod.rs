@@ -190,39 +190,62 @@ impl Loader<'_> {
     }
 }
 
+/// From how many entries a table's entries are converted on every core (a `[services]` table of
+/// hundreds of services); smaller tables, nearly all of them, are converted on this thread.
+const SPREAD_FROM: usize = 256;
+
 fn convert_table(
     file: FileId,
     t: &DeTable<'_>,
     redact: &mut Vec<std::ops::Range<usize>>,
     in_secrets: bool,
 ) -> Value {
-    let mut out = Vec::with_capacity(t.len());
-    for (k, v) in t {
-        let key = k.get_ref().to_string();
-        let secretish = looks_secret(&key);
-        let child_in_secrets = key == "secrets";
-        let value = convert(file, v.get_ref(), v.span(), redact, child_in_secrets);
-        match &value {
-            Value::String(s) if (secretish || in_secrets) && !is_reference(s) => {
-                redact.push(inside_quotes(v.span()));
-            }
-            // A number or a list under a credential key is shown no more than a string.
-            Value::Integer(_) | Value::Float(_) | Value::Array(_) if secretish => {
-                redact.push(v.span());
-            }
-            _ => {}
-        }
-        out.push((
-            key,
-            Entry {
-                key_span: Some(Span::new(file, k.span())),
-                span: Span::new(file, v.span()),
-                value,
-                overridden: Vec::new(),
-            },
-        ));
+    let entries: Vec<_> = t.iter().collect();
+    // Each entry with the spans it masks, in the table's order whatever thread converted it.
+    let converted = crate::parallel::map_from(SPREAD_FROM, &entries, |(k, v)| {
+        let mut masked = Vec::new();
+        let entry = convert_entry(file, k, v, &mut masked, in_secrets);
+        (entry, masked)
+    });
+    let mut out = Vec::with_capacity(converted.len());
+    for (entry, masked) in converted {
+        out.push(entry);
+        redact.extend(masked);
     }
     Value::Table(out.into_iter().collect())
+}
+
+/// One entry of a table: its key and its converted value, the spans to mask pushed to `redact`.
+fn convert_entry(
+    file: FileId,
+    k: &toml::Spanned<std::borrow::Cow<'_, str>>,
+    v: &toml::Spanned<DeValue<'_>>,
+    redact: &mut Vec<std::ops::Range<usize>>,
+    in_secrets: bool,
+) -> (String, Entry) {
+    let key = k.get_ref().to_string();
+    let secretish = looks_secret(&key);
+    let child_in_secrets = key == "secrets";
+    let value = convert(file, v.get_ref(), v.span(), redact, child_in_secrets);
+    match &value {
+        Value::String(s) if (secretish || in_secrets) && !is_reference(s) => {
+            redact.push(inside_quotes(v.span()));
+        }
+        // A number or a list under a credential key is shown no more than a string.
+        Value::Integer(_) | Value::Float(_) | Value::Array(_) if secretish => {
+            redact.push(v.span());
+        }
+        _ => {}
+    }
+    (
+        key,
+        Entry {
+            key_span: Some(Span::new(file, k.span())),
+            span: Span::new(file, v.span()),
+            value,
+            overridden: Vec::new(),
+        },
+    )
 }
 
 fn convert(

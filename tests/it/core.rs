@@ -109,6 +109,33 @@ fn five_independent_errors_in_one_run() {
     );
 }
 
+/// `validate` (human and JSON) and `build` of production in `dir` refuse it with at least
+/// `refusals` DG0201 diagnostics, write nothing, and never show any of `secrets`.
+fn refused_and_never_echoed(dir: &std::path::Path, secrets: &[&str], refusals: usize) {
+    for args in [
+        &["validate", "environments/production.toml"][..],
+        &[
+            "validate",
+            "environments/production.toml",
+            "--format",
+            "json",
+        ],
+        &["build", "environments/production.toml"],
+    ] {
+        let o = run(dir, args);
+        assert_eq!(o.status.code(), Some(2));
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        for secret in secrets {
+            assert!(!all.contains(secret), "secret echoed by {args:?}:\n{all}");
+        }
+        assert!(all.matches("DG0201").count() >= refusals, "{all}");
+    }
+    assert!(
+        !dir.join("generated").exists(),
+        "nothing may be written for invalid input"
+    );
+}
+
 #[test]
 fn literal_secret_is_refused_and_never_echoed() {
     let dir = scratch_with_environments();
@@ -120,29 +147,31 @@ fn literal_secret_is_refused_and_never_echoed() {
         "[services.doc-ingester.env]\n",
         "[services.doc-ingester.env]\nDB_PASSWORD = \"hunter2\"\n",
     );
-    for args in [
-        &["validate", "environments/production.toml"][..],
-        &[
-            "validate",
-            "environments/production.toml",
-            "--format",
-            "json",
-        ],
-        &["build", "environments/production.toml"],
-    ] {
-        let o = run(dir.path(), args);
-        assert_eq!(o.status.code(), Some(2));
-        let all = format!("{}{}", stdout(&o), stderr(&o));
-        assert!(
-            !all.contains("hunter2"),
-            "secret echoed by {args:?}:\n{all}"
-        );
-        assert!(all.contains("DG0201"), "{all}");
-    }
-    assert!(
-        !dir.path().join("generated").exists(),
-        "nothing may be written for invalid input"
+    refused_and_never_echoed(dir.path(), &["hunter2"], 1);
+}
+
+/// A table of hundreds of entries (a large `[services]`) is converted on every core: a literal
+/// secret inside it is masked as in a small one.
+#[test]
+fn a_secret_in_a_large_table_is_never_echoed() {
+    use std::fmt::Write as _;
+    let dir = scratch_with_environments();
+    let prod = dir.path().join("environments/production.toml");
+    edit(
+        &prod,
+        "[services.doc-ingester.env]\n",
+        "[services.doc-ingester.env]\nDB_PASSWORD = \"hunter2hunter2\"\n",
     );
+    let mut text = std::fs::read_to_string(&prod).expect("read");
+    for i in 0..300 {
+        let _ = write!(
+            text,
+            "\n[services.filler-{i:03}]\nimage = {{ repository = \"deaap/filler\", tag = \"1.0.{i}\" }}\n\
+             port = 8080\nenv = {{ API_TOKEN = \"tok-{i}-s3cr3tvalue\" }}\n"
+        );
+    }
+    std::fs::write(&prod, text).expect("write");
+    refused_and_never_echoed(dir.path(), &["hunter2", "s3cr3tvalue"], 301);
 }
 
 #[test]

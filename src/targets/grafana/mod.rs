@@ -44,9 +44,8 @@ impl Target for Grafana {
         let mut out = Vec::new();
         let mut maps = Vec::new();
         for d in dashboards(env)? {
-            let bytes = render::json_bytes(&d)?;
             let file = format!("{}.json", d.uid);
-            let text = String::from_utf8(bytes.clone())
+            let text = String::from_utf8(render::json_bytes(&d)?)
                 .map_err(|e| TargetError(format!("dashboard JSON is not UTF-8: {e}")))?;
             let mut meta = kit::addon_meta(env, &d.uid, env.namespace(NamespaceKey::Monitoring));
             meta.labels
@@ -57,15 +56,22 @@ impl Target for Grafana {
                 FOLDER_ANNOTATION,
                 &env.monitoring.grafana.dashboard_provider.folder,
             );
-            maps.push(kit::object(&ConfigMap {
+            let map = ConfigMap {
                 metadata: meta,
-                data: Some(BTreeMap::from([(file.clone(), text)])),
+                data: Some(BTreeMap::from([(file, text)])),
                 ..ConfigMap::default()
-            })?);
+            };
+            maps.push(kit::object(&map)?);
+            // The file is the map's text itself, taken back rather than copied.
+            let Some((file, text)) = map.data.and_then(|mut d| d.pop_first()) else {
+                return Err(TargetError(
+                    "a dashboard's ConfigMap lost its file".to_owned(),
+                ));
+            };
             out.push(Artifact::file(
                 self.name(),
                 format!("grafana/{file}"),
-                bytes,
+                text.into_bytes(),
             ));
         }
         out.push(kit::manifest(
