@@ -232,7 +232,7 @@ enum Old {
     Skip,
 }
 
-/// [`compare`], reading the old side of each change only when `old` says so.
+/// [`compare`], reading the old side of each change only when `sides` says so.
 fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
     let (dir, exists) = match env_dir(out, &tree.environment) {
         Ok(d) => d,
