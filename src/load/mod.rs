@@ -200,17 +200,23 @@ fn convert_table(
     redact: &mut Vec<std::ops::Range<usize>>,
     in_secrets: bool,
 ) -> Value {
-    let entries: Vec<_> = t.iter().collect();
-    // Each entry with the spans it masks, in the table's order whatever thread converted it.
-    let converted = crate::parallel::map_from(SPREAD_FROM, &entries, |(k, v)| {
-        let mut masked = Vec::new();
-        let entry = convert_entry(file, k, v, &mut masked, in_secrets);
-        (entry, masked)
-    });
-    let mut out = Vec::with_capacity(converted.len());
-    for (entry, masked) in converted {
-        out.push(entry);
-        redact.extend(masked);
+    let mut out = Vec::with_capacity(t.len());
+    if t.len() < SPREAD_FROM {
+        for (k, v) in t {
+            out.push(convert_entry(file, k, v, redact, in_secrets));
+        }
+    } else {
+        let entries: Vec<_> = t.iter().collect();
+        // Each entry with the spans it masks, in the table's order whatever thread converted it.
+        let converted = crate::parallel::map(&entries, |(k, v)| {
+            let mut masked = Vec::new();
+            let entry = convert_entry(file, k, v, &mut masked, in_secrets);
+            (entry, masked)
+        });
+        for (entry, masked) in converted {
+            out.push(entry);
+            redact.extend(masked);
+        }
     }
     Value::Table(out.into_iter().collect())
 }

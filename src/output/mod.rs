@@ -805,18 +805,25 @@ mod tests {
             .expect("mtime")
     }
 
+    /// Sets `p`'s modification time far in the past and returns it: a file the next write links
+    /// instead of rewriting keeps it.
+    fn age(p: &Path) -> std::time::SystemTime {
+        let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_modified(past))
+            .expect("age");
+        past
+    }
+
     #[test]
     fn unchanged_files_keep_their_mtime_when_a_sibling_changes() {
         let out = tempfile::tempdir().expect("temp dir");
         let first = tree(&[("a/one.yaml", "1\n"), ("b/two.yaml", "2\n")]);
         assert_eq!(write(out.path(), &first).expect("write"), 3);
         let one = out.path().join("env/a/one.yaml");
-        let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(&one)
-            .and_then(|f| f.set_modified(past))
-            .expect("age");
+        let past = age(&one);
         let second = tree(&[("a/one.yaml", "1\n"), ("b/two.yaml", "two\n")]);
         // two.yaml and the index.
         assert_eq!(write(out.path(), &second).expect("write"), 2);
@@ -855,12 +862,7 @@ mod tests {
         assert!(first.files.len() >= WRITE_SPREAD_FROM);
         assert_eq!(write(out.path(), &first).expect("write"), names.len() + 1);
         let kept = out.path().join("env").join(&names[1]);
-        let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(&kept)
-            .and_then(|f| f.set_modified(past))
-            .expect("age");
+        let past = age(&kept);
         let second = as_tree(&texts(5));
         // The changed file and the index.
         assert_eq!(write(out.path(), &second).expect("write"), 2);
