@@ -22,9 +22,45 @@
 # with every Gatekeeper verdict and proof outcome kept; "after a new image" gives one service a new
 # image before each build, which writes its changed files; "unchanged" takes the compilation kept
 # whole.
+#
+# scripts/bench.sh --cold-build instead times what a new user waits for: `cargo build --release
+# --timings` in a fresh clone of the committed HEAD (uncommitted changes are not in it), with a
+# target folder of its own and the crates already downloaded (`cargo fetch`, not timed). It prints
+# the wall and CPU time, the load average before the build (the machine should be quiet), the
+# longest crates, and when deaap-gen itself started and how long it took; BENCH_TIMINGS=<file>
+# keeps cargo's HTML timings report there.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+
+if [ "${1:-}" = "--cold-build" ]; then
+  [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
+  CLONE=$(mktemp -d)
+  trap 'rm -rf "$CLONE"' EXIT
+  git clone -q "$ROOT" "$CLONE/deaap-gen"
+  cd "$CLONE/deaap-gen"
+  unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
+  cargo fetch --locked -q
+  echo "HEAD $(git log --oneline -1); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  /usr/bin/time -f '%e %U %S' -o "$CLONE/time" cargo build --release --locked --timings -q
+  read -r wall user sys < "$CLONE/time"
+  report=target/cargo-timings/cargo-timing.html
+  [ -n "${BENCH_TIMINGS:-}" ] && cp "$report" "$BENCH_TIMINGS"
+  python3 - "$report" "$wall" "$user" "$sys" <<'PY'
+import json, re, sys
+report, wall, user, sys_time = sys.argv[1], *map(float, sys.argv[2:])
+units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);", open(report).read(), re.S).group(1))
+crate = sum(u["duration"] for u in units)
+print(f"cold release build: {wall:.1f} s wall ({wall // 60:.0f} min {wall % 60:02.0f} s), "
+      f"{user + sys_time:.0f} s CPU ({user:.0f} s user), {len(units)} units, {crate:.0f} s of crate time")
+for u in sorted(units, key=lambda u: -u["duration"])[:8]:
+    print(f"  {u['name']:<30} {u['duration']:6.1f} s, from {u['start']:6.1f} s")
+own = max((u for u in units if u["name"] == "deaap-gen"), key=lambda u: u["duration"])
+print(f"deaap-gen itself: {own['duration']:.1f} s, from {own['start']:.1f} s")
+PY
+  exit 0
+fi
+
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 if [ -n "${DEAAP_GEN:-}" ]; then
   BIN=$DEAAP_GEN
