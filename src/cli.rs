@@ -1089,6 +1089,10 @@ fn diff_stat(drift: &Drift, color: bool) -> String {
     text
 }
 
+/// How much of an object stream is gathered before it goes to stdout, which on its own writes at
+/// every line end.
+const STDOUT_BUFFER: usize = 1 << 16;
+
 /// `render`: compiles one environment and prints its Kubernetes objects.
 fn render_stream(path: &Path, ui: &Ui) -> u8 {
     let ws = match one_environment("render", path, ui) {
@@ -1096,10 +1100,14 @@ fn render_stream(path: &Path, ui: &Ui) -> u8 {
         Err(code) => return code,
     };
     match ops::render::render(ws) {
-        Ok(s) => match std::io::stdout().lock().write_all(s.as_bytes()) {
-            Ok(()) => 0,
-            Err(e) => fail(&format!("cannot write to stdout: {e}")),
-        },
+        Ok(objects) => {
+            let mut out =
+                std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout().lock());
+            match crate::stream::write_stream(&objects, &mut out).and_then(|()| out.flush()) {
+                Ok(()) => 0,
+                Err(e) => fail(&format!("cannot write to stdout: {e}")),
+            }
+        }
         Err(e) => report(&e),
     }
 }
@@ -1119,11 +1127,9 @@ fn argocd_generate(ui: &Ui) -> u8 {
             ops::plural(warnings)
         )),
         Ok(m) => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out
-                .write_all(m.stream.as_bytes())
-                .and_then(|()| out.flush())
-            {
+            let mut out =
+                std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout().lock());
+            if let Err(e) = m.write(&mut out).and_then(|()| out.flush()) {
                 return fail(&format!("cannot write the manifests to stdout: {e}"));
             }
             ui.progress(&format!(

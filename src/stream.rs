@@ -62,21 +62,34 @@ pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String
 /// # Errors
 /// As [`kubernetes_objects`].
 pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
-    to_stream(kubernetes_objects(artifacts)?)
+    let objects = kubernetes_objects(artifacts)?;
+    // Sized once: grown by doubling, the stream of a large environment would leave its smaller
+    // copies behind for the allocator, next to every object it was copied from.
+    let mut out = Vec::with_capacity(
+        objects
+            .iter()
+            .map(|o| SEPARATOR.len() + o.document().len())
+            .sum(),
+    );
+    write_stream(&objects, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
 }
 
-/// The objects as one multi-document YAML stream, each document as its artifact holds it.
+/// The line before each document of the stream.
+const SEPARATOR: &str = "---\n";
+
+/// Writes the objects to `out` as one multi-document YAML stream, each document as its artifact
+/// holds it. `render` and `argocd generate` write it straight to stdout: held whole, the stream
+/// of a large environment (16 MB at 1,000 services) would come on top of the objects it copies.
 ///
 /// # Errors
-/// None: the documents were serialized when the objects were built. The `Result` lets callers
-/// treat the stream like the object list.
-pub fn to_stream(objects: Vec<&Object>) -> Result<String, String> {
-    let mut out = String::new();
+/// `out` fails.
+pub fn write_stream(objects: &[&Object], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for o in objects {
-        out.push_str("---\n");
-        out.push_str(o.document());
+        out.write_all(SEPARATOR.as_bytes())?;
+        out.write_all(o.document().as_bytes())?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

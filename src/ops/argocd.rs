@@ -114,11 +114,11 @@ fn directory() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The object stream of the chosen environment.
+/// The objects of the chosen environment, for [`Manifests::write`].
 #[derive(Debug)]
 pub struct Manifests {
-    /// The Kubernetes objects, as one multi-document YAML stream (never empty).
-    pub stream: String,
+    /// What the targets generated: the stream is written from their objects, never held whole.
+    artifacts: Vec<crate::targets::Artifact>,
     pub environment: String,
     /// The environment file the parameters chose.
     pub file: PathBuf,
@@ -189,11 +189,25 @@ pub fn generate(warning: &mut dyn FnMut(&Diagnostic, &SourceMap)) -> Result<Mani
     }
     let count = objects.len();
     Ok(Manifests {
-        stream: crate::stream::to_stream(objects).map_err(Error::Stream)?,
+        artifacts,
         environment: model.environment.name,
         file,
         objects: count,
     })
+}
+
+impl Manifests {
+    /// Writes the Kubernetes objects to `out` as one multi-document YAML stream (never empty), as
+    /// `render` prints them.
+    ///
+    /// # Errors
+    /// `out` fails.
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        // `generate` listed these objects already, so this finds no conflict.
+        let objects =
+            crate::stream::kubernetes_objects(&self.artifacts).map_err(std::io::Error::other)?;
+        crate::stream::write_stream(&objects, out)
+    }
 }
 
 /// `file:line:col: error[CODE]: message`, with no source snippet and no newline.
