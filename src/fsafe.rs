@@ -189,8 +189,12 @@ pub fn read(root: &Path, rel: &str) -> io::Result<Entry> {
 /// # Errors
 /// A failure to read something that is a regular file.
 pub fn read_generated(root: &Path, rel: &str, expected: usize) -> io::Result<Entry> {
-    let expected = u64::try_from(expected).unwrap_or(u64::MAX);
-    read_up_to(root, rel, MAX_READ.saturating_add(expected), true)
+    read_up_to(root, rel, generated_cap(expected), true)
+}
+
+/// How much of a file [`read_generated`] reads where deaap-gen generates `expected` bytes.
+fn generated_cap(expected: usize) -> u64 {
+    MAX_READ.saturating_add(u64::try_from(expected).unwrap_or(u64::MAX))
 }
 
 /// What is at a generated path, as [`read_generated`] and [`read`] tell it, without reading a
@@ -210,9 +214,7 @@ pub enum Found {
 /// # Errors
 /// A failure to open something that is a regular file.
 pub fn find_generated(root: &Path, rel: &str, expected: Option<usize>) -> io::Result<Found> {
-    let cap = expected.map_or(MAX_READ, |e| {
-        MAX_READ.saturating_add(u64::try_from(e).unwrap_or(u64::MAX))
-    });
+    let cap = expected.map_or(MAX_READ, generated_cap);
     Ok(match read_up_to(root, rel, cap, false)? {
         Entry::Missing => Found::Missing,
         Entry::File(_) => Found::File,

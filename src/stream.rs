@@ -62,21 +62,10 @@ pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String
 /// # Errors
 /// As [`kubernetes_objects`].
 pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
-    let objects = kubernetes_objects(artifacts)?;
-    // Sized once: grown by doubling, the stream of a large environment would leave its smaller
-    // copies behind for the allocator, next to every object it was copied from.
-    let mut out = Vec::with_capacity(
-        objects
-            .iter()
-            .map(|o| SEPARATOR.len() + o.document().len())
-            .sum(),
-    );
-    write_stream(&objects, &mut out).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    write_stream(&kubernetes_objects(artifacts)?, &mut out).map_err(|e| e.to_string())?;
     String::from_utf8(out).map_err(|e| e.to_string())
 }
-
-/// The line before each document of the stream.
-const SEPARATOR: &str = "---\n";
 
 /// Writes the objects to `out` as one multi-document YAML stream, each document as its artifact
 /// holds it. `render` and `argocd generate` write it straight to stdout: held whole, the stream
@@ -86,7 +75,7 @@ const SEPARATOR: &str = "---\n";
 /// `out` fails.
 pub fn write_stream(objects: &[&Object], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for o in objects {
-        out.write_all(SEPARATOR.as_bytes())?;
+        out.write_all(b"---\n")?;
         out.write_all(o.document().as_bytes())?;
     }
     Ok(())
