@@ -235,24 +235,29 @@ fn declared_name(f: &Path) -> String {
 /// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
 fn compile_one(f: &Path, need: Need) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     let mut c = crate::compile(f);
-    let outcome = match (&c.model, &c.tree) {
+    // The merged tree is read by the proofs' diagnostics and the waivers of their codes, and by
+    // nothing after them: it goes with the proofs, before the chart values take their memory.
+    let tree = c.tree.take();
+    let outcome = match (&c.model, tree) {
         (Some(model), Some(tree)) => Some(
-            unit(model, f, need, |artifacts| {
-                crate::proof::prove(tree, model, artifacts)
-            })
-            .map(|(mut u, (found, summary))| {
-                u.cluster = model.is_kubernetes().then(|| {
-                    let at = crate::validate::Report::new(tree)
+            unit(model, f, need, move |artifacts| {
+                let (mut found, summary) = crate::proof::prove(&tree, model, artifacts);
+                crate::validate::waivers::apply(
+                    model,
+                    &tree,
+                    &mut found,
+                    crate::codes::Phase::Proof,
+                );
+                let cluster = model.is_kubernetes().then(|| {
+                    let at = crate::validate::Report::new(&tree)
                         .span(crate::path!["environment", "cluster"]);
                     (model.environment.cluster().to_owned(), at)
                 });
+                (found, summary, cluster)
+            })
+            .map(|(mut u, (found, summary, cluster))| {
+                u.cluster = cluster;
                 c.diagnostics.extend(found);
-                crate::validate::waivers::apply(
-                    model,
-                    tree,
-                    &mut c.diagnostics,
-                    crate::codes::Phase::Proof,
-                );
                 u.proof = summary;
                 u
             }),

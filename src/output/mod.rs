@@ -74,13 +74,15 @@ const WRITE_SPREAD_FROM: usize = 512;
 /// # Errors
 /// The index cannot be serialized (not expected).
 pub fn tree(env: &Environment, artifacts: &[Artifact]) -> Result<Tree, serde_json::Error> {
-    let input = serde_json::to_vec(env)?;
+    // The model's JSON is hashed as it is written, never held whole.
+    let mut input = Sha256::new();
+    serde_json::to_writer(crate::cache::Hashing(&mut input), env)?;
     // Each file hashed on its own, spread over the machine's cores when there are many.
     let hashes = crate::parallel::map_from(SPREAD_FROM, artifacts, |a| sha256_hex(&a.bytes));
     let index = Index {
         environment: env.environment.name.clone(),
         generator: format!("deaap-gen {}", env!("CARGO_PKG_VERSION")),
-        input_sha256: sha256_hex(&input),
+        input_sha256: hex(&input.finalize().into()),
         files: artifacts
             .iter()
             .zip(hashes)
