@@ -27,6 +27,8 @@ mod tracing;
 pub struct Subject<'a> {
     pub env: &'a Environment,
     pub artifacts: &'a [Artifact],
+    /// Every workload of the plan ([`crate::plan::workloads`]), planned once for all the proofs.
+    pub workloads: &'a [crate::plan::Workload<'a>],
 }
 
 /// What the proofs established about one environment, for `check`'s summary line.
@@ -69,7 +71,12 @@ pub fn prove(
     env: &Environment,
     artifacts: &[Artifact],
 ) -> (Vec<Diagnostic>, Summary) {
-    let subject = Subject { env, artifacts };
+    let workloads = crate::plan::workloads(env);
+    let subject = Subject {
+        env,
+        artifacts,
+        workloads: &workloads,
+    };
     let run = |p: &Proof| {
         let mut report = Report::new(tree);
         let mut summary = Summary::default();

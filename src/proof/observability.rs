@@ -133,18 +133,18 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
         return;
     }
     let world = World::read(s);
-    let plan = plan::workloads(env);
+    let plan = s.workloads;
     // A clean outcome kept for the same inputs is what proving them again would find.
-    match inputs(env, &plan) {
+    match inputs(env, plan) {
         Some(model) => super::kept::reuse_or_judge(
             "observability",
             &env.environment.name,
             (&world, model),
             report,
             &mut summary.alerts,
-            |_, report, proven| prove(env, &world, &plan, report, proven),
+            |_, report, proven| prove(env, &world, plan, report, proven),
         ),
-        None => prove(env, &world, &plan, report, &mut summary.alerts),
+        None => prove(env, &world, plan, report, &mut summary.alerts),
     }
 }
 

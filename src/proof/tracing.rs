@@ -6,7 +6,6 @@
 
 use super::{Proof, Subject, Summary};
 use crate::path;
-use crate::plan;
 use crate::render::Data;
 use crate::validate::Report;
 use crate::validate::rules::DiagnosticExt;
@@ -28,10 +27,11 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
     if !env.is_kubernetes() {
         return;
     }
-    let meshed: BTreeSet<String> = plan::deployed(env)
-        .into_iter()
-        .filter(|w| w.in_mesh(env))
-        .map(|w| w.namespace)
+    let meshed: BTreeSet<&str> = s
+        .workloads
+        .iter()
+        .filter(|w| w.deployed && w.in_mesh(env))
+        .map(|w| w.namespace.as_str())
         .collect();
     if meshed.is_empty() {
         report
@@ -83,7 +83,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
     }
     for ns in &meshed {
         let telemetry = telemetries.iter().any(|o| {
-            o["metadata"]["namespace"] == ns.as_str()
+            o["metadata"]["namespace"] == *ns
                 && o["spec"]["tracing"]
                     .as_array()
                     .into_iter()

@@ -710,6 +710,7 @@ mod tests {
         let s = Subject {
             env: &env,
             artifacts: &artifacts,
+            workloads: &[],
         };
         let objects: Vec<&Object> = artifacts.iter().flat_map(|a| &a.objects).collect();
         let namespaces = namespace_labels(&objects);

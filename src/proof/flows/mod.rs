@@ -247,8 +247,8 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     if !s.env.is_kubernetes() {
         return;
     }
-    let (generated, model) = match inputs(s.env, s.artifacts) {
-        Ok(read) => read,
+    let (generated, model) = match cluster::read(s.artifacts) {
+        Ok(generated) => (generated, need::model_of(s.env, s.artifacts, s.workloads)),
         Err(e) => {
             report
                 .error(

@@ -135,8 +135,14 @@ fn stack_targets(artifacts: &[Artifact]) -> Vec<(&'static str, &'static str, u16
 /// The network the model describes for a Kubernetes environment.
 #[must_use]
 pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
+    model_of(env, artifacts, &plan::workloads(env))
+}
+
+/// [`model`], from the environment's workloads as [`plan::workloads`] gives them.
+#[must_use]
+pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>]) -> Model {
     let mut m = Model::default();
-    let workloads = plan::deployed(env);
+    let workloads: Vec<&Workload<'_>> = all.iter().filter(|w| w.deployed).collect();
     let monitoring = env.namespace(NamespaceKey::Monitoring);
     let prometheus_id = format!("{monitoring}/prometheus");
     let gateway_id = format!("{ISTIO_NAMESPACE}/istio-ingressgateway");
@@ -230,7 +236,7 @@ pub fn model(env: &Environment, artifacts: &[Artifact]) -> Model {
         ));
     }
     let operator_id = format!("{}/cloudnative-pg", postgres::OPERATOR_NAMESPACE);
-    if workloads.iter().any(Workload::cloudnative_pg) {
+    if workloads.iter().any(|w| w.cloudnative_pg()) {
         m.addons.push(cluster::addon(
             &operator_id,
             postgres::OPERATOR_NAMESPACE,
