@@ -15,11 +15,15 @@ pub fn map_from<T: Sync, R: Send>(
     }
 }
 
+/// How many threads the machine runs at once (1 when it cannot tell).
+#[must_use]
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// `work` on every item, spread over the machine's cores; the results in the items' order.
 pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(items.len());
+    let workers = cores().min(items.len());
     if workers <= 1 {
         return items.iter().map(&work).collect();
     }

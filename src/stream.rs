@@ -57,10 +57,12 @@ pub fn kubernetes_objects(artifacts: &[Artifact]) -> Result<Vec<&Object>, String
     Ok(objects)
 }
 
-/// The YAML stream (`---` before each object; empty when there are none).
+/// The YAML stream (`---` before each object; empty when there are none), whole, for the tests
+/// that compare it; the commands write it with [`write_stream`].
 ///
 /// # Errors
 /// As [`kubernetes_objects`].
+#[cfg(test)]
 pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
     let mut out = Vec::new();
     write_stream(&kubernetes_objects(artifacts)?, &mut out).map_err(|e| e.to_string())?;

@@ -364,7 +364,7 @@ fn prove(s: &Subject<'_>, summary: &mut Summary) -> Result<Findings, String> {
     let workers = if objects.len() < PARALLEL_FROM {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        crate::parallel::cores()
     };
     let share = objects.len().div_ceil(workers).max(1);
     // At least one share, which reviews the chart's pods even when there is no object.

@@ -241,7 +241,7 @@ fn sections_yaml(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetErr
 /// enough that their texts are a small part of the file (with 16 at a time on 2 cores, the window
 /// was about 6 MB at 1,000 services, held beside the whole file at the build's peak).
 fn window() -> usize {
-    2 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    2 * crate::parallel::cores()
 }
 
 /// The sections of `chunks` as one YAML document.
