@@ -3,6 +3,7 @@
 //! the filesystem. `extends` paths are confined to the root file's folder tree, because Argo CD runs
 //! deaap-gen on repositories it does not trust.
 
+mod pieces;
 mod secrets;
 mod tree;
 
@@ -164,6 +165,17 @@ impl Loader<'_> {
 
     fn parse(&mut self, file: FileId) -> Option<Entry> {
         let text = self.sources.get(file).text.clone();
+        if text.len() >= pieces::FROM
+            && let Some((value, redact)) = pieces::parse(file, &text)
+        {
+            self.sources.redact(file, &redact);
+            return Some(Entry {
+                key_span: None,
+                span: Span::new(file, 0..text.len()),
+                value,
+                overridden: Vec::new(),
+            });
+        }
         let (table, errors) = DeTable::parse_recoverable(&text);
         if !errors.is_empty() {
             for e in errors {
@@ -179,7 +191,7 @@ impl Loader<'_> {
         }
         let span = Span::new(file, 0..text.len());
         let mut redact = Vec::new();
-        let value = convert_table(file, table.get_ref(), &mut redact, false);
+        let value = convert_table(At { file, offset: 0 }, table.get_ref(), &mut redact, false);
         self.sources.redact(file, &redact);
         Some(Entry {
             key_span: None,
@@ -194,8 +206,26 @@ impl Loader<'_> {
 /// hundreds of services); smaller tables, nearly all of them, are converted on this thread.
 const SPREAD_FROM: usize = 256;
 
-fn convert_table(
+/// Where a parsed piece of a file sits in it: its spans are relative to the piece.
+#[derive(Debug, Clone, Copy)]
+struct At {
     file: FileId,
+    /// The piece's first byte in the file.
+    offset: usize,
+}
+
+impl At {
+    fn shift(self, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        r.start + self.offset..r.end + self.offset
+    }
+
+    fn span(self, r: std::ops::Range<usize>) -> Span {
+        Span::new(self.file, self.shift(r))
+    }
+}
+
+fn convert_table(
+    at: At,
     t: &DeTable<'_>,
     redact: &mut Vec<std::ops::Range<usize>>,
     in_secrets: bool,
@@ -203,14 +233,14 @@ fn convert_table(
     let mut out = Vec::with_capacity(t.len());
     if t.len() < SPREAD_FROM {
         for (k, v) in t {
-            out.push(convert_entry(file, k, v, redact, in_secrets));
+            out.push(convert_entry(at, k, v, redact, in_secrets));
         }
     } else {
         let entries: Vec<_> = t.iter().collect();
         // Each entry with the spans it masks, in the table's order whatever thread converted it.
         let converted = crate::parallel::map(&entries, |(k, v)| {
             let mut masked = Vec::new();
-            let entry = convert_entry(file, k, v, &mut masked, in_secrets);
+            let entry = convert_entry(at, k, v, &mut masked, in_secrets);
             (entry, masked)
         });
         for (entry, masked) in converted {
@@ -223,7 +253,7 @@ fn convert_table(
 
 /// One entry of a table: its key and its converted value, the spans to mask pushed to `redact`.
 fn convert_entry(
-    file: FileId,
+    at: At,
     k: &toml::Spanned<std::borrow::Cow<'_, str>>,
     v: &toml::Spanned<DeValue<'_>>,
     redact: &mut Vec<std::ops::Range<usize>>,
@@ -232,22 +262,22 @@ fn convert_entry(
     let key = k.get_ref().to_string();
     let secretish = looks_secret(&key);
     let child_in_secrets = key == "secrets";
-    let value = convert(file, v.get_ref(), v.span(), redact, child_in_secrets);
+    let value = convert(at, v.get_ref(), v.span(), redact, child_in_secrets);
     match &value {
         Value::String(s) if (secretish || in_secrets) && !is_reference(s) => {
-            redact.push(inside_quotes(v.span()));
+            redact.push(at.shift(inside_quotes(v.span())));
         }
         // A number or a list under a credential key is shown no more than a string.
         Value::Integer(_) | Value::Float(_) | Value::Array(_) if secretish => {
-            redact.push(v.span());
+            redact.push(at.shift(v.span()));
         }
         _ => {}
     }
     (
         key,
         Entry {
-            key_span: Some(Span::new(file, k.span())),
-            span: Span::new(file, v.span()),
+            key_span: Some(at.span(k.span())),
+            span: at.span(v.span()),
             value,
             overridden: Vec::new(),
         },
@@ -255,7 +285,7 @@ fn convert_entry(
 }
 
 fn convert(
-    file: FileId,
+    at: At,
     v: &DeValue<'_>,
     span: std::ops::Range<usize>,
     redact: &mut Vec<std::ops::Range<usize>>,
@@ -264,7 +294,7 @@ fn convert(
     match v {
         DeValue::String(s) => {
             if literal_credential(s).is_some() {
-                redact.push(inside_quotes(span));
+                redact.push(at.shift(inside_quotes(span)));
             }
             Value::String(s.to_string())
         }
@@ -294,11 +324,11 @@ fn convert(
                 })
                 .collect();
             for i in flagged_items(&words) {
-                redact.push(inside_quotes(a[i].span()));
+                redact.push(at.shift(inside_quotes(a[i].span())));
             }
-            array(file, a, redact)
+            array(at, a, redact)
         }
-        DeValue::Table(t) => convert_table(file, t, redact, in_secrets),
+        DeValue::Table(t) => convert_table(at, t, redact, in_secrets),
     }
 }
 
@@ -309,7 +339,7 @@ fn inside_quotes(r: std::ops::Range<usize>) -> std::ops::Range<usize> {
 }
 
 fn array(
-    file: FileId,
+    at: At,
     a: &[toml::Spanned<DeValue<'_>>],
     redact: &mut Vec<std::ops::Range<usize>>,
 ) -> Value {
@@ -317,8 +347,8 @@ fn array(
         a.iter()
             .map(|item| Entry {
                 key_span: None,
-                span: Span::new(file, item.span()),
-                value: convert(file, item.get_ref(), item.span(), redact, false),
+                span: at.span(item.span()),
+                value: convert(at, item.get_ref(), item.span(), redact, false),
                 overridden: Vec::new(),
             })
             .collect(),

@@ -72,6 +72,34 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Joins the tables of two pieces of one file ([`super::pieces`]): a key in both must hold a
+    /// table in both, joined in turn, and keeps the first piece's spans (those of the header
+    /// that first named it). `false`, with `self` left partly joined, when a key holds anything
+    /// else in both: the pieces cannot be joined and the file is parsed whole instead.
+    pub(super) fn join(&mut self, later: Table) -> bool {
+        let first = std::mem::take(&mut self.0);
+        let mut out = Vec::with_capacity(first.len() + later.0.len());
+        let mut later = later.0.into_iter().peekable();
+        let mut joined = true;
+        for (k, mut v) in first {
+            while let Some(entry) = later.next_if(|(lk, _)| *lk < k) {
+                out.push(entry);
+            }
+            if let Some((_, lv)) = later.next_if(|(lk, _)| *lk == k) {
+                joined &= match (&mut v.value, lv.value) {
+                    (Value::Table(a), Value::Table(b)) => a.join(b),
+                    _ => false,
+                };
+            }
+            out.push((k, v));
+        }
+        out.extend(later);
+        self.0 = out;
+        joined
+    }
+}
+
 /// A table from entries in any order; of two entries with one key, the later is kept.
 impl FromIterator<(String, Entry)> for Table {
     fn from_iter<I: IntoIterator<Item = (String, Entry)>>(entries: I) -> Self {
