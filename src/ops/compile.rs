@@ -388,7 +388,7 @@ fn unit<R: Send>(
             path: path.to_path_buf(),
             source,
         })?;
-    let tree = output::tree(model, &artifacts).map_err(Error::Index)?;
+    let tree = output::tree(model, &artifacts, need).map_err(Error::Index)?;
     let unit = Unit {
         path: path.to_path_buf(),
         tree,
