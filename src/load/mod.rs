@@ -165,41 +165,52 @@ impl Loader<'_> {
 
     fn parse(&mut self, file: FileId) -> Option<Entry> {
         let text = self.sources.get(file).text.clone();
-        if text.len() >= pieces::FROM
-            && let Some((value, redact)) = pieces::parse(file, &text)
-        {
-            self.sources.redact(file, &redact);
-            return Some(Entry {
-                key_span: None,
-                span: Span::new(file, 0..text.len()),
-                value,
-                overridden: Vec::new(),
-            });
-        }
-        let (table, errors) = DeTable::parse_recoverable(&text);
-        if !errors.is_empty() {
-            for e in errors {
-                let range = e.span().unwrap_or(0..0);
-                let message = e.message().trim().to_owned();
-                let first = message.lines().next().unwrap_or("invalid TOML").to_owned();
-                self.diags.push(
-                    Diagnostic::error("DG0001", format!("TOML syntax error: {first}"))
-                        .with_label(Span::new(file, range), first),
-                );
-            }
-            return None;
-        }
-        let span = Span::new(file, 0..text.len());
-        let mut redact = Vec::new();
-        let value = convert_table(At { file, offset: 0 }, table.get_ref(), &mut redact, false);
+        let in_pieces = if text.len() >= pieces::FROM {
+            pieces::parse(file, &text)
+        } else {
+            None
+        };
+        let (value, redact) = match in_pieces {
+            Some(parsed) => parsed,
+            None => match parse_whole(file, &text) {
+                Ok(parsed) => parsed,
+                Err(errors) => {
+                    for e in errors {
+                        let range = e.span().unwrap_or(0..0);
+                        let message = e.message().trim().to_owned();
+                        let first = message.lines().next().unwrap_or("invalid TOML").to_owned();
+                        self.diags.push(
+                            Diagnostic::error("DG0001", format!("TOML syntax error: {first}"))
+                                .with_label(Span::new(file, range), first),
+                        );
+                    }
+                    return None;
+                }
+            },
+        };
         self.sources.redact(file, &redact);
         Some(Entry {
             key_span: None,
-            span,
+            span: Span::new(file, 0..text.len()),
             value,
             overridden: Vec::new(),
         })
     }
+}
+
+/// The text of `file` parsed in one go and converted: its root table and the spans to mask, or
+/// every syntax error.
+fn parse_whole(
+    file: FileId,
+    text: &str,
+) -> Result<(Value, Vec<std::ops::Range<usize>>), Vec<toml::de::Error>> {
+    let (table, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut redact = Vec::new();
+    let value = convert_table(At { file, offset: 0 }, table.get_ref(), &mut redact, false);
+    Ok((value, redact))
 }
 
 /// From how many entries a table's entries are converted on every core (a `[services]` table of

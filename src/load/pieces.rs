@@ -202,31 +202,21 @@ mod tests {
 
     /// The whole parse, as the loader does it.
     fn whole(text: &str) -> Option<(Value, Vec<Range<usize>>)> {
-        let (table, errors) = DeTable::parse_recoverable(text);
-        if !errors.is_empty() {
-            return None;
-        }
-        let mut redact = Vec::new();
-        let at = At {
-            file: FileId(0),
-            offset: 0,
-        };
-        let value = convert_table(at, table.get_ref(), &mut redact, false);
-        Some((value, redact))
+        crate::load::parse_whole(FileId(0), text).ok()
     }
 
     fn pieces(text: &str, n: usize) -> Option<(Value, Vec<Range<usize>>)> {
         parse_in(FileId(0), text, n)
     }
 
-    fn same(text: &str, n: usize) -> bool {
-        let a = pieces(text, n).expect("the pieces join");
-        let b = whole(text).expect("the file parses");
-        let mut ra = a.1.clone();
-        let mut rb = b.1.clone();
-        ra.sort_by_key(|r| (r.start, r.end));
-        rb.sort_by_key(|r| (r.start, r.end));
-        format!("{:?}", a.0) == format!("{:?}", b.0) && ra == rb
+    /// The pieces join, into the whole parse's tree (spans included) and masked spans.
+    fn assert_same(text: &str, n: usize) {
+        let (tree, mut masked) = pieces(text, n).expect("the pieces join");
+        let (whole_tree, mut whole_masked) = whole(text).expect("the file parses");
+        masked.sort_by_key(|r| (r.start, r.end));
+        whole_masked.sort_by_key(|r| (r.start, r.end));
+        assert_eq!(format!("{tree:?}"), format!("{whole_tree:?}"), "{n} pieces");
+        assert_eq!(masked, whole_masked, "{n} pieces");
     }
 
     fn services(n: usize) -> String {
@@ -258,7 +248,7 @@ mod tests {
     fn the_pieces_give_the_whole_parse() {
         let text = services(40);
         for n in [2, 3, 5, 8, 17, 64, 500] {
-            assert!(same(&text, n), "{n} pieces");
+            assert_same(&text, n);
         }
     }
 
@@ -285,7 +275,7 @@ mod tests {
         }
         // Tables that only share the keys on the way to their headers join.
         let text = format!("[s.a]\n{body}[s.b]\n{body}[t.c]\n{body}[s.d.e]\nx = 2\n");
-        assert!(same(&text, 1000));
+        assert_same(&text, 1000);
         // A line inside a string that reads as a header counts as one: refused, never joined
         // wrongly.
         let text = format!("[a]\ns = \"\"\"\n  [b]\n\"\"\"\n{body}[b]\n{body}");

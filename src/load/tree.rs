@@ -55,48 +55,41 @@ impl Table {
     /// Deep-merges `top` onto this table in one pass over both: a key in both merges its
     /// entries ([`Entry::merge`]), a key in one is kept.
     fn merge(&mut self, top: Table) {
-        let base = std::mem::take(&mut self.0);
-        let mut out = Vec::with_capacity(base.len() + top.0.len());
-        let mut top = top.0.into_iter().peekable();
-        for (k, mut v) in base {
-            while let Some((tk, tv)) = top.next_if(|(tk, _)| *tk < k) {
-                out.push((tk, tv));
-            }
-            if let Some((_, tv)) = top.next_if(|(tk, _)| *tk == k) {
-                v.merge(tv);
-            }
-            out.push((k, v));
-        }
-        out.extend(top);
-        self.0 = out;
+        self.combine(top, Entry::merge);
     }
-}
 
-impl Table {
     /// Joins the tables of two pieces of one file ([`super::pieces`]): a key in both must hold a
     /// table in both, joined in turn, and keeps the first piece's spans (those of the header
     /// that first named it). `false`, with `self` left partly joined, when a key holds anything
     /// else in both: the pieces cannot be joined and the file is parsed whole instead.
     pub(super) fn join(&mut self, later: Table) -> bool {
-        let first = std::mem::take(&mut self.0);
-        let mut out = Vec::with_capacity(first.len() + later.0.len());
-        let mut later = later.0.into_iter().peekable();
         let mut joined = true;
-        for (k, mut v) in first {
-            while let Some(entry) = later.next_if(|(lk, _)| *lk < k) {
+        self.combine(later, |v, lv| {
+            joined &= match (&mut v.value, lv.value) {
+                (Value::Table(a), Value::Table(b)) => a.join(b),
+                _ => false,
+            };
+        });
+        joined
+    }
+
+    /// Adds the entries of `other` to this table in one pass over both, both being in key order:
+    /// a key in one is kept, and `both` combines the entries of a key in both into this table's.
+    fn combine(&mut self, other: Table, mut both: impl FnMut(&mut Entry, Entry)) {
+        let base = std::mem::take(&mut self.0);
+        let mut out = Vec::with_capacity(base.len() + other.0.len());
+        let mut other = other.0.into_iter().peekable();
+        for (k, mut v) in base {
+            while let Some(entry) = other.next_if(|(ok, _)| *ok < k) {
                 out.push(entry);
             }
-            if let Some((_, lv)) = later.next_if(|(lk, _)| *lk == k) {
-                joined &= match (&mut v.value, lv.value) {
-                    (Value::Table(a), Value::Table(b)) => a.join(b),
-                    _ => false,
-                };
+            if let Some((_, ov)) = other.next_if(|(ok, _)| *ok == k) {
+                both(&mut v, ov);
             }
             out.push((k, v));
         }
-        out.extend(later);
+        out.extend(other);
         self.0 = out;
-        joined
     }
 }
 
