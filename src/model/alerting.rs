@@ -2,6 +2,7 @@
 //! through the mesh (`[tracing]`).
 
 use super::{AlertSeverity, SecretRef};
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,7 +14,8 @@ pub const NULL_RECEIVER: &str = "null";
 /// Alertmanager's configuration (`[monitoring.alertmanager]`): who is notified of which alert.
 /// Every generated alert carries `severity` and `bu_name` (the environment's business unit)
 /// labels, which the routes match.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Alertmanager {
     /// Labels that put alerts into one notification, e.g. `["alertname", "namespace",
@@ -64,7 +66,8 @@ fn default_repeat_interval() -> String {
 
 /// One route (`[[monitoring.alertmanager.routes]]`). A route without matchers catches every
 /// alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AlertRoute {
     /// Match alerts of this `severity` only.
@@ -79,7 +82,8 @@ pub struct AlertRoute {
 }
 
 /// Kinds of receiver deaap-gen writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReceiverKind {
     /// A Slack incoming webhook: `channel`, and `secrets.api_url` (the webhook URL).
@@ -134,7 +138,8 @@ impl ReceiverKind {
 /// One receiver (`[monitoring.alertmanager.receivers.<name>]`). Credentials are never values:
 /// `secrets` holds Vault references, which the Vault sync puts into the Secret Alertmanager
 /// mounts; the configuration reads them from files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Receiver {
     /// `slack`, `pagerduty`, `email` or `webhook`; it decides which other keys apply.
@@ -190,7 +195,8 @@ impl Receiver {
 
 /// Request tracing through the Istio mesh (`[tracing]`): the sidecars report spans to a Jaeger
 /// collector the platform runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Tracing {
     /// Whether the mesh reports spans.
@@ -198,7 +204,7 @@ pub struct Tracing {
     pub enabled: bool,
     /// The percentage of requests traced, 0 to 100 (e.g. `100.0` in staging, `1.0` in
     /// production).
-    #[schemars(range(min = 0.0, max = 100.0))]
+    #[cfg_attr(test, schemars(range(min = 0.0, max = 100.0)))]
     pub sampling: f64,
     /// The name of the tracing provider in the mesh configuration, e.g. `jaeger`.
     #[serde(default = "default_provider")]
@@ -215,7 +221,8 @@ fn default_provider() -> String {
 }
 
 /// The span protocol of the tracing provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TracingProtocol {
     /// OTLP over gRPC (Jaeger's collector port 4317).
@@ -226,7 +233,8 @@ pub enum TracingProtocol {
 }
 
 /// Where the Jaeger collector listens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TraceCollector {
     /// The collector's Kubernetes namespace, e.g. `observability`.

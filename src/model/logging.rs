@@ -3,6 +3,7 @@
 //! Elasticsearch) reads.
 
 use super::{Image, Resources};
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,7 +11,8 @@ use std::collections::BTreeMap;
 /// Log collection (`[logging]`), on Kubernetes: a Fluent Bit `DaemonSet` in the monitoring
 /// namespace tails the container log of every DEAAP workload on its node, parses the standard
 /// JSON log format, and produces each line to a Kafka topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Logging {
     /// Whether the collector is generated (Kubernetes environments only; a Compose environment's
@@ -33,7 +35,8 @@ pub struct Logging {
 }
 
 /// Log collectors deaap-gen can configure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum LogCollector {
     /// Fluent Bit, with its native Kafka output.
@@ -41,7 +44,8 @@ pub enum LogCollector {
 }
 
 /// The Kafka buffer (`[logging.kafka]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Kafka {
     /// Bootstrap brokers, each `host:port`, e.g.

@@ -1,11 +1,12 @@
 //! The validated, typed model of one DEAAP environment: what every target reads. It is plain data
 //! (`BTreeMap`/`Vec`, no I/O, no TOML types), deserialized from the merged environment tree after
-//! schema validation, and its types generate `schema/deaap-environment.schema.json`.
+//! schema validation. In the tests its types generate the JSON Schema the tool compiles in
+//! (`src/validate/environment.schema.json`, from which `schema/deaap-environment.schema.json`).
 //!
 //! Keys are `snake_case`; maps keyed by name (`services`, `storage`, `metrics`, `alerts`, ...) are
 //! `BTreeMap`s so that every target emits them in one stable order.
 
-/// Deserialize and `JsonSchema` for a model type written as a string and parsed by its `parse`:
+/// Deserialize (and, in the tests, `JsonSchema`) for a model type written as a string and parsed by its `parse`:
 /// the environment file and the schema see a plain string, whose syntax the validation step
 /// checks with a located diagnostic before the model is built.
 macro_rules! parsed_from_string {
@@ -17,6 +18,7 @@ macro_rules! parsed_from_string {
             }
         }
 
+        #[cfg(test)]
         impl schemars::JsonSchema for $t {
             fn inline_schema() -> bool {
                 true
@@ -54,17 +56,22 @@ pub use secret::*;
 pub use security::*;
 pub use service::*;
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One environment file after `extends` layering. Partials (such as `base.toml`) have no
 /// `[environment]` table and are never compiled on their own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(
-    title = "DEAAP environment",
-    description = "A deaap-gen environment file: one typed model of a DEAAP deployment."
+#[cfg_attr(
+    test,
+    schemars(
+        title = "DEAAP environment",
+        description = "A deaap-gen environment file: one typed model of a DEAAP deployment."
+    )
 )]
 pub struct Environment {
     /// The JSON Schema of this file, for editors (`#:schema` comments work too).
@@ -121,7 +128,7 @@ pub struct Environment {
     pub logging: Option<Logging>,
     /// Resource quotas, by logical namespace (a key of `namespaces`).
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, Quota>")]
+    #[cfg_attr(test, schemars(with = "BTreeMap<String, Quota>"))]
     pub quotas: Quotas,
     /// Diagnostics accepted on purpose, each on one key with a reason (and an optional expiry):
     /// shown as waived instead of failing or warning. A waiver whose diagnostic no longer fires
@@ -131,7 +138,8 @@ pub struct Environment {
 }
 
 /// One accepted diagnostic (`[[waivers]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DiagnosticWaiver {
     /// The code waived, e.g. `DG0113`: a rule's or a proof's warning or error.

@@ -1,11 +1,13 @@
 //! Monitoring stack, KPI metric definitions, alerts and the performance-targets table.
 
 use super::Persistence;
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// kube-prometheus-stack settings (`[monitoring]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     /// Whether the monitoring stack's values, alert rules and runbooks are generated.
@@ -38,7 +40,8 @@ fn default_interval() -> String {
     "1m".to_owned()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Grafana {
     /// Grafana's data volume.
@@ -47,7 +50,8 @@ pub struct Grafana {
     pub dashboard_provider: DashboardProvider,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DashboardProvider {
     /// The provider's name in Grafana, e.g. `deaap-dashboards`.
@@ -59,7 +63,8 @@ pub struct DashboardProvider {
 }
 
 /// A custom metric definition (`[metrics.<name>]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricDef {
     /// The Prometheus metric type: `counter`, `gauge` or `histogram`; it decides which alert
@@ -89,7 +94,8 @@ pub struct MetricDef {
 /// `exposed_by` one of them.
 pub const STACK_EXPORTERS: [&str; 3] = ["kube-state-metrics", "node-exporter", "kubelet"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MetricType {
     Counter,
@@ -100,7 +106,8 @@ pub enum MetricType {
 /// An alert (`[alerts.<AlertName>]`). Alerts are structured rather than raw PromQL so that
 /// deaap-gen can write correct queries (quantiles over histogram buckets, rates over counters)
 /// and a `promtool` unit test for each.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Alert {
     /// What to compute.
@@ -127,7 +134,8 @@ pub struct Alert {
 }
 
 /// How an alert reduces its series to one number.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Signal {
     /// `histogram_quantile(q, sum by (le) (rate(<metric>_bucket[window])))`.
@@ -143,14 +151,16 @@ pub enum Signal {
     Up,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Comparison {
     Above,
     Below,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
     Info,
@@ -170,7 +180,8 @@ impl AlertSeverity {
 }
 
 /// One row of the performance-targets table (`[[performance_targets]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PerformanceTarget {
     /// Component, e.g. `Doc Ingester`.
@@ -226,7 +237,8 @@ impl PerformanceTarget {
 
 /// A latency service-level objective (`performance_targets.slo`): the fraction of requests that
 /// must finish within `threshold` over a 30-day period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
     /// The fraction of events that must be good, strictly between 0 and 1, e.g. `0.99`; the

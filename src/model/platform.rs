@@ -1,11 +1,13 @@
 //! Environment identity, namespaces, images and resources: what every workload shares.
 
 use super::Quantity;
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// Environment name (DNS-1123 label); the output folder and the `deaap.io/environment` label.
@@ -44,9 +46,8 @@ fn default_kube_version() -> String {
     "1.33".to_owned()
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Development,
@@ -65,7 +66,8 @@ impl Tier {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PlatformKind {
     /// Docker Compose on one machine.
@@ -75,7 +77,8 @@ pub enum PlatformKind {
 }
 
 /// The four DEAAP namespaces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Namespaces {
     /// Kubernetes namespace of the core services (gateway, ingestion, agents, consensus manager),
@@ -92,9 +95,8 @@ pub struct Namespaces {
 }
 
 /// A logical namespace: where a workload lives, independent of the environment's naming.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NamespaceKey {
     Core,
@@ -145,7 +147,8 @@ impl Namespaces {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Images {
     /// Registry host (and optional path) prefixed to every image, e.g. `registry.deaap.company.com`.
@@ -174,7 +177,8 @@ impl Images {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub enum PullPolicy {
     Always,
     IfNotPresent,
@@ -193,7 +197,8 @@ impl PullPolicy {
 }
 
 /// An image: repository path in the environment's registry plus a tag or a digest (one of them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Image {
     /// Repository path below the registry, e.g. `deaap/doc-ingester`.
@@ -223,7 +228,8 @@ impl Image {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     /// Requests and limits of every container that does not set its own `resources`.
@@ -231,7 +237,8 @@ pub struct Defaults {
 }
 
 /// Requests and limits of a container (Kubernetes quantities).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// What the scheduler reserves for the container: `cpu` and `memory` quantities.
@@ -241,7 +248,8 @@ pub struct Resources {
     pub limits: CpuMemory,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CpuMemory {
     /// CPU quantity, e.g. `500m` or `1`.
@@ -251,7 +259,8 @@ pub struct CpuMemory {
 }
 
 /// A persistent volume claim's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Persistence {
     /// Whether the data lives on a persistent volume claim (`false`: an ephemeral volume, lost with
@@ -268,7 +277,8 @@ pub struct Persistence {
 /// The application data volume (`[data]`): one `PersistentVolumeClaim`, named by
 /// `backup.data_claim`, that every service with `data_access = true` mounts at `path`, that the
 /// full backup archives and that the data restore fills. Kubernetes only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Data {
     /// Volume size, e.g. `100Gi`.
@@ -299,7 +309,8 @@ fn core_namespace() -> NamespaceKey {
 }
 
 /// A volume's access mode, as Kubernetes writes it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub enum AccessMode {
     /// Mounted read-write by pods on any number of nodes.
     #[default]
@@ -342,7 +353,8 @@ impl Quotas {
 }
 
 /// A namespace's resource quota (`[quotas.<namespace-key>]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     /// The namespace's total CPU requests (`requests.cpu`), e.g. `20`.

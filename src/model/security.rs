@@ -1,11 +1,13 @@
 //! Security posture, backups and the audit policy.
 
 use super::{CpuMemory, Image, NamespaceKey, Quantity, Resources, Schedule, SecretRef};
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Security {
     /// Default-deny NetworkPolicies per namespace plus the allows the model implies.
@@ -39,7 +41,8 @@ pub struct Security {
 }
 
 /// A namespace's own Pod Security Admission level (`[security.pod_security_overrides.<ns>]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PodSecurityOverride {
     /// The Pod Security Admission level of this namespace: `privileged`, `baseline` or
@@ -61,7 +64,8 @@ impl Security {
 }
 
 /// The Istio data plane (`[security.mesh]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Mesh {
     /// Label the core, blockchain and storage namespaces for Istio sidecar injection. The
@@ -114,7 +118,8 @@ fn default_mtls() -> MtlsMode {
     MtlsMode::Strict
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PodSecurityLevel {
     Privileged,
@@ -133,7 +138,8 @@ impl PodSecurityLevel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MtlsMode {
     Strict,
@@ -141,7 +147,8 @@ pub enum MtlsMode {
     Disable,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GatewayTls {
     /// Whether the public gateway serves TLS with a cert-manager certificate (required in
@@ -159,7 +166,8 @@ fn default_issuer_kind() -> String {
 }
 
 /// HashiCorp Vault: where secret references are resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Vault {
     /// Whether secrets are injected by the Vault agent (required when any secret reference is
@@ -205,7 +213,8 @@ impl Vault {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VaultStorage {
     /// Storage backend type, e.g. `consul`.
@@ -216,7 +225,8 @@ pub struct VaultStorage {
     pub path: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VaultSeal {
     /// Seal type, e.g. `gcpckms`.
@@ -232,7 +242,8 @@ pub struct VaultSeal {
 }
 
 /// Falco runtime-security rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Falco {
     /// Whether Falco rules are generated.
@@ -247,7 +258,8 @@ pub struct Falco {
     pub rules: FalcoRules,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct FalcoRules {
@@ -264,7 +276,8 @@ pub struct FalcoRules {
 }
 
 /// OPA Gatekeeper admission policies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Opa {
     /// Whether the Gatekeeper ConstraintTemplates and Constraints (and the plain Rego bundle) are
@@ -280,7 +293,8 @@ pub struct Opa {
     pub required_labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Enforcement {
     Deny,
@@ -288,7 +302,8 @@ pub enum Enforcement {
     Dryrun,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct OpaPolicies {
@@ -306,7 +321,8 @@ pub struct OpaPolicies {
 }
 
 /// An accepted posture-scan finding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Waiver {
     /// Check id, e.g. `CKV_K8S_43`.
@@ -319,7 +335,8 @@ pub struct Waiver {
 }
 
 /// Scheduled backups (`[backup]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
     /// Whether the backup jobs are generated.
@@ -353,14 +370,16 @@ pub struct Backup {
     pub resources: Option<Resources>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
     Full,
     Incremental,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseBackup {
     /// What is dumped: a storage backend name, or `blockchain`.
@@ -378,7 +397,8 @@ pub struct DatabaseBackup {
 }
 
 /// The Kubernetes audit policy (`[audit]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Audit {
     /// The audit policy's rules, in order: the first rule that matches a request decides its level.
@@ -386,7 +406,8 @@ pub struct Audit {
     pub rules: Vec<AuditRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditRule {
     /// How much of a matching request is logged: `None`, `Metadata`, `Request` or
@@ -406,9 +427,8 @@ pub struct AuditRule {
     pub payload_logging_reason: Option<String>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub enum AuditLevel {
     None,
     Metadata,
@@ -416,7 +436,8 @@ pub enum AuditLevel {
     RequestResponse,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditResources {
     /// API group; `""` is the core group.

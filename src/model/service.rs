@@ -1,6 +1,7 @@
 //! Application services, storage backends, blockchain nodes and consensus validators.
 
 use super::{Image, NamespaceKey, Persistence, Resources, SecretRef};
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,7 +13,8 @@ pub fn yes() -> bool {
 }
 
 /// An application service (`[services.<name>]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Whether the service is deployed in this environment (a layer may switch a base service off).
@@ -87,7 +89,8 @@ fn default_health_path() -> String {
 }
 
 /// Horizontal pod autoscaling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
     /// Whether the horizontal pod autoscaler is generated (a layer may switch it off).
@@ -108,7 +111,8 @@ pub struct Autoscaling {
     pub pods_metric: Option<PodsMetric>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PodsMetric {
     /// Metric name, e.g. `document_processing_queue_size`.
@@ -118,7 +122,8 @@ pub struct PodsMetric {
 }
 
 /// Prometheus scraping of a workload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Annotate pods with `prometheus.io/scrape` so the `deaap-services` job keeps them.
@@ -147,7 +152,8 @@ fn default_metrics_path() -> String {
 }
 
 /// A storage backend (`[storage.<name>]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StorageBackend {
     /// Whether the backend is deployed in this environment (a layer may switch a base backend off).
@@ -196,7 +202,8 @@ fn storage_ns() -> NamespaceKey {
 }
 
 /// How a replicated store keeps its replicas in step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Replication {
     /// No replication: a single server.
@@ -220,7 +227,8 @@ impl Replication {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum StorageKind {
     Redis,
@@ -229,7 +237,8 @@ pub enum StorageKind {
 }
 
 /// Blockchain nodes (`[blockchain]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Blockchain {
     /// Whether blockchain nodes are deployed in this environment.
@@ -263,7 +272,8 @@ pub struct Blockchain {
 }
 
 /// The API a blockchain node serves on its port.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BlockchainApi {
     /// Ethereum JSON-RPC (`eth_blockNumber` answers while the node serves the chain).
@@ -278,7 +288,8 @@ fn default_bc_job() -> String {
 }
 
 /// Consensus validators (`[consensus]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consensus {
     /// Number of validator pods (`bu-validator`).
@@ -309,7 +320,8 @@ fn default_writer() -> String {
     "consensus-manager".to_owned()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConsensusMode {
     /// Test mode: validators accept test transactions (`consensus.testMode`).
