@@ -6,9 +6,9 @@
 //! Keys are `snake_case`; maps keyed by name (`services`, `storage`, `metrics`, `alerts`, ...) are
 //! `BTreeMap`s so that every target emits them in one stable order.
 
-/// Deserialize (and, in the tests, `JsonSchema`) for a model type written as a string and parsed by its `parse`:
-/// the environment file and the schema see a plain string, whose syntax the validation step
-/// checks with a located diagnostic before the model is built.
+/// Deserialize (and, in the tests, `JsonSchema`) for a model type written as a string and parsed
+/// by its `parse`: the environment file and the schema see a plain string, whose syntax the
+/// validation step checks with a located diagnostic before the model is built.
 macro_rules! parsed_from_string {
     ($t:ty) => {
         impl<'de> serde::Deserialize<'de> for $t {
