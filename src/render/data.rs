@@ -10,6 +10,8 @@
 //! `serde_json::to_value` gives (the same order, numbers, nulls and duplicate keys); it reads
 //! like a value (`data["spec"]["replicas"]`), typed structs deserialize from it
 //! as they would from a value, and [`Data::to_json`] makes the value where one is needed.
+//! [`to_exact_data`] builds the other YAML documents, refusing what it would hold otherwise than
+//! the YAML serializer (then the document goes through the serializer).
 
 use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, MapDeserializer};
 use serde::de::{IntoDeserializer, Visitor};
@@ -41,7 +43,23 @@ static NULL: Data = Data::Null;
 /// What `serde_json::to_value` refuses: a mapping key that is no string, a number JSON cannot
 /// hold, or the value's own serialization error.
 pub fn to_data<T: Serialize + ?Sized>(value: &T) -> Result<Data, Error> {
-    value.serialize(Builder)
+    value.serialize(Builder::<false>)
+}
+
+/// [`to_data`] for a value the YAML serializer would write as it is: it refuses what JSON's
+/// shape would change rather than change it (a mapping key that is no string, a float that is not
+/// finite) and what YAML writes as a tag (an enum variant that carries a value, a key starting with
+/// `!`), so that the caller takes the serializer's path for such a value instead.
+///
+/// # Errors
+/// As [`to_data`], and for what it refuses.
+pub fn to_exact_data<T: Serialize + ?Sized>(value: &T) -> Result<Data, Error> {
+    value.serialize(Builder::<true>)
+}
+
+/// What [`to_exact_data`] refuses.
+fn inexact() -> Error {
+    <Error as ser::Error>::custom("not held the same as JSON")
 }
 
 impl Data {
@@ -169,14 +187,15 @@ impl Serialize for Data {
     }
 }
 
-/// Builds [`Data`] from serde's calls, as `serde_json`'s value serializer builds a value.
-struct Builder;
+/// Builds [`Data`] from serde's calls, as `serde_json`'s value serializer builds a value; with
+/// `EXACT`, refusing what [`to_exact_data`] refuses.
+struct Builder<const EXACT: bool>;
 
 /// A sequence being built.
-struct Items(Vec<Data>);
+struct Items<const EXACT: bool>(Vec<Data>);
 
 /// A mapping being built, with the key whose value comes next.
-struct Entries {
+struct Entries<const EXACT: bool> {
     list: Vec<(Key, Data)>,
     key: Option<Key>,
     /// Keys given one by one may repeat (a struct's fields cannot).
@@ -208,6 +227,13 @@ macro_rules! made_by {
             }
         )*
     };
+    ($out:ty, try $make:path: $($method:ident($t:ty)),* $(,)?) => {
+        $(
+            fn $method(self, v: $t) -> Result<$out, Error> {
+                $make(v)
+            }
+        )*
+    };
 }
 
 /// A float as `serde_json` holds one: a number, or null when it is not finite.
@@ -222,16 +248,16 @@ fn single(name: &'static str, value: Data) -> Data {
     Data::Map(vec![(Cow::Borrowed(name), value)].into_boxed_slice())
 }
 
-impl ser::Serializer for Builder {
+impl<const EXACT: bool> ser::Serializer for Builder<EXACT> {
     type Ok = Data;
     type Error = Error;
-    type SerializeSeq = Items;
-    type SerializeTuple = Items;
-    type SerializeTupleStruct = Items;
-    type SerializeTupleVariant = Variant<Items>;
-    type SerializeMap = Entries;
-    type SerializeStruct = Entries;
-    type SerializeStructVariant = Variant<Entries>;
+    type SerializeSeq = Items<EXACT>;
+    type SerializeTuple = Items<EXACT>;
+    type SerializeTupleStruct = Items<EXACT>;
+    type SerializeTupleVariant = Variant<Items<EXACT>>;
+    type SerializeMap = Entries<EXACT>;
+    type SerializeStruct = Entries<EXACT>;
+    type SerializeStructVariant = Variant<Entries<EXACT>>;
 
     fn serialize_bool(self, v: bool) -> Result<Data, Error> {
         Ok(Data::Bool(v))
@@ -248,9 +274,15 @@ impl ser::Serializer for Builder {
         ser::Serializer::serialize_u128(serde_json::value::Serializer, v).map(float)
     }
     fn serialize_f32(self, v: f32) -> Result<Data, Error> {
+        if EXACT && !v.is_finite() {
+            return Err(inexact());
+        }
         Ok(float(Value::from(v)))
     }
     fn serialize_f64(self, v: f64) -> Result<Data, Error> {
+        if EXACT && !v.is_finite() {
+            return Err(inexact());
+        }
         Ok(float(Value::from(v)))
     }
     fn serialize_char(self, v: char) -> Result<Data, Error> {
@@ -296,15 +328,18 @@ impl ser::Serializer for Builder {
         variant: &'static str,
         v: &T,
     ) -> Result<Data, Error> {
+        if EXACT {
+            return Err(inexact());
+        }
         Ok(single(variant, v.serialize(self)?))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<Items, Error> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<Items<EXACT>, Error> {
         Ok(Items(Vec::with_capacity(len.unwrap_or(0))))
     }
-    fn serialize_tuple(self, len: usize) -> Result<Items, Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Items<EXACT>, Error> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Items, Error> {
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Items<EXACT>, Error> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -313,20 +348,23 @@ impl ser::Serializer for Builder {
         _: u32,
         name: &'static str,
         len: usize,
-    ) -> Result<Variant<Items>, Error> {
+    ) -> Result<Variant<Items<EXACT>>, Error> {
+        if EXACT {
+            return Err(inexact());
+        }
         Ok(Variant {
             name,
             inner: Items(Vec::with_capacity(len)),
         })
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<Entries, Error> {
+    fn serialize_map(self, len: Option<usize>) -> Result<Entries<EXACT>, Error> {
         Ok(Entries {
             list: Vec::with_capacity(len.unwrap_or(0)),
             key: None,
             checked: true,
         })
     }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Entries, Error> {
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Entries<EXACT>, Error> {
         Ok(Entries {
             list: Vec::with_capacity(len),
             key: None,
@@ -339,7 +377,10 @@ impl ser::Serializer for Builder {
         _: u32,
         name: &'static str,
         len: usize,
-    ) -> Result<Variant<Entries>, Error> {
+    ) -> Result<Variant<Entries<EXACT>>, Error> {
+        if EXACT {
+            return Err(inexact());
+        }
         Ok(Variant {
             name,
             inner: self.serialize_struct(name, len)?,
@@ -347,12 +388,12 @@ impl ser::Serializer for Builder {
     }
 }
 
-impl ser::SerializeSeq for Items {
+impl<const EXACT: bool> ser::SerializeSeq for Items<EXACT> {
     type Ok = Data;
     type Error = Error;
 
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.0.push(v.serialize(Builder)?);
+        self.0.push(v.serialize(Builder::<EXACT>)?);
         Ok(())
     }
     fn end(self) -> Result<Data, Error> {
@@ -360,7 +401,7 @@ impl ser::SerializeSeq for Items {
     }
 }
 
-impl ser::SerializeTuple for Items {
+impl<const EXACT: bool> ser::SerializeTuple for Items<EXACT> {
     type Ok = Data;
     type Error = Error;
 
@@ -372,7 +413,7 @@ impl ser::SerializeTuple for Items {
     }
 }
 
-impl ser::SerializeTupleStruct for Items {
+impl<const EXACT: bool> ser::SerializeTupleStruct for Items<EXACT> {
     type Ok = Data;
     type Error = Error;
 
@@ -384,7 +425,7 @@ impl ser::SerializeTupleStruct for Items {
     }
 }
 
-impl ser::SerializeTupleVariant for Variant<Items> {
+impl<const EXACT: bool> ser::SerializeTupleVariant for Variant<Items<EXACT>> {
     type Ok = Data;
     type Error = Error;
 
@@ -396,7 +437,7 @@ impl ser::SerializeTupleVariant for Variant<Items> {
     }
 }
 
-impl Entries {
+impl<const EXACT: bool> Entries<EXACT> {
     fn insert(&mut self, key: Key, value: Data) {
         self.list.push((key, value));
     }
@@ -426,12 +467,12 @@ impl Entries {
     }
 }
 
-impl ser::SerializeMap for Entries {
+impl<const EXACT: bool> ser::SerializeMap for Entries<EXACT> {
     type Ok = Data;
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        self.key = Some(Cow::Owned(key.serialize(KeyBuilder)?));
+        self.key = Some(Cow::Owned(key.serialize(KeyBuilder::<EXACT>)?));
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -439,7 +480,7 @@ impl ser::SerializeMap for Entries {
             .key
             .take()
             .ok_or_else(|| <Error as ser::Error>::custom("a mapping value without its key"))?;
-        let value = v.serialize(Builder)?;
+        let value = v.serialize(Builder::<EXACT>)?;
         self.insert(key, value);
         Ok(())
     }
@@ -448,7 +489,7 @@ impl ser::SerializeMap for Entries {
     }
 }
 
-impl ser::SerializeStruct for Entries {
+impl<const EXACT: bool> ser::SerializeStruct for Entries<EXACT> {
     type Ok = Data;
     type Error = Error;
 
@@ -457,7 +498,7 @@ impl ser::SerializeStruct for Entries {
         key: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        let value = v.serialize(Builder)?;
+        let value = v.serialize(Builder::<EXACT>)?;
         self.insert(Cow::Borrowed(key), value);
         Ok(())
     }
@@ -466,7 +507,7 @@ impl ser::SerializeStruct for Entries {
     }
 }
 
-impl ser::SerializeStructVariant for Variant<Entries> {
+impl<const EXACT: bool> ser::SerializeStructVariant for Variant<Entries<EXACT>> {
     type Ok = Data;
     type Error = Error;
 
@@ -483,14 +524,26 @@ impl ser::SerializeStructVariant for Variant<Entries> {
 }
 
 /// A mapping key, as `serde_json` accepts one: a string, or a character, boolean or integer
-/// written as one.
-struct KeyBuilder;
+/// written as one (with `EXACT`, a string or a character only).
+struct KeyBuilder<const EXACT: bool>;
 
 fn key_error() -> Error {
     <Error as ser::Error>::custom("key must be a string")
 }
 
-impl ser::Serializer for KeyBuilder {
+impl<const EXACT: bool> KeyBuilder<EXACT> {
+    /// A key that is no string, written as one unless `EXACT`.
+    #[allow(clippy::needless_pass_by_value)]
+    fn inexact_key(v: impl ToString) -> Result<String, Error> {
+        if EXACT {
+            Err(inexact())
+        } else {
+            Ok(v.to_string())
+        }
+    }
+}
+
+impl<const EXACT: bool> ser::Serializer for KeyBuilder<EXACT> {
     type Ok = String;
     type Error = Error;
     type SerializeSeq = ser::Impossible<String, Error>;
@@ -501,8 +554,9 @@ impl ser::Serializer for KeyBuilder {
     type SerializeStruct = ser::Impossible<String, Error>;
     type SerializeStructVariant = ser::Impossible<String, Error>;
 
-    made_by! { String, written:
-        serialize_bool(bool), serialize_char(char),
+    made_by! { String, written: serialize_char(char) }
+    made_by! { String, try Self::inexact_key:
+        serialize_bool(bool),
         serialize_i8(i8), serialize_i16(i16), serialize_i32(i32), serialize_i64(i64),
         serialize_i128(i128), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
         serialize_u64(u64), serialize_u128(u128),
@@ -515,6 +569,11 @@ impl ser::Serializer for KeyBuilder {
         Err(key_error())
     }
     fn serialize_str(self, v: &str) -> Result<String, Error> {
+        // The YAML serializer takes the key of a mapping of one entry that starts with `!` for a
+        // tag.
+        if EXACT && v.starts_with('!') {
+            return Err(inexact());
+        }
         Ok(v.to_owned())
     }
     fn serialize_bytes(self, _: &[u8]) -> Result<String, Error> {

@@ -70,6 +70,14 @@ const QUOTED: &str = "'@\u{FDD0}";
 /// # Errors
 /// A value that cannot be serialized, or one holding U+FDD0.
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
+    // Most documents are JSON-shaped: built as data, which costs less than the serializer's
+    // value, and written directly.
+    if let Some(text) = super::data::to_exact_data(value)
+        .ok()
+        .and_then(|d| super::block::write(&d))
+    {
+        return Ok(text);
+    }
     let v = serde_yaml::to_value(value).map_err(|e| e.to_string())?;
     // A document JSON can hold is written directly, with the same bytes.
     match super::block::write_yaml(&v) {
@@ -309,6 +317,47 @@ mod tests {
         ] {
             assert!(super::super::block::write_yaml(&v.expect("a value")).is_none());
         }
+    }
+
+    /// Values written as data take the serializer's path for what data would hold otherwise
+    /// than YAML: keys that are no strings, floats that are not finite, variants with values, and
+    /// keys the serializer reads as tags.
+    #[test]
+    fn values_are_written_as_the_serializer_writes_them() {
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Unit,
+            Newtype(u8),
+            Tuple(u8, u8),
+            Struct { a: u8 },
+        }
+        fn same<T: serde::Serialize>(v: &T) {
+            let by_serializer =
+                yaml_by_serializer(serde_yaml::to_value(v).expect("a value")).expect("serializes");
+            assert_eq!(to_string(v).expect("serializes"), by_serializer);
+        }
+        use std::collections::BTreeMap;
+        same(&BTreeMap::from([("a", vec!["1", "on", "x y"])]));
+        same(&BTreeMap::from([(1u8, "one")]));
+        same(&BTreeMap::from([(true, "yes")]));
+        same(&BTreeMap::from([('c', "c")]));
+        same(&BTreeMap::from([("!tag", 1)]));
+        same(&BTreeMap::from([("!tag", 1), ("b", 2)]));
+        same(&f64::INFINITY);
+        same(&BTreeMap::from([("nan", f64::NAN)]));
+        same(&(1.5f32, -0.0f64));
+        same(&(
+            Shape::Unit,
+            Shape::Newtype(1),
+            Shape::Tuple(1, 2),
+            Shape::Struct { a: 3 },
+        ));
+        same(&(None::<u8>, (), u64::MAX, i64::MIN, "multi\nline\n"));
+        assert!(crate::render::data::to_exact_data(&BTreeMap::from([(1u8, "one")])).is_err());
+        assert!(crate::render::data::to_exact_data(&f64::NAN).is_err());
+        assert!(crate::render::data::to_exact_data(&Shape::Newtype(1)).is_err());
+        assert!(crate::render::data::to_exact_data(&BTreeMap::from([("!t", 1)])).is_err());
+        assert!(crate::render::data::to_exact_data(&Shape::Unit).is_ok());
     }
 
     #[test]
