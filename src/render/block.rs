@@ -858,6 +858,14 @@ fn typed_in_yaml12(s: &str) -> bool {
     if !(first.is_ascii_digit() || b"+-.~nNtTfF".contains(&first)) {
         return false;
     }
+    // A word is typed only as null or a boolean: no number starts with a letter (what Rust
+    // parses as a float from one, `inf` or `NaN`, is not finite).
+    if first.is_ascii_alphabetic() {
+        return matches!(
+            s,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        );
+    }
     matches!(
         s,
         "null" | "Null" | "NULL" | "~" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"

@@ -39,20 +39,53 @@ pub fn is_implicit(s: &str) -> bool {
     };
     // Every implicit form starts with a digit, a sign, a dot, `~`, `<` or `=`, or is one of the
     // short bool and null words: anything else is a string without running the pattern.
-    let candidate = if first.is_ascii_digit() {
-        // A form that starts with a digit (a number, a time, a timestamp) holds nothing but
-        // digits, hexadecimal letters and `_+-.:xtTZ`, spaces and tabs: `500m` or `1Gi` is a
-        // string at its first other letter.
-        s.bytes()
-            .all(|b| b.is_ascii_hexdigit() || b"_+-.:xtTZ \t".contains(&b))
-    } else if b"+-.~<=".contains(&first) {
-        true
-    } else {
-        // What starts with a letter is implicit only as one of the words, in any ASCII case
-        // (the pattern's case-insensitivity is ASCII's): `name`, `TCP` or `tls` need no pattern.
-        return WORDS.iter().any(|w| s.eq_ignore_ascii_case(w));
+    let bytes = s.as_bytes();
+    let candidate = match first {
+        // Digits alone are a decimal, or an octal after a leading zero (`09` is a string).
+        b'0'..=b'9' if bytes.iter().all(u8::is_ascii_digit) => {
+            return first != b'0' || bytes[1..].iter().all(|b| (b'0'..=b'7').contains(b));
+        }
+        b'0'..=b'9' => numeric(bytes),
+        // A sign starts a form only before a digit (`-1`, `+0x1f`) or a dot (`-.inf`): an
+        // argument such as `--port=80` is a string at its second byte.
+        b'+' | b'-' => match bytes.get(1) {
+            Some(b'0'..=b'9') => numeric(&bytes[1..]),
+            Some(b'.') => true,
+            _ => false,
+        },
+        // A dot starts a form before a digit (`.5`), or as `.inf` or `.nan`: a path such as
+        // `./run` or `.git` is a string.
+        b'.' => match bytes.get(1) {
+            Some(b'0'..=b'9') => numeric(bytes),
+            _ => bytes.len() == 4,
+        },
+        b'~' | b'=' => return bytes.len() == 1,
+        b'<' => return s == "<<",
+        // What starts with anything else is implicit only as one of the words (at most five
+        // letters), in any ASCII case (the pattern's case-insensitivity is ASCII's): `name`,
+        // `TCP` or `tls` need no pattern.
+        _ => return s.len() <= 5 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)),
     };
     candidate && IMPLICIT.is_match(s)
+}
+
+/// Whether `bytes` could be a form that starts with a digit (a number, a time, a timestamp): only
+/// digits, hexadecimal letters and `_+-.:xtTZ`, spaces and tabs (`500m` or `1Gi` is a string at
+/// its first other letter), at most one dot (`1.2.3` is a version), `x` only after a leading
+/// `0` (`0+10x34` is a series of values), and a hexadecimal letter other than `b`, `e` or `E`
+/// only in a number with that `x` (`3fa9` is a digest).
+fn numeric(bytes: &[u8]) -> bool {
+    let (mut dots, mut hex_letter, mut x) = (0, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b if b.is_ascii_digit() || b"beE_+-:tTZ \t".contains(&b) => {}
+            b'.' => dots += 1,
+            b'x' if i == 1 && bytes[0] == b'0' => x = true,
+            b'a' | b'c' | b'd' | b'f' | b'A'..=b'D' | b'F' => hex_letter = true,
+            _ => return false,
+        }
+    }
+    dots <= 1 && (x || !hex_letter)
 }
 
 /// The bool and null words of [`IMPLICIT`].
@@ -287,6 +320,36 @@ mod tests {
                   |[fF][aA][lL][sS][eE]|[nN][uU][lL][lL])[sSeE\u{17F}\u{212A}]?"
         ) {
             proptest::prop_assert_eq!(is_implicit(&s), IMPLICIT.is_match(&s), "{:?}", s);
+        }
+    }
+
+    /// Every string of up to four of the characters the forms start and go on with, and the
+    /// signed and dotted words: the shortcuts give the pattern's answer for each.
+    #[test]
+    fn the_shortcuts_agree_with_the_pattern_on_every_short_form() {
+        const ALPHABET: &[u8] = b"-+.~<=0179_: xbeinfaTN";
+        let mut strings: Vec<String> = concat!(
+            "-.inf|+.inf|-.Inf|+.NAN|-.nan|+.5|-.5|+.5e+1|--port=80|-x|./run|.git|...|<<<|",
+            "1:20:30.5|-1_000|0x1F|-0xaBcD|1.2.3|3fa9|2001-12-14t21:59:43.10-05:00|",
+            "2001-12-14 21:59:43.10 Z|1_0.5e+10|0+10x34|00x1|0x1x|+0x1f|-0b101|0777|0778|12345",
+        )
+        .split('|')
+        .map(String::from)
+        .collect();
+        let mut shorter = vec![String::new()];
+        for _ in 0..4 {
+            shorter = shorter
+                .iter()
+                .flat_map(|s| {
+                    ALPHABET
+                        .iter()
+                        .map(move |&c| format!("{s}{}", char::from(c)))
+                })
+                .collect();
+            strings.extend(shorter.iter().cloned());
+        }
+        for s in &strings {
+            assert_eq!(is_implicit(s), IMPLICIT.is_match(s), "{s:?}");
         }
     }
 
