@@ -413,22 +413,23 @@ impl Writer<'_> {
         let mut lines = w.text.split('\n');
         let first = lines.next()?;
         self.out.push_str(first);
-        let mut column = self.column + first.chars().count();
+        // The column after the last line: counted once, on that line.
+        let mut last = (self.column, first);
         for line in lines {
             self.out.push('\n');
-            column = 0;
+            last = (0, "");
             if line.is_empty() {
                 continue;
             }
             // Every line of a mapping value is indented at least as far as its mapping.
             let rest = line
                 .get(w.indent..)
-                .filter(|_| line.as_bytes()[..w.indent].iter().all(|&b| b == b' '))?;
+                .filter(|_| is_spaces(&line.as_bytes()[..w.indent]))?;
             self.spaces(to);
             self.out.push_str(rest);
-            column = to + rest.chars().count();
+            last = (to, rest);
         }
-        self.column = column;
+        self.column = last.0 + last.1.chars().count();
         self.whitespace = w.whitespace;
         self.indention = w.indention;
         Some(())
@@ -436,7 +437,6 @@ impl Writer<'_> {
 
     /// `n` spaces.
     fn spaces(&mut self, n: usize) {
-        const SPACES: &str = "                                                                ";
         let mut left = n;
         while left > 0 {
             let k = left.min(SPACES.len());
@@ -662,7 +662,7 @@ impl Analysis {
         }
         // Most strings are names, paths and versions: characters that are no space, line break or
         // special character, and no indicator but as a lone `-` or at the start of `---` or `...`.
-        if s.bytes().all(|b| NAME_BYTES[usize::from(b)]) {
+        if all_in(s.as_bytes(), &NAME_BYTES) {
             return Self {
                 chars: s.len(),
                 block_plain: !(s == "-" || starts_document_marker(s)),
@@ -700,7 +700,11 @@ impl Analysis {
         }
         let (mut special, mut line_breaks, mut other_breaks) = (false, false, false);
         let (mut break_space, mut space_break) = (false, false);
-        for (i, &c) in b.iter().enumerate() {
+        // An indexed loop, as in [`all_in`].
+        let mut next = 0;
+        while next < b.len() {
+            let (i, c) = (next, b[next]);
+            next += 1;
             // Printable characters other than space, `:` and `#` change none of the flags.
             if QUIET_BYTES[usize::from(c)] {
                 continue;
@@ -819,6 +823,30 @@ static QUIET_BYTES: [bool; 256] = {
 };
 
 /// The bytes of the names, paths and versions that [`Analysis::of`] takes without a closer look:
+/// A run of spaces, for indentation.
+const SPACES: &str = "                                                                ";
+
+/// Whether `bytes` are spaces alone: compared with [`SPACES`] a run at a time.
+fn is_spaces(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(SPACES.len())
+        .all(|c| c == &SPACES.as_bytes()[..c.len()])
+}
+
+/// Whether every byte of `bytes` is in `table`. An indexed loop: the tool's own code is built with
+/// the basic optimisations only, which leave an iterator's `all` a call per byte, and every
+/// string the writer writes is scanned so.
+fn all_in(bytes: &[u8], table: &[bool; 256]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !table[usize::from(bytes[i])] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// ASCII letters and digits, `-`, `_`, `.`, `/`, `+`, `=` and `~`. A table, like [`QUIET_BYTES`].
 static NAME_BYTES: [bool; 256] = {
     let mut table = [false; 256];
