@@ -298,9 +298,9 @@ impl Writer<'_> {
         if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.newline();
         }
-        while self.column < indent {
-            self.out.push(' ');
-            self.column += 1;
+        if self.column < indent {
+            self.spaces(indent - self.column);
+            self.column = indent;
         }
         self.whitespace = true;
         self.indention = true;

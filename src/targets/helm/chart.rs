@@ -283,15 +283,18 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// About how long its text is, a little more rather than less: its objects' documents, with
-    /// room for the deeper indentation of their lines (the lines an entry leaves out, such as
-    /// `apiVersion` and `kind`, make up for part of it).
+    /// About how long its text is, a little more rather than less: its objects' documents and a
+    /// quarter more, for the deeper indentation of their lines (the lines an entry leaves out,
+    /// such as `apiVersion` and `kind`, make up for part of it). The values of the shipped
+    /// environments, the fixtures and 100 or 1,000 synthetic services are 1.06 to 1.12 times
+    /// their objects' documents; what is reserved and never written is never touched, so it takes
+    /// no memory, and the documents are not read again to count their lines.
     fn estimate(&self) -> usize {
         self.entries
             .iter()
             .map(|(_, o)| {
-                let d = o.document();
-                d.len() + 5 * d.bytes().filter(|&b| b == b'\n').count()
+                let d = o.document().len();
+                d + d / 4
             })
             .sum()
     }
