@@ -22,7 +22,7 @@ pub struct Constraint {
     /// The index of its template's `violation` rule among the program's entry points.
     entry: usize,
     operations: Vec<String>,
-    matcher: Value,
+    matcher: Match,
     /// The Constraint's `spec.parameters`, converted for the engine once.
     parameters: regorus::Value,
 }
@@ -88,7 +88,7 @@ impl Gatekeeper {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
         self.constraints
             .iter()
-            .any(|c| kinds_match(&c.matcher, group, kind))
+            .any(|c| c.matcher.kinds_match(group, kind))
     }
 
     /// Loads every `ConstraintTemplate` and Constraint among the artifacts' objects.
@@ -173,7 +173,7 @@ impl Gatekeeper {
                     .to_owned(),
                 entry,
                 operations: operations.to_vec(),
-                matcher: doc["spec"]["match"].clone(),
+                matcher: Match::new(&doc["spec"]["match"]),
                 parameters: regorus::Value::from(
                     doc["spec"].get("parameters").cloned().unwrap_or(json!({})),
                 ),
@@ -215,7 +215,7 @@ impl Gatekeeper {
         let matched: Vec<usize> = (0..self.constraints.len())
             .filter(|&i| {
                 let c = &self.constraints[i];
-                c.operations.iter().any(|o| o == operation || o == "*") && matches(&c.matcher, obj)
+                c.operations.iter().any(|o| o == operation || o == "*") && c.matcher.matches(obj)
             })
             .collect();
         if matched.is_empty() {
@@ -338,52 +338,79 @@ pub fn derives(api_version: &str, kind: &str) -> bool {
     ) || (kind == "Cluster" && api_version.starts_with("postgresql.cnpg.io/"))
 }
 
-/// Whether `spec.match`'s kinds take an object of API group `group` and `kind` (`*` for any
-/// group or kind; a match without kinds takes every kind).
-fn kinds_match(matcher: &Value, group: &str, kind: &str) -> bool {
-    let any = |list: &Value, want: &str| {
-        list.as_array()
-            .is_some_and(|l| l.iter().any(|x| x == "*" || x == want))
-    };
-    matcher["kinds"].as_array().is_none_or(|kinds| {
-        kinds
-            .iter()
-            .any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind))
-    })
+/// Gatekeeper's `spec.match`, read once for every review: kinds (with their API groups, `*` for
+/// any), `namespaces` and `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is
+/// matched by its own name).
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Each `kinds` entry's API groups and kinds (a list that is not one, or a name that is no
+    /// string, takes nothing); `None` when the match has no list of kinds, which takes every kind.
+    kinds: Option<Vec<(Vec<String>, Vec<String>)>>,
+    /// `namespaces`, when the match has it (a value that is no list takes no namespace).
+    namespaces: Option<Vec<String>>,
+    /// `excludedNamespaces`, likewise.
+    excluded: Option<Vec<String>>,
 }
 
-/// Gatekeeper's `spec.match`: kinds (with their API groups, `*` for any), `namespaces` and
-/// `excludedNamespaces` (exact, or a prefix ending in `*`; a Namespace is matched by its own
-/// name).
-#[must_use]
-pub fn matches(matcher: &Value, obj: &Value) -> bool {
-    let kind = obj["kind"].as_str().unwrap_or_default();
-    let kind_ok = kinds_match(matcher, group_of(obj), kind);
-    let ns = if kind == "Namespace" {
-        obj["metadata"]["name"].as_str()
-    } else {
-        obj["metadata"]["namespace"].as_str()
-    };
-    let listed = |list: &Value, ns: &str| {
-        list.as_array().is_some_and(|l| {
-            l.iter().filter_map(Value::as_str).any(|p| {
+impl Match {
+    /// The match `matcher` (a Constraint's `spec.match`) describes.
+    #[must_use]
+    pub fn new(matcher: &Value) -> Self {
+        let strings = |list: &Value| -> Vec<String> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        Self {
+            kinds: matcher["kinds"].as_array().map(|kinds| {
+                kinds
+                    .iter()
+                    .map(|k| (strings(&k["apiGroups"]), strings(&k["kinds"])))
+                    .collect()
+            }),
+            namespaces: matcher.get("namespaces").map(strings),
+            excluded: matcher.get("excludedNamespaces").map(strings),
+        }
+    }
+
+    /// Whether its kinds take an object of API group `group` and `kind`.
+    fn kinds_match(&self, group: &str, kind: &str) -> bool {
+        let any = |list: &[String], want: &str| list.iter().any(|x| x == "*" || x == want);
+        self.kinds.as_ref().is_none_or(|kinds| {
+            kinds
+                .iter()
+                .any(|(groups, kinds)| any(groups, group) && any(kinds, kind))
+        })
+    }
+
+    /// Whether it takes `obj`.
+    #[must_use]
+    pub fn matches(&self, obj: &Value) -> bool {
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let kind_ok = self.kinds_match(group_of(obj), kind);
+        let ns = if kind == "Namespace" {
+            obj["metadata"]["name"].as_str()
+        } else {
+            obj["metadata"]["namespace"].as_str()
+        };
+        let listed = |list: &[String], ns: &str| {
+            list.iter().any(|p| {
                 p.strip_suffix('*')
                     .map_or(p == ns, |prefix| ns.starts_with(prefix))
             })
-        })
-    };
-    // A cluster-scoped object other than a Namespace is in no namespace: the namespace criteria
-    // do not apply to it.
-    let ns_ok = match (ns, matcher.get("namespaces")) {
-        (Some(ns), Some(list)) => listed(list, ns),
-        _ => true,
-    };
-    let excluded = ns.is_some_and(|ns| {
-        matcher
-            .get("excludedNamespaces")
-            .is_some_and(|l| listed(l, ns))
-    });
-    kind_ok && ns_ok && !excluded
+        };
+        // A cluster-scoped object other than a Namespace is in no namespace: the namespace
+        // criteria do not apply to it.
+        let ns_ok = match (ns, &self.namespaces) {
+            (Some(ns), Some(list)) => listed(list, ns),
+            _ => true,
+        };
+        let excluded = ns.is_some_and(|ns| self.excluded.as_ref().is_some_and(|l| listed(l, ns)));
+        kind_ok && ns_ok && !excluded
+    }
 }
 
 /// Gatekeeper's input document for one admission review.
@@ -606,6 +633,51 @@ mod tests {
         }
     }
 
+    /// `spec.match` as Gatekeeper reads it: kinds in their groups (`*` for any, every kind without
+    /// a list), namespaces exact or by a prefix ending in `*`, a Namespace by its own name, and no
+    /// namespace criterion for another cluster-scoped object.
+    #[test]
+    fn a_match_takes_kinds_and_namespaces_as_gatekeeper_does() {
+        let obj = |api_version: &str, kind: &str, ns: Option<&str>| {
+            let mut o = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "n"}});
+            if let Some(ns) = ns {
+                o["metadata"]["namespace"] = json!(ns);
+            }
+            o
+        };
+        let m = Match::new(&json!({
+            "kinds": [{"apiGroups": ["apps"], "kinds": ["Deployment"]}, {"apiGroups": ["*"], "kinds": ["Pod"]}],
+            "namespaces": ["deaap-core", "team-*", "n"],
+            "excludedNamespaces": ["team-old*"],
+        }));
+        for (o, expected) in [
+            (obj("apps/v1", "Deployment", Some("deaap-core")), true),
+            (obj("apps/v1", "Deployment", Some("team-a")), true),
+            (obj("apps/v1", "Deployment", Some("team-old-b")), false),
+            (obj("apps/v1", "Deployment", Some("other")), false),
+            (
+                obj("example.io/v1", "Deployment", Some("deaap-core")),
+                false,
+            ),
+            (obj("v1", "Pod", Some("deaap-core")), true),
+            (obj("v1", "Service", Some("deaap-core")), false),
+        ] {
+            assert_eq!(m.matches(&o), expected, "{o}");
+        }
+        let any_kind = Match::new(&json!({"namespaces": ["n"], "excludedNamespaces": "none"}));
+        assert!(any_kind.matches(&obj("v1", "ConfigMap", Some("n"))));
+        // A Namespace is matched by its own name; another cluster-scoped object by none.
+        assert!(any_kind.matches(&obj("v1", "Namespace", None)));
+        assert!(any_kind.matches(&obj("rbac.authorization.k8s.io/v1", "ClusterRole", None)));
+        assert!(!any_kind.matches(&obj("v1", "ConfigMap", Some("other"))));
+        // A list that is no list takes nothing.
+        let broken =
+            Match::new(&json!({"kinds": [{"apiGroups": "", "kinds": ["Pod"]}], "namespaces": "n"}));
+        assert!(!broken.matches(&obj("v1", "Pod", None)));
+        assert!(!Match::new(&json!({"namespaces": "n"})).matches(&obj("v1", "Pod", Some("n"))));
+        assert!(Match::new(&Value::Null).matches(&obj("v1", "Pod", Some("n"))));
+    }
+
     /// The Constraints match the workload kinds and `ConsensusValidation`s, nothing else.
     #[test]
     fn may_match_follows_the_constraints_kinds() {
@@ -658,7 +730,7 @@ mod tests {
             .expect("compiles")
             .constraints()
             .iter()
-            .position(|c| !matches(&c.matcher, &pod))
+            .position(|c| !c.matcher.matches(&pod))
             .expect("a Constraint that does not select pods");
         let unmatched = u32::try_from(unmatched).expect("small");
         for verdict in [
