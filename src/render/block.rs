@@ -822,7 +822,6 @@ static QUIET_BYTES: [bool; 256] = {
     table
 };
 
-/// The bytes of the names, paths and versions that [`Analysis::of`] takes without a closer look:
 /// A run of spaces, for indentation.
 const SPACES: &str = "                                                                ";
 
@@ -847,6 +846,7 @@ fn all_in(bytes: &[u8], table: &[bool; 256]) -> bool {
     true
 }
 
+/// The bytes of the names, paths and versions that [`Analysis::of`] takes without a closer look:
 /// ASCII letters and digits, `-`, `_`, `.`, `/`, `+`, `=` and `~`. A table, like [`QUIET_BYTES`].
 static NAME_BYTES: [bool; 256] = {
     let mut table = [false; 256];
@@ -886,21 +886,16 @@ fn typed_in_yaml12(s: &str) -> bool {
     if !(first.is_ascii_digit() || b"+-.~nNtTfF".contains(&first)) {
         return false;
     }
-    // A word is typed only as null or a boolean: no number starts with a letter (what Rust
-    // parses as a float from one, `inf` or `NaN`, is not finite).
-    if first.is_ascii_alphabetic() {
-        return matches!(
-            s,
-            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        );
-    }
-    matches!(
+    let word = matches!(
         s,
         "null" | "Null" | "NULL" | "~" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    ) || leading_zero_digits(s)
-        || unsigned_int(s)
-        || negative_int(s)
-        || float(s)
+    );
+    // No number starts with a letter (what Rust parses as a float from one, `inf` or `NaN`, is
+    // not finite): a word is typed only as null or a boolean.
+    if word || first.is_ascii_alphabetic() {
+        return word;
+    }
+    leading_zero_digits(s) || unsigned_int(s) || negative_int(s) || float(s)
 }
 
 /// Whether `s` starts with a document marker, `---` or `...`: a pattern on the bytes, as the
