@@ -256,6 +256,17 @@ pub fn holds(root: &Path, rel: &str, bytes: &[u8]) -> bool {
     read == Some(len)
 }
 
+/// What the file system says of the regular file at the generated path `rel` under `root`,
+/// reached as [`read`] reaches it (through real folders only, never a link); `None` for anything
+/// else.
+#[must_use]
+pub fn regular_metadata(root: &Path, rel: &str) -> Option<std::fs::Metadata> {
+    let path = reach(root, rel).ok()??;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+}
+
 /// The regular file at the generated path `rel` under `root`, opened as [`read`] opens it (never
 /// through a link, without blocking on a FIFO), with its size; `None` for anything else.
 fn open_generated(root: &Path, rel: &str) -> Option<(std::fs::File, u64)> {

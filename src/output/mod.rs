@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod lock;
+mod seen;
 
 use crate::fsafe;
 use crate::model::Environment;
@@ -366,8 +367,30 @@ const HOLDS_CAP: u64 = 1 << 30;
 /// Whether `<out>/<environment>/` holds the index whose SHA-256 is `index_sha256` and every file
 /// it lists, byte for byte (read as [`compare`] reads them, never through a link): then the
 /// folder is what a compilation to that index would leave, and [`compare`] would find nothing.
+///
+/// A file that looks exactly as it did when a check last read it and found its bytes (size, times,
+/// inode: see [`seen`]) is taken as it is, without reading it again; the user's cache folder
+/// remembers how each file looked.
 #[must_use]
 pub fn holds(out: &Path, environment: &str, index_sha256: &str) -> bool {
+    holds_remembering(
+        out,
+        environment,
+        index_sha256,
+        crate::cache::folder("outputs").as_deref(),
+        seen::SETTLED,
+    )
+}
+
+/// [`holds`], remembering how the files looked in `kept` (nothing remembered without it), each
+/// file only when it last changed at least `settled` before the check.
+fn holds_remembering(
+    out: &Path,
+    environment: &str,
+    index_sha256: &str,
+    kept: Option<&Path>,
+    settled: std::time::Duration,
+) -> bool {
     let Ok((dir, true)) = env_dir(out, environment) else {
         return false;
     };
@@ -380,15 +403,40 @@ pub fn holds(out: &Path, environment: &str, index_sha256: &str) -> bool {
     let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
         return false;
     };
-    // Reading and hashing thousands of files is the whole of the work: on every core, each file a
-    // piece at a time (the chart values of 10,000 services are 170 MiB).
-    crate::parallel::map(&index.files, |f| {
-        f.path != INDEX
-            && fsafe::safe_relative(&f.path)
-            && fsafe::sha256_of(&dir, &f.path, HOLDS_CAP).is_some_and(|h| hex(&h) == f.sha256)
-    })
-    .into_iter()
-    .all(|same| same)
+    let now = std::time::SystemTime::now();
+    let remembered = seen::load(kept, &dir, index_sha256, index.files.len());
+    let files: Vec<(&IndexFile, Option<seen::Seen>)> = index.files.iter().zip(remembered).collect();
+    // Reading and hashing thousands of files is the whole of the work, unless they look as they
+    // did: on every core, each file a piece at a time (the chart values of 10,000 services are
+    // 170 MiB). For each file, how it looked before it was read, and whether it was read; `None`
+    // when it does not hold its bytes.
+    let found = crate::parallel::map(&files, |(f, before)| {
+        if f.path == INDEX || !fsafe::safe_relative(&f.path) {
+            return None;
+        }
+        let looks = fsafe::regular_metadata(&dir, &f.path)
+            .as_ref()
+            .and_then(seen::Seen::of);
+        if looks.is_some() && looks == *before {
+            return Some((looks, false));
+        }
+        fsafe::sha256_of(&dir, &f.path, HOLDS_CAP)
+            .is_some_and(|h| hex(&h) == f.sha256)
+            .then_some((looks, true))
+    });
+    let mut read = false;
+    let mut looked = Vec::with_capacity(found.len());
+    for f in found {
+        let Some((looks, was_read)) = f else {
+            return false;
+        };
+        read |= was_read;
+        looked.push(looks.filter(|s| s.settled(now, settled)));
+    }
+    if read && looked.iter().any(Option::is_some) {
+        seen::keep(kept, &dir, index_sha256, looked);
+    }
+    true
 }
 
 /// Moves one of the user's own entries into the staged tree unchanged: files are hard-linked (same
@@ -1103,5 +1151,112 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    /// The output folder of [`tree`] written to a new folder, with a cache folder of its own and
+    /// the SHA-256 of its index.
+    #[cfg(unix)]
+    fn remembered() -> (tempfile::TempDir, tempfile::TempDir, String) {
+        let out = tempfile::tempdir().expect("temp dir");
+        let kept = tempfile::tempdir().expect("temp dir");
+        let t = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 2\n")]);
+        write(out.path(), &t).expect("write");
+        let index = sha256_hex(&t.files[INDEX]);
+        (out, kept, index)
+    }
+
+    #[cfg(unix)]
+    fn holds_now(out: &Path, kept: &Path, index: &str) -> bool {
+        holds_remembering(out, "env", index, Some(kept), std::time::Duration::ZERO)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_that_looks_as_it_was_found_is_not_read_again() {
+        let (out, kept, index) = remembered();
+        assert!(holds_now(out.path(), kept.path(), &index));
+        assert_eq!(std::fs::read_dir(kept.path()).expect("list").count(), 1);
+        // Other bytes of the same size, and a record that says the file looked like this when it
+        // was found to hold its bytes: taken as it is, unread.
+        let a = out.path().join("env/a.yaml");
+        std::fs::write(&a, "a: 2\n").expect("write");
+        let dir = out.path().join("env");
+        let mut looked = seen::load(Some(kept.path()), &dir, &index, 2);
+        assert!(looked.iter().all(Option::is_some), "{looked:?}");
+        looked[0] = seen::Seen::of(&std::fs::symlink_metadata(&a).expect("stat"));
+        seen::keep(Some(kept.path()), &dir, &index, looked);
+        assert!(holds_now(out.path(), kept.path(), &index));
+        // A file changed in the last seconds is not remembered: it is read every time.
+        std::fs::remove_dir_all(kept.path()).expect("remove");
+        std::fs::write(&a, "a: 1\n").expect("write");
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(holds_remembering(
+            out.path(),
+            "env",
+            &index,
+            Some(kept.path()),
+            hour
+        ));
+        assert!(!kept.path().exists(), "nothing settled, nothing kept");
+        // One record per folder: another index replaces it.
+        assert!(holds_now(out.path(), kept.path(), &index));
+        let other = tree(&[("a.yaml", "a: 1\n")]);
+        write(out.path(), &other).expect("write");
+        let other_index = sha256_hex(&other.files[INDEX]);
+        assert!(holds_now(out.path(), kept.path(), &other_index));
+        assert_eq!(std::fs::read_dir(kept.path()).expect("list").count(), 1);
+        assert_eq!(
+            seen::load(Some(kept.path()), &dir, &index, 2),
+            vec![None, None]
+        );
+        assert!(seen::load(Some(kept.path()), &dir, &other_index, 1)[0].is_some());
+    }
+
+    /// A change made to a generated file.
+    #[cfg(unix)]
+    type Edit = fn(&Path);
+
+    #[cfg(unix)]
+    #[test]
+    fn any_write_after_a_file_was_found_is_seen() {
+        // A write in place of the same size: its change time moves past the tick the file was
+        // found in (the kernel's coarse clock ticks every few milliseconds).
+        let (out, kept, index) = remembered();
+        assert!(holds_now(out.path(), kept.path(), &index));
+        let a = out.path().join("env/a.yaml");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::write(&a, "a: 2\n").expect("write");
+        assert!(!holds_now(out.path(), kept.path(), &index));
+        // Each kind of change, from a folder found to hold every file.
+        let changes: [(&str, Edit); 4] = [
+            ("removed", |p| std::fs::remove_file(p).expect("remove")),
+            ("replaced", |p| {
+                let other = p.with_extension("new");
+                std::fs::write(&other, "a: 9\n").expect("write");
+                std::fs::rename(&other, p).expect("rename");
+            }),
+            ("linked", |p| {
+                let copy = p.with_extension("copy");
+                std::fs::copy(p, &copy).expect("copy");
+                std::fs::remove_file(p).expect("remove");
+                std::os::unix::fs::symlink(&copy, p).expect("link");
+            }),
+            ("its folder linked", |p| {
+                let folder = p.parent().expect("folder");
+                let moved = folder.with_file_name("moved");
+                std::fs::rename(folder, &moved).expect("move");
+                std::os::unix::fs::symlink(&moved, folder).expect("link");
+            }),
+        ];
+        for (what, change) in changes {
+            let (out, kept, index) = remembered();
+            assert!(holds_now(out.path(), kept.path(), &index));
+            assert!(
+                holds_now(out.path(), kept.path(), &index),
+                "{what}: remembered"
+            );
+            change(&out.path().join("env/sub/b.yaml"));
+            assert!(!holds_now(out.path(), kept.path(), &index), "{what}");
+        }
     }
 }
