@@ -6,9 +6,9 @@
 //! write in the same tick of a coarse clock cannot hide behind an unchanged time.
 //!
 //! The record is a cache like the others of [`crate::cache`]: one per output folder in the user's
-//! cache folder, for the index the folder held when it was written (a record of another index is
-//! ignored, and replaced), ignored when missing, unreadable or of another format, and never
-//! consulted off Unix.
+//! cache folder, for the index the folder held when the record was written (a record of another
+//! index is ignored, and replaced), ignored when missing, unreadable or of another format, and
+//! never consulted off Unix.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
