@@ -256,13 +256,22 @@ pub fn holds(root: &Path, rel: &str, bytes: &[u8]) -> bool {
     read == Some(len)
 }
 
-/// What the file system says of the regular file at the generated path `rel` under `root`,
-/// reached as [`read`] reaches it (through real folders only, never a link); `None` for anything
-/// else.
+/// Whether every folder of the relative path `folders` below `root` is a real folder (never a
+/// link): what [`regular_metadata`] needs of the folders of the files it looks at.
+#[must_use]
+pub fn real_folders(root: &Path, folders: &str) -> bool {
+    matches!(
+        walk_folders(root, Path::new(folders), Absent::Stop),
+        Ok(true)
+    )
+}
+
+/// What the file system says of the regular file at the generated path `rel` under `root`, never
+/// through a link at its own place; `None` for anything else. The caller has found the folders on
+/// the way real ([`real_folders`]), each once for all the files in it.
 #[must_use]
 pub fn regular_metadata(root: &Path, rel: &str) -> Option<std::fs::Metadata> {
-    let path = reach(root, rel).ok()??;
-    std::fs::symlink_metadata(path)
+    std::fs::symlink_metadata(root.join(rel))
         .ok()
         .filter(std::fs::Metadata::is_file)
 }
