@@ -3,8 +3,9 @@
 //! `proof::kept`, the compilations of `ops::kept`, how the output files looked in `output::seen`).
 //! Everything kept is a cache and nothing more: a file that is missing, unreadable, corrupt or
 //! written by another build of deaap-gen is ignored and replaced, and a folder that cannot be
-//! created or written leaves every run to do the work, without a message. Only the binary's command layer chooses the folder ([`keep_in`]); without
-//! one (the library's default) nothing is kept.
+//! created or written leaves every run to do the work, without a message. Only the binary's
+//! command layer chooses the folder ([`keep_in`]); without one (the library's default) nothing is
+//! kept.
 
 use sha2::Sha256;
 use std::path::{Path, PathBuf};

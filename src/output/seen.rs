@@ -87,6 +87,11 @@ fn key(dir: &Path) -> Option<String> {
     Some(super::hex(&h.finalize().into()))
 }
 
+/// The file in `folder` that holds the record kept under `key`.
+fn file(folder: &Path, key: &str) -> std::path::PathBuf {
+    folder.join(format!("{}.json", &key[..32]))
+}
+
 /// How the `files` files of the index `index_sha256` in `dir` looked when last found to hold its
 /// bytes, as kept in `folder`; nothing remembered when no such record is kept.
 pub(super) fn load(
@@ -97,9 +102,9 @@ pub(super) fn load(
 ) -> Vec<Option<Seen>> {
     let found = || -> Option<Vec<Option<Seen>>> {
         let key = key(dir)?;
-        let file = folder?.join(format!("{}.json", &key[..32]));
         let crate::fsafe::Regular::Bytes(bytes) =
-            crate::fsafe::read_regular(&file, CAP, crate::fsafe::Links::Refuse).ok()?
+            crate::fsafe::read_regular(&file(folder?, &key), CAP, crate::fsafe::Links::Refuse)
+                .ok()?
         else {
             return None;
         };
@@ -119,7 +124,7 @@ pub(super) fn keep(folder: Option<&Path>, dir: &Path, index_sha256: &str, seen: 
     let (Some(folder), Some(key)) = (folder, key(dir)) else {
         return;
     };
-    let file = folder.join(format!("{}.json", &key[..32]));
+    let at = file(folder, &key);
     let record = Record {
         magic: MAGIC.to_owned(),
         key,
@@ -127,6 +132,6 @@ pub(super) fn keep(folder: Option<&Path>, dir: &Path, index_sha256: &str, seen: 
         seen,
     };
     if let Ok(bytes) = serde_json::to_vec(&record) {
-        let _ = crate::cache::write(&file, &bytes, ".json");
+        let _ = crate::cache::write(&at, &bytes, ".json");
     }
 }
