@@ -59,6 +59,9 @@ pub fn hex(digest: &[u8; 32]) -> String {
 pub struct Tree {
     pub environment: String,
     pub files: BTreeMap<String, crate::targets::Bytes>,
+    /// The files the index lists, in its order, each with its SHA-256 (none when there is no
+    /// index).
+    pub listed: Vec<(String, String)>,
 }
 
 /// From how many files an environment's files are hashed and compared on every core: below it,
@@ -91,6 +94,7 @@ pub fn tree(
         return Ok(Tree {
             environment: env.environment.name.clone(),
             files,
+            listed: Vec::new(),
         });
     }
     // The model's JSON is hashed as it is written, never held whole.
@@ -119,6 +123,11 @@ pub fn tree(
     Ok(Tree {
         environment: env.environment.name.clone(),
         files,
+        listed: index
+            .files
+            .into_iter()
+            .map(|f| (f.path, f.sha256))
+            .collect(),
     })
 }
 
@@ -236,7 +245,8 @@ fn env_dir(out: &Path, environment: &str) -> Result<(PathBuf, bool), fsafe::Walk
 /// # Errors
 /// A file that exists but cannot be read.
 pub fn compare(out: &Path, tree: &Tree) -> io::Result<Vec<Change>> {
-    changes(out, tree, Old::Read)
+    let kept = crate::cache::folder("outputs");
+    Ok(changes(out, tree, Old::Read, kept.as_deref())?.changes)
 }
 
 /// Whether a comparison reads the old side of each change.
@@ -249,8 +259,66 @@ enum Old {
     Skip,
 }
 
-/// [`compare`], reading the old side of each change only when `sides` says so.
-fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
+/// What a comparison found.
+struct Found {
+    changes: Vec<Change>,
+    /// For each file of the tree, in its order: how it looked when it was found to hold its new
+    /// bytes (read, or taken as it is from the record in `kept`); `None` for a change, and for
+    /// every file when nothing is remembered.
+    looked: Vec<Option<seen::Seen>>,
+}
+
+/// The previous index of the folder `dir`, by path: each file's SHA-256 and how it looked when a
+/// check last found it to hold those bytes, as remembered in `kept` ([`seen`]).
+fn remembered(dir: &Path, kept: &Path) -> BTreeMap<String, (String, Option<seen::Seen>)> {
+    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
+        return BTreeMap::new();
+    };
+    let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
+        return BTreeMap::new();
+    };
+    let looked = seen::load(Some(kept), dir, &sha256_hex(&bytes), index.files.len());
+    index
+        .files
+        .into_iter()
+        .zip(looked)
+        .map(|(f, looked)| (f.path, (f.sha256, looked)))
+        .collect()
+}
+
+/// For each folder of the files `paths` (relative to `dir`), whether it is a real folder all the
+/// way (never a link): found once for all the files in it.
+fn real_folders<'a>(dir: &Path, paths: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, bool> {
+    let mut real: BTreeMap<&str, bool> = BTreeMap::new();
+    for path in paths {
+        if let Some((folder, _)) = path.rsplit_once('/')
+            && !real.contains_key(folder)
+        {
+            real.insert(
+                folder,
+                fsafe::safe_relative(folder) && fsafe::real_folders(dir, folder),
+            );
+        }
+    }
+    real
+}
+
+/// How the regular file at `path` in `dir` looks, reached through the real folders `real` only;
+/// `None` for anything else.
+fn looks(dir: &Path, path: &str, real: &BTreeMap<&str, bool>) -> Option<seen::Seen> {
+    let in_real_folder = path
+        .rsplit_once('/')
+        .is_none_or(|(folder, _)| real.get(folder) == Some(&true));
+    if !in_real_folder || !fsafe::safe_relative(path) {
+        return None;
+    }
+    seen::Seen::of(&fsafe::regular_metadata(dir, path)?)
+}
+
+/// [`compare`], reading the old side of each change only when `sides` says so. A file the
+/// previous index lists with the bytes it is to hold, and that looks exactly as the record in
+/// `kept` remembers it, is taken as it is without being read.
+fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Result<Found> {
     let (dir, exists) = match env_dir(out, &tree.environment) {
         Ok(d) => d,
         Err(fsafe::WalkError::Obstacle(o)) => {
@@ -258,19 +326,34 @@ fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
                 text: o.describe(out, out),
                 obstacle: o,
             };
-            return Ok(tree
-                .files
-                .iter()
-                .map(|(path, new)| Change {
-                    path: path.clone(),
-                    kind: ChangeKind::Modified,
-                    old: None,
-                    new: Some(new.clone()),
-                    problem: Some(problem.clone()),
-                })
-                .collect());
+            return Ok(Found {
+                changes: tree
+                    .files
+                    .iter()
+                    .map(|(path, new)| Change {
+                        path: path.clone(),
+                        kind: ChangeKind::Modified,
+                        old: None,
+                        new: Some(new.clone()),
+                        problem: Some(problem.clone()),
+                    })
+                    .collect(),
+                looked: vec![None; tree.files.len()],
+            });
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
+    };
+    // What the record remembers of the files, the folders they are in, and what they are to hold.
+    let (previous, real, to_hold) = match kept {
+        Some(kept) if exists => (
+            remembered(&dir, kept),
+            real_folders(&dir, tree.files.keys().map(String::as_str)),
+            tree.listed
+                .iter()
+                .map(|(path, sha256)| (path.as_str(), sha256.as_str()))
+                .collect(),
+        ),
+        _ => (BTreeMap::new(), BTreeMap::new(), BTreeMap::new()),
     };
     // Each file compared on its own, a piece at a time, spread over the machine's cores when there
     // are many; only a file that differs is read whole and kept, and only when `sides` asks.
@@ -278,32 +361,48 @@ fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
     let entries = crate::parallel::map_from(
         SPREAD_FROM,
         &files,
-        |(path, new)| -> io::Result<Option<fsafe::Entry>> {
+        |(path, new)| -> io::Result<(Option<fsafe::Entry>, Option<seen::Seen>)> {
+            // How it looks before it is read: what the record will remember if it holds its bytes.
+            let looked = if kept.is_some() && exists {
+                looks(&dir, path, &real)
+            } else {
+                None
+            };
+            if let (Some(now), Some((sha256, Some(before)))) = (looked, previous.get(path.as_str()))
+                && now == *before
+                && to_hold.get(path.as_str()) == Some(&sha256.as_str())
+            {
+                return Ok((None, looked));
+            }
             let entry = if !exists {
                 fsafe::Entry::Missing
             } else if fsafe::holds(&dir, path, new) {
-                return Ok(None);
+                return Ok((None, looked));
             } else if sides == Old::Skip {
                 // Not the same bytes: told apart, not read (an empty old side).
-                return Ok(Some(
-                    match fsafe::find_generated(&dir, path, Some(new.len()))? {
+                return Ok((
+                    Some(match fsafe::find_generated(&dir, path, Some(new.len()))? {
                         fsafe::Found::Missing => fsafe::Entry::Missing,
                         fsafe::Found::File => fsafe::Entry::File(Vec::new()),
                         fsafe::Found::Obstacle(o) => fsafe::Entry::Obstacle(o),
-                    },
+                    }),
+                    None,
                 ));
             } else {
                 fsafe::read_generated(&dir, path, new.len())?
             };
             Ok(match entry {
-                fsafe::Entry::File(old) if old[..] == new[..] => None,
-                other => Some(other),
+                fsafe::Entry::File(old) if old[..] == new[..] => (None, looked),
+                other => (Some(other), None),
             })
         },
     );
     let mut changes = Vec::new();
+    let mut looked = Vec::with_capacity(files.len());
     for ((path, new), entry) in files.into_iter().zip(entries) {
-        let Some(entry) = entry? else { continue };
+        let (entry, seen) = entry?;
+        looked.push(seen);
+        let Some(entry) = entry else { continue };
         match entry {
             fsafe::Entry::File(old) => changes.push(Change {
                 path: path.clone(),
@@ -358,7 +457,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old) -> io::Result<Vec<Change>> {
     // What the model changed first, by path; the index, whose hashes follow every other change,
     // last.
     changes.sort_by(|a, b| (a.path == INDEX, &a.path).cmp(&(b.path == INDEX, &b.path)));
-    Ok(changes)
+    Ok(Found { changes, looked })
 }
 
 /// The largest file [`holds`] reads: far above any generated file.
@@ -406,18 +505,7 @@ fn holds_remembering(
     let now = std::time::SystemTime::now();
     let remembered = seen::load(kept, &dir, index_sha256, index.files.len());
     let files: Vec<(&IndexFile, Option<seen::Seen>)> = index.files.iter().zip(remembered).collect();
-    // The folders of the files, each found to be a real folder (no link) once for all its files.
-    let mut real_folders: BTreeMap<&str, bool> = BTreeMap::new();
-    for f in &index.files {
-        if let Some((folder, _)) = f.path.rsplit_once('/')
-            && !real_folders.contains_key(folder)
-        {
-            real_folders.insert(
-                folder,
-                fsafe::safe_relative(folder) && fsafe::real_folders(&dir, folder),
-            );
-        }
-    }
+    let folders = real_folders(&dir, index.files.iter().map(|f| f.path.as_str()));
     // Reading and hashing thousands of files is the whole of the work, unless they look as they
     // did: on every core, each file a piece at a time (the chart values of 10,000 services are
     // 170 MiB). For each file, how it looked before it was read, and whether it was read; `None`
@@ -426,15 +514,7 @@ fn holds_remembering(
         if f.path == INDEX || !fsafe::safe_relative(&f.path) {
             return None;
         }
-        let in_real_folder = f
-            .path
-            .rsplit_once('/')
-            .is_none_or(|(folder, _)| real_folders.get(folder) == Some(&true));
-        let looks = in_real_folder
-            .then(|| fsafe::regular_metadata(&dir, &f.path))
-            .flatten()
-            .as_ref()
-            .and_then(seen::Seen::of);
+        let looks = looks(&dir, &f.path, &folders);
         if looks.is_some() && looks == *before {
             return Some((looks, false));
         }
@@ -664,6 +744,21 @@ fn remove_tree(tree: &Path, spread: bool) -> io::Result<()> {
 pub struct Pending<'a> {
     tree: &'a Tree,
     pub changes: Vec<Change>,
+    /// What the write is to remember of the files it keeps, when anything is remembered.
+    remember: Option<Remember>,
+}
+
+/// What a write remembers of the files it keeps ([`remember_kept`]).
+#[derive(Debug)]
+struct Remember {
+    /// Where: the record's folder.
+    kept: PathBuf,
+    /// How the files found to hold their new bytes looked (see [`Found::looked`]).
+    looked: Vec<Option<seen::Seen>>,
+    /// When the files were looked at, and how long before it a file's bytes must have been
+    /// written for it to be remembered.
+    at: std::time::SystemTime,
+    settled: std::time::Duration,
 }
 
 impl Pending<'_> {
@@ -687,14 +782,36 @@ impl Pending<'_> {
 /// # Errors
 /// An obstacle, or a file that cannot be read.
 pub fn prepare<'a>(out: &Path, tree: &'a Tree) -> Result<Pending<'a>, WriteError> {
+    prepare_remembering(out, tree, crate::cache::folder("outputs"), seen::SETTLED)
+}
+
+/// [`prepare`], taking a file as it is when it looks as the record in `kept` remembers it, and
+/// remembering after the write how the files it keeps look (see [`apply`]), each only when its
+/// bytes were written at least `settled` before the check.
+fn prepare_remembering<'a>(
+    out: &Path,
+    tree: &'a Tree,
+    kept: Option<PathBuf>,
+    settled: std::time::Duration,
+) -> Result<Pending<'a>, WriteError> {
     if fsafe::real_dir(out)? {
         recover(out, &tree.environment)?;
     }
-    let changes = changes(out, tree, Old::Skip)?;
+    let at = std::time::SystemTime::now();
+    let Found { changes, looked } = changes(out, tree, Old::Skip, kept.as_deref())?;
     if let Some(p) = changes.iter().find_map(|c| c.problem.as_ref()) {
         return Err(WriteError::Obstacle(p.obstacle.clone()));
     }
-    Ok(Pending { tree, changes })
+    Ok(Pending {
+        tree,
+        changes,
+        remember: kept.map(|kept| Remember {
+            kept,
+            looked,
+            at,
+            settled,
+        }),
+    })
 }
 
 /// Writes `tree` to `<out>/<env>/` atomically. Returns the number of changed files (0: nothing was
@@ -713,7 +830,11 @@ pub fn write(out: &Path, tree: &Tree) -> Result<usize, WriteError> {
 /// # Errors
 /// Any filesystem failure; the previous tree is then left as it was and the staging folder removed.
 pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
-    let Pending { tree, changes } = pending;
+    let Pending {
+        tree,
+        changes,
+        remember,
+    } = pending;
     if changes.is_empty() {
         return Ok(0);
     }
@@ -765,7 +886,58 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     let spread = tree.files.len() >= WRITE_SPREAD_FROM;
     swap(out, &tree.environment, &staged, &dir, exists, spread)?;
     staging.0 = None;
+    if let Some(remember) = remember {
+        remember_kept(&dir, tree, &remember);
+    }
     Ok(changes.len())
+}
+
+/// Remembers in `kept` how the files a write kept in `dir` look now, for the next check to take
+/// them as they are ([`seen`]). Linking a file into the new tree moved its change time, so the
+/// record of the files as they looked before the write no longer matches them. A file is
+/// remembered when it was found to hold its bytes (`looked`, in the tree's order), those bytes
+/// were written at least `settled` before the check at `at`, and it has not been written since:
+/// the same file, size and modification time. Any write sets the modification time to the
+/// current tick, later than a settled one.
+fn remember_kept(dir: &Path, tree: &Tree, remember: &Remember) {
+    let Remember {
+        kept,
+        looked,
+        at,
+        settled,
+    } = remember;
+    let Some(index) = tree.files.get(INDEX) else {
+        return;
+    };
+    let files: Vec<(&str, seen::Seen)> = tree
+        .files
+        .keys()
+        .zip(looked)
+        .filter(|(path, _)| *path != INDEX)
+        .map(|(path, before)| {
+            let before = before.filter(|b| b.written_before(*at, *settled));
+            (path.as_str(), before)
+        })
+        .filter_map(|(path, before)| Some((path, before?)))
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    let real = real_folders(dir, files.iter().map(|(path, _)| *path));
+    let now = crate::parallel::map_from(SPREAD_FROM, &files, |(path, before)| {
+        looks(dir, path, &real).filter(|now| before.unwritten_in(*now))
+    });
+    let mut now: BTreeMap<&str, seen::Seen> = files
+        .iter()
+        .zip(now)
+        .filter_map(|((path, _), now)| Some((*path, now?)))
+        .collect();
+    let seen: Vec<Option<seen::Seen>> = tree
+        .listed
+        .iter()
+        .map(|(path, _)| now.remove(path.as_str()))
+        .collect();
+    seen::keep(Some(kept), dir, &sha256_hex(index), seen);
 }
 
 /// Environments whose output sits in `out` but that are no longer compiled: sub-folders holding an
@@ -806,6 +978,7 @@ pub fn orphan_changes(out: &Path, environment: &str) -> io::Result<Vec<Change>> 
     let empty = Tree {
         environment: environment.to_owned(),
         files: BTreeMap::new(),
+        listed: Vec::new(),
     };
     compare(out, &empty)
 }
@@ -851,6 +1024,7 @@ pub fn remove_orphan(out: &Path, environment: &str) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn tree(files: &[(&str, &str)]) -> Tree {
         let mut files: BTreeMap<String, Vec<u8>> = files
@@ -878,6 +1052,11 @@ mod tests {
         Tree {
             environment: "env".to_owned(),
             files: files.into_iter().map(|(p, b)| (p, b.into())).collect(),
+            listed: index
+                .files
+                .into_iter()
+                .map(|f| (f.path, f.sha256))
+                .collect(),
         }
     }
 
@@ -1276,5 +1455,96 @@ mod tests {
             change(&out.path().join("env/sub/b.yaml"));
             assert!(!holds_now(out.path(), kept.path(), &index), "{what}");
         }
+    }
+
+    /// Writes `t` over `out`, remembering in `kept` (files written before the check settle).
+    #[cfg(unix)]
+    fn write_remembering(out: &Path, kept: &Path, t: &Tree) -> usize {
+        apply(out, prepare_kept(out, t, kept, Duration::ZERO)).expect("apply")
+    }
+
+    /// Prepares writing `t` over `out`, remembering in `kept` the files written `settled` before.
+    #[cfg(unix)]
+    fn prepare_kept<'a>(out: &Path, t: &'a Tree, kept: &Path, settled: Duration) -> Pending<'a> {
+        prepare_remembering(out, t, Some(kept.to_path_buf()), settled).expect("prepare")
+    }
+
+    #[cfg(unix)]
+    fn stat(p: &Path) -> Option<seen::Seen> {
+        seen::Seen::of(&std::fs::symlink_metadata(p).expect("stat"))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_remembers_the_files_it_kept_as_they_look_after_it() {
+        let (out, kept, _) = remembered();
+        let dir = out.path().join("env");
+        let (a, b) = (dir.join("a.yaml"), dir.join("sub/b.yaml"));
+        age(&a);
+        age(&b);
+        // `a` is kept (linked into the new tree, which moves its change time), `b` rewritten.
+        let next = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 3\n")]);
+        let next_index = sha256_hex(&next.files[INDEX]);
+        assert_eq!(write_remembering(out.path(), kept.path(), &next), 2);
+        let looked = seen::load(Some(kept.path()), &dir, &next_index, 2);
+        assert_eq!(
+            looked,
+            vec![stat(&a), None],
+            "only the kept file, as it looks now"
+        );
+        // Other bytes to hold than those the index lists are a change, however the file looks.
+        let other = tree(&[("a.yaml", "a: 2\n"), ("sub/b.yaml", "b: 3\n")]);
+        let found = changes(out.path(), &other, Old::Skip, Some(kept.path())).expect("compare");
+        assert!(found.changes.iter().any(|c| c.path == "a.yaml"));
+        // The next check takes `a` as it is: other bytes under a record that matches them pass.
+        std::fs::write(&a, "a: 9\n").expect("write");
+        let mut looked = looked;
+        looked[0] = stat(&a);
+        seen::keep(Some(kept.path()), &dir, &next_index, looked);
+        let pending = prepare_kept(out.path(), &next, kept.path(), Duration::ZERO);
+        assert!(pending.changes.is_empty(), "{:?}", pending.changes);
+        // Without the record it is read, and found.
+        let found = changes(out.path(), &next, Old::Skip, None).expect("compare");
+        assert_eq!(found.changes.len(), 1);
+        assert_eq!(found.changes[0].path, "a.yaml");
+        // Nothing settled before the check: nothing remembered.
+        std::fs::write(&a, "a: 1\n").expect("write");
+        let kept = tempfile::tempdir().expect("temp dir");
+        let last = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 4\n")]);
+        let pending = prepare_kept(out.path(), &last, kept.path(), Duration::from_secs(3600));
+        assert_eq!(apply(out.path(), pending).expect("apply"), 2);
+        assert_eq!(std::fs::read_dir(kept.path()).expect("list").count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_to_a_kept_file_during_a_build_is_not_remembered() {
+        let (out, kept, _) = remembered();
+        let dir = out.path().join("env");
+        let a = dir.join("a.yaml");
+        age(&a);
+        let next = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 3\n")]);
+        let next_index = sha256_hex(&next.files[INDEX]);
+        let pending = prepare_kept(out.path(), &next, kept.path(), Duration::ZERO);
+        // Found to hold its bytes, then written before the new tree is swapped in.
+        std::fs::write(&a, "a: 7\n").expect("write");
+        assert_eq!(apply(out.path(), pending).expect("apply"), 2);
+        let looked = seen::load(Some(kept.path()), &dir, &next_index, 2);
+        assert_eq!(looked, vec![None, None]);
+        // So the next check reads it, and finds it.
+        let pending = prepare_kept(out.path(), &next, kept.path(), Duration::ZERO);
+        assert_eq!(pending.changes.len(), 1);
+        assert_eq!(pending.changes[0].path, "a.yaml");
+        // As does a write after the record was made.
+        let (out, kept, _) = remembered();
+        let dir = out.path().join("env");
+        let a = dir.join("a.yaml");
+        age(&a);
+        write_remembering(out.path(), kept.path(), &next);
+        assert!(seen::load(Some(kept.path()), &dir, &next_index, 2)[0].is_some());
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&a, "a: 8\n").expect("write");
+        let found = changes(out.path(), &next, Old::Skip, Some(kept.path())).expect("compare");
+        assert_eq!(found.changes.len(), 1);
     }
 }

@@ -5,6 +5,10 @@
 //! another inode. Only a file last changed well before it was looked at is remembered, so that a
 //! write in the same tick of a coarse clock cannot hide behind an unchanged time.
 //!
+//! A build that writes finds the files it keeps the same way, and links them into the new tree,
+//! which moves their change times; it then remembers how they look after the swap, for each file
+//! whose bytes were written well before the check and not since (see `output::apply`).
+//!
 //! The record is a cache like the others of [`crate::cache`]: one per output folder in the user's
 //! cache folder, for the index the folder held when the record was written (a record of another
 //! index is ignored, and replaced), ignored when missing, unreadable or of another format, and
@@ -53,18 +57,34 @@ impl Seen {
 
     /// Whether the file last changed (or was modified) at least `settled` before `now`.
     pub(super) fn settled(self, now: SystemTime, settled: Duration) -> bool {
-        let Ok(now) = now.duration_since(SystemTime::UNIX_EPOCH) else {
-            return false;
-        };
-        let Some(before) = now.checked_sub(settled) else {
-            return false;
-        };
-        let before = (
-            i64::try_from(before.as_secs()).unwrap_or(i64::MAX),
-            i64::from(before.subsec_nanos()),
-        );
-        (self.1, self.2) < before && (self.3, self.4) < before
+        settled_before(now, settled)
+            .is_some_and(|before| (self.1, self.2) < before && (self.3, self.4) < before)
     }
+
+    /// Whether the file's bytes were last written at least `settled` before `now`: any later
+    /// write sets its modification time to a later tick.
+    pub(super) fn written_before(self, now: SystemTime, settled: Duration) -> bool {
+        settled_before(now, settled).is_some_and(|before| (self.1, self.2) < before)
+    }
+
+    /// Whether `later` is the same file, with the same size and modification time: nothing was
+    /// written to it between the two looks, though its change time may have moved (a link made to
+    /// it, as a build makes to every file it keeps).
+    pub(super) fn unwritten_in(self, later: Self) -> bool {
+        (self.0, self.1, self.2, self.5, self.6) == (later.0, later.1, later.2, later.5, later.6)
+    }
+}
+
+/// `settled` before `now`, in seconds and nanoseconds since the epoch, as [`Seen`] holds times.
+fn settled_before(now: SystemTime, settled: Duration) -> Option<(i64, i64)> {
+    let before = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .checked_sub(settled)?;
+    Some((
+        i64::try_from(before.as_secs()).unwrap_or(i64::MAX),
+        i64::from(before.subsec_nanos()),
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
