@@ -6,6 +6,9 @@
 //! (selectors, ports, probes), so as values the objects took several times the size of their YAML.
 //! `Data` holds a mapping as one slice of entries in their order, its keys borrowed from the
 //! type's field names where serde gives them (`&'static str`), and every node in 24 bytes.
+//! A small mapping or sequence built again on the same thread is not held again: the labels,
+//! selectors, ports, probes and security contexts every workload repeats are shared (see
+//! [`SHARED_UP_TO`]), which at 1,000 services holds the objects in 19 MB instead of 30 MB.
 //! [`to_data`] builds it straight from a `Serialize` type with the same shape
 //! `serde_json::to_value` gives (the same order, numbers, nulls and duplicate keys); it reads
 //! like a value (`data["spec"]["replicas"]`), typed structs deserialize from it
@@ -18,17 +21,19 @@ use serde::de::{IntoDeserializer, Visitor};
 use serde::ser::{self, Serialize};
 use serde_json::{Error, Number, Value};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
 
 /// A JSON-shaped value: what an object of the environment is, as data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Data {
     Null,
     Bool(bool),
     Number(Number),
     String(Box<str>),
-    Seq(Box<[Data]>),
+    Seq(Arc<[Data]>),
     /// Entries in their order; keys are unique.
-    Map(Box<[(Key, Data)]>),
+    Map(Arc<[(Key, Data)]>),
 }
 
 /// A mapping key: a type's field name as it is, any other key owned.
@@ -245,7 +250,7 @@ fn float(v: Value) -> Data {
 }
 
 fn single(name: &'static str, value: Data) -> Data {
-    Data::Map(vec![(Cow::Borrowed(name), value)].into_boxed_slice())
+    shared(Built::Map(vec![(Cow::Borrowed(name), value)]))
 }
 
 impl<const EXACT: bool> ser::Serializer for Builder<EXACT> {
@@ -397,7 +402,7 @@ impl<const EXACT: bool> ser::SerializeSeq for Items<EXACT> {
         Ok(())
     }
     fn end(self) -> Result<Data, Error> {
-        Ok(Data::Seq(self.0.into_boxed_slice()))
+        Ok(shared(Built::Seq(self.0)))
     }
 }
 
@@ -463,8 +468,165 @@ impl<const EXACT: bool> Entries<EXACT> {
                 self.list = kept;
             }
         }
-        Data::Map(self.list.into_boxed_slice())
+        shared(Built::Map(self.list))
     }
+}
+
+/// Mappings and sequences of at most this many values, nested ones included, are held once
+/// however often they are built: the labels, selectors, ports, probes and security contexts that
+/// every workload repeats. At 1,000 services they are nearly half of all the objects' data.
+const SHARED_UP_TO: usize = 16;
+
+/// How many values a thread's table holds at most before it starts again: a table that fits the
+/// processor's caches is looked up faster, and values built far apart are seldom the same. At
+/// 10,000 services this shares as much as a table without bound (the peak 876–892 MiB against
+/// 908–922 MiB, which the table's own size explains).
+const SHARED_AT_MOST: usize = 32_768;
+
+thread_local! {
+    /// The small mappings and sequences this thread has built, to share (see [`shared`]).
+    static SHARED: RefCell<Shared> = RefCell::new(Shared::default());
+}
+
+/// The small mappings and sequences a thread built, each held once. They are compared and hashed
+/// one level deep: a nested mapping or sequence by its address, which is enough since it was
+/// shared first (one address, one value; a value built elsewhere is only shared less).
+#[derive(Default)]
+struct Shared {
+    table: hashbrown::HashTable<Data>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+/// A mapping's or sequence's values, as [`Shared`] compares them.
+#[derive(Clone, Copy)]
+enum Shallow<'a> {
+    Seq(&'a [Data]),
+    Map(&'a [(Key, Data)]),
+}
+
+impl<'a> Shallow<'a> {
+    fn of(d: &'a Data) -> Option<Self> {
+        match d {
+            Data::Seq(items) => Some(Self::Seq(items)),
+            Data::Map(entries) => Some(Self::Map(entries)),
+            _ => None,
+        }
+    }
+
+    fn hash(self, build: &impl std::hash::BuildHasher) -> u64 {
+        use std::hash::{Hash, Hasher};
+        fn value(v: &Data, h: &mut impl Hasher) {
+            match v {
+                Data::Seq(items) => Arc::as_ptr(items).cast::<()>().hash(h),
+                Data::Map(entries) => Arc::as_ptr(entries).cast::<()>().hash(h),
+                scalar => scalar.hash(h),
+            }
+        }
+        let mut h = build.build_hasher();
+        match self {
+            Self::Seq(items) => {
+                h.write_u8(0);
+                h.write_usize(items.len());
+                for v in items {
+                    value(v, &mut h);
+                }
+            }
+            Self::Map(entries) => {
+                h.write_u8(1);
+                h.write_usize(entries.len());
+                for (k, v) in entries {
+                    k.hash(&mut h);
+                    value(v, &mut h);
+                }
+            }
+        }
+        h.finish()
+    }
+
+    /// Whether it holds at most [`SHARED_UP_TO`] values, itself and nested ones included.
+    fn small(self) -> bool {
+        /// How many of `budget` values are left once `d`'s are counted; `None` when it holds more.
+        fn fits(d: &Data, budget: usize) -> Option<usize> {
+            let budget = budget.checked_sub(1)?;
+            match d {
+                Data::Seq(items) => items.iter().try_fold(budget, |b, i| fits(i, b)),
+                Data::Map(entries) => entries.iter().try_fold(budget, |b, (_, v)| fits(v, b)),
+                _ => Some(budget),
+            }
+        }
+        let budget = SHARED_UP_TO - 1;
+        match self {
+            Self::Seq(items) => items.iter().try_fold(budget, |b, i| fits(i, b)),
+            Self::Map(entries) => entries.iter().try_fold(budget, |b, (_, v)| fits(v, b)),
+        }
+        .is_some()
+    }
+
+    fn same(self, other: Self) -> bool {
+        fn value(a: &Data, b: &Data) -> bool {
+            match (a, b) {
+                (Data::Seq(a), Data::Seq(b)) => Arc::ptr_eq(a, b),
+                (Data::Map(a), Data::Map(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a == b,
+            }
+        }
+        match (self, other) {
+            (Self::Seq(a), Self::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| value(a, b))
+            }
+            (Self::Map(a), Self::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, a), (kb, b))| ka == kb && value(a, b))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A mapping or sequence as it is built.
+enum Built {
+    Seq(Vec<Data>),
+    Map(Vec<(Key, Data)>),
+}
+
+impl Built {
+    fn view(&self) -> Shallow<'_> {
+        match self {
+            Self::Seq(items) => Shallow::Seq(items),
+            Self::Map(entries) => Shallow::Map(entries),
+        }
+    }
+}
+
+/// The mapping or sequence `built`, or the equal one this thread already built when it is small
+/// (see [`SHARED_UP_TO`]).
+fn shared(built: Built) -> Data {
+    let make = |built: Built| match built {
+        Built::Seq(items) => Data::Seq(Arc::from(items)),
+        Built::Map(entries) => Data::Map(Arc::from(entries)),
+    };
+    if !built.view().small() {
+        return make(built);
+    }
+    SHARED.with_borrow_mut(|shared| {
+        let Shared { table, hasher } = shared;
+        let shallow = built.view();
+        let hash = shallow.hash(hasher);
+        let found = table.find(hash, |d| Shallow::of(d).is_some_and(|d| d.same(shallow)));
+        if let Some(d) = found {
+            return d.clone();
+        }
+        let d = make(built);
+        if table.len() >= SHARED_AT_MOST {
+            table.clear();
+        }
+        table.insert_unique(hash, d.clone(), |d| {
+            Shallow::of(d).map_or(0, |d| d.hash(hasher))
+        });
+        d
+    })
 }
 
 impl<const EXACT: bool> ser::SerializeMap for Entries<EXACT> {
@@ -847,5 +1009,80 @@ mod tests {
             }
         );
         assert!(u8::deserialize(&to_data("x").expect("serializes")).is_err());
+    }
+
+    /// The address of a mapping's or sequence's values.
+    fn at(d: &Data) -> *const () {
+        match d {
+            Data::Seq(items) => Arc::as_ptr(items).cast(),
+            Data::Map(entries) => Arc::as_ptr(entries).cast(),
+            _ => std::ptr::null(),
+        }
+    }
+
+    #[test]
+    fn small_mappings_and_sequences_built_again_are_shared() {
+        let labels = json!({"app": "a", "tier": {"name": "web", "ports": [80, 443]}});
+        let (first, second) = (
+            to_data(&labels).expect("data"),
+            to_data(&labels).expect("data"),
+        );
+        assert_eq!(first, second);
+        assert_eq!(at(&first), at(&second), "built twice, held once");
+        assert_eq!(at(&first["tier"]["ports"]), at(&second["tier"]["ports"]));
+        // A value that differs anywhere, however deep, is its own.
+        for other in [
+            json!({"app": "a", "tier": {"name": "web", "ports": [80, 444]}}),
+            json!({"app": "a", "tier": {"name": "api", "ports": [80, 443]}}),
+            json!({"app": "a", "tier": {"name": "web", "port": [80, 443]}}),
+            json!({"app": "a", "tier": {"name": "web", "ports": [80, 443], "x": null}}),
+            json!({"app": "a", "tier": ["web", [80, 443]]}),
+        ] {
+            let data = to_data(&other).expect("data");
+            assert_ne!(at(&data), at(&first), "{other}");
+            assert_eq!(data.to_json(), other);
+            same(&other);
+        }
+        // A larger one is built anew each time; what it holds is still shared.
+        let large = json!({"items": (0..20).collect::<Vec<u32>>(), "labels": labels});
+        let (a, b) = (
+            to_data(&large).expect("data"),
+            to_data(&large).expect("data"),
+        );
+        assert_eq!(a, b);
+        assert_ne!(at(&a), at(&b));
+        assert_eq!(at(&a["labels"]), at(&first));
+        assert_ne!(at(&a["items"]), at(&b["items"]));
+    }
+
+    /// What the table compares when two values' hashes meet: every key and scalar, and each
+    /// nested mapping or sequence by its address.
+    #[test]
+    fn shared_values_are_compared_whole_one_level_deep() {
+        fn view(v: &Data) -> Shallow<'_> {
+            Shallow::of(v).expect("a mapping or sequence")
+        }
+        let data = |v: serde_json::Value| to_data(&v).expect("data");
+        let a = data(json!({"k": 1, "n": {"m": [true]}}));
+        assert!(view(&a).same(view(&data(json!({"k": 1, "n": {"m": [true]}})))));
+        for other in [
+            json!({"k": 2, "n": {"m": [true]}}),
+            json!({"j": 1, "n": {"m": [true]}}),
+            json!({"k": 1, "n": {"m": [false]}}),
+            json!({"k": 1}),
+            json!([1, {"m": [true]}]),
+        ] {
+            assert!(!view(&a).same(view(&data(other.clone()))), "{other}");
+        }
+        // A nested value equal to another but held apart is told apart by its address.
+        let apart = Data::Map(Arc::from(vec![
+            (Cow::Borrowed("k"), data(json!(1))),
+            (
+                Cow::Borrowed("n"),
+                Data::Map(Arc::from(vec![(Cow::Borrowed("m"), data(json!([true])))])),
+            ),
+        ]));
+        assert_eq!(apart, a);
+        assert!(!view(&apart).same(view(&a)));
     }
 }
