@@ -197,14 +197,8 @@ fn keep(c: &Compilation, need: Need) {
         .iter()
         .map(|u| super::kept::KeptUnit {
             environment: u.tree.environment.clone(),
-            index_sha256: match need {
-                Need::Files => u
-                    .tree
-                    .files
-                    .get(output::INDEX)
-                    .map_or_else(String::new, |i| output::sha256_hex(i)),
-                Need::Objects => String::new(),
-            },
+            // Empty for a compilation without the files (no index).
+            index_sha256: u.tree.index_sha256.clone(),
             files: u.tree.files.len(),
             proof: u.proof,
         })

@@ -62,6 +62,8 @@ pub struct Tree {
     /// The files the index lists, in its order, each with its SHA-256 (none when there is no
     /// index).
     pub listed: Vec<(String, String)>,
+    /// The index's own SHA-256 (empty when there is no index).
+    pub index_sha256: String,
 }
 
 /// From how many files an environment's files are hashed and compared on every core: below it,
@@ -95,6 +97,7 @@ pub fn tree(
             environment: env.environment.name.clone(),
             files,
             listed: Vec::new(),
+            index_sha256: String::new(),
         });
     }
     // The model's JSON is hashed as it is written, never held whole.
@@ -119,6 +122,7 @@ pub fn tree(
     };
     let mut idx = serde_json::to_string_pretty(&index)?;
     idx.push('\n');
+    let index_sha256 = sha256_hex(idx.as_bytes());
     files.insert(INDEX.to_owned(), idx.into_bytes().into());
     Ok(Tree {
         environment: env.environment.name.clone(),
@@ -128,6 +132,7 @@ pub fn tree(
             .into_iter()
             .map(|f| (f.path, f.sha256))
             .collect(),
+        index_sha256,
     })
 }
 
@@ -208,18 +213,27 @@ impl From<fsafe::WalkError> for WriteError {
     }
 }
 
+/// The index the previous build left in `dir`, with its SHA-256 (none when there is none or it is
+/// unreadable).
+fn previous_index(dir: &Path) -> Option<(String, Index)> {
+    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
+        return None;
+    };
+    let index = serde_json::from_slice::<Index>(&bytes).ok()?;
+    Some((sha256_hex(&bytes), index))
+}
+
 /// Files the previous build wrote, from its index (empty when there is none or it is unreadable).
 fn previous_files(dir: &Path) -> BTreeSet<String> {
-    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
-        return BTreeSet::new();
-    };
-    let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
-        return BTreeSet::new();
-    };
+    listed_files(previous_index(dir).as_ref())
+}
+
+/// The files `index` lists that stay inside its folder, and the index itself.
+fn listed_files(index: Option<&(String, Index)>) -> BTreeSet<String> {
     let mut v: BTreeSet<String> = index
-        .files
         .into_iter()
-        .map(|f| f.path)
+        .flat_map(|(_, index)| &index.files)
+        .map(|f| f.path.clone())
         .filter(|p| fsafe::safe_relative(p))
         .collect();
     v.insert(INDEX.to_owned());
@@ -268,21 +282,23 @@ struct Found {
     looked: Vec<Option<seen::Seen>>,
 }
 
-/// The previous index of the folder `dir`, by path: each file's SHA-256 and how it looked when a
-/// check last found it to hold those bytes, as remembered in `kept` ([`seen`]).
-fn remembered(dir: &Path, kept: &Path) -> BTreeMap<String, (String, Option<seen::Seen>)> {
-    let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
+/// The previous index of the folder `dir` (see [`previous_index`]), by path: each file's SHA-256
+/// and how it looked when a check last found it to hold those bytes, as remembered in `kept`
+/// ([`seen`]).
+fn remembered<'a>(
+    dir: &Path,
+    previous: Option<&'a (String, Index)>,
+    kept: &Path,
+) -> BTreeMap<&'a str, (&'a str, Option<seen::Seen>)> {
+    let Some((sha256, index)) = previous else {
         return BTreeMap::new();
     };
-    let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
-        return BTreeMap::new();
-    };
-    let looked = seen::load(Some(kept), dir, &sha256_hex(&bytes), index.files.len());
+    let looked = seen::load(Some(kept), dir, sha256, index.files.len());
     index
         .files
-        .into_iter()
+        .iter()
         .zip(looked)
-        .map(|(f, looked)| (f.path, (f.sha256, looked)))
+        .map(|(f, looked)| (f.path.as_str(), (f.sha256.as_str(), looked)))
         .collect()
 }
 
@@ -343,10 +359,12 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
     };
-    // What the record remembers of the files, the folders they are in, and what they are to hold.
+    // The previous index, read once; what the record remembers of its files, the folders they are
+    // in, and what they are to hold.
+    let previous_index = if exists { previous_index(&dir) } else { None };
     let (previous, real, to_hold) = match kept {
         Some(kept) if exists => (
-            remembered(&dir, kept),
+            remembered(&dir, previous_index.as_ref(), kept),
             real_folders(&dir, tree.files.keys().map(String::as_str)),
             tree.listed
                 .iter()
@@ -370,7 +388,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
             };
             if let (Some(now), Some((sha256, Some(before)))) = (looked, previous.get(path.as_str()))
                 && now == *before
-                && to_hold.get(path.as_str()) == Some(&sha256.as_str())
+                && to_hold.get(path.as_str()) == Some(sha256)
             {
                 return Ok((None, looked));
             }
@@ -431,7 +449,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
         }
     }
     if exists {
-        for path in previous_files(&dir) {
+        for path in listed_files(previous_index.as_ref()) {
             if tree.files.contains_key(&path) {
                 continue;
             }
@@ -906,19 +924,20 @@ fn remember_kept(dir: &Path, tree: &Tree, remember: &Remember) {
         at,
         settled,
     } = remember;
-    let Some(index) = tree.files.get(INDEX) else {
+    if tree.index_sha256.is_empty() {
         return;
-    };
+    }
     let files: Vec<(&str, seen::Seen)> = tree
         .files
         .keys()
         .zip(looked)
         .filter(|(path, _)| *path != INDEX)
-        .map(|(path, before)| {
-            let before = before.filter(|b| b.written_before(*at, *settled));
-            (path.as_str(), before)
+        .filter_map(|(path, before)| {
+            Some((
+                path.as_str(),
+                before.filter(|b| b.written_before(*at, *settled))?,
+            ))
         })
-        .filter_map(|(path, before)| Some((path, before?)))
         .collect();
     if files.is_empty() {
         return;
@@ -937,7 +956,7 @@ fn remember_kept(dir: &Path, tree: &Tree, remember: &Remember) {
         .iter()
         .map(|(path, _)| now.remove(path.as_str()))
         .collect();
-    seen::keep(Some(kept), dir, &sha256_hex(index), seen);
+    seen::keep(Some(kept), dir, &tree.index_sha256, seen);
 }
 
 /// Environments whose output sits in `out` but that are no longer compiled: sub-folders holding an
@@ -979,6 +998,7 @@ pub fn orphan_changes(out: &Path, environment: &str) -> io::Result<Vec<Change>> 
         environment: environment.to_owned(),
         files: BTreeMap::new(),
         listed: Vec::new(),
+        index_sha256: String::new(),
     };
     compare(out, &empty)
 }
@@ -1045,10 +1065,9 @@ mod tests {
                 })
                 .collect(),
         };
-        files.insert(
-            INDEX.to_owned(),
-            serde_json::to_vec(&index).expect("serializable"),
-        );
+        let index_bytes = serde_json::to_vec(&index).expect("serializable");
+        let index_sha256 = sha256_hex(&index_bytes);
+        files.insert(INDEX.to_owned(), index_bytes);
         Tree {
             environment: "env".to_owned(),
             files: files.into_iter().map(|(p, b)| (p, b.into())).collect(),
@@ -1057,6 +1076,7 @@ mod tests {
                 .into_iter()
                 .map(|f| (f.path, f.sha256))
                 .collect(),
+            index_sha256,
         }
     }
 
