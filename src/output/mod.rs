@@ -887,7 +887,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
         }
     }
     let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
-    let written = crate::parallel::map_from(WRITE_SPREAD_FROM, &files, |(path, bytes)| {
+    let written = crate::parallel::map_runs_from(WRITE_SPREAD_FROM, &files, |(path, bytes)| {
         let dest = staged.join(path);
         let unchanged = !changed.contains(path.as_str());
         if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
