@@ -93,9 +93,15 @@ impl Artifact {
     /// A file that holds no Kubernetes objects.
     #[must_use]
     pub fn file(target: &'static str, path: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self::shared_file(target, path, bytes.into())
+    }
+
+    /// [`Artifact::file`] with bytes held elsewhere too (a dashboard's text, in its map's data).
+    #[must_use]
+    pub fn shared_file(target: &'static str, path: impl Into<String>, bytes: Bytes) -> Self {
         Self {
             path: path.into(),
-            bytes: bytes.into(),
+            bytes,
             target,
             kinds: Vec::new(),
             manifest: false,

@@ -18,7 +18,7 @@ use crate::model::{Environment, MetricDef, MetricType, NamespaceKey, STACK_EXPOR
 use crate::render;
 use crate::targets::kit::slo::{self, PAGE, TICKET};
 use crate::targets::kit::{self, DASHBOARD_LABEL, FOLDER_ANNOTATION, promql};
-use crate::targets::{Artifact, Context, Target, TargetError};
+use crate::targets::{Artifact, Bytes, Context, Target, TargetError};
 use dashboard::{Dashboard, PanelSpec, Step, Viz};
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
@@ -58,20 +58,18 @@ impl Target for Grafana {
             );
             let map = ConfigMap {
                 metadata: meta,
-                data: Some(BTreeMap::from([(file, text)])),
+                data: Some(BTreeMap::from([(file.clone(), text)])),
                 ..ConfigMap::default()
             };
-            maps.push(kit::object(&map)?);
-            // The file is the map's text itself, taken back rather than copied.
-            let Some((file, text)) = map.data.and_then(|mut d| d.pop_first()) else {
-                return Err(TargetError(
-                    "a dashboard's ConfigMap lost its file".to_owned(),
-                ));
-            };
-            out.push(Artifact::file(
+            let object = kit::object(&map)?;
+            drop(map);
+            // The file is the text the map's data holds, shared rather than held twice.
+            let bytes = InMap::new(object.value().clone(), file.clone())?;
+            maps.push(object);
+            out.push(Artifact::shared_file(
                 self.name(),
                 format!("grafana/{file}"),
-                text.into_bytes(),
+                Bytes::shared(std::sync::Arc::new(bytes)),
             ));
         }
         out.push(kit::manifest(
@@ -81,6 +79,33 @@ impl Target for Grafana {
             maps,
         ));
         Ok(out)
+    }
+}
+
+/// A dashboard's file: the text under its name in the data of its `ConfigMap` (the map as data).
+struct InMap {
+    map: render::Data,
+    file: String,
+}
+
+impl InMap {
+    fn new(map: render::Data, file: String) -> Result<Self, TargetError> {
+        if map["data"][file.as_str()].as_str().is_none() {
+            return Err(TargetError(format!(
+                "the ConfigMap of dashboard {file} does not hold it"
+            )));
+        }
+        Ok(Self { map, file })
+    }
+}
+
+impl AsRef<[u8]> for InMap {
+    fn as_ref(&self) -> &[u8] {
+        // Found when made, and the data never changes.
+        self.map["data"][self.file.as_str()]
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes()
     }
 }
 

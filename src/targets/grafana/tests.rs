@@ -97,3 +97,30 @@ fn the_target_writes_each_dashboard_as_a_file_and_a_sidecar_configmap() {
     assert!(maps.contains("namespace: deaap-monitoring"));
     assert!(!Grafana.applies(&testkit::load("environments/development.toml")));
 }
+
+/// Each dashboard file is the text its `ConfigMap`'s data holds, the same bytes held once.
+#[test]
+fn a_dashboard_file_is_its_configmaps_text_held_once() {
+    let env = testkit::load("environments/production.toml");
+    let out = testkit::artifacts(&Grafana, &env).expect("the grafana target succeeds");
+    let maps = out
+        .iter()
+        .find(|a| a.path == "grafana/dashboards.yaml")
+        .expect("the maps");
+    let mut shared = 0;
+    for o in &maps.objects {
+        for (name, text) in o.value()["data"].as_object().expect("the map's data") {
+            let text = text.as_str().expect("a dashboard's text");
+            let file = out
+                .iter()
+                .find(|a| a.path == format!("grafana/{name}"))
+                .expect("the dashboard's file");
+            assert_eq!(&*file.bytes, text.as_bytes());
+            assert_eq!(file.bytes.as_ptr(), text.as_ptr(), "{name} is held twice");
+            shared += 1;
+        }
+    }
+    assert_eq!(shared, 8);
+    let missing = InMap::new(maps.objects[0].value().clone(), "other.json".to_owned());
+    assert!(missing.is_err());
+}
