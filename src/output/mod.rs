@@ -486,7 +486,7 @@ const HOLDS_CAP: u64 = 1 << 30;
 /// folder is what a compilation to that index would leave, and [`compare`] would find nothing.
 ///
 /// A file that looks exactly as it did when a check last read it and found its bytes (size, times,
-/// inode: see [`seen`]) is taken as it is, without reading it again; the user's cache folder
+/// inode: see `seen`) is taken as it is, without reading it again; the user's cache folder
 /// remembers how each file looked.
 #[must_use]
 pub fn holds(out: &Path, environment: &str, index_sha256: &str) -> bool {

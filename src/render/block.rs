@@ -60,7 +60,7 @@ fn write_recording_from(v: &Data, from: usize) -> Option<(String, Vec<Span>)> {
 /// write again than to look up.
 const RECORD_FROM: usize = 64;
 
-/// Where a document written by [`write_recording`] holds the text of one mapping value: the
+/// Where a document written by `write_recording` holds the text of one mapping value: the
 /// value's address, the bytes written after its key's `:`, the indentation of its mapping, and
 /// the emitter's flags after it.
 #[derive(Debug, Clone, Copy)]

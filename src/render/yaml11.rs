@@ -130,7 +130,7 @@ fn yaml_by_serializer(mut v: serde_yaml::Value) -> Result<String, String> {
 }
 
 /// [`to_string`] for a JSON-shaped document such as a Kubernetes object that is already a
-/// `serde_json::Value`: written directly ([`super::block`]) when it can be, else marked and
+/// `serde_json::Value`: written directly (`block`) when it can be, else marked and
 /// serialized, with the same bytes either way.
 ///
 /// # Errors
@@ -143,7 +143,7 @@ pub fn json_to_string(v: &serde_json::Value) -> Result<String, String> {
 }
 
 /// [`json_to_string`] of [`super::Data`], with the spans of the document's longer mapping values
-/// when the block writer wrote it ([`super::block::write_recording`]); none when the serializer did.
+/// when the block writer wrote it (`block::write_recording`); none when the serializer did.
 ///
 /// # Errors
 /// As [`json_to_string`].

@@ -52,7 +52,7 @@ pub enum ErrorKind<'s> {
     Required {
         property: &'s str,
     },
-    /// The value has none of these types (in [`TYPES`] order).
+    /// The value has none of these types (in `TYPES` order).
     Type {
         types: Vec<&'static str>,
     },
