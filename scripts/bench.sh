@@ -13,7 +13,10 @@
 # validate, build into an empty folder, a no-op build, render and diff, each command's peak memory
 # (GNU time's maximum resident set), and `helm template` of the chart with the values deaap-gen
 # wrote for the same N services next to `deaap-gen render`, with their ratio and objects per
-# second. It prints one Markdown table (and writes it to BENCH_SCALING_REPORT=<file> if set).
+# second. It prints one Markdown table, then a second with how many times each time and the peaks
+# grow from one N to the next (the goal: a build of 1,000 services after a new image in at most
+# 300 ms and 64 MiB, and of 10,000 in at most ten times that), and writes both to
+# BENCH_SCALING_REPORT=<file> if set.
 #
 # Every command runs with DEAAP_GEN_NO_CACHE=1, compiling everything and evaluating every admission
 # review as a first run does, except the rows and columns marked "kept", which keep what runs may
@@ -150,9 +153,32 @@ for r in json.load(open(sys.argv[1]))["results"]:
       ratio=$(python3 -c "print('%.2f×' % (${ms_mean[render]} / max(${ms_mean[helm]}, 1)))")
       rate="$((objects * 1000 / (ms_mean[render] > 0 ? ms_mean[render] : 1))) · $((objects * 1000 / (ms_mean[helm] > 0 ? ms_mean[helm] : 1)))"
     fi
+    echo "$peak $render_peak" > "$OUT/peaks-$n"
     echo "| $n | $objects | ${ms[validate]} ms | ${ms[build-fresh]} ms | ${ms[build-noop]} ms | ${ms[render]} ms | ${ms[diff]} ms | ${ms[validate-edited]} · ${ms[build-noop-edited]} ms | ${ms[build-retag]} ms | ${ms[validate-kept]} · ${ms[build-noop-kept]} · ${ms[diff-kept]} ms | $peak · $kept_peak · $render_peak · $helm_peak MiB | $helm_cell | $ratio | $rate |" | tee -a "$REPORT"
     unset ms ms_mean
   done
+  # How many times each mean time and each peak grows from one N to the next.
+  python3 - "$OUT" "${BENCH_SCALING_N:-10 100 1000 10000}" <<'PY' | tee -a "$REPORT"
+import json, sys
+out, ns = sys.argv[1], sys.argv[2].split()
+columns = [("validate", ["validate"]), ("build (empty folder)", ["build-fresh"]),
+           ("no-op build", ["build-noop"]), ("render", ["render"]), ("diff", ["diff"]),
+           ("after an edit: validate · no-op build", ["validate-edited", "build-noop-edited"]),
+           ("after a new image: build", ["build-retag"]), ("helm template", ["helm"])]
+def means(n):
+    return {r["command"]: r["mean"] for r in json.load(open(f"{out}/scaling-{n}.json"))["results"]}
+def peaks(n):
+    return [float(p) for p in open(f"{out}/peaks-{n}").read().split()]
+print()
+print("| growth | " + " | ".join(c for c, _ in columns) + " | peak RSS: build · render |")
+print("|---" + "|---:" * (len(columns) + 1) + "|")
+for a, b in zip(ns, ns[1:]):
+    ma, mb = means(a), means(b)
+    cells = [" · ".join("%.1f×" % (mb[k] / ma[k]) if k in ma and k in mb and ma[k] else "–"
+                        for k in keys) for _, keys in columns]
+    grown = " · ".join("%.1f×" % (q / p) if p else "–" for p, q in zip(peaks(a), peaks(b)))
+    print(f"| {a} → {b} | " + " | ".join(cells) + f" | {grown} |")
+PY
   exit 0
 fi
 "$BIN" build environments/ -o "$OUT/warm" 2>/dev/null
