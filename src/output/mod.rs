@@ -88,7 +88,7 @@ pub fn tree(
     artifacts: &[Artifact],
     need: crate::targets::Need,
 ) -> Result<Tree, serde_json::Error> {
-    let mut files: BTreeMap<String, crate::targets::Bytes> = artifacts
+    let files: BTreeMap<String, crate::targets::Bytes> = artifacts
         .iter()
         .map(|a| (a.path.clone(), a.bytes.clone()))
         .collect();
@@ -120,12 +120,20 @@ pub fn tree(
             })
             .collect(),
     };
+    indexed(files, index)
+}
+
+/// The tree of `files` with `index` written among them (`INDEX`), as it is written to disk.
+fn indexed(
+    mut files: BTreeMap<String, crate::targets::Bytes>,
+    index: Index,
+) -> Result<Tree, serde_json::Error> {
     let mut idx = serde_json::to_string_pretty(&index)?;
     idx.push('\n');
     let index_sha256 = sha256_hex(idx.as_bytes());
     files.insert(INDEX.to_owned(), idx.into_bytes().into());
     Ok(Tree {
-        environment: env.environment.name.clone(),
+        environment: index.environment,
         files,
         listed: index
             .files
@@ -1047,9 +1055,9 @@ mod tests {
     use std::time::Duration;
 
     fn tree(files: &[(&str, &str)]) -> Tree {
-        let mut files: BTreeMap<String, Vec<u8>> = files
+        let files: BTreeMap<String, crate::targets::Bytes> = files
             .iter()
-            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec().into()))
             .collect();
         let index = Index {
             environment: "env".to_owned(),
@@ -1065,19 +1073,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let index_bytes = serde_json::to_vec(&index).expect("serializable");
-        let index_sha256 = sha256_hex(&index_bytes);
-        files.insert(INDEX.to_owned(), index_bytes);
-        Tree {
-            environment: "env".to_owned(),
-            files: files.into_iter().map(|(p, b)| (p, b.into())).collect(),
-            listed: index
-                .files
-                .into_iter()
-                .map(|f| (f.path, f.sha256))
-                .collect(),
-            index_sha256,
-        }
+        indexed(files, index).expect("serializable")
     }
 
     fn mtime(p: &Path) -> std::time::SystemTime {
