@@ -24,6 +24,7 @@ use super::spec::{Peer, Port, PortNumber, Selector, Spec};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// Labels: key → value.
 pub type Labels = BTreeMap<String, String>;
@@ -290,19 +291,22 @@ impl Network {
                 }
             }
         }
-        // Each distinct peer (of a policy's namespace) as the set of endpoints it matches.
-        let mut peers_seen: HashMap<String, Bits> = HashMap::new();
-        let mut matched = |p: &Policy, peers: Option<&Vec<Peer>>| -> Option<Bits> {
+        // Each distinct peer (of a policy's namespace) as the endpoints it matches, shared by
+        // every rule it is the only peer of.
+        let mut peers_seen: HashMap<String, Members> = HashMap::new();
+        let mut matched = |p: &Policy, peers: Option<&Vec<Peer>>| -> Option<Members> {
             let peers = peers.filter(|v| !v.is_empty())?;
-            let mut all = Bits::new(endpoints.len());
-            for x in peers {
-                let key = format!("{}\u{0}{x:?}", p.namespace);
-                let set = peers_seen
-                    .entry(key)
-                    .or_insert_with(|| self.peer_set(x, &p.namespace, endpoints, &index));
-                all.union(set);
-            }
-            Some(all)
+            let sets: Vec<Members> = peers
+                .iter()
+                .map(|x| {
+                    let key = format!("{}\u{0}{x:?}", p.namespace);
+                    peers_seen
+                        .entry(key)
+                        .or_insert_with(|| self.peer_set(x, &p.namespace, endpoints, &index))
+                        .clone()
+                })
+                .collect();
+            Some(Members::union(&sets))
         };
         let rules: Vec<[Vec<JudgedRule<'_>>; 2]> = self
             .policies
@@ -346,14 +350,15 @@ impl Network {
         policy_namespace: &str,
         endpoints: &[Endpoint],
         index: &Index<'_>,
-    ) -> Bits {
-        let mut set = Bits::new(endpoints.len());
+    ) -> Members {
+        let mut set = Vec::new();
         let mut add = |candidates: &[usize]| {
-            for &e in candidates {
-                if self.peer_matches(peer, policy_namespace, &endpoints[e]) {
-                    set.insert(e);
-                }
-            }
+            set.extend(
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&e| self.peer_matches(peer, policy_namespace, &endpoints[e])),
+            );
         };
         if peer.ip_block.is_some() {
             add(&index.all);
@@ -366,7 +371,7 @@ impl Network {
         } else if peer.pod_selector.is_some() {
             add(index.candidates(Some(policy_namespace), peer.pod_selector.as_ref()));
         }
-        set
+        Members::new(set)
     }
 
     /// Whether one peer of a rule of a policy in `policy_namespace` matches `e`.
@@ -414,7 +419,7 @@ pub struct Judge<'a> {
 }
 
 /// A rule with its peers resolved against the endpoints of a [`Judge`].
-type JudgedRule<'a> = (Option<Bits>, Option<&'a [Port]>);
+type JudgedRule<'a> = (Option<Members>, Option<&'a [Port]>);
 
 /// The rules of one side of a policy by the peers they admit, so that a policy with a rule per
 /// workload (a hub's egress to every service it scrapes) is not scanned rule by rule for each
@@ -468,8 +473,39 @@ impl PeerIndex {
     }
 }
 
-/// A set of endpoints, by index.
-pub use crate::bits::Bits;
+/// A set of endpoints, by index, held as the list of its members, lowest first, and shared by
+/// every rule it is the only peer of: a peer matches the few pods of one workload, where a set of
+/// one bit per endpoint for each rule would grow with the square of the services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Members(Rc<[usize]>);
+
+impl Members {
+    /// The set of `members`, in any order and with repeats.
+    fn new(mut members: Vec<usize>) -> Self {
+        members.sort_unstable();
+        members.dedup();
+        Self(members.into())
+    }
+
+    /// The union of `sets`: the one set itself when there is one.
+    fn union(sets: &[Self]) -> Self {
+        match sets {
+            [one] => one.clone(),
+            _ => Self::new(sets.iter().flat_map(Self::iter).collect()),
+        }
+    }
+
+    /// Whether endpoint `i` is a member.
+    #[must_use]
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.binary_search(&i).is_ok()
+    }
+
+    /// The members, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().copied()
+    }
+}
 
 /// The endpoints by namespace and by label, to find the ones a selector may match without
 /// testing every endpoint.
@@ -545,22 +581,22 @@ impl Judge<'_> {
     /// allows (`None`: every endpoint): the union of the rules of the policies isolating `to` that
     /// admit the port, as [`Self::verdict`] decides the ingress side one source at a time.
     #[must_use]
-    pub fn ingress_sources(&self, to: usize, port: u16, protocol: Protocol) -> Option<Bits> {
+    pub fn ingress_sources(&self, to: usize, port: u16, protocol: Protocol) -> Option<Members> {
         // An address outside the pod network is not isolated.
         self.endpoints[to].namespace()?;
         let isolating = &self.isolating[0][to];
         if isolating.is_empty() {
             return None;
         }
-        let mut sources = Bits::new(self.endpoints.len());
+        let mut sources = Vec::new();
         for &p in isolating {
             for (peers, ports) in &self.rules[p][0] {
                 if ports_match(*ports, &self.endpoints[to], port, protocol) {
-                    sources.union(peers.as_ref()?);
+                    sources.push(peers.clone()?);
                 }
             }
         }
-        Some(sources)
+        Some(Members::union(&sources))
     }
 
     /// How the policies of `subject` decide a connection with `peer` in `direction`; `dest` is
@@ -708,14 +744,8 @@ mod peer_index_tests {
             let rules: Vec<JudgedRule<'_>> = peers
                 .iter()
                 .map(|p| {
-                    let bits = p.as_ref().map(|p| {
-                        let mut b = Bits::new(8);
-                        for &i in p {
-                            b.insert(i);
-                        }
-                        b
-                    });
-                    (bits, None)
+                    let members = p.as_ref().map(|p| Members::new(p.clone()));
+                    (members, None)
                 })
                 .collect();
             let index = PeerIndex::of(&rules).expect("enough rules for an index");
