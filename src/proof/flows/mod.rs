@@ -64,6 +64,8 @@ impl Flow {
 pub struct Analysis {
     pub endpoints: Vec<Endpoint>,
     pub flows: Vec<Flow>,
+    /// How many of the connections the model needs the policies allow.
+    pub allowed_needs: usize,
     /// Workloads the model deploys without a generated pod template: (endpoint id, model key).
     pub missing: Vec<(String, Vec<Seg>)>,
     /// Whether connections the model does not need were judged (only with
@@ -85,9 +87,10 @@ pub fn analyse(env: &Environment, artifacts: &[Artifact]) -> Result<Option<Analy
 enum Keep {
     /// Every connection judged.
     Every,
-    /// The needed ones and those the model does not need that the policies allow: what the proof
-    /// reports. Every connection is still judged, but a denied one the model does not need is
-    /// found denied through the destination's ingress, without judging it pair by pair.
+    /// Those the policies decide otherwise than the model expects: what the proof reports (the
+    /// allowed needed ones are only counted). Every connection is still judged, but a denied one
+    /// the model does not need is found denied through the destination's ingress, without judging
+    /// it pair by pair.
     Findings,
 }
 
@@ -152,24 +155,33 @@ fn judge(
     }
     let judge = generated.network.judge(&endpoints);
     let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
-    let flow = |i: usize, j: usize, port: u16, protocol: Protocol, expect: Expect| Flow {
+    // A connection from endpoint `i` to port `port`/`protocol` of endpoint `j`, as judged.
+    let flow = |i: usize, j: usize, (port, protocol): (u16, Protocol), expect, verdict| Flow {
         from: endpoints[i].id.clone(),
         to: endpoints[j].id.clone(),
         port,
         protocol,
         expect,
-        verdict: judge.verdict(i, j, port, protocol),
+        verdict,
     };
     for n in &model.needs {
         let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
             continue;
         };
         if judged.insert((i, j, n.port, n.protocol)) {
+            let verdict = judge.verdict(i, j, n.port, n.protocol);
+            if verdict.allowed() {
+                out.allowed_needs += 1;
+                if keep == Keep::Findings {
+                    continue;
+                }
+            }
             let expect = Expect::Allow {
                 key: n.key.clone(),
                 why: n.why.clone(),
             };
-            out.flows.push(flow(i, j, n.port, n.protocol, expect));
+            out.flows
+                .push(flow(i, j, (n.port, n.protocol), expect, verdict));
         }
     }
     if out.isolated {
@@ -201,8 +213,13 @@ fn judge(
                     for &j in &pods {
                         for (p, port) in endpoints[j].ports.iter().enumerate() {
                             if let Some(expect) = unneeded(i, j, p) {
-                                out.flows
-                                    .push(flow(i, j, port.number, port.protocol, expect));
+                                out.flows.push(flow(
+                                    i,
+                                    j,
+                                    (port.number, port.protocol),
+                                    expect,
+                                    judge.verdict(i, j, port.number, port.protocol),
+                                ));
                             }
                         }
                     }
@@ -232,8 +249,13 @@ fn judge(
                 for (i, j, p) in allowed {
                     let port = &endpoints[j].ports[p];
                     if let Some(expect) = unneeded(i, j, p) {
-                        out.flows
-                            .push(flow(i, j, port.number, port.protocol, expect));
+                        out.flows.push(flow(
+                            i,
+                            j,
+                            (port.number, port.protocol),
+                            expect,
+                            judge.verdict(i, j, port.number, port.protocol),
+                        ));
                     }
                 }
             }
@@ -265,6 +287,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
     let isolated = s.env.security.network_policies;
     let judge = |(generated, model, isolated), report: &mut Report<'_>, flows: &mut usize| {
         let analysis = judge(generated, &model, isolated, Keep::Findings);
+        *flows += analysis.allowed_needs;
         for (id, key) in &analysis.missing {
             report.error(
                 "DG0522",
@@ -275,9 +298,8 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
                 "deploys this workload",
             );
         }
-        for f in &analysis.flows {
+        for f in analysis.flows.iter().filter(|f| !f.holds()) {
             match &f.expect {
-                Expect::Allow { .. } if f.verdict.allowed() => *flows += 1,
                 Expect::Allow { key, why } => {
                     report
                         .error(
@@ -291,7 +313,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
                         )
                         .help(f.verdict.why());
                 }
-                Expect::Deny { key } if f.verdict.allowed() => {
+                Expect::Deny { key } => {
                     report
                         .error(
                             "DG0521",
@@ -307,7 +329,6 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, summary: &mut Summary) {
                             f.verdict.why()
                         ));
                 }
-                Expect::Deny { .. } => {}
             }
         }
     };
