@@ -213,6 +213,13 @@ impl Object {
         self.role
     }
 
+    /// Drops the object's data, keeping its identity and its document: once every reader of the
+    /// data has read it, the document is all a build writes. [`Object::value`] is null after.
+    pub fn forget_value(&mut self) {
+        self.value = render::Data::Null;
+        self.spans = Spans::default();
+    }
+
     /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
     #[must_use]
     pub fn document(&self) -> &str {
@@ -315,13 +322,16 @@ pub fn manifest(
     );
     let mut kinds: Vec<String> = Vec::new();
     let mut ranges = Vec::with_capacity(objects.len());
-    for (i, o) in objects.iter().enumerate() {
+    for (i, o) in objects.iter_mut().enumerate() {
         if i > 0 {
             text.push_str("---\n");
         }
         let start = text.len();
         text.push_str(o.document());
         ranges.push(start..text.len());
+        // Its own text goes as soon as the file holds it: the documents are not held twice
+        // while the file is assembled.
+        o.document = Document::Own(String::new());
         if !kinds.iter().any(|k| k == o.kind) {
             kinds.push(o.kind.to_owned());
         }
