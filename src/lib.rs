@@ -130,12 +130,12 @@ pub fn generate_needed(
     path: &Path,
     need: targets::Need,
 ) -> Result<Vec<targets::Artifact>, targets::TargetError> {
-    in_context(env, path, |cx| targets::generate_needed(cx, need))
+    let (out, ()) = generate_then(env, path, need, |_| ())?;
+    Ok(out)
 }
 
 /// [`generate_needed`], running `meanwhile` on the artifacts as soon as every one but the chart
-/// values is generated ([`targets::generate_then`]); once the values are written, the objects
-/// hold their documents alone.
+/// values is generated ([`targets::generate_then`]).
 ///
 /// # Errors
 /// As [`generate`].
@@ -145,22 +145,14 @@ pub fn generate_then<R: Send>(
     need: targets::Need,
     meanwhile: impl FnOnce(&[targets::Artifact]) -> R + Send,
 ) -> Result<(Vec<targets::Artifact>, R), targets::TargetError> {
-    in_context(env, path, |cx| targets::generate_then(cx, need, meanwhile))
-}
-
-/// Runs `f` in the targets' context of `env`, read from the file `path`.
-fn in_context<T>(
-    env: &model::Environment,
-    path: &Path,
-    f: impl FnOnce(&targets::Context<'_>) -> T,
-) -> T {
     let source_name = path
         .file_name()
         .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
-    f(&targets::Context {
+    let cx = targets::Context {
         env,
         source_name: &source_name,
-    })
+    };
+    targets::generate_then(&cx, need, meanwhile)
 }
 
 /// Loads and validates one environment file into the typed model; the error is the rendered

@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 pub struct Unit {
     pub path: PathBuf,
     pub tree: output::Tree,
-    /// Its artifacts. Compiled for the files ([`Need::Files`]), a Kubernetes environment's
-    /// objects hold their documents alone: their data went once the chart values were written.
     pub artifacts: Vec<crate::targets::Artifact>,
     /// What the proofs established about it.
     pub proof: crate::proof::Summary,
@@ -292,11 +290,10 @@ fn isolate(c: &mut Compilation) {
             })
             .collect()
     }
-    // Compared by their documents: a build's objects hold no data once the values are written.
     let one_definition = |a: &Object, b: &Object| {
         a.kind() == "CustomResourceDefinition"
             && a.role() == Role::Definition
-            && a.document() == b.document()
+            && a.value() == b.value()
     };
     let mut refused: Vec<PathBuf> = Vec::new();
     for (i, later) in c.units.iter().enumerate() {

@@ -218,7 +218,7 @@ pub fn generate_all(cx: &Context<'_>) -> Result<Vec<Artifact>, TargetError> {
 /// # Errors
 /// As [`generate_all`].
 pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, TargetError> {
-    let (out, ()) = generate_with(cx, need, false, |_| ())?;
+    let (out, ()) = generate_then(cx, need, |_| ())?;
     Ok(out)
 }
 
@@ -229,25 +229,11 @@ pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, Ta
 /// before the values take their memory (a build of 1,000 services with nothing kept peaks a fifth
 /// lower, in the same time on 2 cores).
 ///
-/// When the chart values are written, they are the objects' last readers: each object's data is
-/// dropped once its entry is written ([`kit::Object::forget_value`]), and the objects come back
-/// with their documents alone (a build of 1,000 services holds 19 MB less beside the values).
-///
 /// # Errors
 /// As [`generate_all`].
 pub fn generate_then<R: Send>(
     cx: &Context<'_>,
     need: Need,
-    meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
-) -> Result<(Vec<Artifact>, R), TargetError> {
-    generate_with(cx, need, true, meanwhile)
-}
-
-/// [`generate_then`], dropping the objects' data after the chart values only with `forget`.
-fn generate_with<R: Send>(
-    cx: &Context<'_>,
-    need: Need,
-    forget: bool,
     meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
 ) -> Result<(Vec<Artifact>, R), TargetError> {
     // The targets whose work grows with the services start first, so the cores finish together;
@@ -272,7 +258,7 @@ fn generate_with<R: Send>(
     // The chart's values carry every object the targets above generated.
     let (values, r) = if need == Need::Files && cx.env.is_kubernetes() {
         let r = meanwhile(&out);
-        (Some(helm::chart::values(cx, &mut out, forget)), r)
+        (Some(helm::chart::values(cx, &out)), r)
     } else {
         (None, meanwhile(&out))
     };

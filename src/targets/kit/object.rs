@@ -213,13 +213,6 @@ impl Object {
         self.role
     }
 
-    /// Drops the object's data, keeping its identity and its document: once every reader of the
-    /// data has read it, the document is all a build writes. [`Object::value`] is null after.
-    pub fn forget_value(&mut self) {
-        self.value = render::Data::Null;
-        self.spans = Spans::default();
-    }
-
     /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
     #[must_use]
     pub fn document(&self) -> &str {
