@@ -165,7 +165,7 @@ fn judge(
         verdict,
     };
     for n in &model.needs {
-        let (Some(&i), Some(&j)) = (index.get(n.from.as_str()), index.get(n.to.as_str())) else {
+        let (Some(&i), Some(&j)) = (index.get(&*n.from), index.get(&*n.to)) else {
             continue;
         };
         if judged.insert((i, j, n.port, n.protocol)) {
@@ -177,8 +177,8 @@ fn judge(
                 }
             }
             let expect = Expect::Allow {
-                key: n.key.clone(),
-                why: n.why.clone(),
+                key: n.key.to_vec(),
+                why: n.why.to_string(),
             };
             out.flows
                 .push(flow(i, j, (n.port, n.protocol), expect, verdict));

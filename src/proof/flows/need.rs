@@ -17,23 +17,26 @@ use crate::plan::{self, Kind, Workload, postgres};
 use crate::targets::Artifact;
 use crate::targets::kubernetes::network::vault_location;
 use serde_json::Value;
+use std::collections::HashSet;
+use std::rc::Rc;
 
 /// The Istio control plane and ingress gateway run in Istio's default namespace.
 const ISTIO_NAMESPACE: &str = "istio-system";
 /// Cluster DNS.
 const DNS_NAMESPACE: &str = "kube-system";
 
-/// One flow the model needs.
+/// One flow the model needs. Its endpoints, key and reason are shared with the other flows that
+/// name the same: a workload's flows repeat them, by the hundred thousand at 10,000 services.
 #[derive(Debug, Clone, Hash)]
 pub struct Need {
-    pub from: String,
-    pub to: String,
+    pub from: Rc<str>,
+    pub to: Rc<str>,
     pub port: u16,
     pub protocol: Protocol,
     /// The model key that implies it.
-    pub key: Vec<Seg>,
+    pub key: Rc<[Seg]>,
     /// What it is for, e.g. `depends_on`.
-    pub why: String,
+    pub why: Rc<str>,
 }
 
 /// A DEAAP workload endpoint and the model key it comes from.
@@ -468,7 +471,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
         logs(&mut m, &mut needs, &around, monitoring, logging);
     }
     m.owned = needs.owned;
-    m.needs = needs.needs;
+    m.needs = needs.flows;
     m
 }
 
@@ -516,11 +519,13 @@ fn logs(
     }
 }
 
-/// The flows and owned endpoints gathered so far.
+/// The flows and owned endpoints gathered so far, with the texts and keys they share.
 #[derive(Default)]
 struct Needs {
     owned: Vec<Owned>,
-    needs: Vec<Need>,
+    flows: Vec<Need>,
+    texts: HashSet<Rc<str>>,
+    keys: HashSet<Rc<[Seg]>>,
 }
 
 impl Needs {
@@ -533,14 +538,35 @@ impl Needs {
         key: Vec<Seg>,
         why: &str,
     ) {
-        self.needs.push(Need {
-            from: from.to_owned(),
-            to: to.to_owned(),
+        let need = Need {
+            from: self.text(from),
+            to: self.text(to),
             port,
             protocol,
-            key,
-            why: why.to_owned(),
-        });
+            key: self.key(key),
+            why: self.text(why),
+        };
+        self.flows.push(need);
+    }
+
+    /// `key`, shared with every flow it implies.
+    fn key(&mut self, key: Vec<Seg>) -> Rc<[Seg]> {
+        if let Some(k) = self.keys.get(key.as_slice()) {
+            return Rc::clone(k);
+        }
+        let k: Rc<[Seg]> = key.into();
+        self.keys.insert(Rc::clone(&k));
+        k
+    }
+
+    /// `text`, shared with every flow that names it.
+    fn text(&mut self, text: &str) -> Rc<str> {
+        if let Some(t) = self.texts.get(text) {
+            return Rc::clone(t);
+        }
+        let t: Rc<str> = text.into();
+        self.texts.insert(Rc::clone(&t));
+        t
     }
 }
 
