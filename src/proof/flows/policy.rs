@@ -733,6 +733,26 @@ mod peer_index_tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// A set of members holds exactly the endpoints it was made of, lowest first and each
+        /// once, and a union exactly those of its sets.
+        #[test]
+        fn members_are_the_set_they_were_made_of(
+            sets in prop::collection::vec(prop::collection::vec(0usize..64, 0..12), 1..5),
+        ) {
+            let made: Vec<Members> = sets.iter().map(|s| Members::new(s.clone())).collect();
+            let union = Members::union(&made);
+            let mut all: Vec<usize> = sets.concat();
+            all.sort_unstable();
+            all.dedup();
+            prop_assert_eq!(union.iter().collect::<Vec<_>>(), all.clone());
+            for i in 0..64 {
+                prop_assert_eq!(union.contains(i), all.contains(&i));
+                for (m, s) in made.iter().zip(&sets) {
+                    prop_assert_eq!(m.contains(i), s.contains(&i));
+                }
+            }
+        }
+
         /// The index finds, for every peer, the rules a scan in rule order finds.
         #[test]
         fn the_index_lists_the_rules_a_scan_finds(
