@@ -224,23 +224,28 @@ impl From<fsafe::WalkError> for WriteError {
 /// The index the previous build left in `dir`, with its SHA-256 (none when there is none or it is
 /// unreadable).
 fn previous_index(dir: &Path) -> Option<(String, Index)> {
+    read_index(dir).map(|(bytes, index)| (sha256_hex(&bytes), index))
+}
+
+/// The index the previous build left in `dir`, as read and as parsed.
+fn read_index(dir: &Path) -> Option<(Vec<u8>, Index)> {
     let Ok(fsafe::Entry::File(bytes)) = fsafe::read(dir, INDEX) else {
         return None;
     };
     let index = serde_json::from_slice::<Index>(&bytes).ok()?;
-    Some((sha256_hex(&bytes), index))
+    Some((bytes, index))
 }
 
 /// Files the previous build wrote, from its index (empty when there is none or it is unreadable).
 fn previous_files(dir: &Path) -> BTreeSet<String> {
-    listed_files(previous_index(dir).as_ref())
+    listed_files(read_index(dir).map(|(_, index)| index).as_ref())
 }
 
 /// The files `index` lists that stay inside its folder, and the index itself.
-fn listed_files(index: Option<&(String, Index)>) -> BTreeSet<String> {
+fn listed_files(index: Option<&Index>) -> BTreeSet<String> {
     let mut v: BTreeSet<String> = index
         .into_iter()
-        .flat_map(|(_, index)| &index.files)
+        .flat_map(|index| &index.files)
         .map(|f| f.path.clone())
         .filter(|p| fsafe::safe_relative(p))
         .collect();
@@ -457,7 +462,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
         }
     }
     if exists {
-        for path in listed_files(previous_index.as_ref()) {
+        for path in listed_files(previous_index.as_ref().map(|(_, index)| index)) {
             if tree.files.contains_key(&path) {
                 continue;
             }

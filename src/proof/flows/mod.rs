@@ -156,7 +156,7 @@ fn judge(
     let judge = generated.network.judge(&endpoints);
     let mut judged: HashSet<(usize, usize, u16, Protocol)> = HashSet::new();
     // A connection from endpoint `i` to port `port`/`protocol` of endpoint `j`, as judged.
-    let flow = |i: usize, j: usize, (port, protocol): (u16, Protocol), expect, verdict| Flow {
+    let flow = |i: usize, j: usize, port: u16, protocol: Protocol, expect, verdict| Flow {
         from: endpoints[i].id.clone(),
         to: endpoints[j].id.clone(),
         port,
@@ -181,7 +181,7 @@ fn judge(
                 why: n.why.to_string(),
             };
             out.flows
-                .push(flow(i, j, (n.port, n.protocol), expect, verdict));
+                .push(flow(i, j, n.port, n.protocol, expect, verdict));
         }
     }
     if out.isolated {
@@ -207,20 +207,19 @@ fn judge(
             (first && !judged.contains(&(i, j, port.number, port.protocol)))
                 .then(|| Expect::Deny { key: key.clone() })
         };
+        // That connection as judged, when the model does not need it.
+        let unneeded_flow = |i: usize, j: usize, p: usize| {
+            let expect = unneeded(i, j, p)?;
+            let port = &endpoints[j].ports[p];
+            let verdict = judge.verdict(i, j, port.number, port.protocol);
+            Some(flow(i, j, port.number, port.protocol, expect, verdict))
+        };
         match keep {
             Keep::Every => {
                 for &i in &pods {
                     for &j in &pods {
-                        for (p, port) in endpoints[j].ports.iter().enumerate() {
-                            if let Some(expect) = unneeded(i, j, p) {
-                                out.flows.push(flow(
-                                    i,
-                                    j,
-                                    (port.number, port.protocol),
-                                    expect,
-                                    judge.verdict(i, j, port.number, port.protocol),
-                                ));
-                            }
+                        for p in 0..endpoints[j].ports.len() {
+                            out.flows.extend(unneeded_flow(i, j, p));
                         }
                     }
                 }
@@ -247,16 +246,7 @@ fn judge(
                 }
                 allowed.sort_unstable();
                 for (i, j, p) in allowed {
-                    let port = &endpoints[j].ports[p];
-                    if let Some(expect) = unneeded(i, j, p) {
-                        out.flows.push(flow(
-                            i,
-                            j,
-                            (port.number, port.protocol),
-                            expect,
-                            judge.verdict(i, j, port.number, port.protocol),
-                        ));
-                    }
+                    out.flows.extend(unneeded_flow(i, j, p));
                 }
             }
         }

@@ -18,6 +18,7 @@ use crate::targets::Artifact;
 use crate::targets::kubernetes::network::vault_location;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::hash::Hash;
 use std::rc::Rc;
 
 /// The Istio control plane and ingress gateway run in Istio's default namespace.
@@ -291,7 +292,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                 &me,
                 port,
                 tcp,
-                under(w, "route"),
+                &under(w, "route"),
                 "routed by the gateway",
             );
         }
@@ -301,7 +302,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                 _ => under(w, "replicas"),
             };
             for p in w.client_ports() {
-                needs.add(&me, &me, p, tcp, k.clone(), "replicas talk to each other");
+                needs.add(&me, &me, p, tcp, &k, "replicas talk to each other");
             }
         }
         for dep in &w.depends_on {
@@ -311,7 +312,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                     _ => under(w, "depends_on"),
                 };
                 for p in d.client_ports() {
-                    needs.add(&me, &id(d), p, tcp, k.clone(), "depends_on");
+                    needs.add(&me, &id(d), p, tcp, &k, "depends_on");
                 }
             }
         }
@@ -323,24 +324,17 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                 under(w, "kubernetes_api_access")
             };
             for p in [443, 6443] {
-                needs.add(&me, "kube-apiserver", p, tcp, k.clone(), "Kubernetes API");
+                needs.add(&me, "kube-apiserver", p, tcp, &k, "Kubernetes API");
             }
         }
         if w.cloudnative_pg() {
             let k = under(w, "replication");
             for p in [postgres::POSTGRES_PORT, postgres::STATUS_PORT] {
-                needs.add(
-                    &operator_id,
-                    &me,
-                    p,
-                    tcp,
-                    k.clone(),
-                    "CloudNativePG operator",
-                );
+                needs.add(&operator_id, &me, p, tcp, &k, "CloudNativePG operator");
             }
             if w.peers {
                 let why = "instance managers talk to each other";
-                needs.add(&me, &me, postgres::STATUS_PORT, tcp, k, why);
+                needs.add(&me, &me, postgres::STATUS_PORT, tcp, &k, why);
             }
             if env.backup.enabled {
                 let why = "WAL archiving and base backups";
@@ -349,7 +343,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                     "object-store",
                     443,
                     tcp,
-                    key(&["backup", "bucket"]),
+                    &key(&["backup", "bucket"]),
                     why,
                 );
             }
@@ -361,21 +355,14 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                 _ => None,
             };
             if let Some((p, k)) = scraped {
-                needs.add(
-                    &prometheus_id,
-                    &me,
-                    p,
-                    tcp,
-                    k.clone(),
-                    "scraped by Prometheus",
-                );
+                needs.add(&prometheus_id, &me, p, tcp, &k, "scraped by Prometheus");
                 if w.in_mesh(env) {
                     needs.add(
                         &prometheus_id,
                         &me,
                         cluster::ISTIO_PROXY_PORTS[0].1,
                         tcp,
-                        k,
+                        &k,
                         "scraped by Prometheus (Istio merged metrics)",
                     );
                 }
@@ -393,7 +380,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
             &id(v),
             port,
             tcp,
-            key(&["consensus", "writer_service"]),
+            &key(&["consensus", "writer_service"]),
             "consensus writer",
         );
     }
@@ -430,7 +417,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
             "object-store",
             443,
             tcp,
-            key(&["backup", "bucket"]),
+            &key(&["backup", "bucket"]),
             "backup upload",
         );
         let dumped = source.filter(|s| !plan::backup_reads_volume(&s.name));
@@ -442,7 +429,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                     &id(s),
                     port,
                     tcp,
-                    key(&["backup", "databases", name, "source"]),
+                    &key(&["backup", "databases", name, "source"]),
                     "database dump",
                 );
             }
@@ -462,7 +449,7 @@ pub fn model_of(env: &Environment, artifacts: &[Artifact], all: &[Workload<'_>])
                 to,
                 port,
                 tcp,
-                key(&["monitoring"]),
+                &key(&["monitoring"]),
                 &format!("kube-prometheus-stack scrapes `{component}`"),
             );
         }
@@ -513,7 +500,7 @@ fn logs(
             &to,
             port,
             Protocol::Tcp,
-            key(&["logging", "kafka", "brokers"]),
+            &key(&["logging", "kafka", "brokers"]),
             "log shipping to Kafka",
         );
     }
@@ -529,45 +516,30 @@ struct Needs {
 }
 
 impl Needs {
-    fn add(
-        &mut self,
-        from: &str,
-        to: &str,
-        port: u16,
-        protocol: Protocol,
-        key: Vec<Seg>,
-        why: &str,
-    ) {
+    fn add(&mut self, from: &str, to: &str, port: u16, protocol: Protocol, key: &[Seg], why: &str) {
         let need = Need {
-            from: self.text(from),
-            to: self.text(to),
+            from: shared(&mut self.texts, from),
+            to: shared(&mut self.texts, to),
             port,
             protocol,
-            key: self.key(key),
-            why: self.text(why),
+            key: shared(&mut self.keys, key),
+            why: shared(&mut self.texts, why),
         };
         self.flows.push(need);
     }
+}
 
-    /// `key`, shared with every flow it implies.
-    fn key(&mut self, key: Vec<Seg>) -> Rc<[Seg]> {
-        if let Some(k) = self.keys.get(key.as_slice()) {
-            return Rc::clone(k);
-        }
-        let k: Rc<[Seg]> = key.into();
-        self.keys.insert(Rc::clone(&k));
-        k
+/// `value`, shared with every flow that names it: the copy `set` holds, made when it holds none.
+fn shared<T: Hash + Eq + ?Sized>(set: &mut HashSet<Rc<T>>, value: &T) -> Rc<T>
+where
+    for<'v> Rc<T>: From<&'v T>,
+{
+    if let Some(v) = set.get(value) {
+        return Rc::clone(v);
     }
-
-    /// `text`, shared with every flow that names it.
-    fn text(&mut self, text: &str) -> Rc<str> {
-        if let Some(t) = self.texts.get(text) {
-            return Rc::clone(t);
-        }
-        let t: Rc<str> = text.into();
-        self.texts.insert(Rc::clone(&t));
-        t
-    }
+    let v = Rc::from(value);
+    set.insert(Rc::clone(&v));
+    v
 }
 
 /// The services every pod of the environment may need.
@@ -589,7 +561,7 @@ impl Around<'_> {
                 self.dns,
                 53,
                 proto,
-                key(&["security", "network_policies"]),
+                &key(&["security", "network_policies"]),
                 "DNS",
             );
         }
@@ -599,7 +571,7 @@ impl Around<'_> {
                 self.istiod,
                 15012,
                 Protocol::Tcp,
-                key(&["security", "mesh", "sidecar_injection"]),
+                &key(&["security", "mesh", "sidecar_injection"]),
                 "sidecar configuration (xDS)",
             );
         }
@@ -609,7 +581,7 @@ impl Around<'_> {
                 self.vault,
                 self.vault_port,
                 Protocol::Tcp,
-                k,
+                &k,
                 "Vault agent",
             );
         }
