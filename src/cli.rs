@@ -569,7 +569,18 @@ fn workspace(inputs: &Inputs, ui: &Ui) -> Result<&'static Workspace, u8> {
 
 /// [`workspace`] for a command that needs only `need` of the generated output.
 fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<&'static Workspace, u8> {
-    let compilation = ops::compile_all_for(&inputs.paths, need).map_err(|e| report(&e))?;
+    workspace_aside(inputs, ui, need, None)
+}
+
+/// [`workspace_for`] for a build into the output folder `out`, when given
+/// ([`ops::compile_all_aside`]).
+fn workspace_aside(
+    inputs: &Inputs,
+    ui: &Ui,
+    need: Need,
+    out: Option<&Path>,
+) -> Result<&'static Workspace, u8> {
+    let compilation = ops::compile_all_aside(&inputs.paths, need, out).map_err(|e| report(&e))?;
     let warnings = print_compilation(&compilation, ui);
     let ws = compilation.into_workspace().map_err(|e| report(&e))?;
     if ui.deny_warnings && warnings > 0 {
@@ -785,7 +796,12 @@ fn build(inputs: &Inputs, out: &Path, mode: Mode, ui: &Ui) -> u8 {
             }
         }
     }
-    let ws = match workspace(inputs, ui) {
+    // A build lets go of the files the output folder holds already as they are generated.
+    let into = match mode {
+        Mode::Write(_) => Some(out),
+        Mode::Check => None,
+    };
+    let ws = match workspace_aside(inputs, ui, Need::Files, into) {
         Ok(ws) => ws,
         Err(code) => return code,
     };

@@ -130,12 +130,13 @@ pub fn generate_needed(
     path: &Path,
     need: targets::Need,
 ) -> Result<Vec<targets::Artifact>, targets::TargetError> {
-    let (out, ()) = generate_then(env, path, need, |_| ())?;
+    let (out, ()) = generate_then(env, path, need, None, |_| ())?;
     Ok(out)
 }
 
 /// [`generate_needed`], running `meanwhile` on the artifacts as soon as every one but the chart
-/// values is generated ([`targets::generate_then`]).
+/// values is generated ([`targets::generate_then`]), letting go of the files the output folder
+/// `before` holds already ([`targets::generate_aside`]).
 ///
 /// # Errors
 /// As [`generate`].
@@ -143,6 +144,7 @@ pub fn generate_then<R: Send>(
     env: &model::Environment,
     path: &Path,
     need: targets::Need,
+    before: Option<&crate::output::Before>,
     meanwhile: impl FnOnce(&[targets::Artifact]) -> R + Send,
 ) -> Result<(Vec<targets::Artifact>, R), targets::TargetError> {
     let source_name = path
@@ -152,7 +154,7 @@ pub fn generate_then<R: Send>(
         env,
         source_name: &source_name,
     };
-    targets::generate_then(&cx, need, meanwhile)
+    targets::generate_aside(&cx, need, before, meanwhile)
 }
 
 /// Loads and validates one environment file into the typed model; the error is the rendered

@@ -78,7 +78,7 @@ pub fn kubernetes_stream(artifacts: &[Artifact]) -> Result<String, String> {
 pub fn write_stream(objects: &[&Object], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for o in objects {
         out.write_all(b"---\n")?;
-        out.write_all(o.document().as_bytes())?;
+        out.write_all(o.document()?.as_bytes())?;
     }
     Ok(())
 }
@@ -233,7 +233,7 @@ mod tests {
         let o = rule.object(meta("r", Some("m")), ()).expect("a rule");
         assert_eq!((o.scope(), o.role()), (Scope::Namespaced, Role::Resource));
         assert_eq!(
-            o.document(),
+            o.document().expect("held"),
             "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: r\n  namespace: m\nspec: null\n"
         );
     }

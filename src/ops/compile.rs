@@ -124,6 +124,20 @@ pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
 /// # Errors
 /// As [`compile_all`].
 pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Error> {
+    compile_all_aside(inputs, need, None)
+}
+
+/// [`compile_all_for`] for a build into the output folder `out`: the generated files that
+/// folder holds already are let go of as soon as they are generated, not held until the write
+/// ([`crate::targets::generate_aside`]).
+///
+/// # Errors
+/// As [`compile_all`].
+pub fn compile_all_aside(
+    inputs: &[PathBuf],
+    need: Need,
+    out: Option<&Path>,
+) -> Result<Compilation, Error> {
     let files = super::inputs::resolve_inputs(inputs)?;
     let mut compilation = Compilation {
         inputs: inputs.to_vec(),
@@ -134,7 +148,7 @@ pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Er
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for (f, (c, outcome)) in files
         .iter()
-        .zip(crate::parallel::map(&files, |f| compile_one(f, need)))
+        .zip(crate::parallel::map(&files, |f| compile_one(f, need, out)))
     {
         let status = match (&c.model, outcome) {
             (Some(model), Some(outcome)) => {
@@ -227,14 +241,23 @@ fn declared_name(f: &Path) -> String {
 
 /// One environment file loaded, validated, generated and proven; the unit is `None` when the file
 /// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
-fn compile_one(f: &Path, need: Need) -> (crate::Compiled, Option<Result<Unit, Error>>) {
+fn compile_one(
+    f: &Path,
+    need: Need,
+    out: Option<&Path>,
+) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     let mut c = crate::compile(f);
     // The merged tree is read by the proofs' diagnostics and the waivers of their codes, and by
     // nothing after them: it goes with the proofs, before the chart values take their memory.
     let tree = c.tree.take();
+    let before = c
+        .model
+        .as_ref()
+        .zip(out)
+        .and_then(|(model, out)| output::Before::of(out, &model.environment.name));
     let outcome = match (&c.model, tree) {
         (Some(model), Some(tree)) => Some(
-            unit(model, f, need, move |artifacts| {
+            unit(model, f, need, before.as_ref(), move |artifacts| {
                 let (mut found, summary) = crate::proof::prove(&tree, model, artifacts);
                 crate::validate::waivers::apply(
                     model,
@@ -375,12 +398,15 @@ fn unit<R: Send>(
     model: &crate::model::Environment,
     path: &Path,
     need: Need,
+    before: Option<&output::Before>,
     prove: impl FnOnce(&[crate::targets::Artifact]) -> R + Send,
 ) -> Result<(Unit, R), Error> {
     let (artifacts, proven) =
-        crate::generate_then(model, path, need, prove).map_err(|source| Error::Generate {
-            path: path.to_path_buf(),
-            source,
+        crate::generate_then(model, path, need, before, prove).map_err(|source| {
+            Error::Generate {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
     let tree = output::tree(model, &artifacts, need).map_err(Error::Index)?;
     let unit = Unit {
@@ -404,7 +430,8 @@ mod tests {
     fn definitions_only(name: &str) -> Unit {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal.toml");
         let model = crate::load_model(&fixture).expect("the fixture loads");
-        let (mut u, ()) = unit(&model, Path::new(name), Need::Files, |_| ()).expect("it generates");
+        let (mut u, ()) =
+            unit(&model, Path::new(name), Need::Files, None, |_| ()).expect("it generates");
         u.artifacts.retain(|a| a.path == "kubernetes/crds.yaml");
         assert_eq!(u.artifacts.len(), 1);
         u.cluster = Some(("c".to_owned(), Span::new(FileId(0), 0..0)));

@@ -40,7 +40,13 @@ pub fn line_counts(c: &Change) -> Option<(usize, usize)> {
     if c.problem.is_some() {
         return None;
     }
-    let (old, new) = (text(c.old.as_deref()), text(c.new.as_deref()));
+    let new = c
+        .new
+        .as_ref()
+        .map(crate::targets::Bytes::read)
+        .transpose()
+        .ok()?;
+    let (old, new) = (text(c.old.as_deref()), text(new.as_deref()));
     let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
     let (mut added, mut removed) = (0, 0);
     for op in diff.iter_all_changes() {

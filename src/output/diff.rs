@@ -13,8 +13,8 @@ pub fn unified(env: &str, c: &Change, color: bool) -> String {
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let new = c
-        .new
+    let new = c.new.as_ref().map(|b| b.read().unwrap_or_default());
+    let new = new
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();

@@ -104,7 +104,8 @@ pub fn tree(
     let mut input = Sha256::new();
     serde_json::to_writer(crate::cache::Hashing(&mut input), env)?;
     // Each file hashed on its own, spread over the machine's cores when there are many.
-    let hashes = crate::parallel::map_from(SPREAD_FROM, artifacts, |a| sha256_hex(&a.bytes));
+    // (A file set aside was hashed on the way.)
+    let hashes = crate::parallel::map_from(SPREAD_FROM, artifacts, |a| hex(&a.bytes.sha256()));
     let index = Index {
         environment: env.environment.name.clone(),
         generator: format!("deaap-gen {}", env!("CARGO_PKG_VERSION")),
@@ -315,6 +316,58 @@ fn remembered<'a>(
         .collect()
 }
 
+/// What an environment's output folder held before a build, for the build to let go of each
+/// generated file the folder holds already as soon as it is generated
+/// ([`crate::targets::generate_aside`]): the files the previous index lists, with their SHA-256
+/// and how each looked when a check last found it to hold those bytes ([`seen`]).
+#[derive(Debug)]
+pub struct Before {
+    dir: PathBuf,
+    files: BTreeMap<String, (String, seen::Seen)>,
+    real: BTreeMap<String, bool>,
+}
+
+impl Before {
+    /// What `<out>/<environment>/` holds, when the previous index and the record of how its files
+    /// looked can be read; `None` otherwise (the build then holds every file until it writes).
+    #[must_use]
+    pub fn of(out: &Path, environment: &str) -> Option<Self> {
+        Self::remembered_in(out, environment, &crate::cache::folder("outputs")?)
+    }
+
+    /// [`Before::of`], with the record of how the files looked in `kept`.
+    fn remembered_in(out: &Path, environment: &str, kept: &Path) -> Option<Self> {
+        let Ok((dir, true)) = env_dir(out, environment) else {
+            return None;
+        };
+        let previous = previous_index(&dir)?;
+        let files: BTreeMap<String, (String, seen::Seen)> = remembered(&dir, Some(&previous), kept)
+            .into_iter()
+            .filter_map(|(path, (sha256, looked))| {
+                Some((path.to_owned(), (sha256.to_owned(), looked?)))
+            })
+            .collect();
+        if files.is_empty() {
+            return None;
+        }
+        let real = real_folders(&dir, files.keys().map(String::as_str))
+            .into_iter()
+            .map(|(folder, real)| (folder.to_owned(), real))
+            .collect();
+        Some(Self { dir, files, real })
+    }
+
+    /// The file at the generated path `path`, when it is a regular file that holds the bytes of
+    /// SHA-256 `sha256`: the previous index lists it with that hash, and it looks exactly as it
+    /// did when a check found it holding them.
+    #[must_use]
+    pub fn holds(&self, path: &str, sha256: &[u8; 32]) -> Option<PathBuf> {
+        let (listed, before) = self.files.get(path)?;
+        (*listed == hex(sha256) && looks(&self.dir, path, &self.real).as_ref() == Some(before))
+            .then(|| self.dir.join(path))
+    }
+}
+
 /// For each folder of the files `paths` (relative to `dir`), whether it is a real folder all the
 /// way (never a link): found once for all the files in it.
 fn real_folders<'a>(dir: &Path, paths: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, bool> {
@@ -334,7 +387,11 @@ fn real_folders<'a>(dir: &Path, paths: impl Iterator<Item = &'a str>) -> BTreeMa
 
 /// How the regular file at `path` in `dir` looks, reached through the real folders `real` only;
 /// `None` for anything else.
-fn looks(dir: &Path, path: &str, real: &BTreeMap<&str, bool>) -> Option<seen::Seen> {
+fn looks<K: std::borrow::Borrow<str> + Ord>(
+    dir: &Path,
+    path: &str,
+    real: &BTreeMap<K, bool>,
+) -> Option<seen::Seen> {
     let in_real_folder = path
         .rsplit_once('/')
         .is_none_or(|(folder, _)| real.get(folder) == Some(&true));
@@ -401,13 +458,19 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
             };
             if let (Some(now), Some((sha256, Some(before)))) = (looked, previous.get(path.as_str()))
                 && now == *before
-                && to_hold.get(path.as_str()) == Some(sha256)
             {
-                return Ok((None, looked));
+                if to_hold.get(path.as_str()) == Some(sha256) {
+                    return Ok((None, looked));
+                }
+                // A regular file that still holds the bytes the previous index lists, which are
+                // not the new ones: changed, and a build need not read it to know.
+                if sides == Old::Skip && to_hold.contains_key(path.as_str()) {
+                    return Ok((Some(fsafe::Entry::File(Vec::new())), None));
+                }
             }
             let entry = if !exists {
                 fsafe::Entry::Missing
-            } else if fsafe::holds(&dir, path, new) {
+            } else if holds_bytes(&dir, path, new) {
                 return Ok((None, looked));
             } else if sides == Old::Skip {
                 // Not the same bytes: told apart, not read (an empty old side).
@@ -423,7 +486,9 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
                 fsafe::read_generated(&dir, path, new.len())?
             };
             Ok(match entry {
-                fsafe::Entry::File(old) if old[..] == new[..] => (None, looked),
+                fsafe::Entry::File(old) if new.read().is_ok_and(|new| old[..] == new[..]) => {
+                    (None, looked)
+                }
                 other => (Some(other), None),
             })
         },
@@ -489,6 +554,18 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
     // last.
     changes.sort_by(|a, b| (a.path == INDEX, &a.path).cmp(&(b.path == INDEX, &b.path)));
     Ok(Found { changes, looked })
+}
+
+/// Whether the generated path `rel` under `root` is a regular file holding exactly `new`
+/// ([`fsafe::holds`]); for bytes that are not held, compared by their SHA-256, the file read a
+/// piece at a time.
+fn holds_bytes(root: &Path, rel: &str, new: &crate::targets::Bytes) -> bool {
+    if let Some(bytes) = new.in_memory() {
+        fsafe::holds(root, rel, bytes)
+    } else {
+        let len = u64::try_from(new.len()).unwrap_or(u64::MAX);
+        fsafe::sha256_of(root, rel, len) == Some(new.sha256())
+    }
 }
 
 /// The largest file [`holds`] reads: far above any generated file.
@@ -906,7 +983,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
         if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
             return Ok(());
         }
-        fsafe::write_new(&dest, bytes)
+        fsafe::write_new(&dest, &bytes.read()?)
     });
     for w in written {
         w?;
@@ -1064,6 +1141,11 @@ mod tests {
             .iter()
             .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec().into()))
             .collect();
+        tree_of(files)
+    }
+
+    /// The tree of `files` as they are (held or not), with its index.
+    fn tree_of(files: BTreeMap<String, crate::targets::Bytes>) -> Tree {
         let index = Index {
             environment: "env".to_owned(),
             generator: "test".to_owned(),
@@ -1072,7 +1154,7 @@ mod tests {
                 .iter()
                 .map(|(p, b)| IndexFile {
                     path: p.clone(),
-                    sha256: sha256_hex(b),
+                    sha256: hex(&b.sha256()),
                     target: "test".to_owned(),
                     kinds: Vec::new(),
                 })
@@ -1381,6 +1463,109 @@ mod tests {
         write(out.path(), &t).expect("write");
         let index = sha256_hex(&t.files[INDEX]);
         (out, kept, index)
+    }
+
+    /// A build lets go of a file the folder holds, found by the record of how it looked; the
+    /// write then links the file it holds into the new tree as before, and a file that changed
+    /// meanwhile stops the write, the previous tree left as it was.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_let_go_of_is_written_from_the_folder_and_checked_there() {
+        let sha = |t: &str| -> [u8; 32] { Sha256::digest(t).into() };
+        let (out, kept, index) = remembered();
+        let dir = out.path().join("env");
+        assert!(
+            Before::remembered_in(out.path(), "env", kept.path()).is_none(),
+            "nothing remembered yet"
+        );
+        age(&dir.join("a.yaml"));
+        age(&dir.join("sub/b.yaml"));
+        assert!(holds_now(out.path(), kept.path(), &index));
+        let before = Before::remembered_in(out.path(), "env", kept.path()).expect("remembered");
+        let a = before.holds("a.yaml", &sha("a: 1\n")).expect("held");
+        assert_eq!(a, dir.join("a.yaml"));
+        assert_eq!(before.holds("a.yaml", &sha("a: 2\n")), None, "other bytes");
+        assert_eq!(before.holds("c.yaml", &sha("a: 1\n")), None, "not listed");
+        let kept_a = crate::targets::Bytes::kept(a.clone(), 5, sha("a: 1\n"));
+        assert_eq!(kept_a.read().expect("read").as_ref(), b"a: 1\n");
+        let next = |b: &str| {
+            tree_of(BTreeMap::from([
+                ("a.yaml".to_owned(), kept_a.clone()),
+                ("sub/b.yaml".to_owned(), b.as_bytes().to_vec().into()),
+            ]))
+        };
+        assert_eq!(write(out.path(), &next("b: 3\n")).expect("write"), 2);
+        assert_eq!(std::fs::read(&a).expect("a"), b"a: 1\n");
+        assert_eq!(std::fs::read(dir.join("sub/b.yaml")).expect("b"), b"b: 3\n");
+        // Touched since (the same bytes, written again): no longer taken as it is.
+        std::fs::write(&a, "a: 1\n").expect("write");
+        assert_eq!(before.holds("a.yaml", &sha("a: 1\n")), None);
+        // Changed after the build let go of it: the write stops, and nothing is replaced.
+        std::fs::write(&a, "a: 7\n").expect("write");
+        let e = write(out.path(), &next("b: 4\n")).expect_err("changed meanwhile");
+        assert!(e.to_string().contains("changed while the build ran"), "{e}");
+        assert_eq!(std::fs::read(&a).expect("a"), b"a: 7\n");
+        assert_eq!(std::fs::read(dir.join("sub/b.yaml")).expect("b"), b"b: 3\n");
+    }
+
+    /// Generating with every file already in the folder holds none of them, and makes the same
+    /// files: the chart values write the objects from their data instead of copying their text.
+    #[cfg(unix)]
+    #[test]
+    fn generating_into_a_folder_that_holds_every_file_makes_the_same_files() {
+        let env = crate::targets::testkit::load("environments/production.toml");
+        let path = Path::new("production.toml");
+        let all =
+            crate::generate_needed(&env, path, crate::targets::Need::Files).expect("generates");
+        let t = super::tree(&env, &all, crate::targets::Need::Files).expect("tree");
+        let (out, kept) = (
+            tempfile::tempdir().expect("dir"),
+            tempfile::tempdir().expect("dir"),
+        );
+        write(out.path(), &t).expect("write");
+        let dir = out.path().join(&t.environment);
+        for p in t.files.keys() {
+            age(&dir.join(p));
+        }
+        assert!(holds_remembering(
+            out.path(),
+            &t.environment,
+            &t.index_sha256,
+            Some(kept.path()),
+            Duration::ZERO
+        ));
+        let before =
+            Before::remembered_in(out.path(), &t.environment, kept.path()).expect("remembered");
+        let (again, ()) = crate::generate_then(
+            &env,
+            path,
+            crate::targets::Need::Files,
+            Some(&before),
+            |_| (),
+        )
+        .expect("generates");
+        assert_eq!(again.len(), all.len());
+        let mut let_go = 0;
+        for (a, b) in all.iter().zip(&again) {
+            assert_eq!(a.path, b.path);
+            let_go += usize::from(b.bytes.in_memory().is_none());
+            assert_eq!(
+                a.bytes.read().expect("read"),
+                b.bytes.read().expect("read"),
+                "{}",
+                a.path
+            );
+        }
+        // All but the chart values, which are made after the targets.
+        assert_eq!(let_go, all.len() - 1);
+        let values = again
+            .iter()
+            .find(|a| a.path.starts_with("helm/values-"))
+            .expect("values");
+        assert!(values.bytes.in_memory().is_some());
+        let t2 = super::tree(&env, &again, crate::targets::Need::Files).expect("tree");
+        assert_eq!(t2.index_sha256, t.index_sha256);
+        assert!(compare(out.path(), &t2).expect("compare").is_empty());
     }
 
     #[cfg(unix)]

@@ -691,10 +691,10 @@ impl World {
                 }
             }
             if a.path == "helm/monitoring-values.yaml" {
-                w.read_monitoring(&a.bytes);
+                w.read_monitoring(&a.bytes.read().unwrap_or_default());
             }
             if a.path == "helm/prometheus-adapter-values.yaml" {
-                w.read_adapter(&a.bytes);
+                w.read_adapter(&a.bytes.read().unwrap_or_default());
             }
         }
         for (ns, t) in templates {

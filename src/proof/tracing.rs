@@ -60,7 +60,7 @@ fn run(s: &Subject<'_>, report: &mut Report<'_>, _summary: &mut Summary) {
         .artifacts
         .iter()
         .find(|a| a.path == "helm/istiod-values.yaml")
-        .and_then(|a| serde_yaml::from_slice::<Value>(&a.bytes).ok())
+        .and_then(|a| serde_yaml::from_slice::<Value>(&a.bytes.read().ok()?).ok())
         .and_then(|v| v["meshConfig"]["extensionProviders"].as_array().cloned())
         .unwrap_or_default();
     let host = t.collector.host();

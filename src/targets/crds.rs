@@ -41,17 +41,17 @@ impl Target for Crds {
             .collect::<Result<Vec<_>, _>>()?;
         let mut artifact = kit::manifest(cx, NAME, "kubernetes/crds.yaml", objects);
         // Below the header: where the definitions are written, since no environment key shapes them.
-        let after_header = artifact
+        let mut bytes = artifact
             .bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
+            .read()
+            .map_err(|e| TargetError(e.to_string()))?
+            .into_owned();
+        let after_header = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
         let source = format!(
             "# The {} CustomResourceDefinitions, the same in every environment: their source is {}.\n",
             crate::crds::GROUP,
             crate::crds::SOURCE_PATH
         );
-        let mut bytes = artifact.bytes.to_vec();
         bytes.splice(after_header..after_header, source.into_bytes());
         artifact.bytes = bytes.into();
         Ok(vec![artifact])

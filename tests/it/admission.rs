@@ -371,7 +371,7 @@ fn generated_web() -> String {
         .iter()
         .find(|a| a.path == "kubernetes/web.yaml")
         .expect("web");
-    String::from_utf8(web.bytes.to_vec()).expect("UTF-8")
+    String::from_utf8(web.bytes.read().expect("held").into_owned()).expect("UTF-8")
 }
 
 #[test]

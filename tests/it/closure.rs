@@ -302,7 +302,8 @@ fn runbook_links_name_generated_pages() {
         .iter()
         .find(|a| a.path == "runbooks/ChainDown.md")
         .expect("page");
-    let text = String::from_utf8_lossy(&page.bytes);
+    let bytes = page.bytes.read().expect("held");
+    let text = String::from_utf8_lossy(&bytes);
     for part in [
         "# ChainDown",
         "## The query",

@@ -726,7 +726,7 @@ fn repeated_builds_are_byte_identical() {
         for (p, bytes) in files {
             assert_eq!(
                 one.get(&format!("{env}/{p}")).map(Vec::as_slice),
-                Some(&**bytes),
+                bytes.in_memory(),
                 "{env}/{p}"
             );
         }

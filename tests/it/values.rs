@@ -87,7 +87,8 @@ fn plain_scalars(text: &str) -> Vec<String> {
 /// reader does: no string turns into a boolean, number, null or timestamp.
 fn assert_yaml11_safe(artifacts: &[deaap_gen::targets::Artifact]) {
     for a in artifacts.iter().filter(|a| a.path.ends_with(".yaml")) {
-        let text = String::from_utf8_lossy(&a.bytes);
+        let bytes = a.bytes.read().expect("held");
+        let text = String::from_utf8_lossy(&bytes);
         for p in plain_scalars(&text) {
             assert_eq!(
                 yaml11_type(&p),
@@ -154,7 +155,7 @@ fn yaml11_booleans_are_quoted_in_every_artifact() {
             .find(|a| a.path == "kubernetes/namespaces.yaml")
             .expect("namespaces");
         assert!(
-            String::from_utf8_lossy(&ns.bytes)
+            String::from_utf8_lossy(&ns.bytes.read().expect("held"))
                 .contains(&format!("name: '{}'", s.to_ascii_lowercase())),
             "{s:?} is not quoted"
         );

@@ -630,7 +630,12 @@ fn review_share(
         }
         let ns = object.namespace().unwrap_or_default();
         let labels = namespaces.get(ns).unwrap_or(&Value::Null);
-        let key = memory.map(|m| (m.object_key(object.document(), labels, istio.cni), m));
+        let key = memory.map(|m| {
+            (
+                m.object_key(&object.document_sha256(), labels, istio.cni),
+                m,
+            )
+        });
         if let Some((key, n)) = key.and_then(|(k, m)| Some((k, m.passed(&k)?))) {
             admitted += n as usize;
             passed.push((key, n));
@@ -673,7 +678,11 @@ fn review_share(
         .filter(|_| chart_pods)
         .find(|a| a.path == "helm/monitoring-values.yaml")
     {
-        let values: Value = serde_yaml::from_slice(&values.bytes)
+        let bytes = values
+            .bytes
+            .read()
+            .map_err(|e| format!("helm/monitoring-values.yaml could not be read back: {e}"))?;
+        let values: Value = serde_yaml::from_slice(&bytes)
             .map_err(|e| format!("helm/monitoring-values.yaml does not parse: {e}"))?;
         let ns = env.namespace(NamespaceKey::Monitoring);
         for pod in chart::pods(&values, ns) {
@@ -733,7 +742,7 @@ mod tests {
             .map(|o| {
                 let ns = o.namespace().unwrap_or_default();
                 let labels = namespaces.get(ns).unwrap_or(&Value::Null);
-                memory.object_key(o.document(), labels, false)
+                memory.object_key(&o.document_sha256(), labels, false)
             })
             .collect();
         // Each kept with a count of its own, so that a count not taken from here shows (an object

@@ -100,11 +100,11 @@ impl Memory {
         h.finalize().into()
     }
 
-    /// The key of an object whose reviews may all have passed: its YAML `document`, the
-    /// `labels` of its namespace (`null` for none) and whether the mesh's CNI agent replaces
-    /// `istio-init` (`cni`).
+    /// The key of an object whose reviews may all have passed: the SHA-256 of its YAML document
+    /// (`document`), the `labels` of its namespace (`null` for none) and whether the mesh's CNI
+    /// agent replaces `istio-init` (`cni`).
     #[must_use]
-    pub fn object_key(&self, document: &str, labels: &Value, cni: bool) -> Key {
+    pub fn object_key(&self, document: &[u8; 32], labels: &Value, cni: bool) -> Key {
         let mut h = Sha256::new();
         h.update(self.salt);
         h.update([OBJECT, u8::from(cni)]);
@@ -355,14 +355,18 @@ mod tests {
     fn an_object_key_changes_with_its_document_its_namespace_and_the_cni_setting() {
         use serde_json::json;
         let memory = Memory::holding(HashMap::new());
+        let doc = |text: &str| -> [u8; 32] { Sha256::digest(text).into() };
         let labels = json!({"istio-injection": "enabled"});
-        let key = memory.object_key("kind: Deployment\n", &labels, false);
-        assert_eq!(key, memory.object_key("kind: Deployment\n", &labels, false));
+        let key = memory.object_key(&doc("kind: Deployment\n"), &labels, false);
+        assert_eq!(
+            key,
+            memory.object_key(&doc("kind: Deployment\n"), &labels, false)
+        );
         for other in [
-            memory.object_key("kind: StatefulSet\n", &labels, false),
-            memory.object_key("kind: Deployment\n", &json!({}), false),
-            memory.object_key("kind: Deployment\n", &json!(null), false),
-            memory.object_key("kind: Deployment\n", &labels, true),
+            memory.object_key(&doc("kind: StatefulSet\n"), &labels, false),
+            memory.object_key(&doc("kind: Deployment\n"), &json!({}), false),
+            memory.object_key(&doc("kind: Deployment\n"), &json!(null), false),
+            memory.object_key(&doc("kind: Deployment\n"), &labels, true),
         ] {
             assert_ne!(key, other);
         }

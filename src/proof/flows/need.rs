@@ -118,7 +118,7 @@ fn stack_targets(artifacts: &[Artifact]) -> Vec<(&'static str, &'static str, u16
     let values: Value = artifacts
         .iter()
         .find(|a| a.path == "helm/monitoring-values.yaml")
-        .and_then(|a| serde_yaml::from_slice(&a.bytes).ok())
+        .and_then(|a| serde_yaml::from_slice(&a.bytes.read().ok()?).ok())
         .unwrap_or(Value::Null);
     [
         ("kubelet", "node", 10250),

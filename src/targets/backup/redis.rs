@@ -244,7 +244,8 @@ fn file(cx: &Context<'_>, path: String, procedure: &str, objects: &[Object]) -> 
         if i > 0 {
             text.push_str("---\n");
         }
-        text.push_str(o.document());
+        // Just built, so held.
+        text.push_str(o.document().unwrap_or_default());
         if !kinds.iter().any(|k| k == o.kind()) {
             kinds.push(o.kind().to_owned());
         }

@@ -293,7 +293,7 @@ impl Chunk<'_> {
         self.entries
             .iter()
             .map(|(_, o)| {
-                let d = o.document().len();
+                let d = o.document_len();
                 d + d / 4
             })
             .sum()

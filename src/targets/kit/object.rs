@@ -214,17 +214,58 @@ impl Object {
     }
 
     /// The object as one YAML document (no `---` line), exactly as its artifact holds it.
+    ///
+    /// # Errors
+    /// A build let go of it, its file being in the output folder already
+    /// ([`crate::targets::generate_aside`]); nothing that reads documents runs in a build.
+    pub fn document(&self) -> std::io::Result<&str> {
+        self.document.as_str().ok_or_else(|| {
+            std::io::Error::other(format!(
+                "the document of {} `{}` is no longer held",
+                self.kind, self.name
+            ))
+        })
+    }
+
+    /// The length of [`Object::document`], without reading it back.
     #[must_use]
-    pub fn document(&self) -> &str {
-        self.document.as_str()
+    pub fn document_len(&self) -> usize {
+        match &self.document {
+            Document::Own(text) => text.len(),
+            Document::Shared(_, range) => range.len(),
+            Document::Gone(len, _) => *len,
+        }
+    }
+
+    /// The SHA-256 of [`Object::document`]: taken when it was set aside, else hashed now.
+    #[must_use]
+    pub fn document_sha256(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        match &self.document {
+            Document::Gone(_, sha256) => *sha256,
+            other => sha2::Sha256::digest(other.as_str().unwrap_or_default()).into(),
+        }
     }
 
     /// The text `v`, one of this object's values (inside [`Object::value`]), was written as in
     /// the document as a mapping value, when it is long enough to be noted
-    /// ([`render::Span`]): another document can copy it instead of writing `v` again.
+    /// ([`render::Span`]) and the document is held: another document can copy it instead of
+    /// writing `v` again.
     #[must_use]
     pub fn written(&self, v: &render::Data) -> Option<render::Written<'_>> {
-        render::Span::find(&self.spans.0, self.document(), v)
+        render::Span::find(&self.spans.0, self.document.as_str()?, v)
+    }
+
+    /// Lets go of the object's document, keeping its length and SHA-256: its artifact's file is
+    /// in the output folder already, and the object's data stays for the proofs and the chart
+    /// values, which then write it from the data.
+    pub(in crate::targets) fn let_go(&mut self) {
+        use sha2::Digest as _;
+        if let Some(text) = self.document.as_str() {
+            let gone = Document::Gone(text.len(), sha2::Sha256::digest(text).into());
+            self.document = gone;
+            self.spans = Spans::default();
+        }
     }
 
     fn new<T: Serialize>(
@@ -277,20 +318,27 @@ impl Object {
 enum Document {
     Own(String),
     Shared(std::sync::Arc<String>, std::ops::Range<usize>),
+    /// Let go of: only its length and SHA-256 are held.
+    Gone(usize, [u8; 32]),
 }
 
 impl Document {
-    fn as_str(&self) -> &str {
+    /// The text, when it is held.
+    fn as_str(&self) -> Option<&str> {
         match self {
-            Self::Own(text) => text,
-            Self::Shared(text, range) => &text[range.clone()],
+            Self::Own(text) => Some(text),
+            Self::Shared(text, range) => Some(&text[range.clone()]),
+            Self::Gone(..) => None,
         }
     }
 }
 
 impl PartialEq for Document {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        match (self, other) {
+            (Self::Gone(a, x), Self::Gone(b, y)) => a == b && x == y,
+            _ => self.as_str().is_some_and(|a| Some(a) == other.as_str()),
+        }
     }
 }
 
@@ -310,7 +358,7 @@ pub fn manifest(
     text.reserve(
         objects
             .iter()
-            .map(|o| o.document().len() + "---\n".len())
+            .map(|o| o.document_len() + "---\n".len())
             .sum(),
     );
     let mut kinds: Vec<String> = Vec::new();
@@ -320,7 +368,7 @@ pub fn manifest(
             text.push_str("---\n");
         }
         let start = text.len();
-        text.push_str(o.document());
+        text.push_str(o.document.as_str().unwrap_or_default());
         ranges.push(start..text.len());
         // Its own text goes as soon as the file holds it: the documents are not held twice
         // while the file is assembled.
