@@ -126,7 +126,7 @@ impl From<WalkError> for io::Error {
     }
 }
 
-pub(crate) fn with_path(path: &Path, e: &io::Error) -> io::Error {
+fn with_path(path: &Path, e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 

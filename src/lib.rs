@@ -135,8 +135,8 @@ pub fn generate_needed(
 }
 
 /// [`generate_needed`], running `meanwhile` on the artifacts as soon as every one but the chart
-/// values is generated ([`targets::generate_then`]), letting go of the files the output folder
-/// `before` holds already ([`targets::generate_aside`]).
+/// values is generated ([`targets::generate_then`]); for a build into the output folder `before`,
+/// letting go of the files it holds already as they are made.
 ///
 /// # Errors
 /// As [`generate`].
@@ -153,8 +153,9 @@ pub fn generate_then<R: Send>(
     let cx = targets::Context {
         env,
         source_name: &source_name,
+        before,
     };
-    targets::generate_aside(&cx, need, before, meanwhile)
+    targets::generate_then(&cx, need, meanwhile)
 }
 
 /// Loads and validates one environment file into the typed model; the error is the rendered

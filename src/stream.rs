@@ -115,6 +115,7 @@ mod tests {
         let cx = Context {
             env: &env,
             source_name: "test.toml",
+            before: None,
         };
         let object = |o: Result<Object, _>| o.expect("the object serializes");
         let template = Kind::cluster(

@@ -129,7 +129,7 @@ pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Er
 
 /// [`compile_all_for`] for a build into the output folder `out`: the generated files that
 /// folder holds already are let go of as soon as they are generated, not held until the write
-/// ([`crate::targets::generate_aside`]).
+/// ([`crate::targets::Context::let_go`]).
 ///
 /// # Errors
 /// As [`compile_all`].

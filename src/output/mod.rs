@@ -318,7 +318,7 @@ fn remembered<'a>(
 
 /// What an environment's output folder held before a build, for the build to let go of each
 /// generated file the folder holds already as soon as it is generated
-/// ([`crate::targets::generate_aside`]): the files the previous index lists, with their SHA-256
+/// ([`crate::targets::Context::let_go`]): the files the previous index lists, with their SHA-256
 /// and how each looked when a check last found it to hold those bytes ([`seen`]).
 #[derive(Debug)]
 pub struct Before {

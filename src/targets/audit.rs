@@ -103,6 +103,7 @@ mod tests {
         let cx = Context {
             env: &env,
             source_name: &name,
+            before: None,
         };
         assert!(TARGET.applies(&env));
         let mut a = TARGET.generate(&cx).unwrap();

@@ -471,6 +471,7 @@ mod tests {
         let cx = Context {
             env,
             source_name: source,
+            before: None,
         };
         let mut out = BTreeMap::new();
         for a in TARGET.generate(&cx).unwrap() {
@@ -587,6 +588,7 @@ mod tests {
         let cx = Context {
             env,
             source_name: source,
+            before: None,
         };
         TARGET.generate(&cx).unwrap()
     }
@@ -617,6 +619,7 @@ mod tests {
         let cx = Context {
             env: &env,
             source_name: "sentinel.toml",
+            before: None,
         };
         let a = TARGET.generate(&cx).unwrap();
         assert_eq!(a[0].path, "backup/cronjobs.yaml");

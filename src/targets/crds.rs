@@ -70,6 +70,7 @@ mod tests {
         let cx = Context {
             env: &env,
             source_name: "minimal.toml",
+            before: None,
         };
         let artifacts = TARGET.generate(&cx).expect("generates");
         assert_eq!(artifacts.len(), 1);

@@ -139,6 +139,12 @@ impl Bytes {
         }
     }
 
+    /// Whether their SHA-256 is known without hashing them.
+    #[must_use]
+    pub fn is_hashed(&self) -> bool {
+        !matches!(self.0, Held::Memory(_, None))
+    }
+
     /// The same bytes, their SHA-256 (`sha256`, taken by the caller) remembered.
     #[must_use]
     pub fn hashed(self, sha256: [u8; 32]) -> Self {
@@ -216,6 +222,36 @@ pub struct Context<'a> {
     /// File name of the environment file, e.g. `production.toml` (no directories, so output does
     /// not depend on where deaap-gen was run from).
     pub source_name: &'a str,
+    /// The output folder a build is to write, when it is one: the files it holds already are let
+    /// go of as soon as they are made ([`Context::let_go`]).
+    pub before: Option<&'a crate::output::Before>,
+}
+
+impl Context<'_> {
+    /// In a build (`before`), hashes the file of `a` and lets go of it, and of its objects'
+    /// documents, when the output folder holds it already: then only its path, length and hash
+    /// are held ([`Bytes::kept`]), and its objects keep their data. A target that makes many files
+    /// calls it on each as it is made; every other file is let go of when its target is done.
+    pub fn let_go(&self, a: &mut Artifact) {
+        use sha2::Digest as _;
+        let Some(before) = self.before else {
+            return;
+        };
+        let Some(text) = a.bytes.in_memory().filter(|_| !a.bytes.is_hashed()) else {
+            return;
+        };
+        let sha256: [u8; 32] = sha2::Sha256::digest(text).into();
+        let len = text.len();
+        a.bytes = match before.holds(&a.path, &sha256) {
+            Some(at) => {
+                for o in &mut a.objects {
+                    o.let_go();
+                }
+                Bytes::kept(at, len, sha256)
+            }
+            None => a.bytes.clone().hashed(sha256),
+        };
+    }
 }
 
 /// A failure inside a target: a bug or an impossible model, never bad user input (validation
@@ -329,27 +365,14 @@ pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, Ta
 /// before the values take their memory (a build of 1,000 services with nothing kept peaks a fifth
 /// lower, in the same time on 2 cores).
 ///
+/// For a build (`cx.before`), every file the output folder holds already is let go of as soon as
+/// it is made ([`Context::let_go`]): a build after a small change holds only what changed.
+///
 /// # Errors
 /// As [`generate_all`].
 pub fn generate_then<R: Send>(
     cx: &Context<'_>,
     need: Need,
-    meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
-) -> Result<(Vec<Artifact>, R), TargetError> {
-    generate_aside(cx, need, None, meanwhile)
-}
-
-/// [`generate_then`], letting go, as soon as its target is done, of every file that `before`
-/// (the output folder the build is to write) is found to hold already: such a file is held as its
-/// path, length and hash ([`Bytes::kept`]), and its objects without their documents. A build
-/// after a small change so holds only what changed.
-///
-/// # Errors
-/// As [`generate_all`].
-pub fn generate_aside<R: Send>(
-    cx: &Context<'_>,
-    need: Need,
-    before: Option<&crate::output::Before>,
     meanwhile: impl FnOnce(&[Artifact]) -> R + Send,
 ) -> Result<(Vec<Artifact>, R), TargetError> {
     // The targets whose work grows with the services start first, so the cores finish together;
@@ -367,9 +390,9 @@ pub fn generate_aside<R: Send>(
     });
     let mut generated = crate::parallel::map(&targets, |(i, t)| {
         let mut artifacts = t.generate(cx);
-        if let (Some(before), Ok(artifacts)) = (before, &mut artifacts) {
+        if let Ok(artifacts) = &mut artifacts {
             for a in artifacts {
-                let_go(a, before);
+                cx.let_go(a);
             }
         }
         (*i, artifacts)
@@ -394,26 +417,6 @@ pub fn generate_aside<R: Send>(
         return Err(TargetError(format!("two targets wrote {}", w[0].path)));
     }
     Ok((out, r))
-}
-
-/// Hashes the file of `a`, and lets go of it (and of its objects' documents) when `before` holds
-/// it already.
-fn let_go(a: &mut Artifact, before: &crate::output::Before) {
-    use sha2::Digest as _;
-    let Some(text) = a.bytes.in_memory() else {
-        return;
-    };
-    let sha256: [u8; 32] = sha2::Sha256::digest(text).into();
-    let len = text.len();
-    a.bytes = match before.holds(&a.path, &sha256) {
-        Some(at) => {
-            for o in &mut a.objects {
-                o.let_go();
-            }
-            Bytes::kept(at, len, sha256)
-        }
-        None => a.bytes.clone().hashed(sha256),
-    };
 }
 
 #[cfg(test)]
@@ -457,6 +460,7 @@ mod order_tests {
         let cx = Context {
             env: &env,
             source_name: "production.toml",
+            before: None,
         };
         let (_, seen) = generate_then(&cx, Need::Objects, |artifacts| {
             artifacts

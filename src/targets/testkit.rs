@@ -20,6 +20,7 @@ pub(crate) fn artifacts(
     target.generate(&Context {
         env,
         source_name: "test.toml",
+        before: None,
     })
 }
 

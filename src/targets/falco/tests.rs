@@ -17,6 +17,7 @@ fn generate(env: &Environment) -> Result<Vec<Artifact>, crate::targets::TargetEr
     Falco.generate(&Context {
         env,
         source_name: "test.toml",
+        before: None,
     })
 }
 

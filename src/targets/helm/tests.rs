@@ -133,6 +133,7 @@ fn chart_values(rel: &str) -> (Vec<crate::targets::Artifact>, Value) {
     let artifacts = generate_all(&Context {
         env: &env,
         source_name: "test.toml",
+        before: None,
     })
     .expect("generates");
     let path = format!("helm/values-{}.yaml", env.environment.name);
@@ -295,6 +296,7 @@ fn only_the_chart_values_are_left_out_when_no_file_is_written() {
     let cx = Context {
         env: &env,
         source_name: "production.toml",
+        before: None,
     };
     let mut all = generate_all(&cx).expect("generates");
     let objects =

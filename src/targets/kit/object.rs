@@ -217,7 +217,7 @@ impl Object {
     ///
     /// # Errors
     /// A build let go of it, its file being in the output folder already
-    /// ([`crate::targets::generate_aside`]); nothing that reads documents runs in a build.
+    /// ([`crate::targets::Context::let_go`]); nothing that reads documents runs in a build.
     pub fn document(&self) -> std::io::Result<&str> {
         self.document.as_str().ok_or_else(|| {
             std::io::Error::other(format!(

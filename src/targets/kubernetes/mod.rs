@@ -62,9 +62,7 @@ impl Target for Kubernetes {
         if let Some(claim) = data_claim(env)? {
             out.push(kit::manifest(cx, NAME, "kubernetes/data.yaml", vec![claim]));
         }
-        for (path, objects) in workloads::files(env)? {
-            out.push(kit::manifest(cx, NAME, path, objects));
-        }
+        out.extend(workloads::files(cx, NAME)?);
         Ok(out)
     }
 }

@@ -13,6 +13,7 @@ fn generate(env: &Environment, source: &str) -> Vec<Artifact> {
     let cx = Context {
         env,
         source_name: source,
+        before: None,
     };
     TARGET.generate(&cx).unwrap()
 }

@@ -6,9 +6,9 @@
 
 use crate::model::{AccessMode, Autoscaling, Environment, Persistence};
 use crate::plan::{self, Kind, Workload};
-use crate::targets::TargetError;
 use crate::targets::kit::{self, Object, meta, object as obj, pod};
 use crate::targets::kubernetes::sentinel;
+use crate::targets::{Artifact, Context, TargetError};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
     StatefulSetSpec,
@@ -138,10 +138,14 @@ fn stateful<'a>(
 ///
 /// # Errors
 /// A secret that cannot be injected.
-pub(crate) fn files(env: &Environment) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
-    // Each workload's objects are built on their own, spread over the machine's cores.
-    crate::parallel::map(&plan(env), |p| {
-        Ok((format!("kubernetes/{}", p.file), objects(env, p)?))
+pub(crate) fn files(cx: &Context<'_>, target: &'static str) -> Result<Vec<Artifact>, TargetError> {
+    // Each workload's file is built on its own, spread over the machine's cores, and let go of at
+    // once when the output folder holds it already ([`Context::let_go`]).
+    crate::parallel::map(&plan(cx.env), |p| {
+        let path = format!("kubernetes/{}", p.file);
+        let mut a = kit::manifest(cx, target, path, objects(cx.env, p)?);
+        cx.let_go(&mut a);
+        Ok(a)
     })
     .into_iter()
     .collect()

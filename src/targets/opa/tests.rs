@@ -17,6 +17,7 @@ fn opa(env: &Environment) -> Vec<Artifact> {
     Opa.generate(&Context {
         env,
         source_name: "test.toml",
+        before: None,
     })
     .unwrap()
 }
@@ -161,6 +162,7 @@ fn generated_workloads_of_staging_and_production_are_admitted() {
         let artifacts = generate_all(&Context {
             env: &env,
             source_name: "test.toml",
+            before: None,
         })
         .unwrap();
         let mut gk = Gatekeeper::new(&artifacts);
