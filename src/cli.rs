@@ -385,7 +385,7 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
                 print_diagnostics(&[], ui);
                 return 0;
             }
-            match workspace_for(&inputs, ui, Need::Objects) {
+            match workspace(&inputs, ui, Need::Objects, None) {
                 Ok(_) => 0,
                 Err(code) => code,
             }
@@ -407,7 +407,7 @@ fn dispatch(command: Command, ui: &Ui) -> u8 {
                     .collect();
                 print_proven(&proven, &[], ui)
             }
-            None => match workspace_for(&inputs, ui, Need::Objects) {
+            None => match workspace(&inputs, ui, Need::Objects, None) {
                 Ok(ws) => {
                     let show = if flows { Show::Matrix } else { Show::Summary };
                     print_proofs(ws, show, ui)
@@ -563,18 +563,11 @@ fn report(e: &Error) -> u8 {
 /// The workspace lives as long as the process: a command ends when it is done with it, and
 /// freeing its objects one by one (a hundred thousand values at 1,000 services) would only delay
 /// the exit, where the system reclaims the memory at once.
-fn workspace(inputs: &Inputs, ui: &Ui) -> Result<&'static Workspace, u8> {
-    workspace_for(inputs, ui, Need::Files)
-}
-
-/// [`workspace`] for a command that needs only `need` of the generated output.
-fn workspace_for(inputs: &Inputs, ui: &Ui, need: Need) -> Result<&'static Workspace, u8> {
-    workspace_aside(inputs, ui, need, None)
-}
-
-/// [`workspace_for`] for a build into the output folder `out`, when given
+///
+/// `need` is what the command uses of the generated output. A command that compares with or writes
+/// the output folder `out` lets go of the files it finds there already as they are generated
 /// ([`ops::compile_all_aside`]).
-fn workspace_aside(
+fn workspace(
     inputs: &Inputs,
     ui: &Ui,
     need: Need,
@@ -690,7 +683,7 @@ fn matrix_table(m: &ops::flows::Matrix) -> String {
 /// The one environment file `render` or `graph` compiles, or the exit code when it is a folder.
 fn one_environment(command: &'static str, path: &Path, ui: &Ui) -> Result<&'static Workspace, u8> {
     let file = ops::inputs::one_file(command, path).map_err(|e| report(&e))?;
-    workspace_for(&Inputs { paths: vec![file] }, ui, Need::Objects)
+    workspace(&Inputs { paths: vec![file] }, ui, Need::Objects, None)
 }
 
 /// `graph`: compiles one environment and prints its service graph.
@@ -796,12 +789,8 @@ fn build(inputs: &Inputs, out: &Path, mode: Mode, ui: &Ui) -> u8 {
             }
         }
     }
-    // A build lets go of the files the output folder holds already as they are generated.
-    let into = match mode {
-        Mode::Write(_) => Some(out),
-        Mode::Check => None,
-    };
-    let ws = match workspace_aside(inputs, ui, Need::Files, into) {
+    // The files the output folder holds already are let go of as they are generated.
+    let ws = match workspace(inputs, ui, Need::Files, Some(out)) {
         Ok(ws) => ws,
         Err(code) => return code,
     };
@@ -921,7 +910,7 @@ fn diff(inputs: &Inputs, against: &Path, detail: Detail, ui: &Ui) -> u8 {
         print_diagnostics(&[], ui);
         drift
     } else {
-        match workspace(inputs, ui)
+        match workspace(inputs, ui, Need::Files, Some(against))
             .and_then(|ws| ops::diff::drift(ws, against).map_err(|e| report(&e)))
         {
             Ok(d) => d,

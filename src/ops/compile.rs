@@ -127,8 +127,9 @@ pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Er
     compile_all_aside(inputs, need, None)
 }
 
-/// [`compile_all_for`] for a build into the output folder `out`: the generated files that
-/// folder holds already are let go of as soon as they are generated, not held until the write
+/// [`compile_all_for`] for a command that writes or compares with the output folder `out`
+/// (`build`, `build --check`, `diff`): the generated files that folder holds already are let go of
+/// as soon as they are generated, not held until the write or the comparison
 /// ([`crate::targets::Context::let_go`]).
 ///
 /// # Errors

@@ -316,7 +316,7 @@ fn remembered<'a>(
         .collect()
 }
 
-/// What an environment's output folder held before a build, for the build to let go of each
+/// What an environment's output folder held before a build or a check, for it to let go of each
 /// generated file the folder holds already as soon as it is generated
 /// ([`crate::targets::Context::let_go`]): the files the previous index lists, with their SHA-256
 /// and how each looked when a check last found it to hold those bytes ([`seen`]).
@@ -329,7 +329,8 @@ pub struct Before {
 
 impl Before {
     /// What `<out>/<environment>/` holds, when the previous index and the record of how its files
-    /// looked can be read; `None` otherwise (the build then holds every file until it writes).
+    /// looked can be read; `None` otherwise (every file is then held until it is written or
+    /// compared).
     #[must_use]
     pub fn of(out: &Path, environment: &str) -> Option<Self> {
         Self::remembered_in(out, environment, &crate::cache::folder("outputs")?)
@@ -486,9 +487,8 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
                 fsafe::read_generated(&dir, path, new.len())?
             };
             Ok(match entry {
-                fsafe::Entry::File(old) if new.read().is_ok_and(|new| old[..] == new[..]) => {
-                    (None, looked)
-                }
+                // Bytes that are not held are read from where they are, and must still be there.
+                fsafe::Entry::File(old) if old[..] == new.read()?[..] => (None, looked),
                 other => (Some(other), None),
             })
         },
@@ -1494,16 +1494,23 @@ mod tests {
                 ("sub/b.yaml".to_owned(), b.as_bytes().to_vec().into()),
             ]))
         };
+        // A comparison takes it as it is, and finds only the file that changed.
+        let found = compare(out.path(), &next("b: 3\n")).expect("compare");
+        let changed: Vec<&str> = found.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(changed, ["sub/b.yaml", INDEX]);
         assert_eq!(write(out.path(), &next("b: 3\n")).expect("write"), 2);
         assert_eq!(std::fs::read(&a).expect("a"), b"a: 1\n");
         assert_eq!(std::fs::read(dir.join("sub/b.yaml")).expect("b"), b"b: 3\n");
         // Touched since (the same bytes, written again): no longer taken as it is.
         std::fs::write(&a, "a: 1\n").expect("write");
         assert_eq!(before.holds("a.yaml", &sha("a: 1\n")), None);
-        // Changed after the build let go of it: the write stops, and nothing is replaced.
+        // Changed after the build let go of it: the comparison and the write stop, and nothing is
+        // replaced.
         std::fs::write(&a, "a: 7\n").expect("write");
+        let e = compare(out.path(), &next("b: 4\n")).expect_err("changed meanwhile");
+        assert!(e.to_string().contains("changed while deaap-gen ran"), "{e}");
         let e = write(out.path(), &next("b: 4\n")).expect_err("changed meanwhile");
-        assert!(e.to_string().contains("changed while the build ran"), "{e}");
+        assert!(e.to_string().contains("changed while deaap-gen ran"), "{e}");
         assert_eq!(std::fs::read(&a).expect("a"), b"a: 7\n");
         assert_eq!(std::fs::read(dir.join("sub/b.yaml")).expect("b"), b"b: 3\n");
     }

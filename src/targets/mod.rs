@@ -118,7 +118,7 @@ impl Bytes {
                         Ok(std::borrow::Cow::Owned(bytes))
                     }
                     _ => Err(std::io::Error::other(format!(
-                        "`{}` changed while the build ran; run it again",
+                        "`{}` changed while deaap-gen ran; run it again",
                         k.at.display()
                     ))),
                 }
@@ -222,14 +222,15 @@ pub struct Context<'a> {
     /// File name of the environment file, e.g. `production.toml` (no directories, so output does
     /// not depend on where deaap-gen was run from).
     pub source_name: &'a str,
-    /// The output folder a build is to write, when it is one: the files it holds already are let
-    /// go of as soon as they are made ([`Context::let_go`]).
+    /// The output folder a build is to write or a check to compare with, as it was before the
+    /// run: the files it holds already are let go of as soon as they are made
+    /// ([`Context::let_go`]).
     pub before: Option<&'a crate::output::Before>,
 }
 
 impl Context<'_> {
-    /// In a build (`before`), hashes the file of `a` and lets go of it, and of its objects'
-    /// documents, when the output folder holds it already: then only its path, length and hash
+    /// In a build or a check (`before`), hashes the file of `a` and lets go of it, and of its
+    /// objects' documents, when the output folder holds it already: then only its path, length and hash
     /// are held ([`Bytes::kept`]), and its objects keep their data. A target that makes many files
     /// calls it on each as it is made; every other file is let go of when its target is done.
     pub fn let_go(&self, a: &mut Artifact) {
@@ -365,8 +366,9 @@ pub fn generate_needed(cx: &Context<'_>, need: Need) -> Result<Vec<Artifact>, Ta
 /// before the values take their memory (a build of 1,000 services with nothing kept peaks a fifth
 /// lower, in the same time on 2 cores).
 ///
-/// For a build (`cx.before`), every file the output folder holds already is let go of as soon as
-/// it is made ([`Context::let_go`]): a build after a small change holds only what changed.
+/// For a build or a check (`cx.before`), every file the output folder holds already is let go of
+/// as soon as it is made ([`Context::let_go`]): a run after a small change holds only what
+/// changed.
 ///
 /// # Errors
 /// As [`generate_all`].
