@@ -104,7 +104,7 @@ pub fn tree(
     let mut input = Sha256::new();
     serde_json::to_writer(crate::cache::Hashing(&mut input), env)?;
     // Each file hashed on its own, spread over the machine's cores when there are many.
-    // (A file set aside was hashed on the way.)
+    // (A file a build or a check looked for in the output folder was hashed then.)
     let hashes = crate::parallel::map_from(SPREAD_FROM, artifacts, |a| hex(&a.bytes.sha256()));
     let index = Index {
         environment: env.environment.name.clone(),

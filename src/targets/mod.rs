@@ -230,9 +230,10 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// In a build or a check (`before`), hashes the file of `a` and lets go of it, and of its
-    /// objects' documents, when the output folder holds it already: then only its path, length and hash
-    /// are held ([`Bytes::kept`]), and its objects keep their data. A target that makes many files
-    /// calls it on each as it is made; every other file is let go of when its target is done.
+    /// objects' documents, when the output folder holds it already: then only its path, length
+    /// and hash are held ([`Bytes::kept`]), and its objects keep their data. A target that makes
+    /// many files calls it on each as it is made; every other file is let go of when its target
+    /// is done.
     pub fn let_go(&self, a: &mut Artifact) {
         use sha2::Digest as _;
         let Some(before) = self.before else {
