@@ -566,14 +566,14 @@ fn report(e: &Error) -> u8 {
 ///
 /// `need` is what the command uses of the generated output. A command that compares with or writes
 /// the output folder `out` lets go of the files it finds there already as they are generated
-/// ([`ops::compile_all_aside`]).
+/// ([`ops::compile_all_for`]).
 fn workspace(
     inputs: &Inputs,
     ui: &Ui,
     need: Need,
     out: Option<&Path>,
 ) -> Result<&'static Workspace, u8> {
-    let compilation = ops::compile_all_aside(&inputs.paths, need, out).map_err(|e| report(&e))?;
+    let compilation = ops::compile_all_for(&inputs.paths, need, out).map_err(|e| report(&e))?;
     let warnings = print_compilation(&compilation, ui);
     let ws = compilation.into_workspace().map_err(|e| report(&e))?;
     if ui.deny_warnings && warnings > 0 {

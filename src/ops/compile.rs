@@ -115,26 +115,18 @@ impl Workspace {
 /// # Errors
 /// The inputs name a path that does not exist or a folder without environments.
 pub fn compile_all(inputs: &[PathBuf]) -> Result<Compilation, Error> {
-    compile_all_for(inputs, Need::Files)
+    compile_all_for(inputs, Need::Files, None)
 }
 
 /// [`compile_all`], generating only what `need` asks for: a command that writes no files has no
-/// use for the chart values.
-///
-/// # Errors
-/// As [`compile_all`].
-pub fn compile_all_for(inputs: &[PathBuf], need: Need) -> Result<Compilation, Error> {
-    compile_all_aside(inputs, need, None)
-}
-
-/// [`compile_all_for`] for a command that writes or compares with the output folder `out`
-/// (`build`, `build --check`, `diff`): the generated files that folder holds already are let go of
-/// as soon as they are generated, not held until the write or the comparison
+/// use for the chart values. A command that writes or compares with the output folder `out`
+/// (`build`, `build --check`, `diff`) names it: the generated files that folder holds already are
+/// let go of as soon as they are generated, not held until the write or the comparison
 /// ([`crate::targets::Context::let_go`]).
 ///
 /// # Errors
 /// As [`compile_all`].
-pub fn compile_all_aside(
+pub fn compile_all_for(
     inputs: &[PathBuf],
     need: Need,
     out: Option<&Path>,

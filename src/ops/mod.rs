@@ -22,10 +22,7 @@ pub mod kept;
 pub mod render;
 pub mod scaffold;
 
-pub use compile::{
-    Compilation, FileReport, Status, Unit, Workspace, compile_all, compile_all_aside,
-    compile_all_for,
-};
+pub use compile::{Compilation, FileReport, Status, Unit, Workspace, compile_all, compile_all_for};
 
 use std::io;
 use std::path::PathBuf;

@@ -237,14 +237,10 @@ impl Object {
         }
     }
 
-    /// The SHA-256 of [`Object::document`]: taken when it was set aside, else hashed now.
+    /// The SHA-256 of [`Object::document`]: kept when it was let go of, else hashed now.
     #[must_use]
     pub fn document_sha256(&self) -> [u8; 32] {
-        use sha2::Digest as _;
-        match &self.document {
-            Document::Gone(_, sha256) => *sha256,
-            other => sha2::Sha256::digest(other.as_str().unwrap_or_default()).into(),
-        }
+        self.document.sha256()
     }
 
     /// The text `v`, one of this object's values (inside [`Object::value`]), was written as in
@@ -260,10 +256,8 @@ impl Object {
     /// in the output folder already, and the object's data stays for the proofs and the chart
     /// values, which then write it from the data.
     pub(in crate::targets) fn let_go(&mut self) {
-        use sha2::Digest as _;
-        if let Some(text) = self.document.as_str() {
-            let gone = Document::Gone(text.len(), sha2::Sha256::digest(text).into());
-            self.document = gone;
+        if !matches!(self.document, Document::Gone(..)) {
+            self.document = Document::Gone(self.document_len(), self.document.sha256());
             self.spans = Spans::default();
         }
     }
@@ -331,13 +325,23 @@ impl Document {
             Self::Gone(..) => None,
         }
     }
+
+    /// The SHA-256 of the text, held or not.
+    fn sha256(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        match self {
+            Self::Gone(_, sha256) => *sha256,
+            held => sha2::Sha256::digest(held.as_str().unwrap_or_default()).into(),
+        }
+    }
 }
 
 impl PartialEq for Document {
     fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Gone(a, x), Self::Gone(b, y)) => a == b && x == y,
-            _ => self.as_str().is_some_and(|a| Some(a) == other.as_str()),
+        match (self.as_str(), other.as_str()) {
+            (Some(a), Some(b)) => a == b,
+            // A document let go of is known by its SHA-256.
+            _ => self.sha256() == other.sha256(),
         }
     }
 }
@@ -423,4 +427,47 @@ pub fn config_file<T: Serialize>(
     let mut artifact = render::yaml_artifact(cx, target, path, value)?;
     artifact.kinds = vec![kind.to_owned()];
     Ok(artifact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(name: &str) -> Object {
+        let meta = ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("m".to_owned()),
+            ..ObjectMeta::default()
+        };
+        Kind::namespaced("monitoring.coreos.com/v1", "PrometheusRule")
+            .object(meta, ())
+            .expect("a rule")
+    }
+
+    /// An object let go of keeps its document's length and hash, and its data: it is the same
+    /// object as one that holds the document, and another object still differs from it.
+    #[test]
+    fn an_object_let_go_of_is_known_by_its_documents_hash() {
+        let held = rule("r");
+        let (len, sha256) = (held.document_len(), held.document_sha256());
+        let mut gone = rule("r");
+        gone.let_go();
+        assert!(gone.document().is_err(), "its text is no longer held");
+        assert_eq!((gone.document_len(), gone.document_sha256()), (len, sha256));
+        assert_eq!(gone.value(), held.value());
+        // Both ways round: the comparison is symmetric.
+        assert_eq!(gone, held);
+        assert_eq!(held, gone);
+        assert_ne!(gone, rule("other"));
+        assert_ne!(rule("other"), gone);
+        let mut other = rule("other");
+        other.let_go();
+        assert!(gone != other);
+        gone.let_go();
+        assert_eq!(
+            gone.document_sha256(),
+            sha256,
+            "letting go twice changes nothing"
+        );
+    }
 }
