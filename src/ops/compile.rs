@@ -240,16 +240,23 @@ fn compile_one(
     out: Option<&Path>,
 ) -> (crate::Compiled, Option<Result<Unit, Error>>) {
     let mut c = crate::compile(f);
-    // The merged tree is read by the proofs' diagnostics and the waivers of their codes, and by
-    // nothing after them: it goes with the proofs, before the chart values take their memory.
-    let tree = c.tree.take();
+    // The merged tree is read after validation only by the proofs' diagnostics and the waivers of
+    // their codes: it goes now, before generation takes its memory, and is loaded again only if
+    // one of them needs it. The span of the cluster's name, which every Kubernetes build records,
+    // is taken first.
+    let tree = c.tree.take().map(|tree| {
+        let cluster_at =
+            crate::validate::Report::new(&tree).span(crate::path!["environment", "cluster"]);
+        let later = crate::load::LaterTree::new(f, &c.sources, tree.span.clone());
+        (later, cluster_at)
+    });
     let before = c
         .model
         .as_ref()
         .zip(out)
         .and_then(|(model, out)| output::Before::of(out, &model.environment.name));
     let outcome = match (&c.model, tree) {
-        (Some(model), Some(tree)) => Some(
+        (Some(model), Some((tree, cluster_at))) => Some(
             unit(model, f, need, before.as_ref(), move |artifacts| {
                 let (mut found, summary) = crate::proof::prove(&tree, model, artifacts);
                 crate::validate::waivers::apply(
@@ -258,11 +265,12 @@ fn compile_one(
                     &mut found,
                     crate::codes::Phase::Proof,
                 );
-                let cluster = model.is_kubernetes().then(|| {
-                    let at = crate::validate::Report::new(&tree)
-                        .span(crate::path!["environment", "cluster"]);
-                    (model.environment.cluster().to_owned(), at)
-                });
+                if tree.changed() {
+                    found.push(changed_meanwhile(f));
+                }
+                let cluster = model
+                    .is_kubernetes()
+                    .then(|| (model.environment.cluster().to_owned(), cluster_at));
                 (found, summary, cluster)
             })
             .map(|(mut u, (found, summary, cluster))| {
@@ -275,6 +283,19 @@ fn compile_one(
         _ => None,
     };
     (c, outcome)
+}
+
+/// DG0002 for an environment whose files no longer held what was first read when a diagnostic
+/// needed them again ([`crate::load::LaterTree`]): where its diagnostics point cannot be trusted.
+fn changed_meanwhile(f: &Path) -> crate::diagnostic::Diagnostic {
+    crate::diagnostic::Diagnostic::error(
+        "DG0002",
+        format!(
+            "`{}` or a file it extends changed while deaap-gen ran",
+            f.display()
+        ),
+    )
+    .with_help("run it again")
 }
 
 /// An object's identity on a cluster: API group, kind, namespace (empty when cluster-scoped), name.

@@ -14,7 +14,6 @@ pub mod flows;
 pub mod kept;
 
 use crate::diagnostic::Diagnostic;
-use crate::load::Entry;
 use crate::model::Environment;
 use crate::targets::Artifact;
 use crate::validate::Report;
@@ -66,11 +65,12 @@ const SIDE_BY_SIDE_FROM: usize = if cfg!(test) { 2 } else { 1000 };
 
 /// Runs every proof on one environment.
 #[must_use]
-pub fn prove(
-    tree: &Entry,
+pub fn prove<'t>(
+    tree: impl Into<crate::validate::Tree<'t>>,
     env: &Environment,
     artifacts: &[Artifact],
 ) -> (Vec<Diagnostic>, Summary) {
+    let tree = tree.into();
     let workloads = crate::plan::workloads(env);
     let subject = Subject {
         env,

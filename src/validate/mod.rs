@@ -19,8 +19,38 @@ use std::fmt::Write as _;
 /// diagnostic at it. The typed-value check uses it alone; the semantic rules through
 /// [`RuleContext`].
 pub struct Report<'a> {
-    pub tree: &'a Entry,
+    tree: Tree<'a>,
     out: Vec<Diagnostic>,
+}
+
+/// The merged tree a [`Report`] points into: held, or loaded again when first needed.
+#[derive(Clone, Copy)]
+pub enum Tree<'a> {
+    Held(&'a Entry),
+    Later(&'a crate::load::LaterTree),
+}
+
+impl<'a> Tree<'a> {
+    /// The tree itself (a later one is loaded now, if it was not yet).
+    #[must_use]
+    pub fn get(self) -> &'a Entry {
+        match self {
+            Self::Held(tree) => tree,
+            Self::Later(later) => later.get(),
+        }
+    }
+}
+
+impl<'a> From<&'a Entry> for Tree<'a> {
+    fn from(tree: &'a Entry) -> Self {
+        Self::Held(tree)
+    }
+}
+
+impl<'a> From<&'a crate::load::LaterTree> for Tree<'a> {
+    fn from(later: &'a crate::load::LaterTree) -> Self {
+        Self::Later(later)
+    }
 }
 
 /// What a semantic rule sees: the typed model, and the merged tree to point into.
@@ -68,11 +98,17 @@ impl std::ops::DerefMut for RuleContext<'_> {
 
 impl<'a> Report<'a> {
     #[must_use]
-    pub fn new(tree: &'a Entry) -> Self {
+    pub fn new(tree: impl Into<Tree<'a>>) -> Self {
         Self {
-            tree,
+            tree: tree.into(),
             out: Vec::new(),
         }
+    }
+
+    /// The merged tree (a later one is loaded now, if it was not yet).
+    #[must_use]
+    pub fn tree(&self) -> &'a Entry {
+        self.tree.get()
     }
 
     /// The span of the value at `path` (or of the deepest part of it that was written).
@@ -83,7 +119,7 @@ impl<'a> Report<'a> {
 
     /// The span for `path`, the entry found, and whether the whole path was written.
     fn locate(&self, path: &[Seg]) -> (Span, &'a Entry, bool) {
-        let (e, full) = self.tree.lookup(path);
+        let (e, full) = self.tree().lookup(path);
         let span = if full {
             e.span.clone()
         } else {
@@ -95,7 +131,7 @@ impl<'a> Report<'a> {
     /// The span of the key at `path` (the value's span for array items).
     #[must_use]
     pub fn key_span(&self, path: impl AsRef<[Seg]>) -> Span {
-        self.tree.lookup(path.as_ref()).0.anchor().clone()
+        self.tree().lookup(path.as_ref()).0.anchor().clone()
     }
 
     /// Records an error at the value of `path` (a `path![...]`, owned or borrowed). When a later layer overrode an earlier one there,

@@ -95,7 +95,7 @@ fn site(path: &[Seg]) -> Option<Site> {
 /// model, which keys quotas by namespace, can still be built and checked.
 pub fn check(report: &mut Report<'_>, json: &mut serde_json::Value) -> bool {
     let mut sites: Vec<(Site, Vec<Seg>, String)> = Vec::new();
-    report.tree.walk(&mut Vec::new(), &mut |path, entry| {
+    report.tree().walk(&mut Vec::new(), &mut |path, entry| {
         if let [Seg::Key(quotas), Seg::Key(key)] = path
             && quotas == "quotas"
             && NamespaceKey::named(key).is_none()
@@ -136,7 +136,7 @@ fn volume_in_use(report: &Report<'_>, path: &[Seg]) -> bool {
     let mut enabled = path.to_vec();
     enabled.pop();
     enabled.push(Seg::Key("enabled".to_owned()));
-    match report.tree.lookup(&enabled) {
+    match report.tree().lookup(&enabled) {
         (e, true) => !matches!(e.value, Value::Bool(false)),
         (_, false) => true,
     }

@@ -22,7 +22,12 @@ pub const CODE: &str = "DG0131";
 /// Waives the diagnostics in `out` that `env`'s waivers of codes of `phase` name, and reports
 /// the waivers of that phase that are stale, expired or malformed. Waivers of codes that cannot be
 /// waived are reported in the rules' phase.
-pub fn apply(env: &Environment, tree: &Entry, out: &mut Vec<Diagnostic>, phase: Phase) {
+pub fn apply<'a>(
+    env: &Environment,
+    tree: impl Into<super::Tree<'a>>,
+    out: &mut Vec<Diagnostic>,
+    phase: Phase,
+) {
     let today = today();
     let mut report = Report::new(tree);
     for (i, w) in env.waivers.iter().enumerate() {
@@ -50,7 +55,7 @@ pub fn apply(env: &Environment, tree: &Entry, out: &mut Vec<Diagnostic>, phase: 
             continue;
         };
         let key = parse_key(&w.key);
-        let (entry, written) = tree.lookup(&key);
+        let (entry, written) = report.tree().lookup(&key);
         if !written || w.key.is_empty() {
             report
                 .error(

@@ -1746,6 +1746,15 @@ fn dg0131_waived_errors_compile_and_proof_waivers_are_judged_after_the_proof() {
         "{}",
         stdout(&o)
     );
+    // The merged tree is let go of after validation and loaded again for the proof's waivers:
+    // the stale waiver is still pointed at where it is written.
+    expect(
+        &json_of_kind(&o, "diagnostic"),
+        "DG0131",
+        "error",
+        &at(dir.path(), PROD, "code = \"DG0520", "\"DG0520\""),
+        &["stale waiver: DG0520"],
+    );
 }
 
 #[test]

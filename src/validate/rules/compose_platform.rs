@@ -26,7 +26,7 @@ pub(super) fn check(cx: &mut RuleContext<'_>) {
             PlatformKind::Compose => {
                 if let Some(a) = s.autoscaling.as_ref().filter(|a| a.enabled) {
                     let at = if cx
-                        .tree
+                        .tree()
                         .lookup(path!["services", name, "autoscaling", "enabled"].as_slice())
                         .1
                     {

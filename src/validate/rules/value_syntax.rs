@@ -223,7 +223,7 @@ fn usable_threshold(v: &Value) -> bool {
 
 pub(super) fn check(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, String, &'static str)> = Vec::new();
-    cx.tree.walk(&mut Vec::new(), &mut |path, entry| {
+    cx.tree().walk(&mut Vec::new(), &mut |path, entry| {
         let last_is = |name: &str| matches!(path.last(), Some(Seg::Key(k)) if k == name);
         match &entry.value {
             Value::String(s) => {
@@ -316,7 +316,7 @@ pub(crate) fn unprintable(s: &str, prose: bool) -> Option<char> {
 
 pub(super) fn check_printable(cx: &mut RuleContext<'_>) {
     let mut found: Vec<(Vec<Seg>, bool, char)> = Vec::new();
-    cx.tree.walk(&mut Vec::new(), &mut |path, entry: &Entry| {
+    cx.tree().walk(&mut Vec::new(), &mut |path, entry: &Entry| {
         if let Some(Seg::Key(k)) = path.last()
             && let Some(c) = unprintable(k, false)
         {
