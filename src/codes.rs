@@ -163,7 +163,8 @@ const OTHERS: &[Code] = &[
         phase: Phase::Load,
         name: "unreadable-file",
         what: "An environment file, or a file it `extends`, cannot be read: missing, not a \
-               regular file (a folder, FIFO or device), larger than 4 MiB or not UTF-8.",
+               regular file (a folder, FIFO or device), larger than 4 MiB or not UTF-8; or it \
+               changed while deaap-gen ran, and a proof's diagnostic had to read it again.",
         why: "An environment is compiled from every file in its `extends` chain; a file that \
               cannot be read whole would silently drop settings.",
     },
