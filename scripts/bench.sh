@@ -11,10 +11,10 @@
 # scripts/bench.sh --scaling instead times a synthetic environment of N services
 # (scripts/synth-model.py) for N = 10, 100, 1000 and 10000 (BENCH_SCALING_N="10 100" to choose):
 # validate, build into an empty folder, a no-op build, render and diff, each command's peak memory
-# (GNU time's maximum resident set; for a build, also after a new image), and `helm template` of the chart with the values deaap-gen
-# wrote for the same N services next to `deaap-gen render`, with their ratio and objects per
-# second. It prints one Markdown table, then a second with how many times each time and the peaks
-# grow from one N to the next (the goal: a build of 1,000 services after a new image in at most
+# (GNU time's maximum resident set; for a build, also after a new image), and `helm template` of
+# the chart with the values deaap-gen wrote for the same N services next to `deaap-gen render`,
+# with their ratio and objects per second. It prints one Markdown table, then a second with how
+# many times each time and the peaks grow from one N to the next (the goal: a build of 1,000 services after a new image in at most
 # 300 ms and 64 MiB, and of 10,000 in at most ten times that), and writes both to
 # BENCH_SCALING_REPORT=<file> if set.
 #

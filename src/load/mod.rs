@@ -78,8 +78,8 @@ impl LaterTree {
     }
 
     /// Whether it was loaded again.
-    #[must_use]
-    pub fn loaded(&self) -> bool {
+    #[cfg(test)]
+    fn loaded(&self) -> bool {
         self.tree.get().is_some()
     }
 

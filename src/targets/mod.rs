@@ -235,21 +235,20 @@ impl Context<'_> {
     /// many files calls it on each as it is made; every other file is let go of when its target
     /// is done.
     pub fn let_go(&self, a: &mut Artifact) {
-        use sha2::Digest as _;
         let Some(before) = self.before else {
             return;
         };
-        let Some(text) = a.bytes.in_memory().filter(|_| !a.bytes.is_hashed()) else {
+        // Bytes hashed already were looked for already (or are not held).
+        if a.bytes.is_hashed() {
             return;
-        };
-        let sha256: [u8; 32] = sha2::Sha256::digest(text).into();
-        let len = text.len();
+        }
+        let sha256 = a.bytes.sha256();
         a.bytes = match before.holds(&a.path, &sha256) {
             Some(at) => {
                 for o in &mut a.objects {
                     o.let_go();
                 }
-                Bytes::kept(at, len, sha256)
+                Bytes::kept(at, a.bytes.len(), sha256)
             }
             None => a.bytes.clone().hashed(sha256),
         };
