@@ -487,7 +487,15 @@ pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
     Ok(root.join(rel))
 }
 
-/// Writes a new file (never replacing or following anything already there).
+/// How much of a file one `write` call hands the kernel at most. Linux's page cache takes a
+/// write's length as a hint for the size of the pages it allocates to hold it; on a virtual
+/// machine, pages of 128 KiB and more can cost far more to come by than small ones. Writing a
+/// 190 MB file on ext4 (Linux 6.18) took 0.8–1.6 s in writes of 128 KiB or more, and 0.03–0.06 s
+/// in writes of 64 KiB; a write of this size costs nothing measurable elsewhere.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Writes a new file (never replacing or following anything already there), [`WRITE_PIECE`] bytes
+/// at a time.
 ///
 /// # Errors
 /// The path exists already or cannot be written.
@@ -498,7 +506,10 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .create_new(true)
         .open(path)
         .map_err(|e| with_path(path, &e))?;
-    f.write_all(bytes).map_err(|e| with_path(path, &e))
+    for piece in bytes.chunks(WRITE_PIECE) {
+        f.write_all(piece).map_err(|e| with_path(path, &e))?;
+    }
+    Ok(())
 }
 
 /// Unlinks `root/rel` only when it is a regular file reached through real folders. Returns whether
@@ -635,5 +646,20 @@ mod tests {
         let digest: [u8; 32] = sha2::Sha256::digest(b"a: 1\n").into();
         assert_eq!(sha256_of(root.path(), "small.yaml", 5), Some(digest));
         assert_eq!(sha256_of(root.path(), "small.yaml", 4), None);
+    }
+
+    /// A file written in pieces holds its bytes exactly, whatever its length against the piece,
+    /// and a file already there is never replaced.
+    #[test]
+    fn a_new_file_written_in_pieces_holds_its_bytes() {
+        let root = tempfile::tempdir().expect("temp dir");
+        for len in [0, 1, WRITE_PIECE - 1, WRITE_PIECE, 3 * WRITE_PIECE + 17] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = root.path().join(format!("f{len}"));
+            write_new(&path, &bytes).expect("written");
+            assert_eq!(std::fs::read(&path).expect("read"), bytes, "{len} bytes");
+            assert!(write_new(&path, b"other").is_err(), "it exists");
+            assert_eq!(std::fs::read(&path).expect("read").len(), len);
+        }
     }
 }
