@@ -150,11 +150,7 @@ pub fn generate_then<R: Send>(
     let source_name = path
         .file_name()
         .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
-    let cx = targets::Context {
-        env,
-        source_name: &source_name,
-        before,
-    };
+    let cx = targets::Context::new(env, &source_name, before);
     targets::generate_then(&cx, need, meanwhile)
 }
 

@@ -112,11 +112,7 @@ mod tests {
 
     fn artifacts() -> Vec<Artifact> {
         let env = testkit::load("tests/fixtures/minimal.toml");
-        let cx = Context {
-            env: &env,
-            source_name: "test.toml",
-            before: None,
-        };
+        let cx = Context::new(&env, "test.toml", None);
         let object = |o: Result<Object, _>| o.expect("the object serializes");
         let template = Kind::cluster(
             "templates.gatekeeper.sh/v1",

@@ -3,7 +3,7 @@
 //! environment with their names. The alert routing (inhibitions), the runbooks and the rules share
 //! this view.
 
-use super::{BLOCKCHAIN, Kind, Workload, deployed};
+use super::{BLOCKCHAIN, Kind, Workload};
 use crate::bits::Bits;
 use crate::model::{Alert, Environment, Signal};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -43,7 +43,8 @@ pub fn alerts(env: &Environment) -> Vec<NamedAlert<'_>> {
 /// is a lookup, not a walk over the whole plan.
 pub struct Graph<'e> {
     env: &'e Environment,
-    plan: Vec<Workload<'e>>,
+    /// The deployed workloads, in plan order.
+    plan: Vec<&'e Workload<'e>>,
     by_name: HashMap<String, usize>,
     /// The workload each `exposed_by` name gives: a service or storage key, `blockchain` or
     /// `consensus` (the first of each, in plan order).
@@ -90,9 +91,10 @@ impl Closures {
 }
 
 impl<'e> Graph<'e> {
+    /// The graph of the deployed workloads among `workloads` (as [`super::workloads`] gives them).
     #[must_use]
-    pub fn new(env: &'e Environment) -> Self {
-        let plan = deployed(env);
+    pub fn new(env: &'e Environment, workloads: &'e [Workload<'e>]) -> Self {
+        let plan: Vec<&Workload<'e>> = workloads.iter().filter(|w| w.deployed).collect();
         let mut by_name = HashMap::new();
         let mut users: HashMap<String, Vec<usize>> = HashMap::new();
         let mut exposers = HashMap::new();
@@ -145,7 +147,7 @@ impl<'e> Graph<'e> {
             let mut mine: Vec<usize> = workloads
                 .iter()
                 .copied()
-                .filter(|&i| self.is_checked(&self.plan[i]))
+                .filter(|&i| self.is_checked(self.plan[i]))
                 .collect();
             for &i in workloads {
                 for &d in &dependencies[i] {
@@ -211,7 +213,7 @@ impl<'e> Graph<'e> {
     pub fn checked_upstream(&self, name: &str) -> Vec<&Workload<'e>> {
         if let (Some(c), Some(&i)) = (self.closures(), self.by_name.get(name)) {
             let upstream = &c.upstream[c.component[i]];
-            return upstream.iter().map(|&j| &self.plan[j]).collect();
+            return upstream.iter().map(|&j| self.plan[j]).collect();
         }
         self.checked_upstream_by_walking(name)
     }
@@ -236,14 +238,14 @@ impl<'e> Graph<'e> {
 
     /// The deployed workloads, in plan order.
     #[must_use]
-    pub fn plan(&self) -> &[Workload<'e>] {
+    pub fn plan(&self) -> &[&'e Workload<'e>] {
         &self.plan
     }
 
     /// The deployed workload named `name`.
     #[must_use]
     pub fn find(&self, name: &str) -> Option<&Workload<'e>> {
-        self.by_name.get(name).map(|&i| &self.plan[i])
+        self.by_name.get(name).map(|&i| self.plan[i])
     }
 
     /// The deployed workload an alert watches: the exposer of its metric, or for an `up` alert the
@@ -259,7 +261,7 @@ impl<'e> Graph<'e> {
             return wanted.and_then(|n| self.find(n));
         }
         let by = self.env.metrics.get(&alert.metric)?.exposed_by.as_str();
-        self.exposers.get(by).map(|&i| &self.plan[i])
+        self.exposers.get(by).map(|&i| self.plan[i])
     }
 
     /// The deployed workloads that depend on `name`, directly or through others, sorted by name.
@@ -285,7 +287,7 @@ impl<'e> Graph<'e> {
     pub fn dependents_sample(&self, name: &str, limit: usize) -> (usize, Vec<&Workload<'e>>) {
         if let (Some(c), Some(&i)) = (self.closures(), self.by_name.get(name)) {
             let set = c.dependents(i);
-            let first = set.iter().take(limit).map(|b| &self.plan[c.at_bit[b]]);
+            let first = set.iter().take(limit).map(|b| self.plan[c.at_bit[b]]);
             return (set.len(), first.collect());
         }
         self.dependents_sample_by_walking(name, limit)
@@ -308,7 +310,7 @@ impl<'e> Graph<'e> {
         });
         (
             total,
-            first.into_iter().map(|(_, i)| &self.plan[i]).collect(),
+            first.into_iter().map(|(_, i)| self.plan[i]).collect(),
         )
     }
 
@@ -370,8 +372,11 @@ impl<'e> Graph<'e> {
 /// For each `up` alert whose workload has dependents: the latency alerts of those dependents
 /// ([`Graph::inhibitions`]).
 #[must_use]
-pub fn inhibitions(env: &Environment) -> BTreeMap<&str, BTreeSet<&str>> {
-    Graph::new(env).inhibitions()
+pub fn inhibitions<'e>(
+    env: &'e Environment,
+    workloads: &'e [Workload<'e>],
+) -> BTreeMap<&'e str, BTreeSet<&'e str>> {
+    Graph::new(env, workloads).inhibitions()
 }
 
 /// The strongly connected components of a graph given by each node's successors (Tarjan's
@@ -447,7 +452,8 @@ mod tests {
     #[test]
     fn a_sample_of_dependents_is_the_first_by_name_with_the_full_count() {
         let env = production();
-        let graph = Graph::new(&env);
+        let ws = super::super::workloads(&env);
+        let graph = Graph::new(&env, &ws);
         let all = graph.dependents(BLOCKCHAIN);
         assert!(all.len() > 2, "{all:?}");
         let (total, shown) = graph.dependents_sample(BLOCKCHAIN, 2);
@@ -466,7 +472,8 @@ mod tests {
 
     /// Every question the closures answer, asked of every workload, against walking the graph.
     fn closures_agree_with_walking(env: &Environment) {
-        let graph = Graph::new(env);
+        let ws = super::super::workloads(env);
+        let graph = Graph::new(env, &ws);
         assert!(graph.closures().is_some(), "the closures are computed");
         for w in graph.plan() {
             for limit in [0, 2, 20, usize::MAX] {
@@ -510,7 +517,8 @@ mod tests {
         }
         closures_agree_with_walking(&env);
         let most = |env: &Environment| {
-            let graph = Graph::new(env);
+            let ws = super::super::workloads(env);
+            let graph = Graph::new(env, &ws);
             let totals = graph
                 .plan()
                 .iter()
@@ -544,7 +552,8 @@ mod tests {
             .expect("the service exists")
             .depends_on
             .push(user);
-        let graph = Graph::new(&env);
+        let ws = super::super::workloads(&env);
+        let graph = Graph::new(&env, &ws);
         let (_, components) = strongly_connected(&graph.dependencies());
         let cycle = components
             .iter()
@@ -563,7 +572,8 @@ mod tests {
     #[test]
     fn the_blockchain_going_down_inhibits_the_latency_of_what_depends_on_it() {
         let env = production();
-        let d = Graph::new(&env).dependents(BLOCKCHAIN);
+        let ws = super::super::workloads(&env);
+        let d = Graph::new(&env, &ws).dependents(BLOCKCHAIN);
         for w in [
             "consensus-manager",
             "agent-orchestrator",
@@ -573,7 +583,7 @@ mod tests {
             assert!(d.contains(w), "{w} in {d:?}");
         }
         assert!(!d.contains("doc-ingester"));
-        let inh = inhibitions(&env);
+        let inh = inhibitions(&env, &ws);
         let targets: Vec<&str> = inh["BlockchainNodeDown"].iter().copied().collect();
         assert_eq!(
             targets,

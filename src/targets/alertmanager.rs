@@ -30,7 +30,7 @@ impl Target for Alertmanager {
             cx,
             self.name(),
             CONFIG_FILE,
-            &kit::alertmanager::config(cx.env, am),
+            &kit::alertmanager::config(cx.env, am, cx.workloads()),
         )?])
     }
 }

@@ -100,11 +100,7 @@ mod tests {
     fn generate(rel: &str) -> Artifact {
         let env = crate::load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
         let name = Path::new(rel).file_name().unwrap().to_string_lossy();
-        let cx = Context {
-            env: &env,
-            source_name: &name,
-            before: None,
-        };
+        let cx = Context::new(&env, &name, None);
         assert!(TARGET.applies(&env));
         let mut a = TARGET.generate(&cx).unwrap();
         assert_eq!(a.len(), 1);

@@ -46,7 +46,7 @@ impl Target for Backup {
         let env = cx.env;
         let mut objects = Vec::new();
         // The workloads that run, planned once for every file below.
-        let plan = plan::deployed(env);
+        let plan: Vec<&Workload<'_>> = cx.deployed().collect();
         let jobs = jobs(env, &plan)?;
         for (schedule, w) in &jobs {
             objects.push(service_account(env, w)?);
@@ -75,17 +75,17 @@ fn reads_node_volume(d: &DataSource) -> bool {
 }
 
 /// Each backup as (schedule, workload): the full backup first, then the databases by name.
-/// `plan` is what [`plan::deployed`] returns.
+/// `plan` is what [`Context::deployed`] gives.
 fn jobs<'a>(
     env: &'a Environment,
-    plan: &[Workload<'a>],
+    plan: &[&Workload<'a>],
 ) -> Result<Vec<(&'a str, Workload<'a>)>, TargetError> {
     let b = &env.backup;
     let common = BTreeMap::from([
         ("S3_BUCKET".to_owned(), b.bucket.clone()),
         ("RETENTION_DAYS".to_owned(), b.retention_days.to_string()),
     ]);
-    let index: BTreeMap<&str, &Workload<'_>> = plan.iter().map(|w| (w.name.as_str(), w)).collect();
+    let index: BTreeMap<&str, &Workload<'_>> = plan.iter().map(|w| (w.name.as_str(), *w)).collect();
     let mut out = Vec::new();
     for BackupJob {
         database,
@@ -173,11 +173,11 @@ fn redis_store(env: &Environment, source: &str) -> bool {
 }
 
 /// The restore files of the database backups whose commands deaap-gen wrote
-/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them, `plan` as [`plan::deployed`].
+/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them, `plan` as [`Context::deployed`] gives them.
 fn redis_restores(
     cx: &Context<'_>,
     jobs: &[(&str, Workload<'_>)],
-    plan: &[Workload<'_>],
+    plan: &[&Workload<'_>],
 ) -> Result<Vec<Artifact>, TargetError> {
     let env = cx.env;
     let b = &env.backup;
@@ -204,11 +204,11 @@ fn secret_names<'a>(w: &'a Workload<'_>) -> Vec<&'a str> {
 
 /// The restore of each PostgreSQL store with a database backup, by store: a recovery `Cluster`
 /// for a CloudNativePG store, else a Job that runs the restore command as the backup job's
-/// workload. `jobs` as [`jobs`] returns them, `plan` as [`plan::deployed`].
+/// workload. `jobs` as [`jobs`] returns them, `plan` as [`Context::deployed`] gives them.
 fn postgres_restores(
     env: &Environment,
     jobs: &[(&str, Workload<'_>)],
-    plan: &[Workload<'_>],
+    plan: &[&Workload<'_>],
 ) -> Result<Vec<(String, Vec<Object>)>, TargetError> {
     let mut backups = jobs.iter().map(|(_, w)| w);
     let mut out = Vec::new();
@@ -468,11 +468,7 @@ mod tests {
     /// The target's files by path, after checking what each holds: the `CronJobs` are streamed,
     /// the restores are applied by hand.
     fn files(env: &Environment, source: &str) -> BTreeMap<String, String> {
-        let cx = Context {
-            env,
-            source_name: source,
-            before: None,
-        };
+        let cx = Context::new(env, source, None);
         let mut out = BTreeMap::new();
         for a in TARGET.generate(&cx).unwrap() {
             if a.path == "backup/cronjobs.yaml" {
@@ -585,11 +581,7 @@ mod tests {
     }
 
     fn artifacts(env: &Environment, source: &str) -> Vec<Artifact> {
-        let cx = Context {
-            env,
-            source_name: source,
-            before: None,
-        };
+        let cx = Context::new(env, source, None);
         TARGET.generate(&cx).unwrap()
     }
 
@@ -616,11 +608,7 @@ mod tests {
     #[test]
     fn redis_dump_and_restore() {
         let env = load("tests/fixtures/sentinel.toml");
-        let cx = Context {
-            env: &env,
-            source_name: "sentinel.toml",
-            before: None,
-        };
+        let cx = Context::new(&env, "sentinel.toml", None);
         let a = TARGET.generate(&cx).unwrap();
         assert_eq!(a[0].path, "backup/cronjobs.yaml");
         let cron = String::from_utf8(a[0].bytes.to_vec()).unwrap();

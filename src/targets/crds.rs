@@ -67,11 +67,7 @@ mod tests {
     #[test]
     fn every_kubernetes_environment_gets_the_source_definitions_as_definitions() {
         let env = testkit::load("tests/fixtures/minimal.toml");
-        let cx = Context {
-            env: &env,
-            source_name: "minimal.toml",
-            before: None,
-        };
+        let cx = Context::new(&env, "minimal.toml", None);
         let artifacts = TARGET.generate(&cx).expect("generates");
         assert_eq!(artifacts.len(), 1);
         let a = &artifacts[0];

@@ -16,7 +16,7 @@
 //! `hostPath` volumes, which only a namespace at the `privileged` Pod Security level admits.
 
 use crate::model::{Environment, Logging, NamespaceKey, broker, broker_namespace};
-use crate::plan::{self, Workload};
+use crate::plan::Workload;
 use crate::render::yaml11;
 use crate::targets::kit::{self, Labels, Object, meta, pod::waiver_annotations};
 use crate::targets::{Context, Target, TargetError};
@@ -88,7 +88,7 @@ impl Target for Logs {
         let Some(logging) = env.collected_logging() else {
             return Ok(Vec::new());
         };
-        let objects = objects(env, logging)?;
+        let objects = objects(env, logging, cx.workloads())?;
         Ok(vec![kit::manifest(
             cx,
             self.name(),
@@ -99,9 +99,13 @@ impl Target for Logs {
 }
 
 /// The collector's objects: `ServiceAccount`, `ConfigMap`, `DaemonSet`, `NetworkPolicy`.
-fn objects(env: &Environment, logging: &Logging) -> Result<Vec<Object>, TargetError> {
+fn objects(
+    env: &Environment,
+    logging: &Logging,
+    workloads: &[Workload<'_>],
+) -> Result<Vec<Object>, TargetError> {
     let namespace = env.namespace(NamespaceKey::Monitoring);
-    let config = yaml11::to_string(&config(env, logging)).map_err(TargetError)?;
+    let config = yaml11::to_string(&config(logging, workloads)).map_err(TargetError)?;
     let checksum =
         Sha256::digest(config.as_bytes())
             .iter()
@@ -127,10 +131,11 @@ fn objects(env: &Environment, logging: &Logging) -> Result<Vec<Object>, TargetEr
     ])
 }
 
-/// The workloads whose logs are collected: every deployed workload with its namespace, pod name
-/// prefix and container name (a CloudNativePG instance's container is `postgres`).
-pub(crate) fn sources(env: &Environment) -> Vec<Workload<'_>> {
-    plan::deployed(env)
+/// The workloads whose logs are collected: every deployed workload of `workloads` (as
+/// [`crate::plan::workloads`] gives them) with its namespace, pod name prefix and container name (a
+/// CloudNativePG instance's container is `postgres`).
+pub(crate) fn sources<'w, 'a>(workloads: &'w [Workload<'a>]) -> Vec<&'w Workload<'a>> {
+    workloads.iter().filter(|w| w.deployed).collect()
 }
 
 /// The container whose log the collector tails in a workload's pods.
@@ -159,9 +164,10 @@ fn tag(w: &Workload<'_>) -> String {
 }
 
 /// The Fluent Bit configuration (YAML format): one `tail` input per workload, the JSON parser on
-/// each line the CRI parser reassembled, one `kafka` output per topic.
-pub(crate) fn config(env: &Environment, logging: &Logging) -> Value {
-    let sources = sources(env);
+/// each line the CRI parser reassembled, one `kafka` output per topic. `workloads` as
+/// [`crate::plan::workloads`] gives them.
+pub(crate) fn config(logging: &Logging, workloads: &[Workload<'_>]) -> Value {
+    let sources = sources(workloads);
     // The sources by namespace and name (and position), to find those whose names extend a name.
     let by_name: BTreeSet<(&str, &str, usize)> = sources
         .iter()
@@ -192,7 +198,7 @@ pub(crate) fn config(env: &Environment, logging: &Logging) -> Value {
                 .map(|&(_, _, i)| i)
                 .collect();
             longer.sort_unstable();
-            let longer: Vec<String> = longer.into_iter().map(|i| path(&sources[i])).collect();
+            let longer: Vec<String> = longer.into_iter().map(|i| path(sources[i])).collect();
             if !longer.is_empty() {
                 input["exclude_path"] = json!(longer.join(","));
             }

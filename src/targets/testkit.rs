@@ -17,11 +17,7 @@ pub(crate) fn artifacts(
     target: &dyn Target,
     env: &Environment,
 ) -> Result<Vec<Artifact>, TargetError> {
-    target.generate(&Context {
-        env,
-        source_name: "test.toml",
-        before: None,
-    })
+    target.generate(&Context::new(env, "test.toml", None))
 }
 
 /// Runs `target` on `env`: each artifact's text by its path.

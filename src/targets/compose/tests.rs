@@ -18,11 +18,7 @@ fn generate(env: &Environment) -> Result<String, TargetError> {
 }
 
 fn generate_from(env: &Environment, source_name: &str) -> Result<String, TargetError> {
-    let artifacts = Compose.generate(&Context {
-        env,
-        source_name,
-        before: None,
-    })?;
+    let artifacts = Compose.generate(&Context::new(env, source_name, None))?;
     assert_eq!(artifacts.len(), 1);
     assert_eq!(artifacts[0].path, "compose/docker-compose.yaml");
     assert!(!artifacts[0].manifest);

@@ -14,11 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const SECURITY: &str = "tests/fixtures/security.toml";
 
 fn generate(env: &Environment) -> Result<Vec<Artifact>, crate::targets::TargetError> {
-    Falco.generate(&Context {
-        env,
-        source_name: "test.toml",
-        before: None,
-    })
+    Falco.generate(&Context::new(env, "test.toml", None))
 }
 
 fn text(env: &Environment) -> String {

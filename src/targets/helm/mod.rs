@@ -28,7 +28,7 @@ impl Target for Helm {
                 cx,
                 self.name(),
                 "helm/monitoring-values.yaml",
-                &monitoring::values(cx.env),
+                &monitoring::values(cx.env, cx.workloads()),
             )?);
             if let Some(adapter) = monitoring::adapter_values(cx.env) {
                 out.push(render::yaml_artifact(

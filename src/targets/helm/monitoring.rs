@@ -155,7 +155,10 @@ pub(super) struct ProviderOptions {
 
 /// The kube-prometheus-stack values of one environment.
 #[must_use]
-pub(super) fn values(env: &Environment) -> MonitoringValues {
+pub(super) fn values(
+    env: &Environment,
+    workloads: &[crate::plan::Workload<'_>],
+) -> MonitoringValues {
     let mon = &env.monitoring;
     MonitoringValues {
         fullname_override: STACK_FULLNAME,
@@ -221,7 +224,7 @@ pub(super) fn values(env: &Environment) -> MonitoringValues {
         alertmanager: mon
             .alertmanager
             .as_ref()
-            .map(|am| kit::alertmanager::values(env, am)),
+            .map(|am| kit::alertmanager::values(env, am, workloads)),
     }
 }
 

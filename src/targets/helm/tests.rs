@@ -130,12 +130,7 @@ const KUBERNETES: [&str; 5] = [
 /// Every artifact of `rel`, and the chart values among them, parsed.
 fn chart_values(rel: &str) -> (Vec<crate::targets::Artifact>, Value) {
     let env = load(rel);
-    let artifacts = generate_all(&Context {
-        env: &env,
-        source_name: "test.toml",
-        before: None,
-    })
-    .expect("generates");
+    let artifacts = generate_all(&Context::new(&env, "test.toml", None)).expect("generates");
     let path = format!("helm/values-{}.yaml", env.environment.name);
     let values = artifacts.iter().find(|a| a.path == path).map_or_else(
         || panic!("{rel}: no {path}"),
@@ -293,11 +288,7 @@ fn the_chart_schema_refuses_what_the_chart_cannot_use() {
 #[test]
 fn only_the_chart_values_are_left_out_when_no_file_is_written() {
     let env = load("environments/production.toml");
-    let cx = Context {
-        env: &env,
-        source_name: "production.toml",
-        before: None,
-    };
+    let cx = Context::new(&env, "production.toml", None);
     let mut all = generate_all(&cx).expect("generates");
     let objects =
         crate::targets::generate_needed(&cx, crate::targets::Need::Objects).expect("generates");

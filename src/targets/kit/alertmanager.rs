@@ -168,7 +168,11 @@ fn matcher(label: &str, op: &str, value: &str) -> String {
 
 /// The configuration of an environment with `[monitoring.alertmanager]`.
 #[must_use]
-pub fn config(env: &Environment, am: &Alertmanager) -> Config {
+pub fn config(
+    env: &Environment,
+    am: &Alertmanager,
+    workloads: &[crate::plan::Workload<'_>],
+) -> Config {
     let mut routes = vec![Route::leaf(
         NULL_RECEIVER,
         vec![matcher("alertname", "=", WATCHDOG)],
@@ -193,7 +197,7 @@ pub fn config(env: &Environment, am: &Alertmanager) -> Config {
         routes,
     };
     let inhibit_rules = if am.inhibit_dependents {
-        alerting::inhibitions(env)
+        alerting::inhibitions(env, workloads)
             .into_iter()
             .map(|(down, targets)| InhibitRule {
                 source_matchers: vec![matcher("alertname", "=", down)],
@@ -293,7 +297,11 @@ pub struct PodMetadata {
 
 /// The `alertmanager` values of an environment with `[monitoring.alertmanager]`.
 #[must_use]
-pub fn values(env: &Environment, am: &Alertmanager) -> Values {
+pub fn values(
+    env: &Environment,
+    am: &Alertmanager,
+    workloads: &[crate::plan::Workload<'_>],
+) -> Values {
     let references = secret_references(am);
     let annotations: BTreeMap<String, String> = references
         .into_iter()
@@ -308,6 +316,6 @@ pub fn values(env: &Environment, am: &Alertmanager) -> Values {
             },
             pod_metadata: (!annotations.is_empty()).then_some(PodMetadata { annotations }),
         },
-        config: config(env, am),
+        config: config(env, am, workloads),
     }
 }

@@ -56,7 +56,7 @@ impl Target for Kubernetes {
                 cx,
                 NAME,
                 "kubernetes/network-policies.yaml",
-                network::policies(env)?,
+                network::policies(env, cx.workloads())?,
             ));
         }
         if let Some(claim) = data_claim(env)? {

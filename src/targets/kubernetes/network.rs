@@ -205,8 +205,11 @@ fn addon(namespace: &str, label: (&str, &str)) -> Pods {
 ///
 /// # Errors
 /// A dependency on a workload that does not exist.
-pub(crate) fn policies(env: &Environment) -> Result<Vec<Object>, TargetError> {
-    let plan = workloads::plan(env);
+pub(crate) fn policies<'a>(
+    env: &'a Environment,
+    workloads: &'a [Workload<'a>],
+) -> Result<Vec<Object>, TargetError> {
+    let plan = workloads::plan(env, workloads);
     let mut flows = Flows::new(env, &plan);
     for p in &plan {
         flows.workload(p)?;
@@ -343,7 +346,7 @@ impl<'p, 'e> Flows<'p, 'e> {
     fn dependency(&mut self, from: (&str, &Pods), dep: &str) -> Result<(), TargetError> {
         let env = self.env;
         match self.index.get(dep).copied() {
-            Some(t) => self.edge(from, (dep, &endpoint(env, &t.workload))),
+            Some(t) => self.edge(from, (dep, &endpoint(env, t.workload))),
             None if env.services.contains_key(dep) || env.storage.contains_key(dep) => {}
             None => {
                 return Err(TargetError(format!(
@@ -362,10 +365,10 @@ impl<'p, 'e> Flows<'p, 'e> {
         let manager = self.index.get(writer).copied();
         let validators = self.index.get(workloads::VALIDATOR).copied();
         if let (Some(m), Some(v)) = (manager, validators) {
-            let from = endpoint(env, &m.workload).pods;
+            let from = endpoint(env, m.workload).pods;
             self.edge(
                 (writer, &from),
-                (workloads::VALIDATOR, &endpoint(env, &v.workload)),
+                (workloads::VALIDATOR, &endpoint(env, v.workload)),
             );
         }
     }
@@ -391,7 +394,7 @@ impl<'p, 'e> Flows<'p, 'e> {
             let mut secrets = !b.secrets.is_empty();
             let dumped = job.source.filter(|s| !plan::backup_reads_volume(s));
             if let Some(t) = dumped.and_then(|s| self.index.get(s).copied()) {
-                let to = endpoint(env, &t.workload);
+                let to = endpoint(env, t.workload);
                 rules.allow_to(Some(to.pods.peer()), tcp(to.serving.iter().copied()));
                 self.rules_of(&t.workload.name)
                     .allow_from(Some(pods.peer()), tcp(to.serving.iter().copied()));

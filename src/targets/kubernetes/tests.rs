@@ -10,11 +10,7 @@ fn load(rel: &str) -> Environment {
 }
 
 fn generate(env: &Environment, source: &str) -> Vec<Artifact> {
-    let cx = Context {
-        env,
-        source_name: source,
-        before: None,
-    };
+    let cx = Context::new(env, source, None);
     TARGET.generate(&cx).unwrap()
 }
 

@@ -50,7 +50,7 @@ pub(crate) enum Controller<'a> {
 /// One workload and how Kubernetes runs it.
 #[derive(Debug, Clone)]
 pub(crate) struct Planned<'a> {
-    pub workload: Workload<'a>,
+    pub workload: &'a Workload<'a>,
     pub controller: Controller<'a>,
     /// Output file below `kubernetes/`.
     pub file: String,
@@ -64,11 +64,13 @@ impl Planned<'_> {
     }
 }
 
-/// Every deployed workload of the environment's plan, in its order (services, storage,
-/// blockchain, validators), with the controller that runs it.
-pub(crate) fn plan(env: &Environment) -> Vec<Planned<'_>> {
-    plan::deployed(env)
-        .into_iter()
+/// Every deployed workload of the environment's plan (`workloads`, as [`plan::workloads`] gives
+/// them), in its order (services, storage, blockchain, validators), with the controller that runs
+/// it.
+pub(crate) fn plan<'a>(env: &'a Environment, workloads: &'a [Workload<'a>]) -> Vec<Planned<'a>> {
+    workloads
+        .iter()
+        .filter(|w| w.deployed)
         .filter_map(|w| match w.kind {
             Kind::Service => Some(service(env, w)),
             Kind::Storage => Some(storage(env, w)),
@@ -81,7 +83,7 @@ pub(crate) fn plan(env: &Environment) -> Vec<Planned<'_>> {
 }
 
 /// A service runs as a Deployment, autoscaled when its autoscaling is on.
-fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+fn service<'a>(env: &'a Environment, w: &'a Workload<'a>) -> Planned<'a> {
     let s = &env.services[&w.name];
     Planned {
         controller: Controller::Deployment {
@@ -94,7 +96,7 @@ fn service<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
 
 /// A storage backend runs as a `StatefulSet`, with a claim per replica when it persists, or as a
 /// CloudNativePG `Cluster` with `replication = "cloudnative-pg"`.
-fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+fn storage<'a>(env: &'a Environment, w: &'a Workload<'a>) -> Planned<'a> {
     let persistence = env.storage[&w.name].persistence.as_ref();
     let file = format!("storage-{}.yaml", w.name);
     if w.cloudnative_pg() {
@@ -108,18 +110,18 @@ fn storage<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
 }
 
 /// The blockchain nodes run as a `StatefulSet`, with a claim per replica when they persist.
-fn blockchain<'a>(env: &'a Environment, w: Workload<'a>) -> Planned<'a> {
+fn blockchain<'a>(env: &'a Environment, w: &'a Workload<'a>) -> Planned<'a> {
     let persistence = Some(&env.blockchain.persistence).filter(|p| p.enabled);
     stateful(w, persistence, false, "blockchain.yaml".to_owned())
 }
 
 /// The validators run as a `StatefulSet` whose pods start in parallel.
-fn validators(w: Workload<'_>) -> Planned<'_> {
+fn validators<'a>(w: &'a Workload<'a>) -> Planned<'a> {
     stateful(w, None, true, "validators.yaml".to_owned())
 }
 
 fn stateful<'a>(
-    workload: Workload<'a>,
+    workload: &'a Workload<'a>,
     persistence: Option<&'a Persistence>,
     parallel: bool,
     file: String,
@@ -141,7 +143,7 @@ fn stateful<'a>(
 pub(crate) fn files(cx: &Context<'_>, target: &'static str) -> Result<Vec<Artifact>, TargetError> {
     // Each workload's file is built on its own, spread over the machine's cores, and let go of at
     // once when the output folder holds it already ([`Context::let_go`]).
-    crate::parallel::map(&plan(cx.env), |p| {
+    crate::parallel::map(&plan(cx.env, cx.workloads()), |p| {
         let path = format!("kubernetes/{}", p.file);
         let mut a = kit::manifest(cx, target, path, objects(cx.env, p)?);
         cx.let_go(&mut a);

@@ -176,7 +176,7 @@ fn each_workload_is_tailed_once_and_routed_to_its_topic() {
     let (env, docs) = generated("environments/production.toml");
     let config = fluent_bit_config(&docs);
     let inputs = config["pipeline"]["inputs"].as_array().unwrap();
-    let deployed = plan::deployed(&env);
+    let deployed = crate::plan::deployed(&env);
     assert_eq!(inputs.len(), deployed.len());
     for w in &deployed {
         let tag = format!("deaap.{}.{}", w.namespace, w.name);
@@ -222,7 +222,7 @@ fn a_workload_named_after_another_is_left_to_its_own_input() {
     let mut env = testkit::load("environments/production.toml");
     let api = env.services["api-gateway"].clone();
     env.services.insert("api-gateway-admin".to_owned(), api);
-    let config = config(&env, env.logging.as_ref().unwrap());
+    let config = config(env.logging.as_ref().unwrap(), &crate::plan::workloads(&env));
     let inputs = config["pipeline"]["inputs"].as_array().unwrap();
     let gateway = inputs
         .iter()

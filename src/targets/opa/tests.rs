@@ -14,12 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn opa(env: &Environment) -> Vec<Artifact> {
-    Opa.generate(&Context {
-        env,
-        source_name: "test.toml",
-        before: None,
-    })
-    .unwrap()
+    Opa.generate(&Context::new(env, "test.toml", None)).unwrap()
 }
 
 fn text(a: &Artifact) -> &str {
@@ -159,12 +154,7 @@ fn generated_workloads_of_staging_and_production_are_admitted() {
     let kubernetes_registered = registry().iter().any(|t| t.name() == "kubernetes");
     for name in ["staging", "production"] {
         let env = load(&format!("environments/{name}.toml"));
-        let artifacts = generate_all(&Context {
-            env: &env,
-            source_name: "test.toml",
-            before: None,
-        })
-        .unwrap();
+        let artifacts = generate_all(&Context::new(&env, "test.toml", None)).unwrap();
         let mut gk = Gatekeeper::new(&artifacts);
         assert_eq!(gk.constraints(), 5, "{name}: every policy is enabled");
         let mut denied = Vec::new();

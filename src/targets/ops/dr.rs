@@ -25,12 +25,16 @@ const READY_TIMEOUT: &str = "15m";
 /// and otherwise stores, blockchain nodes, validators and services, each kind by name. Workloads
 /// in a dependency cycle (which Kubernetes tolerates) come last, in that order too; the second
 /// value says whether there are any.
-pub(crate) fn restore_order(env: &Environment) -> (Vec<Workload<'_>>, bool) {
-    let mut left = plan::deployed(env);
-    left.retain(|w| w.kind != Kind::Backup);
+pub(crate) fn restore_order<'w, 'a>(
+    workloads: &'w [Workload<'a>],
+) -> (Vec<&'w Workload<'a>>, bool) {
+    let mut left: Vec<&Workload<'a>> = workloads
+        .iter()
+        .filter(|w| w.deployed && w.kind != Kind::Backup)
+        .collect();
     left.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.name.cmp(&b.name)));
     let (order, cycle) = first_ready(&left, |w| &w.name, |w| &w.depends_on);
-    let mut slots: Vec<Option<Workload<'_>>> = left.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<&Workload<'a>>> = left.into_iter().map(Some).collect();
     let out = order.into_iter().filter_map(|i| slots[i].take()).collect();
     (out, cycle)
 }
@@ -189,7 +193,7 @@ pub(crate) fn runbook(cx: &Context<'_>) -> String {
     );
     s.push_str(&block(&lines));
 
-    let (order, cycle) = restore_order(env);
+    let (order, cycle) = restore_order(cx.workloads());
     let mut data_done = !data_restored(env);
     for w in &order {
         if w.kind == Kind::Service && !data_done {

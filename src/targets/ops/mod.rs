@@ -145,7 +145,7 @@ fn check(env: &Environment, w: &Workload<'_>) -> Option<String> {
 /// `ops/health-check.sh`.
 fn health_check(cx: &Context<'_>) -> String {
     let env = cx.env;
-    let mut ws = plan::deployed(env);
+    let mut ws: Vec<&Workload<'_>> = cx.deployed().collect();
     ws.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.name.cmp(&b.name)));
     let lines: Vec<String> = ws.iter().filter_map(|w| check(env, w)).collect();
     let namespaces: Vec<&str> = env
@@ -204,12 +204,12 @@ fn health_check(cx: &Context<'_>) -> String {
 /// `ops/scale-services.sh`.
 fn scale_services(cx: &Context<'_>) -> String {
     let env = cx.env;
-    let all = plan::workloads(env);
+    let all = cx.workloads();
     let services: Vec<&Workload<'_>> = all
         .iter()
         .filter(|w| w.kind == Kind::Service && w.deployed)
         .collect();
-    let ceilings = plan::quota::ceilings(env, &all);
+    let ceilings = plan::quota::ceilings(env, all);
     let mut s = opening(
         cx,
         &format!(

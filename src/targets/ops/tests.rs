@@ -12,7 +12,8 @@ fn files(env: &Environment) -> std::collections::BTreeMap<String, String> {
 #[test]
 fn the_restore_order_follows_the_dependencies() {
     let env = load(DR);
-    let (order, cycle) = dr::restore_order(&env);
+    let workloads = crate::plan::workloads(&env);
+    let (order, cycle) = dr::restore_order(&workloads);
     assert!(!cycle);
     let names: Vec<&str> = order.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(
@@ -30,7 +31,8 @@ fn a_cycle_is_listed_last() {
         .expect("c")
         .depends_on
         .push("a".to_owned());
-    let (order, cycle) = dr::restore_order(&env);
+    let workloads = crate::plan::workloads(&env);
+    let (order, cycle) = dr::restore_order(&workloads);
     assert!(cycle);
     let mut names: Vec<&str> = order.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(&names[4..], ["a", "b", "c"]);

@@ -19,7 +19,7 @@ pub(super) fn pages(
     target: &'static str,
     alerts: &[NamedAlert<'_>],
 ) -> Result<Vec<Artifact>, TargetError> {
-    let graph = plan::alerting::Graph::new(cx.env);
+    let graph = plan::alerting::Graph::new(cx.env, cx.workloads());
     let inhibitions = graph.inhibitions();
     alerts
         .iter()

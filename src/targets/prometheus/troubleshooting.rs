@@ -267,6 +267,7 @@ fn pipeline(w: &Workload<'_>, plan: &alerting::Graph<'_>) -> Vec<String> {
         .plan()
         .iter()
         .filter(|x| x.kind == Kind::Service && x.data.is_some())
+        .copied()
         .collect();
     if !restart.is_empty() {
         lines.push("# Restart the document pipeline (its queued work is retried)".to_owned());
