@@ -494,7 +494,7 @@ pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
 /// in writes of 64 KiB; a write of this size costs nothing measurable elsewhere.
 const WRITE_PIECE: usize = 64 * 1024;
 
-/// Writes a new file (never replacing or following anything already there), [`WRITE_PIECE`] bytes
+/// Writes a new file (never replacing or following anything already there), 64 KiB
 /// at a time.
 ///
 /// # Errors

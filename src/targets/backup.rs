@@ -173,7 +173,8 @@ fn redis_store(env: &Environment, source: &str) -> bool {
 }
 
 /// The restore files of the database backups whose commands deaap-gen wrote
-/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them, `plan` as [`Context::deployed`] gives them.
+/// (`backup/restore-<name>.yaml`); `jobs` as [`jobs`] returns them, `plan` as
+/// [`Context::deployed`] gives them.
 fn redis_restores(
     cx: &Context<'_>,
     jobs: &[(&str, Workload<'_>)],

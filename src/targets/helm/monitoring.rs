@@ -153,7 +153,8 @@ pub(super) struct ProviderOptions {
     pub path: String,
 }
 
-/// The kube-prometheus-stack values of one environment.
+/// The kube-prometheus-stack values of one environment; `workloads` as [`crate::plan::workloads`]
+/// gives them.
 #[must_use]
 pub(super) fn values(
     env: &Environment,

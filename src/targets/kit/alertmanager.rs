@@ -166,7 +166,8 @@ fn matcher(label: &str, op: &str, value: &str) -> String {
     format!("{label}{op}\"{quoted}\"")
 }
 
-/// The configuration of an environment with `[monitoring.alertmanager]`.
+/// The configuration of an environment with `[monitoring.alertmanager]`; `workloads` as
+/// [`crate::plan::workloads`] gives them.
 #[must_use]
 pub fn config(
     env: &Environment,
@@ -295,7 +296,8 @@ pub struct PodMetadata {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The `alertmanager` values of an environment with `[monitoring.alertmanager]`.
+/// The `alertmanager` values of an environment with `[monitoring.alertmanager]`; `workloads` as
+/// [`crate::plan::workloads`] gives them.
 #[must_use]
 pub fn values(
     env: &Environment,

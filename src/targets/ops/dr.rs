@@ -21,10 +21,10 @@ const RESTORE_TIMEOUT: &str = "6h";
 /// How long a workload may take to become ready.
 const READY_TIMEOUT: &str = "15m";
 
-/// The deployed workloads in restore order: each after every deployed workload it depends on,
-/// and otherwise stores, blockchain nodes, validators and services, each kind by name. Workloads
-/// in a dependency cycle (which Kubernetes tolerates) come last, in that order too; the second
-/// value says whether there are any.
+/// The deployed workloads of `workloads` (as [`plan::workloads`] gives them) in restore order:
+/// each after every deployed workload it depends on, and otherwise stores, blockchain nodes,
+/// validators and services, each kind by name. Workloads in a dependency cycle (which Kubernetes
+/// tolerates) come last, in that order too; the second value says whether there are any.
 pub(crate) fn restore_order<'w, 'a>(
     workloads: &'w [Workload<'a>],
 ) -> (Vec<&'w Workload<'a>>, bool) {
