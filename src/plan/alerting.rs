@@ -338,6 +338,12 @@ impl<'e> Graph<'e> {
     /// of those dependents, which it inhibits while it fires. Sorted by alert name.
     #[must_use]
     pub fn inhibitions(&self) -> BTreeMap<&'e str, BTreeSet<&'e str>> {
+        self.inhibitions_walking(None)
+    }
+
+    /// [`Graph::inhibitions`], finding each `up` alert's dependents by walking the graph
+    /// (`Some(true)`), through the closures (`Some(false)`), or as is cheaper for their number.
+    fn inhibitions_walking(&self, walk: Option<bool>) -> BTreeMap<&'e str, BTreeSet<&'e str>> {
         let all = alerts(self.env);
         // The latency alerts by the workload they watch.
         let mut latency: HashMap<&str, Vec<&'e str>> = HashMap::new();
@@ -349,18 +355,29 @@ impl<'e> Graph<'e> {
                 latency.entry(w.name.as_str()).or_default().push(a.name);
             }
         }
+        let downs: Vec<(&NamedAlert<'e>, &Workload<'e>)> = all
+            .iter()
+            .filter(|a| a.alert.signal == Signal::Up)
+            .filter_map(|a| Some((a, self.subject(a.alert)?)))
+            .collect();
+        // Walking the graph from a workload costs the size of the graph; the closures cost its
+        // square over 64, once (in a chain of 10,000 services, 12.5 MB of bits): a few `up`
+        // alerts walk it, many share the closures.
+        let walk = walk.unwrap_or(downs.len().saturating_mul(64) < self.plan.len());
         let mut out = BTreeMap::new();
-        for down in all.iter().filter(|a| a.alert.signal == Signal::Up) {
-            let Some(w) = self.subject(down.alert) else {
-                continue;
+        for (down, w) in downs {
+            let latency_of = |name: &str| latency.get(name).into_iter().flatten().copied();
+            let targets: BTreeSet<&'e str> = if walk {
+                self.walk_dependents(&w.name, |_| {})
+                    .into_iter()
+                    .flat_map(|i| latency_of(&self.plan[i].name))
+                    .collect()
+            } else {
+                self.dependents(&w.name)
+                    .iter()
+                    .flat_map(|d| latency_of(d))
+                    .collect()
             };
-            let targets: BTreeSet<&'e str> = self
-                .dependents(&w.name)
-                .iter()
-                .filter_map(|d| latency.get(d.as_str()))
-                .flatten()
-                .copied()
-                .collect();
             if !targets.is_empty() {
                 out.insert(down.name, targets);
             }
@@ -567,6 +584,35 @@ mod tests {
             }
         }
         closures_agree_with_walking(&env);
+    }
+
+    /// Walking the graph from each `up` alert's workload finds the same inhibitions as the
+    /// closures, in production and in a chain of services behind the blockchain.
+    #[test]
+    fn walking_and_the_closures_find_the_same_inhibitions() {
+        let mut env = production();
+        {
+            let ws = super::super::workloads(&env);
+            let graph = Graph::new(&env, &ws);
+            let closures = graph.inhibitions_walking(Some(false));
+            assert!(!closures.is_empty());
+            assert_eq!(graph.inhibitions_walking(Some(true)), closures);
+            assert_eq!(graph.inhibitions(), closures);
+        }
+        let template = env.services["agent-orchestrator"].clone();
+        let mut before = "agent-orchestrator".to_owned();
+        for i in 0..100 {
+            let name = format!("chain-{i:03}");
+            let mut service = template.clone();
+            service.depends_on = vec![before.clone()];
+            env.services.insert(name.clone(), service);
+            before = name;
+        }
+        let ws = super::super::workloads(&env);
+        let graph = Graph::new(&env, &ws);
+        let closures = graph.inhibitions_walking(Some(false));
+        assert_eq!(graph.inhibitions_walking(Some(true)), closures);
+        assert_eq!(graph.inhibitions(), closures);
     }
 
     #[test]
