@@ -490,8 +490,8 @@ pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
 /// How much of a file one `write` call hands the kernel at most. Linux's page cache takes a
 /// write's length as a hint for the size of the pages it allocates to hold it; on a virtual
 /// machine, pages of 128 KiB and more can cost far more to come by than small ones. Writing a
-/// 190 MB file on ext4 (Linux 6.18) took 0.8–1.6 s in writes of 128 KiB or more, and 0.03–0.06 s
-/// in writes of 64 KiB; a write of this size costs nothing measurable elsewhere.
+/// 190 MB file on ext4 (Linux 6.18) took 0.24–1.65 s in writes of 128 KiB or more, and
+/// 0.03–0.06 s in writes of 64 KiB; a write of this size costs nothing measurable elsewhere.
 const WRITE_PIECE: usize = 64 * 1024;
 
 /// Writes a new file (never replacing or following anything already there), 64 KiB
