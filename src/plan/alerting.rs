@@ -387,7 +387,7 @@ impl<'e> Graph<'e> {
 }
 
 /// For each `up` alert whose workload has dependents: the latency alerts of those dependents
-/// ([`Graph::inhibitions`]).
+/// ([`Graph::inhibitions`]); `workloads` as [`super::workloads`] gives them.
 #[must_use]
 pub fn inhibitions<'e>(
     env: &'e Environment,
@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn a_sample_of_dependents_is_the_first_by_name_with_the_full_count() {
         let env = production();
-        let ws = super::super::workloads(&env);
+        let ws = crate::plan::workloads(&env);
         let graph = Graph::new(&env, &ws);
         let all = graph.dependents(BLOCKCHAIN);
         assert!(all.len() > 2, "{all:?}");
@@ -489,7 +489,7 @@ mod tests {
 
     /// Every question the closures answer, asked of every workload, against walking the graph.
     fn closures_agree_with_walking(env: &Environment) {
-        let ws = super::super::workloads(env);
+        let ws = crate::plan::workloads(env);
         let graph = Graph::new(env, &ws);
         assert!(graph.closures().is_some(), "the closures are computed");
         for w in graph.plan() {
@@ -534,7 +534,7 @@ mod tests {
         }
         closures_agree_with_walking(&env);
         let most = |env: &Environment| {
-            let ws = super::super::workloads(env);
+            let ws = crate::plan::workloads(env);
             let graph = Graph::new(env, &ws);
             let totals = graph
                 .plan()
@@ -569,7 +569,7 @@ mod tests {
             .expect("the service exists")
             .depends_on
             .push(user);
-        let ws = super::super::workloads(&env);
+        let ws = crate::plan::workloads(&env);
         let graph = Graph::new(&env, &ws);
         let (_, components) = strongly_connected(&graph.dependencies());
         let cycle = components
@@ -592,7 +592,7 @@ mod tests {
     fn walking_and_the_closures_find_the_same_inhibitions() {
         let mut env = production();
         {
-            let ws = super::super::workloads(&env);
+            let ws = crate::plan::workloads(&env);
             let graph = Graph::new(&env, &ws);
             let closures = graph.inhibitions_walking(Some(false));
             assert!(!closures.is_empty());
@@ -608,7 +608,7 @@ mod tests {
             env.services.insert(name.clone(), service);
             before = name;
         }
-        let ws = super::super::workloads(&env);
+        let ws = crate::plan::workloads(&env);
         let graph = Graph::new(&env, &ws);
         let closures = graph.inhibitions_walking(Some(false));
         assert_eq!(graph.inhibitions_walking(Some(true)), closures);
@@ -618,7 +618,7 @@ mod tests {
     #[test]
     fn the_blockchain_going_down_inhibits_the_latency_of_what_depends_on_it() {
         let env = production();
-        let ws = super::super::workloads(&env);
+        let ws = crate::plan::workloads(&env);
         let d = Graph::new(&env, &ws).dependents(BLOCKCHAIN);
         for w in [
             "consensus-manager",

@@ -233,6 +233,9 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The context of the targets for `env`, from the file named `source_name`, in a build or a
+    /// check into the output folder `before` (none otherwise); nothing is planned until a target
+    /// asks.
     #[must_use]
     pub fn new(
         env: &'a Environment,
