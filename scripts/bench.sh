@@ -14,9 +14,9 @@
 # (GNU time's maximum resident set; for a build, also after a new image), and `helm template` of
 # the chart with the values deaap-gen wrote for the same N services next to `deaap-gen render`,
 # with their ratio and objects per second. It prints one Markdown table, then a second with how
-# many times each time and the peaks grow from one N to the next (the goal: a build of 1,000 services after a new image in at most
-# 300 ms and 64 MiB, and of 10,000 in at most ten times that), and writes both to
-# BENCH_SCALING_REPORT=<file> if set.
+# many times each time and the peaks grow from one N to the next (the goal: a build of 1,000
+# services after a new image in at most 300 ms and 64 MiB, and of 10,000 in at most ten times
+# that), and writes both to BENCH_SCALING_REPORT=<file> if set.
 #
 # Every command runs with DEAAP_GEN_NO_CACHE=1, compiling everything and evaluating every admission
 # review as a first run does, except the rows and columns marked "kept", which keep what runs may

@@ -364,9 +364,9 @@ impl<'e> Graph<'e> {
         // square over 64, once (in a chain of 10,000 services, 12.5 MB of bits): a few `up`
         // alerts walk it, many share the closures.
         let walk = walk.unwrap_or(downs.len().saturating_mul(64) < self.plan.len());
+        let latency_of = |name: &str| latency.get(name).into_iter().flatten().copied();
         let mut out = BTreeMap::new();
         for (down, w) in downs {
-            let latency_of = |name: &str| latency.get(name).into_iter().flatten().copied();
             let targets: BTreeSet<&'e str> = if walk {
                 self.walk_dependents(&w.name, |_| {})
                     .into_iter()
@@ -587,7 +587,8 @@ mod tests {
     }
 
     /// Walking the graph from each `up` alert's workload finds the same inhibitions as the
-    /// closures, in production and in a chain of services behind the blockchain.
+    /// closures, in production and in a chain of services behind the blockchain, each with a
+    /// latency alert of its own that the blockchain going down inhibits.
     #[test]
     fn walking_and_the_closures_find_the_same_inhibitions() {
         let mut env = production();
@@ -600,17 +601,27 @@ mod tests {
             assert_eq!(graph.inhibitions(), closures);
         }
         let template = env.services["agent-orchestrator"].clone();
+        let latency = env.alerts["DocIngesterHighLatency"].clone();
+        let metric = env.metrics[&latency.metric].clone();
         let mut before = "agent-orchestrator".to_owned();
         for i in 0..100 {
             let name = format!("chain-{i:03}");
             let mut service = template.clone();
             service.depends_on = vec![before.clone()];
             env.services.insert(name.clone(), service);
+            let mut m = metric.clone();
+            m.exposed_by.clone_from(&name);
+            let mut a = latency.clone();
+            a.metric = format!("chain_{i:03}_duration_seconds");
+            env.metrics.insert(a.metric.clone(), m);
+            env.alerts.insert(format!("Chain{i:03}HighLatency"), a);
             before = name;
         }
         let ws = crate::plan::workloads(&env);
         let graph = Graph::new(&env, &ws);
         let closures = graph.inhibitions_walking(Some(false));
+        assert!(closures["BlockchainNodeDown"].contains("Chain000HighLatency"));
+        assert!(closures["BlockchainNodeDown"].contains("Chain099HighLatency"));
         assert_eq!(graph.inhibitions_walking(Some(true)), closures);
         assert_eq!(graph.inhibitions(), closures);
     }
