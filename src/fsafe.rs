@@ -126,7 +126,7 @@ impl From<WalkError> for io::Error {
     }
 }
 
-fn with_path(path: &Path, e: &io::Error) -> io::Error {
+pub(crate) fn with_path(path: &Path, e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
@@ -244,12 +244,26 @@ pub fn sha256_of(root: &Path, rel: &str, cap: u64) -> Option<[u8; 32]> {
 #[must_use]
 pub fn holds(root: &Path, rel: &str, bytes: &[u8]) -> bool {
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    holds_with(root, rel, len, |at, piece| {
+        bytes.get(at..at + piece.len()) == Some(piece)
+    })
+}
+
+/// [`holds`] for `len` bytes that `same` compares a piece at a time: whether the piece of the file
+/// starting at the offset it is given is theirs.
+#[must_use]
+pub fn holds_with(
+    root: &Path,
+    rel: &str,
+    len: u64,
+    mut same: impl FnMut(usize, &[u8]) -> bool,
+) -> bool {
     let Some((file, size)) = open_generated(root, rel).filter(|(_, size)| *size == len) else {
         return false;
     };
     let mut at = 0;
     let read = pieces(file, size, |piece| {
-        let same = bytes.get(at..at + piece.len()) == Some(piece);
+        let same = same(at, piece);
         at += piece.len();
         same
     });
@@ -492,7 +506,7 @@ pub fn create_parents(root: &Path, rel: &str) -> Result<PathBuf, WalkError> {
 /// machine, pages of 128 KiB and more can cost far more to come by than small ones. Writing a
 /// 190 MB file on ext4 (Linux 6.18) took 0.24–1.65 s in writes of 128 KiB or more, and
 /// 0.03–0.06 s in writes of 64 KiB; a write of this size costs nothing measurable elsewhere.
-const WRITE_PIECE: usize = 64 * 1024;
+pub(crate) const WRITE_PIECE: usize = 64 * 1024;
 
 /// Writes a new file (never replacing or following anything already there), 64 KiB
 /// at a time.
@@ -501,15 +515,23 @@ const WRITE_PIECE: usize = 64 * 1024;
 /// The path exists already or cannot be written.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| with_path(path, &e))?;
+    let mut f = create_new(path)?;
     for piece in bytes.chunks(WRITE_PIECE) {
         f.write_all(piece).map_err(|e| with_path(path, &e))?;
     }
     Ok(())
+}
+
+/// The new file `path`, for writing; an error when anything is there already (a link included).
+///
+/// # Errors
+/// Something is at `path`, or the file cannot be created.
+pub fn create_new(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| with_path(path, &e))
 }
 
 /// Unlinks `root/rel` only when it is a regular file reached through real folders. Returns whether

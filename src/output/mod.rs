@@ -328,6 +328,12 @@ pub struct Before {
 }
 
 impl Before {
+    /// The environment's output folder, `<out>/<environment>/` (a real folder).
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// What `<out>/<environment>/` holds, when the previous index and the record of how its files
     /// looked can be read; `None` otherwise (every file is then held until it is written or
     /// compared).
@@ -562,6 +568,10 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
 fn holds_bytes(root: &Path, rel: &str, new: &crate::targets::Bytes) -> bool {
     if let Some(bytes) = new.in_memory() {
         fsafe::holds(root, rel, bytes)
+    } else if new.is_spilled() {
+        let mut buf = Vec::new();
+        let len = u64::try_from(new.len()).unwrap_or(u64::MAX);
+        fsafe::holds_with(root, rel, len, |at, piece| new.same_at(at, piece, &mut buf))
     } else {
         let len = u64::try_from(new.len()).unwrap_or(u64::MAX);
         fsafe::sha256_of(root, rel, len) == Some(new.sha256())
@@ -983,7 +993,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
         if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
             return Ok(());
         }
-        fsafe::write_new(&dest, &bytes.read()?)
+        bytes.write_new(&dest)
     });
     for w in written {
         w?;
@@ -1563,15 +1573,34 @@ mod tests {
                 a.path
             );
         }
-        // All but the chart values, which are made after the targets.
-        assert_eq!(let_go, all.len() - 1);
+        // Every file: the chart values, made after the targets, were written to a temporary file.
+        assert_eq!(let_go, all.len());
         let values = again
             .iter()
             .find(|a| a.path.starts_with("helm/values-"))
             .expect("values");
-        assert!(values.bytes.in_memory().is_some());
+        assert!(values.bytes.is_spilled());
         let t2 = super::tree(&env, &again, crate::targets::Need::Files).expect("tree");
         assert_eq!(t2.index_sha256, t.index_sha256);
+        assert!(compare(out.path(), &t2).expect("compare").is_empty());
+        // The folder's values edited by hand: a build finds them changed and writes the spilled
+        // bytes in their place.
+        let on_disk = dir.join(&values.path);
+        let mut edited = std::fs::read(&on_disk).expect("read");
+        let middle = edited.len() / 2;
+        edited[middle] = if edited[middle] == b'x' { b'y' } else { b'x' };
+        std::fs::write(&on_disk, &edited).expect("edit");
+        let changes = compare(out.path(), &t2).expect("compare");
+        assert_eq!(
+            changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+            [values.path.as_str()]
+        );
+        let pending = prepare(out.path(), &t2).expect("prepare");
+        assert_eq!(apply(out.path(), pending).expect("apply"), 1);
+        assert_eq!(
+            std::fs::read(&on_disk).expect("read"),
+            values.bytes.read().expect("read").as_ref()
+        );
         assert!(compare(out.path(), &t2).expect("compare").is_empty());
     }
 

@@ -58,6 +58,114 @@ enum Held {
     ),
     /// Not held: the file at this path holds them.
     Kept(std::sync::Arc<Kept>),
+    /// Not held: written to an unnamed temporary file as they were made.
+    Spilled(std::sync::Arc<Spilled>),
+}
+
+/// Bytes written to an unnamed temporary file ([`Spill`]), with their length and SHA-256.
+struct Spilled {
+    file: std::sync::Mutex<std::fs::File>,
+    len: usize,
+    sha256: [u8; 32],
+}
+
+impl Spilled {
+    /// Fills `buf` with the bytes from `at` on.
+    fn read_at(&self, at: usize, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read as _, Seek as _};
+        if at + buf.len() > self.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
+        file.seek(std::io::SeekFrom::Start(at as u64))?;
+        file.read_exact(buf)
+    }
+
+    /// Hands the bytes to `each` from the start, a piece at a time, while `each` returns `true`:
+    /// whether every piece was handed over.
+    fn pieces(
+        &self,
+        mut each: impl FnMut(&[u8]) -> std::io::Result<bool>,
+    ) -> std::io::Result<bool> {
+        use std::io::{Read as _, Seek as _};
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut buf = vec![0; crate::fsafe::WRITE_PIECE.min(self.len.max(1))];
+        let mut left = self.len;
+        while left > 0 {
+            let piece = &mut buf[..left.min(crate::fsafe::WRITE_PIECE)];
+            file.read_exact(piece)?;
+            left -= piece.len();
+            if !each(piece)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Bytes being written to an unnamed temporary file instead of being held: a large file a build
+/// writes anyway (the chart's values of a large environment) costs no memory while the rest of
+/// the build runs. Its length and SHA-256 are taken as it is written.
+pub struct Spill {
+    out: std::io::BufWriter<std::fs::File>,
+    len: usize,
+    sha256: sha2::Sha256,
+}
+
+impl Spill {
+    /// An empty spill in the folder `dir` (where the file is to be written, so that copying it
+    /// there stays on one file system); no name of it is ever seen there.
+    ///
+    /// # Errors
+    /// The temporary file cannot be made.
+    pub fn new_in(dir: &std::path::Path) -> std::io::Result<Self> {
+        Ok(Self {
+            out: std::io::BufWriter::with_capacity(
+                crate::fsafe::WRITE_PIECE,
+                tempfile::tempfile_in(dir)?,
+            ),
+            len: 0,
+            sha256: sha2::Digest::new(),
+        })
+    }
+
+    /// Appends `text`.
+    ///
+    /// # Errors
+    /// The temporary file cannot be written.
+    pub fn push(&mut self, text: &str) -> std::io::Result<()> {
+        use std::io::Write as _;
+        // In pieces no longer than the buffer, which pass through it in writes of its size.
+        for piece in text.as_bytes().chunks(crate::fsafe::WRITE_PIECE) {
+            self.out.write_all(piece)?;
+        }
+        sha2::Digest::update(&mut self.sha256, text.as_bytes());
+        self.len += text.len();
+        Ok(())
+    }
+
+    /// The bytes written.
+    ///
+    /// # Errors
+    /// The temporary file cannot be written.
+    pub fn finish(self) -> std::io::Result<Bytes> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        Ok(Bytes(Held::Spilled(std::sync::Arc::new(Spilled {
+            file: std::sync::Mutex::new(file),
+            len: self.len,
+            sha256: sha2::Digest::finalize(self.sha256).into(),
+        }))))
+    }
 }
 
 /// Where bytes that are not held are: a file's path, and their length and SHA-256.
@@ -84,7 +192,7 @@ impl Bytes {
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.0 {
             Held::Memory(b, _) => Some((**b).as_ref()),
-            Held::Kept(_) => None,
+            Held::Kept(_) | Held::Spilled(_) => None,
         }
     }
 
@@ -93,6 +201,7 @@ impl Bytes {
         match &self.0 {
             Held::Memory(b, _) => (**b).as_ref().len(),
             Held::Kept(k) => k.len,
+            Held::Spilled(s) => s.len,
         }
     }
 
@@ -123,6 +232,48 @@ impl Bytes {
                     ))),
                 }
             }
+            Held::Spilled(s) => {
+                let mut bytes = Vec::with_capacity(s.len);
+                s.pieces(|piece| {
+                    bytes.extend_from_slice(piece);
+                    Ok(true)
+                })?;
+                Ok(std::borrow::Cow::Owned(bytes))
+            }
+        }
+    }
+
+    /// Writes the bytes to the new file `path` ([`crate::fsafe::write_new`]); bytes not held are
+    /// copied a piece at a time, never held whole.
+    ///
+    /// # Errors
+    /// They cannot be read, or the file cannot be created or written.
+    pub fn write_new(&self, path: &std::path::Path) -> std::io::Result<()> {
+        match &self.0 {
+            Held::Spilled(s) => {
+                use std::io::Write as _;
+                let mut f = crate::fsafe::create_new(path)?;
+                s.pieces(|piece| f.write_all(piece).map(|()| true))
+                    .map_err(|e| crate::fsafe::with_path(path, &e))?;
+                Ok(())
+            }
+            _ => crate::fsafe::write_new(path, &self.read()?),
+        }
+    }
+
+    /// Whether `piece` is what these bytes hold from `at` on; bytes not held are read there, into
+    /// `buf`. `false` when they cannot be read.
+    #[must_use]
+    pub fn same_at(&self, at: usize, piece: &[u8], buf: &mut Vec<u8>) -> bool {
+        match &self.0 {
+            Held::Memory(b, _) => (**b).as_ref().get(at..at + piece.len()) == Some(piece),
+            Held::Spilled(s) => {
+                buf.resize(piece.len(), 0);
+                s.read_at(at, buf).is_ok() && buf[..] == *piece
+            }
+            Held::Kept(_) => self
+                .read()
+                .is_ok_and(|b| b.get(at..at + piece.len()) == Some(piece)),
         }
     }
 
@@ -136,7 +287,14 @@ impl Bytes {
                 sha2::Sha256::digest((**b).as_ref()).into()
             }
             Held::Kept(k) => k.sha256,
+            Held::Spilled(s) => s.sha256,
         }
+    }
+
+    /// Whether they were written to a temporary file rather than held ([`Spill`]).
+    #[must_use]
+    pub fn is_spilled(&self) -> bool {
+        matches!(self.0, Held::Spilled(_))
     }
 
     /// Whether their SHA-256 is known without hashing them.
@@ -150,7 +308,7 @@ impl Bytes {
     pub fn hashed(self, sha256: [u8; 32]) -> Self {
         match self.0 {
             Held::Memory(b, _) => Self(Held::Memory(b, Some(sha256))),
-            kept @ Held::Kept(_) => Self(kept),
+            other => Self(other),
         }
     }
 }
@@ -482,6 +640,61 @@ mod bytes_tests {
         assert_eq!(bytes, Bytes::from(b"a: 1\n".to_vec()));
         assert_ne!(bytes, Bytes::from(b"a: 2\n".to_vec()));
         assert_eq!(format!("{bytes:?}"), "5 bytes");
+    }
+
+    /// Spilled bytes are the bytes pushed, in pieces of any length around the write size: their
+    /// length and hash, read back, compared a piece at a time and copied to a new file.
+    #[test]
+    fn spilled_bytes_are_the_bytes_pushed() {
+        use sha2::Digest as _;
+        let piece = crate::fsafe::WRITE_PIECE;
+        let dir = tempfile::tempdir().expect("dir");
+        for lens in [
+            vec![],
+            vec![0, 1],
+            vec![piece - 1, piece + 1, 3],
+            vec![3 * piece + 17, 5],
+        ] {
+            let mut spill = super::Spill::new_in(dir.path()).expect("spill");
+            let mut text = String::new();
+            for (i, len) in lens.iter().enumerate() {
+                let part: String = (0..*len)
+                    .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+                    .collect();
+                spill.push(&part).expect("push");
+                text.push_str(&part);
+            }
+            let bytes = spill.finish().expect("finish");
+            assert!(bytes.is_spilled() && bytes.in_memory().is_none());
+            assert!(bytes.is_hashed());
+            assert_eq!(bytes.len(), text.len());
+            assert_eq!(
+                bytes.sha256(),
+                <[u8; 32]>::from(sha2::Sha256::digest(&text))
+            );
+            assert_eq!(bytes.read().expect("read").as_ref(), text.as_bytes());
+            assert_eq!(bytes, Bytes::from(text.clone()));
+            let mut buf = Vec::new();
+            if !text.is_empty() {
+                let at = text.len() / 2;
+                assert!(bytes.same_at(at, &text.as_bytes()[at..], &mut buf));
+                assert!(!bytes.same_at(at, b"!", &mut buf));
+            }
+            assert!(!bytes.same_at(text.len(), b"a", &mut buf), "past the end");
+            let dest = dir.path().join(format!("copy-{}", text.len()));
+            bytes.write_new(&dest).expect("write");
+            assert_eq!(std::fs::read(&dest).expect("read"), text.as_bytes());
+            assert!(
+                bytes.write_new(&dest).is_err(),
+                "a file there already is kept"
+            );
+        }
+        // Nothing named is left in the folder but the copies.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("copy-")), "{names:?}");
     }
 }
 

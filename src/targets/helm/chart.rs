@@ -200,20 +200,79 @@ pub(in crate::targets) fn values(
     }
     let mut doc = Map::new();
     doc.insert("environment".into(), json!(cx.env.environment.name));
-    let mut out = crate::render::header(cx);
-    out.push_str(&crate::render::yaml11::json_to_string(&Value::Object(doc)).map_err(TargetError)?);
-    sections_yaml(&chunks, &mut out)?;
+    let mut head = crate::render::header(cx);
+    head.push_str(
+        &crate::render::yaml11::json_to_string(&Value::Object(doc)).map_err(TargetError)?,
+    );
     let path = format!("helm/values-{}.yaml", cx.env.environment.name);
+    let estimate: usize = chunks.iter().map(Chunk::estimate).sum();
+    // A build into a folder that holds the file already writes the new text there anyway: a large
+    // one waits in a temporary file beside it rather than in memory. Should that file fail, the
+    // text is held after all.
+    if let Some(dir) = cx.before.map(crate::output::Before::dir)
+        && estimate >= SPILL_FROM
+        && let Some(bytes) = spilled(dir, &head, &chunks)?
+    {
+        return Ok(Artifact::shared_file("helm", path, bytes));
+    }
+    let mut out = head;
+    out.reserve(estimate);
+    sections_into(&chunks, &mut out)?;
     Ok(Artifact::file("helm", path, out.into_bytes()))
 }
 
-/// Appends the sections of the values file to `out`: each chunk written on its own, then joined;
-/// or, should a key not come out on a line of its own (see [`continuation`]), the sections
-/// written as one document. The chunks are written a window at a time, spread over the cores,
-/// and each window's texts are freed once they are in: the file is held once, not twice.
-fn sections_yaml(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetError> {
+/// Appends the sections of the values file to `out`: joined from the chunks' texts
+/// ([`sections_yaml`]), or written as one document when they do not join.
+fn sections_into(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetError> {
     let start = out.len();
-    out.reserve(chunks.iter().map(Chunk::estimate).sum());
+    if !sections_yaml(chunks, &mut |text| {
+        out.push_str(text);
+        Ok(())
+    })? {
+        out.truncate(start);
+        out.push_str(&whole(chunks)?);
+    }
+    Ok(())
+}
+
+/// How long a values file is, about, before a build that replaces it writes it to a temporary file
+/// instead of holding it (see [`spilled`]): at 1,000 services it is 18 MB. Every values file in the unit tests, so that the builds they run into folders take this path.
+const SPILL_FROM: usize = if cfg!(test) { 1 } else { 1 << 20 };
+
+/// The values file, `head` then the sections of `chunks`, written to a temporary file in `dir`;
+/// `None` when that file cannot be made or written.
+fn spilled(
+    dir: &std::path::Path,
+    head: &str,
+    chunks: &[Chunk<'_>],
+) -> Result<Option<crate::targets::Bytes>, TargetError> {
+    let Ok(mut spill) = crate::targets::Spill::new_in(dir) else {
+        return Ok(None);
+    };
+    let mut failed = spill.push(head).is_err();
+    let joined = sections_yaml(chunks, &mut |text| {
+        failed = failed || spill.push(text).is_err();
+        Ok(())
+    })?;
+    if !joined {
+        let Ok(again) = crate::targets::Spill::new_in(dir) else {
+            return Ok(None);
+        };
+        spill = again;
+        failed = spill.push(head).is_err() || spill.push(&whole(chunks)?).is_err();
+    }
+    Ok(if failed { None } else { spill.finish().ok() })
+}
+
+/// Hands `emit` the sections of the values file in order: each chunk written on its own, then
+/// joined. `false` (after handing over part of them) when a key does not come out on a line of
+/// its own (see [`continuation`]): the sections are then to be written as one document. The chunks
+/// are written a window at a time, spread over the cores, and each window's texts are freed once
+/// handed over: the file is held once, not twice.
+fn sections_yaml(
+    chunks: &[Chunk<'_>],
+    emit: &mut dyn FnMut(&str) -> Result<(), TargetError>,
+) -> Result<bool, TargetError> {
     let mut previous: Option<(&Chunk<'_>, String)> = None;
     for window in chunks.chunks(window()) {
         let texts = crate::parallel::map(window, Chunk::yaml);
@@ -224,17 +283,15 @@ fn sections_yaml(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetErr
                 chunk,
                 &text,
             ) else {
-                out.truncate(start);
-                out.push_str(&whole(chunks)?);
-                return Ok(());
+                return Ok(false);
             };
-            out.push_str(rest);
+            emit(rest)?;
             // What the next chunk compares with: this one's key lines.
             let keys: String = text.split_inclusive('\n').take(2).collect();
             previous = Some((chunk, keys));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// How many chunks are written at a time: two per core, enough to keep every core busy, few
@@ -749,12 +806,23 @@ mod pieces {
             },
         ];
         let mut joined = String::from("environment: e\n");
-        sections_yaml(&chunks, &mut joined).expect("writes");
+        sections_into(&chunks, &mut joined).expect("writes");
+        assert_eq!(spilled_text(&chunks), joined);
         let joined = joined.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(joined, whole(&chunks).expect("writes"));
         assert!(joined.starts_with("namespaces:\n  n1:"), "{joined}");
         assert_eq!(joined.matches("configMaps:").count(), 1, "{joined}");
         assert_eq!(joined.matches("  'yes':\n").count(), 1, "{joined}");
+    }
+
+    /// What a build writes to a temporary file for `chunks`, after `environment: e`.
+    fn spilled_text(chunks: &[Chunk<'_>]) -> String {
+        let dir = tempfile::tempdir().expect("dir");
+        let bytes = spilled(dir.path(), "environment: e\n", chunks)
+            .expect("writes")
+            .expect("spilled");
+        assert!(bytes.is_spilled());
+        String::from_utf8(bytes.read().expect("read").into_owned()).expect("UTF-8")
     }
 
     /// A key YAML cannot write as a plain one-line key (over 128 characters: `? key`) is not cut
@@ -780,7 +848,8 @@ mod pieces {
         assert_eq!(continuation(None, &chunks[0], &first), None);
         // What the file held before the sections stays when they are written whole.
         let mut written = String::from("environment: e\n");
-        sections_yaml(&chunks, &mut written).expect("writes");
+        sections_into(&chunks, &mut written).expect("writes");
+        assert_eq!(spilled_text(&chunks), written);
         let written = written.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(written, whole(&chunks).expect("writes"));
         assert_eq!(written.matches(&long).count(), 1, "{written}");
