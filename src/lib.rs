@@ -77,7 +77,12 @@ pub fn compile(path: &Path) -> Compiled {
     let (model, tree) = match loaded {
         Some(l) if diagnostics.iter().all(|d| !d.is_error()) => {
             match validate::validate(&l.root, &mut diagnostics) {
-                Some(m) => (Some(m), Some(l.root)),
+                Some(m) => {
+                    if let Some(told) = WHEN_VALID.get() {
+                        told(m.services.len());
+                    }
+                    (Some(m), Some(l.root))
+                }
                 None => (None, None),
             }
         }
@@ -89,6 +94,16 @@ pub fn compile(path: &Path) -> Compiled {
         model,
         tree,
     }
+}
+
+/// What is told, as each environment file is found valid, how many services it declares.
+static WHEN_VALID: std::sync::OnceLock<fn(usize)> = std::sync::OnceLock::new();
+
+/// Has `told` called with the number of services of each environment file found valid, before
+/// anything is generated from it (from every thread that compiles one): the binary sizes its
+/// allocator's settings by it. Only the first call sets it.
+pub fn when_valid(told: fn(usize)) {
+    let _ = WHEN_VALID.set(told);
 }
 
 /// DG0007: an environment file whose name holds a control or other unprintable character. The
@@ -169,5 +184,23 @@ pub fn load_model(path: &Path) -> Result<model::Environment, String> {
             .map(|d| diagnostic::render::human(d, &c.sources, false))
             .collect::<Vec<_>>()
             .join("\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    static TOLD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+    /// A valid environment file tells the binary how many services it declares; other tests
+    /// compiling at the same time are told too.
+    #[test]
+    fn a_valid_environment_tells_how_many_services_it_declares() {
+        super::when_valid(|n| TOLD.lock().expect("lock").push(n));
+        let c = super::compile(std::path::Path::new("environments/production.toml"));
+        let services = c.model.expect("valid").services.len();
+        assert!(services > 5);
+        assert!(TOLD.lock().expect("lock").contains(&services));
     }
 }
