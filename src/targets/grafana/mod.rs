@@ -119,10 +119,12 @@ fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, TargetError> {
             by_exposer.entry(&m.exposed_by).or_default().push((name, m));
         }
     }
+    // The SLOs are looked up for every histogram: listed once.
+    let slos = slo::slos(env);
     for (exposer, metrics) in by_exposer {
         let mut specs = Vec::new();
         for (name, m) in metrics {
-            specs.extend(metric_panels(env, name, m)?);
+            specs.extend(metric_panels(&slos, name, m)?);
         }
         out.push(dashboard::dashboard(
             uid(exposer),
@@ -237,7 +239,7 @@ fn alert_names(env: &Environment) -> Vec<String> {
 
 /// The panels of one metric, by its type.
 fn metric_panels(
-    env: &Environment,
+    slos: &[slo::SloDef<'_>],
     name: &str,
     m: &MetricDef,
 ) -> Result<Vec<PanelSpec>, TargetError> {
@@ -267,10 +269,7 @@ fn metric_panels(
                     .query(format!("sum(rate({count}[{window}]))"), "per second")
                     .describe(format!("Observations per second: {}", m.description)),
             );
-            for d in slo::slos(env)
-                .into_iter()
-                .filter(|d| d.target.alert.metric == name)
-            {
+            for d in slos.iter().filter(|d| d.target.alert.metric == name) {
                 let mut errors = PanelSpec::new(
                     Viz::TimeSeries,
                     format!(
