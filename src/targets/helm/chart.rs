@@ -236,7 +236,8 @@ fn sections_into(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetErr
 }
 
 /// How long a values file is, about, before a build that replaces it writes it to a temporary file
-/// instead of holding it (see [`spilled`]): at 1,000 services it is 18 MB. Every values file in the unit tests, so that the builds they run into folders take this path.
+/// instead of holding it (see [`spilled`]): at 1,000 services it is 18 MB. In the unit tests every
+/// values file is, so that the builds they run into folders take this path.
 const SPILL_FROM: usize = if cfg!(test) { 1 } else { 1 << 20 };
 
 /// The values file, `head` then the sections of `chunks`, written to a temporary file in `dir`;
