@@ -477,7 +477,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
             }
             let entry = if !exists {
                 fsafe::Entry::Missing
-            } else if holds_bytes(&dir, path, new) {
+            } else if new.held_in(&dir, path) {
                 return Ok((None, looked));
             } else if sides == Old::Skip {
                 // Not the same bytes: told apart, not read (an empty old side).
@@ -560,22 +560,6 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
     // last.
     changes.sort_by(|a, b| (a.path == INDEX, &a.path).cmp(&(b.path == INDEX, &b.path)));
     Ok(Found { changes, looked })
-}
-
-/// Whether the generated path `rel` under `root` is a regular file holding exactly `new`
-/// ([`fsafe::holds`]); for bytes that are not held, compared by their SHA-256, the file read a
-/// piece at a time.
-fn holds_bytes(root: &Path, rel: &str, new: &crate::targets::Bytes) -> bool {
-    if let Some(bytes) = new.in_memory() {
-        fsafe::holds(root, rel, bytes)
-    } else if new.is_spilled() {
-        let mut buf = Vec::new();
-        let len = u64::try_from(new.len()).unwrap_or(u64::MAX);
-        fsafe::holds_with(root, rel, len, |at, piece| new.same_at(at, piece, &mut buf))
-    } else {
-        let len = u64::try_from(new.len()).unwrap_or(u64::MAX);
-        fsafe::sha256_of(root, rel, len) == Some(new.sha256())
-    }
 }
 
 /// The largest file [`holds`] reads: far above any generated file.

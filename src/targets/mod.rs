@@ -70,43 +70,39 @@ struct Spilled {
 }
 
 impl Spilled {
-    /// Fills `buf` with the bytes from `at` on.
-    fn read_at(&self, at: usize, buf: &mut [u8]) -> std::io::Result<()> {
-        use std::io::{Read as _, Seek as _};
-        if at + buf.len() > self.len {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
+    /// The file, read from `at` on.
+    fn from(&self, at: usize) -> std::io::Result<std::sync::MutexGuard<'_, std::fs::File>> {
+        use std::io::Seek as _;
         let mut file = self
             .file
             .lock()
             .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
         file.seek(std::io::SeekFrom::Start(at as u64))?;
-        file.read_exact(buf)
+        Ok(file)
     }
 
-    /// Hands the bytes to `each` from the start, a piece at a time, while `each` returns `true`:
-    /// whether every piece was handed over.
-    fn pieces(
-        &self,
-        mut each: impl FnMut(&[u8]) -> std::io::Result<bool>,
-    ) -> std::io::Result<bool> {
-        use std::io::{Read as _, Seek as _};
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
-        file.seek(std::io::SeekFrom::Start(0))?;
-        let mut buf = vec![0; crate::fsafe::WRITE_PIECE.min(self.len.max(1))];
+    /// Fills `buf` with the bytes from `at` on.
+    fn read_at(&self, at: usize, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::io::Read as _;
+        if at + buf.len() > self.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.from(at)?.read_exact(buf)
+    }
+
+    /// Hands the bytes to `each` from the start, a piece at a time.
+    fn pieces(&self, mut each: impl FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        use std::io::Read as _;
+        let mut file = self.from(0)?;
+        let mut buf = vec![0; crate::fsafe::WRITE_PIECE.min(self.len)];
         let mut left = self.len;
         while left > 0 {
             let piece = &mut buf[..left.min(crate::fsafe::WRITE_PIECE)];
             file.read_exact(piece)?;
             left -= piece.len();
-            if !each(piece)? {
-                return Ok(false);
-            }
+            each(piece)?;
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -236,7 +232,7 @@ impl Bytes {
                 let mut bytes = Vec::with_capacity(s.len);
                 s.pieces(|piece| {
                     bytes.extend_from_slice(piece);
-                    Ok(true)
+                    Ok(())
                 })?;
                 Ok(std::borrow::Cow::Owned(bytes))
             }
@@ -253,27 +249,29 @@ impl Bytes {
             Held::Spilled(s) => {
                 use std::io::Write as _;
                 let mut f = crate::fsafe::create_new(path)?;
-                s.pieces(|piece| f.write_all(piece).map(|()| true))
-                    .map_err(|e| crate::fsafe::with_path(path, &e))?;
-                Ok(())
+                s.pieces(|piece| f.write_all(piece))
+                    .map_err(|e| crate::fsafe::with_path(path, &e))
             }
             _ => crate::fsafe::write_new(path, &self.read()?),
         }
     }
 
-    /// Whether `piece` is what these bytes hold from `at` on; bytes not held are read there, into
-    /// `buf`. `false` when they cannot be read.
+    /// Whether the generated file `rel` under `root` holds exactly these bytes, read as
+    /// [`crate::fsafe::holds`] reads it: compared a piece at a time with bytes held or spilled,
+    /// hashed against bytes kept in a file.
     #[must_use]
-    pub fn same_at(&self, at: usize, piece: &[u8], buf: &mut Vec<u8>) -> bool {
+    pub fn held_in(&self, root: &std::path::Path, rel: &str) -> bool {
+        let len = u64::try_from(self.len()).unwrap_or(u64::MAX);
         match &self.0 {
-            Held::Memory(b, _) => (**b).as_ref().get(at..at + piece.len()) == Some(piece),
+            Held::Memory(b, _) => crate::fsafe::holds(root, rel, (**b).as_ref()),
             Held::Spilled(s) => {
-                buf.resize(piece.len(), 0);
-                s.read_at(at, buf).is_ok() && buf[..] == *piece
+                let mut buf = Vec::new();
+                crate::fsafe::holds_with(root, rel, len, |at, piece| {
+                    buf.resize(piece.len(), 0);
+                    s.read_at(at, &mut buf).is_ok() && buf[..] == *piece
+                })
             }
-            Held::Kept(_) => self
-                .read()
-                .is_ok_and(|b| b.get(at..at + piece.len()) == Some(piece)),
+            Held::Kept(k) => crate::fsafe::sha256_of(root, rel, len) == Some(k.sha256),
         }
     }
 
@@ -643,7 +641,8 @@ mod bytes_tests {
     }
 
     /// Spilled bytes are the bytes pushed, in pieces of any length around the write size: their
-    /// length and hash, read back, compared a piece at a time and copied to a new file.
+    /// length and hash, read back, copied to a new file, and told apart from a file of the same
+    /// length with one byte other, and from a longer one.
     #[test]
     fn spilled_bytes_are_the_bytes_pushed() {
         use sha2::Digest as _;
@@ -674,20 +673,29 @@ mod bytes_tests {
             );
             assert_eq!(bytes.read().expect("read").as_ref(), text.as_bytes());
             assert_eq!(bytes, Bytes::from(text.clone()));
-            let mut buf = Vec::new();
-            if !text.is_empty() {
-                let at = text.len() / 2;
-                assert!(bytes.same_at(at, &text.as_bytes()[at..], &mut buf));
-                assert!(!bytes.same_at(at, b"!", &mut buf));
+            let dest = format!("copy-{}", text.len());
+            bytes.write_new(&dir.path().join(&dest)).expect("write");
+            assert_eq!(
+                std::fs::read(dir.path().join(&dest)).expect("read"),
+                text.as_bytes()
+            );
+            assert!(bytes.held_in(dir.path(), &dest));
+            if let Some(last) = text.len().checked_sub(1) {
+                // The same length with one byte other, in the middle and at the end.
+                for at in [text.len() / 2, last] {
+                    let mut other = text.clone().into_bytes();
+                    other[at] = b'!';
+                    std::fs::write(dir.path().join("other"), &other).expect("write");
+                    assert!(!bytes.held_in(dir.path(), "other"), "byte {at}");
+                }
             }
-            assert!(!bytes.same_at(text.len(), b"a", &mut buf), "past the end");
-            let dest = dir.path().join(format!("copy-{}", text.len()));
-            bytes.write_new(&dest).expect("write");
-            assert_eq!(std::fs::read(&dest).expect("read"), text.as_bytes());
+            std::fs::write(dir.path().join("other"), format!("{text}a")).expect("write");
+            assert!(!bytes.held_in(dir.path(), "other"), "one byte longer");
             assert!(
-                bytes.write_new(&dest).is_err(),
+                bytes.write_new(&dir.path().join(&dest)).is_err(),
                 "a file there already is kept"
             );
+            std::fs::remove_file(dir.path().join("other")).expect("remove");
         }
         // Nothing named is left in the folder but the copies.
         let names: Vec<String> = std::fs::read_dir(dir.path())
