@@ -62,7 +62,7 @@ pub fn write(file: &Path, bytes: &[u8], extension: &str) -> std::io::Result<()> 
 }
 
 /// Creates `folder` and its missing parents, each new one readable by its owner only.
-fn create_private(folder: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private(folder: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -1,13 +1,16 @@
 //! Output: the only module that writes files. It turns an environment's artifacts into the output
 //! tree (`<out>/<env>/…` plus the `deaap-manifest.json` index), compares that tree with what is on
-//! disk (for `diff` and `build --check`), and writes it atomically: the new tree is assembled in a
-//! temporary folder beside the old one and swapped in, so a failed or interrupted build leaves the
-//! previous tree intact. Unchanged files are hard-linked into the new tree, so their mtimes stay;
-//! a build that changes nothing writes nothing.
+//! disk (for `diff` and `build --check`), and writes it atomically: the new tree is assembled
+//! apart from the old one and swapped in, so a failed or interrupted build leaves the previous
+//! tree intact. Unchanged files are the old tree's own (hard links), so their mtimes stay; a build
+//! that changes nothing writes nothing. With the user's cache folder on the same file system, the
+//! new tree is assembled in the spare tree the previous write swapped out ([`spare`]), replacing
+//! only what differs.
 
 pub mod diff;
 pub mod lock;
 mod seen;
+mod spare;
 
 use crate::fsafe;
 use crate::model::Environment;
@@ -294,6 +297,11 @@ struct Found {
     /// bytes (read, or taken as it is from the record in `kept`); `None` for a change, and for
     /// every file when nothing is remembered.
     looked: Vec<Option<seen::Seen>>,
+    /// For each file of the tree, in its order: how the file that held its new bytes looked when
+    /// a check last found it holding them, when the previous index lists it with those bytes and
+    /// the record in `kept` remembers it. A file of the spare tree that looks exactly so is that
+    /// file, unwritten since ([`apply`]).
+    held: Vec<Option<seen::Seen>>,
 }
 
 /// The previous index of the folder `dir` (see [`previous_index`]), by path: each file's SHA-256
@@ -432,6 +440,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
                     })
                     .collect(),
                 looked: vec![None; tree.files.len()],
+                held: vec![None; tree.files.len()],
             });
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
@@ -501,9 +510,16 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
     );
     let mut changes = Vec::new();
     let mut looked = Vec::with_capacity(files.len());
+    let mut held = Vec::with_capacity(files.len());
     for ((path, new), entry) in files.into_iter().zip(entries) {
         let (entry, seen) = entry?;
         looked.push(seen);
+        held.push(
+            previous
+                .get(path.as_str())
+                .filter(|(sha256, _)| to_hold.get(path.as_str()) == Some(sha256))
+                .and_then(|(_, before)| *before),
+        );
         let Some(entry) = entry else { continue };
         match entry {
             fsafe::Entry::File(old) => changes.push(Change {
@@ -559,7 +575,11 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
     // What the model changed first, by path; the index, whose hashes follow every other change,
     // last.
     changes.sort_by(|a, b| (a.path == INDEX, &a.path).cmp(&(b.path == INDEX, &b.path)));
-    Ok(Found { changes, looked })
+    Ok(Found {
+        changes,
+        looked,
+        held,
+    })
 }
 
 /// The largest file [`holds`] reads: far above any generated file.
@@ -781,29 +801,27 @@ pub fn recover(out: &Path, environment: &str) -> io::Result<bool> {
     Ok(restored)
 }
 
-/// Puts `staged` in the place of `dir`. On Linux and macOS an existing tree is exchanged with the
-/// staged one in one atomic step, so there is no moment without a tree; elsewhere (or on a
-/// filesystem without the exchange) the old tree is moved aside first, and [`recover`] puts it back
-/// if the process dies before the new one is in.
+/// Puts `staged` in the place of `dir` and returns where the old tree is now (`None` when there
+/// was none). On Linux and macOS an existing tree is exchanged with the staged one in one atomic
+/// step, so there is no moment without a tree, and the old tree is where `staged` was; elsewhere
+/// (or on a filesystem without the exchange) the old tree is moved aside first, and [`recover`]
+/// puts it back if the process dies before the new one is in.
 fn swap(
     out: &Path,
     environment: &str,
     staged: &Path,
     dir: &Path,
     exists: bool,
-    spread: bool,
-) -> io::Result<()> {
+) -> io::Result<Option<PathBuf>> {
     if !exists {
-        return std::fs::rename(staged, dir);
+        std::fs::rename(staged, dir)?;
+        return Ok(None);
     }
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
         match renameat_with(CWD, staged, CWD, dir, RenameFlags::EXCHANGE) {
-            Ok(()) => {
-                // `staged` now holds the old tree.
-                return remove_tree(staged, spread);
-            }
+            Ok(()) => return Ok(Some(staged.to_path_buf())),
             Err(e)
                 if e == rustix::io::Errno::INVAL
                     || e == rustix::io::Errno::NOSYS
@@ -818,7 +836,7 @@ fn swap(
         std::fs::rename(&aside, dir)?;
         return Err(e);
     }
-    remove_tree(&aside, spread)
+    Ok(Some(aside))
 }
 
 /// Removes the folder `tree` and everything in it, as `remove_dir_all` does (never following a
@@ -857,6 +875,9 @@ struct Remember {
     kept: PathBuf,
     /// How the files found to hold their new bytes looked (see [`Found::looked`]).
     looked: Vec<Option<seen::Seen>>,
+    /// How the files that held each file's new bytes looked when last found (see
+    /// [`Found::held`]).
+    held: Vec<Option<seen::Seen>>,
     /// When the files were looked at, and how long before it a file's bytes must have been
     /// written for it to be remembered.
     at: std::time::SystemTime,
@@ -900,7 +921,11 @@ fn prepare_remembering<'a>(
         recover(out, &tree.environment)?;
     }
     let at = std::time::SystemTime::now();
-    let Found { changes, looked } = changes(out, tree, Old::Skip, kept.as_deref())?;
+    let Found {
+        changes,
+        looked,
+        held,
+    } = changes(out, tree, Old::Skip, kept.as_deref())?;
     if let Some(p) = changes.iter().find_map(|c| c.problem.as_ref()) {
         return Err(WriteError::Obstacle(p.obstacle.clone()));
     }
@@ -910,6 +935,7 @@ fn prepare_remembering<'a>(
         remember: kept.map(|kept| Remember {
             kept,
             looked,
+            held,
             at,
             settled,
         }),
@@ -926,11 +952,20 @@ pub fn write(out: &Path, tree: &Tree) -> Result<usize, WriteError> {
     apply(out, prepare(out, tree)?)
 }
 
-/// Applies a prepared write: the new tree is assembled in a staging folder beside the old one and
-/// swapped in.
+/// Applies a prepared write: the new tree is assembled beside the old one and swapped in.
+///
+/// When the record of how the files look is kept (the user's cache folder) on the output
+/// folder's file system, the new tree is assembled in the spare tree kept there for this output
+/// folder ([`spare`]): the tree the previous write swapped out, which shares its files with the
+/// tree it replaced but for those that write changed. Only what differs is replaced there, and
+/// after the swap the old tree stays as the next spare: a write that changes one file of thousands
+/// links, writes and removes a few files, not every file twice. Otherwise the tree is assembled in
+/// a new folder beside the old one, every unchanged file linked into it, and the old tree removed
+/// after the swap.
 ///
 /// # Errors
-/// Any filesystem failure; the previous tree is then left as it was and the staging folder removed.
+/// Any filesystem failure; the previous tree is then left as it was and the staging folder removed
+/// (a spare tree is kept, whatever it holds).
 pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     let Pending {
         tree,
@@ -942,8 +977,23 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     }
     std::fs::create_dir_all(out)?;
     let (dir, exists) = env_dir(out, &tree.environment)?;
-    let mut staging = Staging(Some(fresh_dir(out, &staging_prefix(&tree.environment))?));
-    let staged = staging.0.clone().unwrap_or_default();
+    // With a spare tree, how the file that held each file's new bytes looked when last found: a
+    // file of the spare that looks exactly so is that file, unwritten since, and stays.
+    let spare = match &remember {
+        Some(r) if exists => {
+            spare::take(&r.kept, out, &dir, &tree.environment).map(|p| (p, &r.held[..]))
+        }
+        _ => None,
+    };
+    let mut staging = Staging(None);
+    let staged = if let Some((p, _)) = &spare {
+        spare::prune(p, tree)?;
+        p.clone()
+    } else {
+        let p = fresh_dir(out, &staging_prefix(&tree.environment))?;
+        staging.0 = Some(p.clone());
+        p
+    };
     let generated_before = previous_files(&dir);
     let changed: BTreeSet<&str> = changes.iter().map(|c| c.path.as_str()).collect();
     // Carry over the user's own entries (anything the previous index did not list), compared by
@@ -970,71 +1020,106 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
             fsafe::create_folders(&staged, Path::new(folder))?;
         }
     }
-    let files: Vec<(&String, &crate::targets::Bytes)> = tree.files.iter().collect();
-    let written = crate::parallel::map_runs_from(WRITE_SPREAD_FROM, &files, |(path, bytes)| {
-        let dest = staged.join(path);
-        let unchanged = !changed.contains(path.as_str());
-        if unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok() {
-            return Ok(());
-        }
-        bytes.write_new(&dest)
-    });
-    for w in written {
-        w?;
-    }
+    let real = match &spare {
+        Some(_) => real_folders(&staged, tree.files.keys().map(String::as_str)),
+        None => BTreeMap::new(),
+    };
+    let files: Vec<(usize, &String, &crate::targets::Bytes)> = tree
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, (path, bytes))| (i, path, bytes))
+        .collect();
+    // For each file, how it looks when it stays as the spare held it.
+    let stays = crate::parallel::map_runs_from(
+        WRITE_SPREAD_FROM,
+        &files,
+        |&(i, path, bytes)| -> io::Result<Option<seen::Seen>> {
+            let dest = staged.join(path);
+            if let Some((_, held)) = &spare {
+                if let Some(before) = held[i]
+                    && looks(&staged, path, &real) == Some(before)
+                {
+                    return Ok(Some(before));
+                }
+                match std::fs::remove_file(&dest) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            let unchanged = !changed.contains(path.as_str());
+            if !(unchanged && std::fs::hard_link(dir.join(path), &dest).is_ok()) {
+                bytes.write_new(&dest)?;
+            }
+            Ok(None)
+        },
+    );
+    let stays = stays.into_iter().collect::<io::Result<Vec<_>>>()?;
     if exists {
         keep_modes(&dir, &staged)?;
     }
-    let spread = tree.files.len() >= WRITE_SPREAD_FROM;
-    swap(out, &tree.environment, &staged, &dir, exists, spread)?;
+    let old = swap(out, &tree.environment, &staged, &dir, exists)?;
     staging.0 = None;
+    if let Some(old) = old {
+        // The old tree is the next spare, or goes.
+        let kept_as_spare = match &spare {
+            Some((p, _)) => *p == old || std::fs::rename(&old, p).is_ok(),
+            None => false,
+        };
+        if !kept_as_spare {
+            remove_tree(&old, tree.files.len() >= WRITE_SPREAD_FROM)?;
+        }
+    }
     if let Some(remember) = remember {
-        remember_kept(&dir, tree, &remember);
+        remember_kept(&dir, tree, &remember, &stays);
     }
     Ok(changes.len())
 }
 
 /// Remembers in `kept` how the files a write kept in `dir` look now, for the next check to take
-/// them as they are ([`seen`]). Linking a file into the new tree moved its change time, so the
-/// record of the files as they looked before the write no longer matches them. A file is
-/// remembered when it was found to hold its bytes (`looked`, in the tree's order), those bytes
-/// were written at least `settled` before the check at `at`, and it has not been written since:
-/// the same file, size and modification time. Any write sets the modification time to the
-/// current tick, later than a settled one.
-fn remember_kept(dir: &Path, tree: &Tree, remember: &Remember) {
+/// them as they are ([`seen`]). A file that stayed as the spare tree held it looks as it was last
+/// found (`stays`, in the tree's order). Linking a file into the new tree moved its change time, so
+/// the record of the files as they looked before the write no longer matches them: such a file is
+/// remembered when it was found to hold its bytes (`looked`, in the tree's order), those bytes were
+/// written at least `settled` before the check at `at`, and it has not been written since: the
+/// same file, size and modification time. Any write sets the modification time to the current
+/// tick, later than a settled one.
+fn remember_kept(dir: &Path, tree: &Tree, remember: &Remember, stays: &[Option<seen::Seen>]) {
     let Remember {
         kept,
         looked,
         at,
         settled,
+        ..
     } = remember;
     if tree.index_sha256.is_empty() {
         return;
     }
-    let files: Vec<(&str, seen::Seen)> = tree
-        .files
-        .keys()
-        .zip(looked)
-        .filter(|(path, _)| *path != INDEX)
-        .filter_map(|(path, before)| {
-            Some((
-                path.as_str(),
-                before.filter(|b| b.written_before(*at, *settled))?,
-            ))
-        })
-        .collect();
-    if files.is_empty() {
+    let mut now: BTreeMap<&str, seen::Seen> = BTreeMap::new();
+    let mut linked: Vec<(&str, seen::Seen)> = Vec::new();
+    for ((path, before), stayed) in tree.files.keys().zip(looked).zip(stays) {
+        if path == INDEX {
+            continue;
+        }
+        if let Some(stayed) = stayed {
+            now.insert(path.as_str(), *stayed);
+        } else if let Some(before) = before.filter(|b| b.written_before(*at, *settled)) {
+            linked.push((path.as_str(), before));
+        }
+    }
+    if now.is_empty() && linked.is_empty() {
         return;
     }
-    let real = real_folders(dir, files.iter().map(|(path, _)| *path));
-    let now = crate::parallel::map_from(SPREAD_FROM, &files, |(path, before)| {
+    let real = real_folders(dir, linked.iter().map(|(path, _)| *path));
+    let looks_now = crate::parallel::map_from(SPREAD_FROM, &linked, |(path, before)| {
         looks(dir, path, &real).filter(|now| before.unwritten_in(*now))
     });
-    let mut now: BTreeMap<&str, seen::Seen> = files
-        .iter()
-        .zip(now)
-        .filter_map(|((path, _), now)| Some((*path, now?)))
-        .collect();
+    now.extend(
+        linked
+            .iter()
+            .zip(looks_now)
+            .filter_map(|((path, _), now)| Some((*path, now?))),
+    );
     let seen: Vec<Option<seen::Seen>> = tree
         .listed
         .iter()
@@ -1737,9 +1822,13 @@ mod tests {
         std::fs::write(&a, "a: 1\n").expect("write");
         let kept = tempfile::tempdir().expect("temp dir");
         let last = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 4\n")]);
+        let last_index = sha256_hex(&last.files[INDEX]);
         let pending = prepare_kept(out.path(), &last, kept.path(), Duration::from_secs(3600));
         assert_eq!(apply(out.path(), pending).expect("apply"), 2);
-        assert_eq!(std::fs::read_dir(kept.path()).expect("list").count(), 0);
+        assert_eq!(
+            seen::load(Some(kept.path()), &dir, &last_index, 2),
+            [None, None]
+        );
     }
 
     #[cfg(unix)]
@@ -1772,5 +1861,159 @@ mod tests {
         std::fs::write(&a, "a: 8\n").expect("write");
         let found = changes(out.path(), &next, Old::Skip, Some(kept.path())).expect("compare");
         assert_eq!(found.changes.len(), 1);
+    }
+
+    /// The spare tree kept in `kept` for the environment folder of `out`.
+    #[cfg(unix)]
+    fn spare_of(out: &Path, kept: &Path) -> PathBuf {
+        let key = seen::key(&out.join("env")).expect("key");
+        kept.join(seen::spare_name(&key))
+    }
+
+    /// Every file under `dir`, by path, with its bytes.
+    #[cfg(unix)]
+    fn files_in(dir: &Path) -> BTreeMap<String, String> {
+        walkdir::WalkDir::new(dir)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| e.expect("walk"))
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| {
+                let rel = e.path().strip_prefix(dir).expect("inside");
+                let bytes = std::fs::read_to_string(e.path()).expect("read");
+                (rel.to_string_lossy().into_owned(), bytes)
+            })
+            .collect()
+    }
+
+    /// The files `t` writes, the index included, and the user's own.
+    #[cfg(unix)]
+    fn expected(t: &Tree, own: &[(&str, &str)]) -> BTreeMap<String, String> {
+        t.files
+            .iter()
+            .map(|(p, b)| (p.clone(), String::from_utf8(b.to_vec()).expect("text")))
+            .chain(own.iter().map(|(p, b)| ((*p).to_owned(), (*b).to_owned())))
+            .collect()
+    }
+
+    /// A write keeps the tree it swaps out as a spare beside the record, and the next write
+    /// assembles its tree there: a file that stays as the spare holds it is not touched at all
+    /// (the same file, its change time too), and only what changed is written.
+    #[cfg(unix)]
+    #[test]
+    fn a_write_assembles_its_tree_in_the_spare_and_touches_only_what_changed() {
+        use std::os::unix::fs::MetadataExt;
+        let (out, kept, _) = remembered();
+        let dir = out.path().join("env");
+        std::fs::write(dir.join("notes.txt"), "mine\n").expect("user file");
+        age(&dir.join("a.yaml"));
+        let second = tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", "b: 3\n")]);
+        assert_eq!(write_remembering(out.path(), kept.path(), &second), 2);
+        // The first tree is the spare now.
+        let spare = spare_of(out.path(), kept.path());
+        assert_eq!(
+            std::fs::read_to_string(spare.join("sub/b.yaml")).expect("spare"),
+            "b: 2\n"
+        );
+        let a = dir.join("a.yaml");
+        let before = std::fs::symlink_metadata(&a).expect("stat");
+        std::thread::sleep(Duration::from_millis(20));
+        let third = tree(&[
+            ("a.yaml", "a: 1\n"),
+            ("sub/b.yaml", "b: 4\n"),
+            ("c.yaml", "c\n"),
+        ]);
+        assert_eq!(write_remembering(out.path(), kept.path(), &third), 3);
+        let after = std::fs::symlink_metadata(&a).expect("stat");
+        assert_eq!(
+            (before.ino(), before.ctime(), before.ctime_nsec()),
+            (after.ino(), after.ctime(), after.ctime_nsec()),
+            "the kept file is not touched"
+        );
+        assert_eq!(files_in(&dir), expected(&third, &[("notes.txt", "mine\n")]));
+        // The record remembers the untouched file as it looks.
+        let index = sha256_hex(&third.files[INDEX]);
+        assert_eq!(
+            seen::load(Some(kept.path()), &dir, &index, 3)[0],
+            seen::Seen::of(&after)
+        );
+        // And the second tree is the spare.
+        assert_eq!(
+            std::fs::read_to_string(spare.join("sub/b.yaml")).expect("spare"),
+            "b: 3\n"
+        );
+    }
+
+    /// Whatever the spare holds, a write makes it hold exactly the new tree: files written over,
+    /// replaced or left by a killed build are replaced; strays, links and a folder where a file
+    /// belongs go; nothing is followed out of it.
+    #[cfg(unix)]
+    #[test]
+    fn a_spare_tree_that_was_tampered_with_still_gives_the_new_tree() {
+        let (out, kept, _) = remembered();
+        let dir = out.path().join("env");
+        age(&dir.join("a.yaml"));
+        age(&dir.join("sub/b.yaml"));
+        let second = tree(&[
+            ("a.yaml", "a: 1\n"),
+            ("sub/b.yaml", "b: 2\n"),
+            ("c.yaml", "c\n"),
+        ]);
+        write_remembering(out.path(), kept.path(), &second);
+        let spare = spare_of(out.path(), kept.path());
+        let outside = tempfile::tempdir().expect("temp dir");
+        std::fs::write(outside.path().join("b.yaml"), "outside\n").expect("write");
+        // Another file in `a.yaml`'s place, of the same size; the folder `sub` a link out of the
+        // spare; a folder where `c.yaml` goes; strays.
+        std::fs::remove_file(spare.join("a.yaml")).expect("remove");
+        std::fs::write(spare.join("a.yaml"), "a: 9\n").expect("write");
+        std::fs::remove_dir_all(spare.join("sub")).expect("remove");
+        std::os::unix::fs::symlink(outside.path(), spare.join("sub")).expect("link");
+        std::fs::create_dir_all(spare.join("c.yaml/deep")).expect("mkdir");
+        std::fs::create_dir_all(spare.join("old")).expect("mkdir");
+        std::fs::write(spare.join("old/x.yaml"), "x\n").expect("write");
+        std::os::unix::fs::symlink("/", spare.join("root")).expect("link");
+        let third = tree(&[
+            ("a.yaml", "a: 1\n"),
+            ("sub/b.yaml", "b: 5\n"),
+            ("c.yaml", "c\n"),
+        ]);
+        assert_eq!(write_remembering(out.path(), kept.path(), &third), 2);
+        assert_eq!(files_in(&dir), expected(&third, &[]));
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("b.yaml")).expect("outside"),
+            "outside\n"
+        );
+        // An in-place write to a file the tree and the spare share is seen, through either.
+        let fourth = tree(&[
+            ("a.yaml", "a: 1\n"),
+            ("sub/b.yaml", "b: 6\n"),
+            ("c.yaml", "c\n"),
+        ]);
+        write_remembering(out.path(), kept.path(), &fourth);
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(dir.join("a.yaml"), "a: 7\n").expect("write");
+        let fifth = tree(&[
+            ("a.yaml", "a: 1\n"),
+            ("sub/b.yaml", "b: 7\n"),
+            ("c.yaml", "c\n"),
+        ]);
+        assert_eq!(write_remembering(out.path(), kept.path(), &fifth), 3);
+        assert_eq!(files_in(&dir), expected(&fifth, &[]));
+    }
+
+    /// A spare whose record is gone goes when another is taken; a spare that cannot be swapped
+    /// with the folder is not used, and the write is as without one.
+    #[cfg(unix)]
+    #[test]
+    fn a_spare_without_its_record_goes() {
+        let (out, kept, _) = remembered();
+        let orphan = kept.path().join(seen::spare_name(&"0".repeat(64)));
+        std::fs::create_dir_all(orphan.join("sub")).expect("mkdir");
+        let second = tree(&[("a.yaml", "a: 2\n"), ("sub/b.yaml", "b: 2\n")]);
+        write_remembering(out.path(), kept.path(), &second);
+        assert!(!orphan.exists());
+        assert!(spare_of(out.path(), kept.path()).is_dir());
+        assert_eq!(dot_entries(out.path()), Vec::<String>::new());
     }
 }

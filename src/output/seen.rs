@@ -5,9 +5,10 @@
 //! another inode. Only a file last changed well before it was looked at is remembered, so that a
 //! write in the same tick of a coarse clock cannot hide behind an unchanged time.
 //!
-//! A build that writes finds the files it keeps the same way, and links them into the new tree,
-//! which moves their change times; it then remembers how they look after the swap, for each file
-//! whose bytes were written well before the check and not since (see `output::apply`).
+//! A build that writes finds the files it keeps the same way. A file that stays as the spare tree
+//! holds it is untouched and remembered as it was; a file it links into the new tree has its
+//! change time moved, and is remembered as it looks after the swap when its bytes were written
+//! well before the check and not since (see `output::apply`).
 //!
 //! The record is a cache like the others of [`crate::cache`]: one per output folder in the user's
 //! cache folder, for the index the folder held when the record was written (a record of another
@@ -98,7 +99,7 @@ struct Record {
 }
 
 /// What the record of the output folder `dir` is kept under.
-fn key(dir: &Path) -> Option<String> {
+pub(super) fn key(dir: &Path) -> Option<String> {
     let dir = std::fs::canonicalize(dir).ok()?;
     let mut h = Sha256::new();
     h.update(MAGIC);
@@ -109,8 +110,20 @@ fn key(dir: &Path) -> Option<String> {
 
 /// The file in `folder` that holds the record kept under `key`.
 fn file(folder: &Path, key: &str) -> std::path::PathBuf {
-    folder.join(format!("{}.json", &key[..32]))
+    folder.join(format!("{}{RECORD}", &key[..32]))
 }
+
+/// How a record's file name ends.
+pub(super) const RECORD: &str = ".json";
+
+/// The name in the record's folder of the spare tree of the output folder kept under `key`: the
+/// record's name, ending in [`SPARE`] instead.
+pub(super) fn spare_name(key: &str) -> String {
+    format!("{}{SPARE}", &key[..32])
+}
+
+/// How a spare tree's name ends.
+pub(super) const SPARE: &str = ".tree";
 
 /// How the `files` files of the index `index_sha256` in `dir` looked when last found to hold its
 /// bytes, as kept in `folder`; nothing remembered when no such record is kept.
@@ -152,6 +165,6 @@ pub(super) fn keep(folder: Option<&Path>, dir: &Path, index_sha256: &str, seen: 
         seen,
     };
     if let Ok(bytes) = serde_json::to_vec(&record) {
-        let _ = crate::cache::write(&at, &bytes, ".json");
+        let _ = crate::cache::write(&at, &bytes, RECORD);
     }
 }
