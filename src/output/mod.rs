@@ -240,11 +240,6 @@ fn read_index(dir: &Path) -> Option<(Vec<u8>, Index)> {
     Some((bytes, index))
 }
 
-/// Files the previous build wrote, from its index (empty when there is none or it is unreadable).
-fn previous_files(dir: &Path) -> BTreeSet<String> {
-    listed_files(read_index(dir).map(|(_, index)| index).as_ref())
-}
-
 /// The files `index` lists that stay inside its folder, and the index itself.
 fn listed_files(index: Option<&Index>) -> BTreeSet<String> {
     let mut v: BTreeSet<String> = index
@@ -302,6 +297,8 @@ struct Found {
     /// the record in `kept` remembers it. A file of the spare tree that looks exactly so is that
     /// file, unwritten since ([`apply`]).
     held: Vec<Option<seen::Seen>>,
+    /// The files the previous index lists (see [`listed_files`]); empty without a folder.
+    listed_before: BTreeSet<String>,
 }
 
 /// The previous index of the folder `dir` (see [`previous_index`]), by path: each file's SHA-256
@@ -441,6 +438,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
                     .collect(),
                 looked: vec![None; tree.files.len()],
                 held: vec![None; tree.files.len()],
+                listed_before: BTreeSet::new(),
             });
         }
         Err(fsafe::WalkError::Io(e)) => return Err(e),
@@ -548,29 +546,32 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
             }),
         }
     }
-    if exists {
-        for path in listed_files(previous_index.as_ref().map(|(_, index)| index)) {
-            if tree.files.contains_key(&path) {
-                continue;
-            }
-            let old = match sides {
-                Old::Read => match fsafe::read(&dir, &path)? {
-                    fsafe::Entry::File(old) => Some(old),
-                    _ => continue,
-                },
-                Old::Skip => match fsafe::find_generated(&dir, &path, None)? {
-                    fsafe::Found::File => None,
-                    _ => continue,
-                },
-            };
-            changes.push(Change {
-                path,
-                kind: ChangeKind::Removed,
-                old,
-                new: None,
-                problem: None,
-            });
+    let listed_before = if exists {
+        listed_files(previous_index.as_ref().map(|(_, index)| index))
+    } else {
+        BTreeSet::new()
+    };
+    for path in &listed_before {
+        if tree.files.contains_key(path) {
+            continue;
         }
+        let old = match sides {
+            Old::Read => match fsafe::read(&dir, path)? {
+                fsafe::Entry::File(old) => Some(old),
+                _ => continue,
+            },
+            Old::Skip => match fsafe::find_generated(&dir, path, None)? {
+                fsafe::Found::File => None,
+                _ => continue,
+            },
+        };
+        changes.push(Change {
+            path: path.clone(),
+            kind: ChangeKind::Removed,
+            old,
+            new: None,
+            problem: None,
+        });
     }
     // What the model changed first, by path; the index, whose hashes follow every other change,
     // last.
@@ -579,6 +580,7 @@ fn changes(out: &Path, tree: &Tree, sides: Old, kept: Option<&Path>) -> io::Resu
         changes,
         looked,
         held,
+        listed_before,
     })
 }
 
@@ -864,6 +866,8 @@ fn remove_tree(tree: &Path, spread: bool) -> io::Result<()> {
 pub struct Pending<'a> {
     tree: &'a Tree,
     pub changes: Vec<Change>,
+    /// The files the previous index lists (the user's own entries are the others).
+    listed_before: BTreeSet<String>,
     /// What the write is to remember of the files it keeps, when anything is remembered.
     remember: Option<Remember>,
 }
@@ -925,6 +929,7 @@ fn prepare_remembering<'a>(
         changes,
         looked,
         held,
+        listed_before,
     } = changes(out, tree, Old::Skip, kept.as_deref())?;
     if let Some(p) = changes.iter().find_map(|c| c.problem.as_ref()) {
         return Err(WriteError::Obstacle(p.obstacle.clone()));
@@ -932,6 +937,7 @@ fn prepare_remembering<'a>(
     Ok(Pending {
         tree,
         changes,
+        listed_before,
         remember: kept.map(|kept| Remember {
             kept,
             looked,
@@ -970,6 +976,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     let Pending {
         tree,
         changes,
+        listed_before,
         remember,
     } = pending;
     if changes.is_empty() {
@@ -994,7 +1001,6 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
         staging.0 = Some(p.clone());
         p
     };
-    let generated_before = previous_files(&dir);
     let changed: BTreeSet<&str> = changes.iter().map(|c| c.path.as_str()).collect();
     // Carry over the user's own entries (anything the previous index did not list), compared by
     // their exact bytes.
@@ -1003,7 +1009,7 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
             let entry = entry.map_err(io::Error::other)?;
             let rel = entry.path().strip_prefix(&dir).map_err(io::Error::other)?;
             if let Some(rel_s) = rel.to_str()
-                && (generated_before.contains(rel_s) || tree.files.contains_key(rel_s))
+                && (listed_before.contains(rel_s) || tree.files.contains_key(rel_s))
             {
                 continue;
             }

@@ -90,6 +90,27 @@ impl Spilled {
         self.from(at)?.read_exact(buf)
     }
 
+    /// Gives the unnamed file the name `path` (a link made through `/proc/self/fd`), so that its
+    /// bytes are never copied; an error where that cannot be done (a file that had a name, another
+    /// file system, no `/proc`).
+    #[cfg(target_os = "linux")]
+    fn link_to(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd as _;
+        let file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
+        let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            unnamed.as_str(),
+            rustix::fs::CWD,
+            path,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        )
+        .map_err(std::io::Error::from)
+    }
+
     /// Hands the bytes to `each` from the start, a piece at a time.
     fn pieces(&self, mut each: impl FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         use std::io::Read as _;
@@ -240,7 +261,8 @@ impl Bytes {
     }
 
     /// Writes the bytes to the new file `path` ([`crate::fsafe::write_new`]); bytes not held are
-    /// copied a piece at a time, never held whole.
+    /// copied a piece at a time, never held whole, and spilled bytes on Linux are not copied at
+    /// all: their unnamed file is given the name `path` when it is on the same file system.
     ///
     /// # Errors
     /// They cannot be read, or the file cannot be created or written.
@@ -248,6 +270,10 @@ impl Bytes {
         match &self.0 {
             Held::Spilled(s) => {
                 use std::io::Write as _;
+                #[cfg(target_os = "linux")]
+                if s.link_to(path).is_ok() {
+                    return Ok(());
+                }
                 let mut f = crate::fsafe::create_new(path)?;
                 s.pieces(|piece| f.write_all(piece))
                     .map_err(|e| crate::fsafe::with_path(path, &e))
@@ -680,6 +706,31 @@ mod bytes_tests {
                 text.as_bytes()
             );
             assert!(bytes.held_in(dir.path(), &dest));
+            // On Linux the unnamed file is given both names, never copied; elsewhere, or on
+            // another file system, the bytes are copied.
+            let again = format!("copy-again-{}", text.len());
+            bytes.write_new(&dir.path().join(&again)).expect("write");
+            assert_eq!(
+                std::fs::read(dir.path().join(&again)).expect("read"),
+                text.as_bytes()
+            );
+            #[cfg(target_os = "linux")]
+            {
+                use std::os::unix::fs::MetadataExt as _;
+                let ino = |name: &str| {
+                    std::fs::metadata(dir.path().join(name))
+                        .expect("stat")
+                        .ino()
+                };
+                assert_eq!(ino(&dest), ino(&again), "one file, two names");
+            }
+            if let Ok(shm) = tempfile::tempdir_in("/dev/shm") {
+                bytes.write_new(&shm.path().join("copy")).expect("write");
+                assert_eq!(
+                    std::fs::read(shm.path().join("copy")).expect("read"),
+                    text.as_bytes()
+                );
+            }
             if let Some(last) = text.len().checked_sub(1) {
                 // The same length with one byte other, in the middle and at the end.
                 for at in [text.len() / 2, last] {
