@@ -292,7 +292,7 @@ pub fn regular_metadata(root: &Path, rel: &str) -> Option<std::fs::Metadata> {
 
 /// The regular file at the generated path `rel` under `root`, opened as [`read`] opens it (never
 /// through a link, without blocking on a FIFO), with its size; `None` for anything else.
-fn open_generated(root: &Path, rel: &str) -> Option<(std::fs::File, u64)> {
+pub(crate) fn open_generated(root: &Path, rel: &str) -> Option<(std::fs::File, u64)> {
     let path = reach(root, rel).ok()??;
     let file = open_nonblocking(&path, Links::Refuse).ok()?;
     let meta = file.metadata().ok()?;

@@ -329,6 +329,8 @@ fn remembered<'a>(
 pub struct Before {
     dir: PathBuf,
     files: BTreeMap<String, (String, seen::Seen)>,
+    /// The SHA-256 of each other file the previous index lists.
+    unremembered: BTreeMap<String, String>,
     real: BTreeMap<String, bool>,
 }
 
@@ -353,12 +355,15 @@ impl Before {
             return None;
         };
         let previous = previous_index(&dir)?;
-        let files: BTreeMap<String, (String, seen::Seen)> = remembered(&dir, Some(&previous), kept)
-            .into_iter()
-            .filter_map(|(path, (sha256, looked))| {
-                Some((path.to_owned(), (sha256.to_owned(), looked?)))
-            })
-            .collect();
+        let mut files: BTreeMap<String, (String, seen::Seen)> = BTreeMap::new();
+        let mut unremembered = BTreeMap::new();
+        for (path, (sha256, looked)) in remembered(&dir, Some(&previous), kept) {
+            if let Some(looked) = looked {
+                files.insert(path.to_owned(), (sha256.to_owned(), looked));
+            } else {
+                unremembered.insert(path.to_owned(), sha256.to_owned());
+            }
+        }
         if files.is_empty() {
             return None;
         }
@@ -366,7 +371,22 @@ impl Before {
             .into_iter()
             .map(|(folder, real)| (folder.to_owned(), real))
             .collect();
-        Some(Self { dir, files, real })
+        Some(Self {
+            dir,
+            files,
+            unremembered,
+            real,
+        })
+    }
+
+    /// The SHA-256 (in hexadecimal) the previous index lists for the generated path `path`,
+    /// whatever the file holds now.
+    #[must_use]
+    pub fn listed(&self, path: &str) -> Option<&str> {
+        self.files
+            .get(path)
+            .map(|(sha256, _)| sha256.as_str())
+            .or_else(|| self.unremembered.get(path).map(String::as_str))
     }
 
     /// The file at the generated path `path`, when it is a regular file that holds the bytes of

@@ -158,14 +158,28 @@ impl Spill {
     /// # Errors
     /// The temporary file cannot be written.
     pub fn push(&mut self, text: &str) -> std::io::Result<()> {
+        self.push_bytes(text.as_bytes())
+    }
+
+    /// Appends `bytes`, which the caller knows to be text.
+    ///
+    /// # Errors
+    /// The temporary file cannot be written.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::Write as _;
         // In pieces no longer than the buffer, which pass through it in writes of its size.
-        for piece in text.as_bytes().chunks(crate::fsafe::WRITE_PIECE) {
+        for piece in bytes.chunks(crate::fsafe::WRITE_PIECE) {
             self.out.write_all(piece)?;
         }
-        sha2::Digest::update(&mut self.sha256, text.as_bytes());
-        self.len += text.len();
+        sha2::Digest::update(&mut self.sha256, bytes);
+        self.len += bytes.len();
         Ok(())
+    }
+
+    /// How many bytes were pushed.
+    #[must_use]
+    pub fn pushed(&self) -> usize {
+        self.len
     }
 
     /// The bytes written.

@@ -271,3 +271,125 @@ fn a_broken_record_is_ignored_and_replaced() {
         "the compilation replaced the record"
     );
 }
+
+/// Writes `large.toml` in `dir`: `n` services on production's model (a layer over the scratch copy
+/// of `production.toml`), the first of them on image tag `tag`. Its chart values pass a megabyte
+/// from about 60 services, where a build that replaces them writes them to a temporary file.
+fn large(dir: &std::path::Path, n: usize, tag: &str) {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "extends = \"environments/production.toml\"\n\n[environment]\nname = \"large\"\ncluster = \"deaap-large\"\n",
+    );
+    let (cpu, memory) = (100 + n * 4, 200 * 1024 + n * 4 * 448);
+    let _ = write!(
+        text,
+        "\n[quotas.core]\nrequests_cpu = \"{cpu}\"\nrequests_memory = \"{memory}Mi\"\nlimits_cpu = \"{}\"\nlimits_memory = \"{}Mi\"\npods = {}\n",
+        cpu * 2,
+        memory * 2,
+        100 + n * 4
+    );
+    for i in 0..n {
+        let name = format!("svc-{i:05}");
+        let tag = if i == 0 {
+            tag.to_owned()
+        } else {
+            format!("1.0.{i}")
+        };
+        let deps = if i == 0 {
+            "\"redis\"".to_owned()
+        } else {
+            format!("\"postgres\", \"svc-{:05}\"", i - 1)
+        };
+        let _ = write!(
+            text,
+            "\n[services.{name}]\nimage = {{ repository = \"deaap/{name}\", tag = \"{tag}\" }}\nport = 8080\nnamespace = \"core\"\nroute = \"/api/v1/{name}\"\nreplicas = 2\ndepends_on = [{deps}]\nmetrics = {{ scrape = true, port = 9090 }}\nautoscaling = {{ min_replicas = 2, max_replicas = 4, cpu_percent = 70 }}\nresources = {{ requests = {{ cpu = \"100m\", memory = \"128Mi\" }}, limits = {{ cpu = \"200m\", memory = \"256Mi\" }} }}\n"
+        );
+    }
+    std::fs::write(dir.join("large.toml"), text).expect("write");
+}
+
+/// Every file under `dir`, by path, with its bytes.
+fn tree_of(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).expect("inside");
+            let bytes = std::fs::read(e.path()).expect("read");
+            (rel.to_string_lossy().into_owned(), bytes)
+        })
+        .collect()
+}
+
+/// The paths where the files under `dir` differ from `files`.
+fn differ(
+    dir: &std::path::Path,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    let found = tree_of(dir);
+    let paths: std::collections::BTreeSet<&String> = found
+        .keys()
+        .chain(files.keys())
+        .filter(|p| found.get(*p) != files.get(*p))
+        .collect();
+    paths.into_iter().cloned().collect()
+}
+
+/// A build that replaces large chart values copies the runs of entries that did not change from
+/// the values file the folder holds, when the cache folder keeps its layout: the tree is the one a
+/// build that keeps nothing writes, after a new image and after a hand edit of the values file
+/// that keeps its length.
+#[test]
+fn chart_values_copied_from_the_folder_are_those_a_build_afresh_writes() {
+    let s = Setup::new();
+    let values = s.path("generated/large/helm/values-large.yaml");
+    let afresh = |tag: &str| {
+        let out = s.path(&format!("afresh-{tag}"));
+        let (code, _, err) = s.fresh(&["build", "large.toml", "-o", out.to_str().expect("UTF-8")]);
+        assert_eq!(code, Some(0), "{err}");
+        tree_of(&out.join("large"))
+    };
+    let build = |tag: &str| {
+        large(s.dir.path(), 80, tag);
+        let (code, _, err) = s.kept(&["build", "large.toml"]);
+        assert_eq!(code, Some(0), "{err}");
+    };
+    build("1.0.0");
+    assert!(std::fs::metadata(&values).expect("values").len() > 1 << 20);
+    // Files are remembered once written long enough before a check: as if an hour ago.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for e in walkdir::WalkDir::new(s.path("generated/large")) {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(e.path())
+                .expect("open");
+            f.set_modified(past).expect("age");
+        }
+    }
+    // The next build remembers them, and the one after lets go of them and spills its values,
+    // keeping their layout.
+    build("2.0.0");
+    assert!(files_of(&s.cache.join("values")).is_empty());
+    build("3.0.0");
+    assert_eq!(files_of(&s.cache.join("values")).len(), 1, "one record");
+    // A new image: the service's runs written, the others copied.
+    build("4.0.0");
+    assert_eq!(
+        differ(&s.path("generated/large"), &afresh("4.0.0")),
+        [""; 0]
+    );
+    // A byte of the values file changed by hand, in the middle of a run: the copies are not
+    // used, and the file is written afresh.
+    let mut bytes = std::fs::read(&values).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'#' { b'%' } else { b'#' };
+    std::fs::write(&values, &bytes).expect("write");
+    build("5.0.0");
+    assert_eq!(
+        differ(&s.path("generated/large"), &afresh("5.0.0")),
+        [""; 0]
+    );
+}

@@ -11,6 +11,7 @@
 //! labels; every other field comes from here. The `CustomResourceDefinitions` ship in the chart's
 //! `crds/` folder instead, as Helm wants them.
 
+use super::reuse;
 use crate::render::{Data, Node};
 use crate::targets::kit::Object;
 use crate::targets::{Artifact, Context, TargetError};
@@ -209,28 +210,26 @@ pub(in crate::targets) fn values(
     // A build into a folder that holds the file already writes the new text there anyway: a large
     // one waits in a temporary file beside it rather than in memory. Should that file fail, the
     // text is held after all.
-    if let Some(dir) = cx.before.map(crate::output::Before::dir)
+    if let Some(before) = cx.before
         && estimate >= SPILL_FROM
-        && let Some(bytes) = spilled(dir, &head, &chunks)?
+        && let Some(bytes) = spilled(before, &path, &head, &chunks)?
     {
         return Ok(Artifact::shared_file("helm", path, bytes));
     }
-    let mut out = head;
+    let mut out = head.into_bytes();
     out.reserve(estimate);
     sections_into(&chunks, &mut out)?;
-    Ok(Artifact::file("helm", path, out.into_bytes()))
+    Ok(Artifact::file("helm", path, out))
 }
 
 /// Appends the sections of the values file to `out`: joined from the chunks' texts
 /// ([`sections_yaml`]), or written as one document when they do not join.
-fn sections_into(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetError> {
+fn sections_into(chunks: &[Chunk<'_>], out: &mut Vec<u8>) -> Result<(), TargetError> {
     let start = out.len();
-    if !sections_yaml(chunks, &mut |text| {
-        out.push_str(text);
-        Ok(())
-    })? {
+    let sections = sections_yaml(chunks, None, &mut |text| out.extend_from_slice(text))?;
+    if matches!(sections, Sections::Apart) {
         out.truncate(start);
-        out.push_str(&whole(chunks)?);
+        out.extend_from_slice(whole(chunks)?.as_bytes());
     }
     Ok(())
 }
@@ -240,59 +239,172 @@ fn sections_into(chunks: &[Chunk<'_>], out: &mut String) -> Result<(), TargetErr
 /// values file is, so that the builds they run into folders take this path.
 const SPILL_FROM: usize = if cfg!(test) { 1 } else { 1 << 20 };
 
-/// The values file, `head` then the sections of `chunks`, written to a temporary file in `dir`;
-/// `None` when that file cannot be made or written.
+/// The values file at `path`, `head` then the sections of `chunks`, written to a temporary file
+/// in the output folder `before`; `None` when that file cannot be made or written. The runs of
+/// entries the file the folder holds has already are copied from it ([`reuse`]), when the record
+/// of its layout is kept and the whole file is found to be the one it describes; the layout of the
+/// new file is kept for the next build.
 fn spilled(
-    dir: &std::path::Path,
+    before: &crate::output::Before,
+    path: &str,
     head: &str,
     chunks: &[Chunk<'_>],
 ) -> Result<Option<crate::targets::Bytes>, TargetError> {
+    let dir = before.dir();
+    let record = reuse::Record::open(dir, path);
+    let old = record
+        .as_ref()
+        .zip(before.listed(path))
+        .and_then(|(r, listed)| r.layout(listed))
+        .and_then(|layout| reuse::Old::open(dir, path, layout));
+    if let Some(mut old) = old
+        && let Some((bytes, layout)) = spill_sections(dir, head, chunks, Some(&mut old))?
+        && old.finish()
+    {
+        if let (Some(record), Some(layout)) = (record, layout) {
+            record.keep(layout);
+        }
+        return Ok(Some(bytes));
+    }
+    let Some((bytes, layout)) = spill_sections(dir, head, chunks, None)? else {
+        return Ok(None);
+    };
+    if let (Some(record), Some(layout)) = (record, layout) {
+        record.keep(layout);
+    }
+    Ok(Some(bytes))
+}
+
+/// The values file, `head` then the sections of `chunks` (copied from `old` where it has them),
+/// written to a temporary file in `dir`, with the layout of its runs when they joined; `None`
+/// when the file cannot be made or written, or a run could not be copied.
+fn spill_sections(
+    dir: &std::path::Path,
+    head: &str,
+    chunks: &[Chunk<'_>],
+    old: Option<&mut reuse::Old>,
+) -> Result<Option<(crate::targets::Bytes, Option<reuse::Layout>)>, TargetError> {
     let Ok(mut spill) = crate::targets::Spill::new_in(dir) else {
         return Ok(None);
     };
     let mut failed = spill.push(head).is_err();
-    let joined = sections_yaml(chunks, &mut |text| {
-        failed = failed || spill.push(text).is_err();
-        Ok(())
+    let sections = sections_yaml(chunks, old, &mut |text| {
+        failed = failed || spill.push_bytes(text).is_err();
     })?;
-    if !joined {
-        let Ok(again) = crate::targets::Spill::new_in(dir) else {
-            return Ok(None);
-        };
-        spill = again;
-        failed = spill.push(head).is_err() || spill.push(&whole(chunks)?).is_err();
+    let runs = match sections {
+        Sections::Joined(runs) => Some(runs),
+        Sections::Uncopied => return Ok(None),
+        Sections::Apart => {
+            let Ok(again) = crate::targets::Spill::new_in(dir) else {
+                return Ok(None);
+            };
+            spill = again;
+            failed = spill.push(head).is_err() || spill.push(&whole(chunks)?).is_err();
+            None
+        }
+    };
+    if failed {
+        return Ok(None);
     }
-    Ok(if failed { None } else { spill.finish().ok() })
+    let Ok(bytes) = spill.finish() else {
+        return Ok(None);
+    };
+    let layout = runs.map(|runs| {
+        let mut at = head.len() as u64;
+        reuse::Layout {
+            sha256: bytes.sha256(),
+            len: bytes.len() as u64,
+            runs: runs
+                .into_iter()
+                .map(|(key, len)| {
+                    let run = (key, at, len as u64);
+                    at += len as u64;
+                    run
+                })
+                .collect(),
+        }
+    });
+    Ok(Some((bytes, layout)))
 }
 
-/// Hands `emit` the sections of the values file in order: each chunk written on its own, then
-/// joined. `false` (after handing over part of them) when a key does not come out on a line of
-/// its own (see [`continuation`]): the sections are then to be written as one document. The chunks
-/// are written a window at a time, spread over the cores, and each window's texts are freed once
-/// handed over: the file is held once, not twice.
+/// How the sections of a values file came out.
+enum Sections {
+    /// Joined from the chunks' texts: each chunk's key and the length of what it added.
+    Joined(Vec<(reuse::Key, usize)>),
+    /// A key did not come out on a line of its own (see [`continuation`]): the sections are to be
+    /// written as one document.
+    Apart,
+    /// A run could not be copied from the old file after part of it was handed over.
+    Uncopied,
+}
+
+/// Hands `emit` the sections of the values file in order: each chunk written on its own (or
+/// copied from `old`, which has its text), then joined. The chunks are written a window at a
+/// time, spread over the cores, and each window's texts are freed once handed over: the file is
+/// held once, not twice. Part of the sections may have been handed over when they do not come out
+/// [`Sections::Joined`].
 fn sections_yaml(
     chunks: &[Chunk<'_>],
-    emit: &mut dyn FnMut(&str) -> Result<(), TargetError>,
-) -> Result<bool, TargetError> {
-    let mut previous: Option<(&Chunk<'_>, String)> = None;
-    for window in chunks.chunks(window()) {
-        let texts = crate::parallel::map(window, Chunk::yaml);
-        for (chunk, text) in window.iter().zip(texts) {
-            let text = text?;
-            let Some(rest) = continuation(
-                previous.as_ref().map(|(c, t)| (*c, t.as_str())),
-                chunk,
-                &text,
-            ) else {
-                return Ok(false);
+    mut old: Option<&mut reuse::Old>,
+    emit: &mut dyn FnMut(&[u8]),
+) -> Result<Sections, TargetError> {
+    let mut runs = Vec::with_capacity(chunks.len());
+    let mut previous: Option<&Chunk<'_>> = None;
+    let size = window();
+    for (w, window) in chunks.chunks(size).enumerate() {
+        // Each chunk with the one before it, its key, and its text unless `old` has it.
+        let first = (w * size).checked_sub(1).and_then(|i| chunks.get(i));
+        let before: Vec<(Option<&Chunk<'_>>, &Chunk<'_>)> = window
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (if i == 0 { first } else { window.get(i - 1) }, c))
+            .collect();
+        let has = old.as_deref();
+        let made = crate::parallel::map(&before, |(previous, chunk)| {
+            let key = chunk.key(shared(*previous, chunk));
+            if has.is_some_and(|o| o.has(&key)) {
+                return Ok((key, None));
+            }
+            chunk.yaml().map(|text| (key, Some(text)))
+        });
+        for (chunk, made) in window.iter().zip(made) {
+            let (key, text) = made?;
+            let len = if let Some(text) = text {
+                let Some(rest) = continuation(previous, chunk, &text) else {
+                    return Ok(Sections::Apart);
+                };
+                emit(rest.as_bytes());
+                rest.len()
+            } else {
+                let mut len = 0;
+                let copied = old.as_deref_mut().is_some_and(|o| {
+                    o.copy(&key, &mut |piece| {
+                        emit(piece);
+                        len += piece.len();
+                        true
+                    })
+                });
+                if !copied {
+                    return Ok(Sections::Uncopied);
+                }
+                len
             };
-            emit(rest)?;
-            // What the next chunk compares with: this one's key lines.
-            let keys: String = text.split_inclusive('\n').take(2).collect();
-            previous = Some((chunk, keys));
+            runs.push((key, len));
+            previous = Some(chunk);
         }
     }
-    Ok(true)
+    Ok(Sections::Joined(runs))
+}
+
+/// How many key lines `chunk` shares with the chunk before it in the file: none when that one is
+/// of another section; else its section's, and its outer key's when that is the same.
+fn shared(previous: Option<&Chunk<'_>>, chunk: &Chunk<'_>) -> usize {
+    match previous {
+        Some(p) if std::ptr::eq(p.section, chunk.section) => {
+            1 + usize::from(chunk.outer.is_some() && p.outer == chunk.outer)
+        }
+        _ => 0,
+    }
 }
 
 /// How many chunks are written at a time: two per core, enough to keep every core busy, few
@@ -357,6 +469,29 @@ impl Chunk<'_> {
             .sum()
     }
 
+    /// What the text of the chunk follows from, when it shares `shared` key lines with the chunk
+    /// before it (see [`reuse`]): its section and outer key, and each entry's name and object,
+    /// which its document's SHA-256 names.
+    fn key(&self, shared: usize) -> reuse::Key {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(self.section.key.as_bytes());
+        field(self.outer.map_or(&[0xff][..], str::as_bytes));
+        field(&(shared as u64).to_le_bytes());
+        for (name, object) in &self.entries {
+            field(name.as_bytes());
+            field(&object.document_sha256());
+        }
+        let digest: [u8; 32] = h.finalize().into();
+        let mut key = reuse::Key::default();
+        key.copy_from_slice(&digest[..16]);
+        key
+    }
+
     fn yaml(&self) -> Result<String, TargetError> {
         let entries = self
             .entries
@@ -378,10 +513,10 @@ impl Chunk<'_> {
 
 /// What `text`, the YAML of `chunk`, adds to the file after the previous chunk's: all of it, or,
 /// when it continues the previous chunk's section (and outer key), what follows the key lines the
-/// two share. `None` when a key is not written on one line of its own, where the two would not
-/// join into one mapping (a key of over 128 characters, which YAML writes as `? key`).
+/// two share ([`shared`]). `None` when a key is not written on one line of its own, where the two
+/// would not join into one mapping (a key of over 128 characters, which YAML writes as `? key`).
 fn continuation<'t>(
-    previous: Option<(&Chunk<'_>, &str)>,
+    previous: Option<&Chunk<'_>>,
     chunk: &Chunk<'_>,
     text: &'t str,
 ) -> Option<&'t str> {
@@ -390,26 +525,20 @@ fn continuation<'t>(
     if section != format!("{}:\n", chunk.section.key) {
         return None;
     }
-    let outer = match chunk.outer {
-        Some(_) => {
-            let line = lines.next()?;
-            let key = line.strip_prefix("  ")?.strip_suffix(":\n")?;
-            if key.is_empty() || key.starts_with([' ', '?']) {
-                return None;
-            }
-            Some(line)
+    if chunk.outer.is_some() {
+        let line = lines.next()?;
+        let key = line.strip_prefix("  ")?.strip_suffix(":\n")?;
+        if key.is_empty() || key.starts_with([' ', '?']) {
+            return None;
         }
-        None => None,
-    };
-    // The key lines it shares with the previous chunk: its section's, and its outer key's when
-    // that is written the same.
-    let shared = match previous {
-        Some((p, previous_text)) if std::ptr::eq(p.section, chunk.section) => {
-            1 + usize::from(outer.is_some() && previous_text.split_inclusive('\n').nth(1) == outer)
-        }
-        _ => 0,
-    };
-    let skip: usize = text.split_inclusive('\n').take(shared).map(str::len).sum();
+    }
+    // The same outer key is written the same: the lines it shares with the previous chunk are
+    // those of the keys they share.
+    let skip: usize = text
+        .split_inclusive('\n')
+        .take(shared(previous, chunk))
+        .map(str::len)
+        .sum();
     Some(&text[skip..])
 }
 
@@ -806,8 +935,9 @@ mod pieces {
                 entries: vec![("three", &c)],
             },
         ];
-        let mut joined = String::from("environment: e\n");
+        let mut joined = b"environment: e\n".to_vec();
         sections_into(&chunks, &mut joined).expect("writes");
+        let joined = String::from_utf8(joined).expect("UTF-8");
         assert_eq!(spilled_text(&chunks), joined);
         let joined = joined.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(joined, whole(&chunks).expect("writes"));
@@ -816,10 +946,88 @@ mod pieces {
         assert_eq!(joined.matches("  'yes':\n").count(), 1, "{joined}");
     }
 
+    /// A spilled values file copies from the old file the runs it has: with every run the same,
+    /// the same file and layout; with one object changed, the file a write afresh gives, one run
+    /// written anew. Copies from a file other than the one the layout describes are told apart.
+    #[test]
+    fn runs_the_old_file_has_are_copied_from_it() {
+        let (a, b, c, d) = (
+            config_map("yes", "one"),
+            config_map("yes", "two"),
+            config_map("deaap-core", "three"),
+            config_map("yes", "changed"),
+        );
+        let ns = namespace("n1");
+        let chunks = |two: &'static str| {
+            let two = if two == "two" { &b } else { &d };
+            vec![
+                Chunk {
+                    section: section("namespaces"),
+                    outer: None,
+                    entries: vec![("n1", &ns), ("n2", &ns)],
+                },
+                Chunk {
+                    section: section("configMaps"),
+                    outer: Some("yes"),
+                    entries: vec![("one", &a)],
+                },
+                Chunk {
+                    section: section("configMaps"),
+                    outer: Some("yes"),
+                    entries: vec![("two", two)],
+                },
+                Chunk {
+                    section: section("configMaps"),
+                    outer: Some("deaap-core"),
+                    entries: vec![("three", &c)],
+                },
+            ]
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let spill = |chunks: &[Chunk<'_>], old: Option<&mut reuse::Old>| {
+            spill_sections(dir.path(), "environment: e\n", chunks, old)
+                .expect("writes")
+                .expect("spilled")
+        };
+        let text = |bytes: &crate::targets::Bytes| bytes.read().expect("read").into_owned();
+        let (first, layout) = spill(&chunks("two"), None);
+        let layout = layout.expect("joined");
+        assert_eq!(layout.runs.len(), 4);
+        std::fs::write(dir.path().join("v.yaml"), text(&first)).expect("write");
+        let open = || reuse::Old::open(dir.path(), "v.yaml", &layout).expect("open");
+        // The same runs, every one copied.
+        let mut old = open();
+        let (again, again_layout) = spill(&chunks("two"), Some(&mut old));
+        assert!(old.finish());
+        assert_eq!(text(&again), text(&first));
+        assert_eq!(again_layout.as_ref(), Some(&layout));
+        // One object changed.
+        let (fresh, fresh_layout) = spill(&chunks("changed"), None);
+        let mut old = open();
+        let (reused, reused_layout) = spill(&chunks("changed"), Some(&mut old));
+        assert!(old.finish());
+        assert_eq!(text(&reused), text(&fresh));
+        assert_eq!(reused_layout, fresh_layout);
+        let fresh_layout = fresh_layout.expect("joined");
+        let new_runs: Vec<usize> = (0..4)
+            .filter(|i| fresh_layout.runs[*i].0 != layout.runs[*i].0)
+            .collect();
+        assert_eq!(new_runs, [2]);
+        // A byte other inside the first run: copied as it is, and the file is not vouched for.
+        let mut other = text(&first);
+        let at = usize::try_from(layout.runs[0].1).expect("small") + 3;
+        other[at] = b'#';
+        std::fs::write(dir.path().join("v.yaml"), &other).expect("write");
+        let mut old = open();
+        let (copied, _) = spill(&chunks("two"), Some(&mut old));
+        assert_eq!(text(&copied), other);
+        assert!(!old.finish());
+    }
+
     /// What a build writes to a temporary file for `chunks`, after `environment: e`.
     fn spilled_text(chunks: &[Chunk<'_>]) -> String {
         let dir = tempfile::tempdir().expect("dir");
-        let bytes = spilled(dir.path(), "environment: e\n", chunks)
+        let (bytes, _) = spill_sections(dir.path(), "environment: e\n", chunks, None)
             .expect("writes")
             .expect("spilled");
         assert!(bytes.is_spilled());
@@ -848,8 +1056,9 @@ mod pieces {
         assert!(first.contains(&format!("? {long}")), "{first}");
         assert_eq!(continuation(None, &chunks[0], &first), None);
         // What the file held before the sections stays when they are written whole.
-        let mut written = String::from("environment: e\n");
+        let mut written = b"environment: e\n".to_vec();
         sections_into(&chunks, &mut written).expect("writes");
+        let written = String::from_utf8(written).expect("UTF-8");
         assert_eq!(spilled_text(&chunks), written);
         let written = written.strip_prefix("environment: e\n").expect("kept");
         assert_eq!(written, whole(&chunks).expect("writes"));

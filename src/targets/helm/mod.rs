@@ -5,6 +5,7 @@
 
 pub(super) mod chart;
 mod monitoring;
+mod reuse;
 
 use crate::model::Environment;
 use crate::render;

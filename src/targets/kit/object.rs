@@ -154,7 +154,22 @@ pub struct Object {
     value: render::Data,
     /// Where the document holds the text of the value's longer mapping values.
     spans: Spans,
+    /// The document's SHA-256, once taken.
+    sha256: Memo,
 }
+
+/// The SHA-256 of an object's document, once taken (the admission proof and the chart values both
+/// ask for it); objects compare equal whatever it holds.
+#[derive(Debug, Default, Clone)]
+struct Memo(std::sync::OnceLock<[u8; 32]>);
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Memo {}
 
 /// The [`render::Span`]s of an object's document. They name the object's own values by address,
 /// which a copy does not share: a copy has none, and compares equal whatever it holds.
@@ -237,10 +252,10 @@ impl Object {
         }
     }
 
-    /// The SHA-256 of [`Object::document`]: kept when it was let go of, else hashed now.
+    /// The SHA-256 of [`Object::document`]: kept when it was let go of, else hashed once.
     #[must_use]
     pub fn document_sha256(&self) -> [u8; 32] {
-        self.document.sha256()
+        *self.sha256.0.get_or_init(|| self.document.sha256())
     }
 
     /// The text `v`, one of this object's values (inside [`Object::value`]), was written as in
@@ -257,7 +272,7 @@ impl Object {
     /// values, which then write it from the data.
     pub(in crate::targets) fn let_go(&mut self) {
         if !matches!(self.document, Document::Gone(..)) {
-            self.document = Document::Gone(self.document_len(), self.document.sha256());
+            self.document = Document::Gone(self.document_len(), self.document_sha256());
             self.spans = Spans::default();
         }
     }
@@ -301,6 +316,7 @@ impl Object {
             // the heap, and the object never changes them.
             value,
             spans: Spans(spans.into_boxed_slice()),
+            sha256: Memo::default(),
         })
     }
 }
