@@ -14,16 +14,21 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const PURGE_EXTEND_DELAY: libmimalloc_sys::mi_option_t = 25;
 
 /// How long mimalloc keeps freed memory before it gives it back to the system, in milliseconds,
-/// for an environment of `services` services: 1 ms per 500 services, from 2 ms up to 50 ms.
+/// for an environment of `services` services: the square of the thousands of services, from 2 ms
+/// up to 100 ms (2 ms below 2,000 services, 4 ms at 2,000, 25 ms at 5,000, 100 ms from 10,000).
 ///
 /// Memory given back is faulted in again when it is used again, and each fresh page costs the
-/// kernel a fault and zeroing it; memory kept is resident beside what is live. A delay that grows
-/// with the environment keeps the same trade at every size, as a build's time grows with it. At
-/// 1,000 services a build after a new image peaks at 61 MiB with 2 ms against 73 MiB with 10 ms,
-/// for 0.30 s against 0.29 s; at 10,000 services 20 ms takes 2.91 s against 2.99 s with 10 ms,
-/// in 475 MiB against 455 MiB, and 50 ms 2.77 s in 565 MiB (README, "Performance").
+/// kernel a fault and zeroing it; memory kept is resident beside what is live. A small
+/// environment gives memory back at once, so that a build of 1,000 services stays within 64 MiB;
+/// a large one, whose build runs for seconds, keeps what it frees for longer and spends less of
+/// its time faulting pages in again. At 1,000 services a build after a new image peaks at 61 MiB
+/// with 2 ms against 64 MiB with 3 ms and 67 MiB with 4 ms, in about the same time; at 10,000
+/// services 100 ms takes 2.27 s in 567 MiB against 2.41 s in 475 MiB with 20 ms, and 1,000 ms
+/// gains little more (2.20 s in 578 MiB) (README, "Performance").
 fn purge_delay(services: usize) -> std::ffi::c_long {
-    std::ffi::c_long::try_from(services / 500).map_or(50, |ms| ms.clamp(2, 50))
+    let thousands = services / 1000;
+    std::ffi::c_long::try_from(thousands.saturating_mul(thousands))
+        .map_or(100, |ms| ms.clamp(2, 100))
 }
 
 /// Sets mimalloc's purge delay for the largest environment found valid so far ([`purge_delay`]).
@@ -114,11 +119,13 @@ mod tests {
             (0, 2),
             (10, 2),
             (1_000, 2),
-            (1_499, 2),
-            (1_500, 3),
-            (10_000, 20),
-            (25_000, 50),
-            (usize::MAX, 50),
+            (1_999, 2),
+            (2_000, 4),
+            (5_000, 25),
+            (9_999, 81),
+            (10_000, 100),
+            (25_000, 100),
+            (usize::MAX, 100),
         ] {
             assert_eq!(purge_delay(services), ms, "{services} services");
         }
