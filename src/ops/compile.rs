@@ -234,6 +234,10 @@ fn declared_name(f: &Path) -> String {
 
 /// One environment file loaded, validated, generated and proven; the unit is `None` when the file
 /// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
+/// From how many services an environment's merged tree is freed on a thread of its own: below
+/// it, starting the thread costs about what freeing the tree does.
+const FREE_APART_FROM: usize = 1000;
+
 fn compile_one(
     f: &Path,
     need: Need,
@@ -243,11 +247,18 @@ fn compile_one(
     // The merged tree is read after validation only by the proofs' diagnostics and the waivers of
     // their codes: it goes now, before generation takes its memory, and is loaded again only if
     // one of them needs it. The span of the cluster's name, which every Kubernetes build records,
-    // is taken first.
+    // is taken first. A large tree is freed on a thread of its own (at 10,000 services that takes
+    // about 13 ms), while generation starts.
     let tree = c.tree.take().map(|tree| {
         let cluster_at =
             crate::validate::Report::new(&tree).span(crate::path!["environment", "cluster"]);
         let later = crate::load::LaterTree::new(f, &c.sources, tree.span.clone());
+        if c.model
+            .as_ref()
+            .is_some_and(|m| m.services.len() >= FREE_APART_FROM)
+        {
+            let _ = std::thread::Builder::new().spawn(move || drop(tree));
+        }
         (later, cluster_at)
     });
     let before = c

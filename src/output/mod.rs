@@ -1025,7 +1025,8 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     // Carry over the user's own entries (anything the previous index did not list), compared by
     // their exact bytes.
     if exists {
-        for entry in walkdir::WalkDir::new(&dir).min_depth(1).sort_by_file_name() {
+        // In the order the folders list them: a folder still comes before what it holds.
+        for entry in walkdir::WalkDir::new(&dir).min_depth(1) {
             let entry = entry.map_err(io::Error::other)?;
             let rel = entry.path().strip_prefix(&dir).map_err(io::Error::other)?;
             if let Some(rel_s) = rel.to_str()
