@@ -176,12 +176,6 @@ impl Spill {
         Ok(())
     }
 
-    /// How many bytes were pushed.
-    #[must_use]
-    pub fn pushed(&self) -> usize {
-        self.len
-    }
-
     /// The bytes written.
     ///
     /// # Errors
