@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Kept files not written for this long are removed whenever a file of their folder is written.
-const STALE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+pub(crate) const STALE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// The cache folder, set once per process by [`keep_in`].
 static FOLDER: OnceLock<Option<PathBuf>> = OnceLock::new();

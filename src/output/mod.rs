@@ -1007,14 +1007,11 @@ pub fn apply(out: &Path, pending: Pending<'_>) -> Result<usize, WriteError> {
     // With a spare tree, how the file that held each file's new bytes looked when last found: a
     // file of the spare that looks exactly so is that file, unwritten since, and stays.
     let spare = match &remember {
-        Some(r) if exists => {
-            spare::take(&r.kept, out, &dir, &tree.environment).map(|p| (p, &r.held[..]))
-        }
+        Some(r) if exists => spare::take(&r.kept, out, &dir, tree).map(|p| (p, &r.held[..])),
         _ => None,
     };
     let mut staging = Staging(None);
     let staged = if let Some((p, _)) = &spare {
-        spare::prune(p, tree)?;
         p.clone()
     } else {
         let p = fresh_dir(out, &staging_prefix(&tree.environment))?;
@@ -2029,17 +2026,24 @@ mod tests {
         assert_eq!(files_in(&dir), expected(&fifth, &[]));
     }
 
-    /// A spare whose record is gone goes when another is taken; a spare that cannot be swapped
-    /// with the folder is not used, and the write is as without one.
+    /// A spare whose record is gone, unchanged for longer than the cache keeps a file, goes when
+    /// another is taken; one just made by another run, whose record is yet to come, stays.
     #[cfg(unix)]
     #[test]
-    fn a_spare_without_its_record_goes() {
+    fn a_spare_without_its_record_goes_once_stale() {
         let (out, kept, _) = remembered();
         let orphan = kept.path().join(seen::spare_name(&"0".repeat(64)));
+        let young = kept.path().join(seen::spare_name(&"1".repeat(64)));
         std::fs::create_dir_all(orphan.join("sub")).expect("mkdir");
+        std::fs::create_dir_all(&young).expect("mkdir");
+        let past = std::time::SystemTime::now() - crate::cache::STALE - Duration::from_secs(60);
+        std::fs::File::open(&orphan)
+            .and_then(|f| f.set_modified(past))
+            .expect("age");
         let second = tree(&[("a.yaml", "a: 2\n"), ("sub/b.yaml", "b: 2\n")]);
         write_remembering(out.path(), kept.path(), &second);
         assert!(!orphan.exists());
+        assert!(young.is_dir());
         assert!(spare_of(out.path(), kept.path()).is_dir());
         assert_eq!(dot_entries(out.path()), Vec::<String>::new());
     }

@@ -12,7 +12,7 @@
 //! The spare is a cache like the record: it lives in the user's cache folder, never in the output
 //! folder, and is used only when a folder can be renamed between the two (the same file system and
 //! mount). A spare whose record is gone (removed after a month unwritten, as every kept file is)
-//! is removed with it.
+//! and that was not changed for as long is removed.
 
 use super::{Tree, seen};
 use std::collections::BTreeSet;
@@ -20,8 +20,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The spare tree for the output folder `dir` (a sub-folder of `out`) in the record folder `kept`,
-/// created when missing; `None` when it cannot be made or cannot be swapped with `dir`.
-pub(super) fn take(kept: &Path, out: &Path, dir: &Path, environment: &str) -> Option<PathBuf> {
+/// created when missing and cleared of everything `tree` does not hold ([`prune`]); `None` when it
+/// cannot be made, cleared or swapped with `dir`, and the write then stages its tree as it would
+/// without one.
+pub(super) fn take(kept: &Path, out: &Path, dir: &Path, tree: &Tree) -> Option<PathBuf> {
     if !cfg!(unix) {
         return None;
     }
@@ -40,7 +42,7 @@ pub(super) fn take(kept: &Path, out: &Path, dir: &Path, environment: &str) -> Op
     // that `super::recover` clears if the process dies in between.
     let probe = out.join(format!(
         "{}{}-spare",
-        super::staging_prefix(environment),
+        super::staging_prefix(&tree.environment),
         std::process::id()
     ));
     if std::fs::rename(&spare, &probe).is_err() {
@@ -51,12 +53,15 @@ pub(super) fn take(kept: &Path, out: &Path, dir: &Path, environment: &str) -> Op
         return None;
     }
     forget_orphans(kept, &spare);
+    prune(&spare, tree).ok()?;
     Some(spare)
 }
 
-/// Removes the spare trees in `kept` whose record is gone, but `spare` (whose record the write
-/// that takes it makes).
+/// Removes the spare trees in `kept` whose record is gone and that were not changed for as long as
+/// the cache keeps a file unwritten, but `spare` (whose record the write that takes it makes): a
+/// spare another run has just made has no record yet.
 fn forget_orphans(kept: &Path, spare: &Path) {
+    let now = std::time::SystemTime::now();
     let Ok(entries) = std::fs::read_dir(kept) else {
         return;
     };
@@ -65,7 +70,12 @@ fn forget_orphans(kept: &Path, spare: &Path) {
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(seen::SPARE)) else {
             continue;
         };
-        if entry.path() != spare
+        let stale = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+            now.duration_since(t)
+                .is_ok_and(|age| age > crate::cache::STALE)
+        });
+        if stale
+            && entry.path() != spare
             && std::fs::symlink_metadata(kept.join(format!("{stem}{}", seen::RECORD))).is_err()
         {
             let _ = std::fs::remove_dir_all(entry.path());
@@ -80,7 +90,7 @@ fn forget_orphans(kept: &Path, spare: &Path) {
 ///
 /// # Errors
 /// A folder cannot be listed or an entry cannot be removed.
-pub(super) fn prune(spare: &Path, tree: &Tree) -> io::Result<()> {
+fn prune(spare: &Path, tree: &Tree) -> io::Result<()> {
     let mut folders: BTreeSet<&str> = BTreeSet::new();
     for path in tree.files.keys() {
         let mut rest = path.as_str();
