@@ -226,7 +226,7 @@ pub(in crate::targets) fn values(
 /// ([`sections_yaml`]), or written as one document when they do not join.
 fn sections_into(chunks: &[Chunk<'_>], out: &mut Vec<u8>) -> Result<(), TargetError> {
     let start = out.len();
-    let sections = sections_yaml(chunks, None, &mut |text| out.extend_from_slice(text))?;
+    let sections = sections_yaml(chunks, None, false, &mut |text| out.extend_from_slice(text))?;
     if matches!(sections, Sections::Apart) {
         out.truncate(start);
         out.extend_from_slice(whole(chunks)?.as_bytes());
@@ -257,8 +257,9 @@ fn spilled(
         .zip(before.listed(path))
         .and_then(|(r, listed)| r.layout(listed))
         .and_then(|layout| reuse::Old::open(dir, path, layout));
+    let keyed = record.is_some();
     if let Some(mut old) = old
-        && let Some((bytes, layout)) = spill_sections(dir, head, chunks, Some(&mut old))?
+        && let Some((bytes, layout)) = spill_sections(dir, head, chunks, Some(&mut old), true)?
         && old.finish()
     {
         if let (Some(record), Some(layout)) = (record, layout) {
@@ -266,7 +267,7 @@ fn spilled(
         }
         return Ok(Some(bytes));
     }
-    let Some((bytes, layout)) = spill_sections(dir, head, chunks, None)? else {
+    let Some((bytes, layout)) = spill_sections(dir, head, chunks, None, keyed)? else {
         return Ok(None);
     };
     if let (Some(record), Some(layout)) = (record, layout) {
@@ -276,23 +277,24 @@ fn spilled(
 }
 
 /// The values file, `head` then the sections of `chunks` (copied from `old` where it has them),
-/// written to a temporary file in `dir`, with the layout of its runs when they joined; `None`
-/// when the file cannot be made or written, or a run could not be copied.
+/// written to a temporary file in `dir`, with the layout of its runs when they are `keyed` and
+/// joined; `None` when the file cannot be made or written, or a run could not be copied.
 fn spill_sections(
     dir: &std::path::Path,
     head: &str,
     chunks: &[Chunk<'_>],
     old: Option<&mut reuse::Old>,
+    keyed: bool,
 ) -> Result<Option<(crate::targets::Bytes, Option<reuse::Layout>)>, TargetError> {
     let Ok(mut spill) = crate::targets::Spill::new_in(dir) else {
         return Ok(None);
     };
     let mut failed = spill.push(head).is_err();
-    let sections = sections_yaml(chunks, old, &mut |text| {
+    let sections = sections_yaml(chunks, old, keyed, &mut |text| {
         failed = failed || spill.push_bytes(text).is_err();
     })?;
     let runs = match sections {
-        Sections::Joined(runs) => Some(runs),
+        Sections::Joined(runs) => keyed.then_some(runs),
         Sections::Uncopied => return Ok(None),
         Sections::Apart => {
             let Ok(again) = crate::targets::Spill::new_in(dir) else {
@@ -342,12 +344,15 @@ enum Sections {
 /// copied from `old`, which has its text), then joined. The chunks are written a window at a
 /// time, spread over the cores, and each window's texts are freed once handed over: the file is
 /// held once, not twice. Part of the sections may have been handed over when they do not come out
-/// [`Sections::Joined`].
+/// [`Sections::Joined`]. Each chunk's key is worked out when `keyed` (or `old` asks for it): the
+/// runs joined are empty otherwise.
 fn sections_yaml(
     chunks: &[Chunk<'_>],
     mut old: Option<&mut reuse::Old>,
+    keyed: bool,
     emit: &mut dyn FnMut(&[u8]),
 ) -> Result<Sections, TargetError> {
+    let keyed = keyed || old.is_some();
     let mut runs = Vec::with_capacity(chunks.len());
     let mut previous: Option<&Chunk<'_>> = None;
     let size = window();
@@ -361,9 +366,11 @@ fn sections_yaml(
             .collect();
         let has = old.as_deref();
         let made = crate::parallel::map(&before, |(previous, chunk)| {
-            let key = chunk.key(shared(*previous, chunk));
-            if has.is_some_and(|o| o.has(&key)) {
-                return Ok((key, None));
+            let key = keyed.then(|| chunk.key(shared(*previous, chunk)));
+            if let (Some(o), Some(key)) = (has, &key)
+                && o.has(key)
+            {
+                return Ok((Some(*key), None));
             }
             chunk.yaml().map(|text| (key, Some(text)))
         });
@@ -377,19 +384,24 @@ fn sections_yaml(
                 rest.len()
             } else {
                 let mut len = 0;
-                let copied = old.as_deref_mut().is_some_and(|o| {
-                    o.copy(&key, &mut |piece| {
-                        emit(piece);
-                        len += piece.len();
-                        true
-                    })
-                });
+                let copied = old
+                    .as_deref_mut()
+                    .zip(key.as_ref())
+                    .is_some_and(|(o, key)| {
+                        o.copy(key, &mut |piece| {
+                            emit(piece);
+                            len += piece.len();
+                            true
+                        })
+                    });
                 if !copied {
                     return Ok(Sections::Uncopied);
                 }
                 len
             };
-            runs.push((key, len));
+            if let Some(key) = key {
+                runs.push((key, len));
+            }
             previous = Some(chunk);
         }
     }
@@ -985,7 +997,7 @@ mod pieces {
         };
         let dir = tempfile::tempdir().expect("dir");
         let spill = |chunks: &[Chunk<'_>], old: Option<&mut reuse::Old>| {
-            spill_sections(dir.path(), "environment: e\n", chunks, old)
+            spill_sections(dir.path(), "environment: e\n", chunks, old, true)
                 .expect("writes")
                 .expect("spilled")
         };
@@ -1027,7 +1039,7 @@ mod pieces {
     /// What a build writes to a temporary file for `chunks`, after `environment: e`.
     fn spilled_text(chunks: &[Chunk<'_>]) -> String {
         let dir = tempfile::tempdir().expect("dir");
-        let (bytes, _) = spill_sections(dir.path(), "environment: e\n", chunks, None)
+        let (bytes, _) = spill_sections(dir.path(), "environment: e\n", chunks, None, false)
             .expect("writes")
             .expect("spilled");
         assert!(bytes.is_spilled());
