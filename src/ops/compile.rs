@@ -232,12 +232,12 @@ fn declared_name(f: &Path) -> String {
         })
 }
 
-/// One environment file loaded, validated, generated and proven; the unit is `None` when the file
-/// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
 /// From how many services an environment's merged tree is freed on a thread of its own: below
 /// it, starting the thread costs about what freeing the tree does.
 const FREE_APART_FROM: usize = 1000;
 
+/// One environment file loaded, validated, generated and proven; the unit is `None` when the file
+/// is invalid, and its diagnostics (the proofs' too) are in the compiled file.
 fn compile_one(
     f: &Path,
     need: Need,

@@ -328,9 +328,8 @@ fn remembered<'a>(
 #[derive(Debug)]
 pub struct Before {
     dir: PathBuf,
-    files: BTreeMap<String, (String, seen::Seen)>,
-    /// The SHA-256 of each other file the previous index lists.
-    unremembered: BTreeMap<String, String>,
+    /// Every file the previous index lists, with its SHA-256 and, when remembered, how it looked.
+    files: BTreeMap<String, (String, Option<seen::Seen>)>,
     real: BTreeMap<String, bool>,
 }
 
@@ -355,38 +354,31 @@ impl Before {
             return None;
         };
         let previous = previous_index(&dir)?;
-        let mut files: BTreeMap<String, (String, seen::Seen)> = BTreeMap::new();
-        let mut unremembered = BTreeMap::new();
-        for (path, (sha256, looked)) in remembered(&dir, Some(&previous), kept) {
-            if let Some(looked) = looked {
-                files.insert(path.to_owned(), (sha256.to_owned(), looked));
-            } else {
-                unremembered.insert(path.to_owned(), sha256.to_owned());
-            }
-        }
-        if files.is_empty() {
+        let files: BTreeMap<String, (String, Option<seen::Seen>)> =
+            remembered(&dir, Some(&previous), kept)
+                .into_iter()
+                .map(|(path, (sha256, looked))| (path.to_owned(), (sha256.to_owned(), looked)))
+                .collect();
+        let remembered: Vec<&str> = files
+            .iter()
+            .filter(|(_, (_, looked))| looked.is_some())
+            .map(|(path, _)| path.as_str())
+            .collect();
+        if remembered.is_empty() {
             return None;
         }
-        let real = real_folders(&dir, files.keys().map(String::as_str))
+        let real = real_folders(&dir, remembered.into_iter())
             .into_iter()
             .map(|(folder, real)| (folder.to_owned(), real))
             .collect();
-        Some(Self {
-            dir,
-            files,
-            unremembered,
-            real,
-        })
+        Some(Self { dir, files, real })
     }
 
     /// The SHA-256 (in hexadecimal) the previous index lists for the generated path `path`,
     /// whatever the file holds now.
     #[must_use]
     pub fn listed(&self, path: &str) -> Option<&str> {
-        self.files
-            .get(path)
-            .map(|(sha256, _)| sha256.as_str())
-            .or_else(|| self.unremembered.get(path).map(String::as_str))
+        self.files.get(path).map(|(sha256, _)| sha256.as_str())
     }
 
     /// The file at the generated path `path`, when it is a regular file that holds the bytes of
@@ -394,7 +386,9 @@ impl Before {
     /// did when a check found it holding them.
     #[must_use]
     pub fn holds(&self, path: &str, sha256: &[u8; 32]) -> Option<PathBuf> {
-        let (listed, before) = self.files.get(path)?;
+        let (listed, Some(before)) = self.files.get(path)? else {
+            return None;
+        };
         (*listed == hex(sha256) && looks(&self.dir, path, &self.real).as_ref() == Some(before))
             .then(|| self.dir.join(path))
     }
@@ -1978,11 +1972,9 @@ mod tests {
         let dir = out.path().join("env");
         age(&dir.join("a.yaml"));
         age(&dir.join("sub/b.yaml"));
-        let second = tree(&[
-            ("a.yaml", "a: 1\n"),
-            ("sub/b.yaml", "b: 2\n"),
-            ("c.yaml", "c\n"),
-        ]);
+        // The tree of `a.yaml`, `c.yaml` and `sub/b.yaml` holding `b`.
+        let with_b = |b| tree(&[("a.yaml", "a: 1\n"), ("sub/b.yaml", b), ("c.yaml", "c\n")]);
+        let second = with_b("b: 2\n");
         write_remembering(out.path(), kept.path(), &second);
         let spare = spare_of(out.path(), kept.path());
         let outside = tempfile::tempdir().expect("temp dir");
@@ -1997,11 +1989,7 @@ mod tests {
         std::fs::create_dir_all(spare.join("old")).expect("mkdir");
         std::fs::write(spare.join("old/x.yaml"), "x\n").expect("write");
         std::os::unix::fs::symlink("/", spare.join("root")).expect("link");
-        let third = tree(&[
-            ("a.yaml", "a: 1\n"),
-            ("sub/b.yaml", "b: 5\n"),
-            ("c.yaml", "c\n"),
-        ]);
+        let third = with_b("b: 5\n");
         assert_eq!(write_remembering(out.path(), kept.path(), &third), 2);
         assert_eq!(files_in(&dir), expected(&third, &[]));
         assert_eq!(
@@ -2009,19 +1997,11 @@ mod tests {
             "outside\n"
         );
         // An in-place write to a file the tree and the spare share is seen, through either.
-        let fourth = tree(&[
-            ("a.yaml", "a: 1\n"),
-            ("sub/b.yaml", "b: 6\n"),
-            ("c.yaml", "c\n"),
-        ]);
+        let fourth = with_b("b: 6\n");
         write_remembering(out.path(), kept.path(), &fourth);
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(dir.join("a.yaml"), "a: 7\n").expect("write");
-        let fifth = tree(&[
-            ("a.yaml", "a: 1\n"),
-            ("sub/b.yaml", "b: 7\n"),
-            ("c.yaml", "c\n"),
-        ]);
+        let fifth = with_b("b: 7\n");
         assert_eq!(write_remembering(out.path(), kept.path(), &fifth), 3);
         assert_eq!(files_in(&dir), expected(&fifth, &[]));
     }

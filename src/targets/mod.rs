@@ -70,13 +70,17 @@ struct Spilled {
 }
 
 impl Spilled {
+    /// The file, for this thread alone.
+    fn file(&self) -> std::io::Result<std::sync::MutexGuard<'_, std::fs::File>> {
+        self.file
+            .lock()
+            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))
+    }
+
     /// The file, read from `at` on.
     fn from(&self, at: usize) -> std::io::Result<std::sync::MutexGuard<'_, std::fs::File>> {
         use std::io::Seek as _;
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
+        let mut file = self.file()?;
         file.seek(std::io::SeekFrom::Start(at as u64))?;
         Ok(file)
     }
@@ -96,11 +100,7 @@ impl Spilled {
     #[cfg(target_os = "linux")]
     fn link_to(&self, path: &std::path::Path) -> std::io::Result<()> {
         use std::os::fd::AsRawFd as _;
-        let file = self
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("a spilled file's lock was poisoned"))?;
-        let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let unnamed = format!("/proc/self/fd/{}", self.file()?.as_raw_fd());
         rustix::fs::linkat(
             rustix::fs::CWD,
             unnamed.as_str(),

@@ -820,6 +820,19 @@ mod pieces {
             .expect("the section exists")
     }
 
+    /// A run of `entries` of the section keyed `key`, under `outer`.
+    fn chunk<'a>(
+        key: &str,
+        outer: Option<&'a str>,
+        entries: Vec<(&'a str, &'a Object)>,
+    ) -> Chunk<'a> {
+        Chunk {
+            section: section(key),
+            outer,
+            entries,
+        }
+    }
+
     fn config_map(namespace: &str, name: &str) -> Object {
         use k8s_openapi::api::core::v1::ConfigMap;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -921,31 +934,11 @@ mod pieces {
         );
         let ns = namespace("n1");
         let chunks = vec![
-            Chunk {
-                section: section("namespaces"),
-                outer: None,
-                entries: vec![("n1", &ns)],
-            },
-            Chunk {
-                section: section("namespaces"),
-                outer: None,
-                entries: vec![("n2", &ns), ("n3", &ns)],
-            },
-            Chunk {
-                section: section("configMaps"),
-                outer: Some("yes"),
-                entries: vec![("one", &a)],
-            },
-            Chunk {
-                section: section("configMaps"),
-                outer: Some("yes"),
-                entries: vec![("two", &b)],
-            },
-            Chunk {
-                section: section("configMaps"),
-                outer: Some("deaap-core"),
-                entries: vec![("three", &c)],
-            },
+            chunk("namespaces", None, vec![("n1", &ns)]),
+            chunk("namespaces", None, vec![("n2", &ns), ("n3", &ns)]),
+            chunk("configMaps", Some("yes"), vec![("one", &a)]),
+            chunk("configMaps", Some("yes"), vec![("two", &b)]),
+            chunk("configMaps", Some("deaap-core"), vec![("three", &c)]),
         ];
         let mut joined = b"environment: e\n".to_vec();
         sections_into(&chunks, &mut joined).expect("writes");
@@ -970,29 +963,12 @@ mod pieces {
             config_map("yes", "changed"),
         );
         let ns = namespace("n1");
-        let chunks = |two: &'static str| {
-            let two = if two == "two" { &b } else { &d };
+        let chunks = |two| {
             vec![
-                Chunk {
-                    section: section("namespaces"),
-                    outer: None,
-                    entries: vec![("n1", &ns), ("n2", &ns)],
-                },
-                Chunk {
-                    section: section("configMaps"),
-                    outer: Some("yes"),
-                    entries: vec![("one", &a)],
-                },
-                Chunk {
-                    section: section("configMaps"),
-                    outer: Some("yes"),
-                    entries: vec![("two", two)],
-                },
-                Chunk {
-                    section: section("configMaps"),
-                    outer: Some("deaap-core"),
-                    entries: vec![("three", &c)],
-                },
+                chunk("namespaces", None, vec![("n1", &ns), ("n2", &ns)]),
+                chunk("configMaps", Some("yes"), vec![("one", &a)]),
+                chunk("configMaps", Some("yes"), vec![("two", two)]),
+                chunk("configMaps", Some("deaap-core"), vec![("three", &c)]),
             ]
         };
         let dir = tempfile::tempdir().expect("dir");
@@ -1002,21 +978,21 @@ mod pieces {
                 .expect("spilled")
         };
         let text = |bytes: &crate::targets::Bytes| bytes.read().expect("read").into_owned();
-        let (first, layout) = spill(&chunks("two"), None);
+        let (first, layout) = spill(&chunks(&b), None);
         let layout = layout.expect("joined");
         assert_eq!(layout.runs.len(), 4);
         std::fs::write(dir.path().join("v.yaml"), text(&first)).expect("write");
         let open = || reuse::Old::open(dir.path(), "v.yaml", &layout).expect("open");
         // The same runs, every one copied.
         let mut old = open();
-        let (again, again_layout) = spill(&chunks("two"), Some(&mut old));
+        let (again, again_layout) = spill(&chunks(&b), Some(&mut old));
         assert!(old.finish());
         assert_eq!(text(&again), text(&first));
         assert_eq!(again_layout.as_ref(), Some(&layout));
         // One object changed.
-        let (fresh, fresh_layout) = spill(&chunks("changed"), None);
+        let (fresh, fresh_layout) = spill(&chunks(&d), None);
         let mut old = open();
-        let (reused, reused_layout) = spill(&chunks("changed"), Some(&mut old));
+        let (reused, reused_layout) = spill(&chunks(&d), Some(&mut old));
         assert!(old.finish());
         assert_eq!(text(&reused), text(&fresh));
         assert_eq!(reused_layout, fresh_layout);
@@ -1031,7 +1007,7 @@ mod pieces {
         other[at] = b'#';
         std::fs::write(dir.path().join("v.yaml"), &other).expect("write");
         let mut old = open();
-        let (copied, _) = spill(&chunks("two"), Some(&mut old));
+        let (copied, _) = spill(&chunks(&b), Some(&mut old));
         assert_eq!(text(&copied), other);
         assert!(!old.finish());
     }
@@ -1053,16 +1029,8 @@ mod pieces {
         let long = "n".repeat(130);
         let (a, b) = (config_map(&long, "one"), config_map(&long, "two"));
         let chunks = vec![
-            Chunk {
-                section: section("configMaps"),
-                outer: Some(&long),
-                entries: vec![("one", &a)],
-            },
-            Chunk {
-                section: section("configMaps"),
-                outer: Some(&long),
-                entries: vec![("two", &b)],
-            },
+            chunk("configMaps", Some(&long), vec![("one", &a)]),
+            chunk("configMaps", Some(&long), vec![("two", &b)]),
         ];
         let first = chunks[0].yaml().expect("writes");
         assert!(first.contains(&format!("? {long}")), "{first}");
